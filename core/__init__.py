@@ -1,0 +1,1 @@
+"""What every domain needs: settings, database, members, access and text hygiene. Imports no domain."""

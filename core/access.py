@@ -1,0 +1,59 @@
+"""Guards shared by every domain: who may see members-only things and who may act."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.types import Guard
+
+from core.members.models import Member, Role, Status
+
+
+class LoginRequired(NotAuthorizedException):
+    """Nobody is logged in (pages redirect to the login form, the API answers 401)."""
+
+
+class AccountInactive(PermissionDeniedException):
+    """Logged in, but pending, rejected or suspended: nothing members-only is shown."""
+
+
+class Forbidden(PermissionDeniedException):
+    """Logged in and active, but without the role this needs."""
+
+
+def current_member(connection: ASGIConnection[Any, Any, Any, Any]) -> Member | None:
+    user = connection.scope.get("user")
+    return user if isinstance(user, Member) else None
+
+
+def active_member(connection: ASGIConnection[Any, Any, Any, Any]) -> Member:
+    """The approved member behind this connection, or the right refusal."""
+    member = current_member(connection)
+    if member is None:
+        raise LoginRequired(detail="ログインが必要です。")
+    if member.status is not Status.APPROVED:
+        raise AccountInactive(detail=f"アカウントが{member.status.label}のため利用できません。")
+    return member
+
+
+def member_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    active_member(connection)
+
+
+def role_guard(role: Role) -> Guard:
+    """Allow approved members whose site-wide role is at least `role`."""
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        member = active_member(connection)
+        if not member.has_role(role):
+            raise Forbidden(detail=f"この操作には「{role.label}」以上の権限が必要です。")
+
+    guard.__name__ = f"requires_{role.value}"
+    return guard
+
+
+operator_guard = role_guard(Role.OPERATOR)
+moderator_guard = role_guard(Role.MODERATOR)

@@ -1,0 +1,137 @@
+"""Tables for members and their credentials. Secrets are stored only as hashes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import Enum, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base, UTCDateTime, utcnow
+
+
+class Role(enum.StrEnum):
+    """Site-wide roles, from least to most powerful."""
+
+    MEMBER = "member"
+    HOST = "host"
+    MODERATOR = "moderator"
+    OPERATOR = "operator"
+
+    @property
+    def label(self) -> str:
+        return ROLE_LABELS[self]
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+
+ROLE_LABELS = {Role.MEMBER: "メンバー", Role.HOST: "ホスト", Role.MODERATOR: "モデレーター", Role.OPERATOR: "運営"}
+
+
+class Status(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    SUSPENDED = "suspended"
+
+    @property
+    def label(self) -> str:
+        return {"pending": "承認待ち", "approved": "承認済み", "rejected": "却下", "suspended": "利用停止"}[self]
+
+
+class OrgKind(enum.StrEnum):
+    MUNICIPALITY = "municipality"
+    MINISTRY = "ministry"
+
+    @property
+    def label(self) -> str:
+        return "自治体" if self is OrgKind.MUNICIPALITY else "省庁"
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    # Stored as plain strings (no native ENUM) so adding a value needs no DDL on PostgreSQL.
+    return Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+
+
+class Member(Base):
+    __tablename__ = "members"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    org_kind: Mapped[OrgKind] = mapped_column(_enum(OrgKind))
+    organisation: Mapped[str] = mapped_column(String(100))
+    department: Mapped[str] = mapped_column(String(100))
+    prefecture: Mapped[str] = mapped_column(String(10))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(_enum(Role), default=Role.MEMBER)
+    status: Mapped[Status] = mapped_column(_enum(Status), default=Status.PENDING, index=True)
+    review_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), default=None)
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status is Status.APPROVED
+
+    def has_role(self, role: Role) -> bool:
+        return self.is_active and self.role.rank >= role.rank
+
+    @property
+    def affiliation(self) -> str:
+        """What other members see beside the name, e.g. 横浜市 健康福祉局."""
+        return f"{self.organisation} {self.department}".strip()
+
+
+class LoginSession(Base):
+    """A browser session; the cookie carries the raw token, the table its SHA-256."""
+
+    __tablename__ = "login_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    member: Mapped[Member] = relationship(lazy="joined")
+
+
+class ApiToken(Base):
+    """A personal token for scripts and integrations (Authorization: Bearer)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    member: Mapped[Member] = relationship(lazy="joined")
+
+
+class PasswordReset(Base):
+    __tablename__ = "password_resets"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class AuthAttempt(Base):
+    """Failed logins and reset requests, counted per key to rate-limit across processes."""
+
+    __tablename__ = "auth_attempts"
+    __table_args__ = (Index("ix_auth_attempts_kind_key_at", "kind", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    key: Mapped[str] = mapped_column(String(300))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,1 @@
+"""Alembic migrations for every domain's tables (one linear history)."""

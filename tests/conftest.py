@@ -1,0 +1,181 @@
+"""Shared fixtures: the app on SQLite and on PostgreSQL, real services, logged-in clients.
+
+Under CI=true a test whose service (PostgreSQL, Redis, Chromium) is missing fails
+instead of skipping, so a green CI always means those tests ran.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from core.settings import Settings, load_settings
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def require(available: bool, what: str) -> None:
+    """Skip locally when a service is missing; fail under CI, where skipping would hide it."""
+    if available:
+        return
+    if IN_CI:
+        pytest.fail(f"{what} is required under CI=true but is not available", pytrace=False)
+    pytest.skip(f"{what} not available")
+
+
+def postgres_available() -> bool:
+    return _reachable(POSTGRES_ADMIN_URL, 5432)
+
+
+def redis_available() -> bool:
+    return _reachable(REDIS_TEST_URL, 6379)
+
+
+def chromium_available() -> bool:
+    return Path(CHROMIUM).exists()
+
+
+def make_settings(tmp: Path, database_url: str, **env: str) -> Settings:
+    base = {
+        "VAR_DIR": str(tmp),
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "test-secret-key-" + "x" * 40,
+        "LOG_LEVEL": "WARNING",
+        "DATABASE_POOL_SIZE": "0",  # test clients run the app on their own event loops
+    }
+    base.update(env)
+    return load_settings(base)
+
+
+# --- databases -----------------------------------------------------------------------------
+
+
+def _migrate(url: str) -> None:
+    from core.migrate import upgrade
+
+    upgrade(url)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file; each test gets a copy (migrating is slower than copying)."""
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    _migrate(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, migrated from empty, dropped at the end."""
+    require(postgres_available(), "PostgreSQL")
+    import asyncpg
+
+    name = f"chonai_test_{uuid.uuid4().hex[:10]}"
+    admin = POSTGRES_ADMIN_URL
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(admin)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    parts = urlsplit(admin)
+    url = f"postgresql+asyncpg://{parts.netloc}/{name}"
+    _migrate(url)
+    yield url
+    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _truncate_postgres(url: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("+asyncpg", ""))
+    try:
+        tables = await conn.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+        )
+        if tables:
+            names = ", ".join(f'"{t["tablename"]}"' for t in tables)
+            await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Every test that uses the database runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        path = tmp_path / "chonai.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite+aiosqlite:///{path}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+        asyncio.run(_truncate_postgres(url))
+        yield url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return make_settings(tmp_path, database_url)
+
+
+@pytest.fixture
+def app(settings: Settings) -> Litestar:
+    from web.app import create_app
+
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=app, base_url="http://127.0.0.1:8000") as c:
+        yield c
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[Any]:
+    """A session of the test's own (the test client runs the app on another event loop)."""
+    from core.db import Database
+
+    database = Database(settings.database_url)
+    async with database.session() as session:
+        yield session
+    await database.dispose()
+
+
+@pytest.fixture
+async def demo(db: Any) -> None:
+    from web.demo import load_demo
+
+    await load_demo(db)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -1,0 +1,41 @@
+"""Helpers that make tests read like what a member does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from httpx import Response
+
+from web.demo import DEMO_PASSWORD
+
+SIGNUP = {
+    "name": "新規 登録子",
+    "org_kind": "municipality",
+    "prefecture": "静岡県",
+    "organisation": "浜松市",
+    "department": "健康福祉部 保健総務課",
+    "email": "new.member@example.jp",
+    "password": "correct-horse-battery",
+    "password_confirm": "correct-horse-battery",
+}
+
+
+async def csrf(client: Any) -> str:
+    """The double-submit token: the CSRF cookie a first GET sets."""
+    if "chonai_csrf" not in client.cookies:
+        await client.get("/login")
+    return str(client.cookies["chonai_csrf"])
+
+
+async def post_form(client: Any, url: str, data: dict[str, str], **kwargs: Any) -> Response:
+    return await client.post(url, data={**data, "_csrf_token": await csrf(client)}, **kwargs)  # type: ignore[no-any-return]
+
+
+async def login(client: Any, email: str, password: str = DEMO_PASSWORD) -> Response:
+    response = await post_form(client, "/login", {"email": email, "password": password}, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    return response
+
+
+async def signup(client: Any, **overrides: str) -> Response:
+    return await post_form(client, "/signup", {**SIGNUP, **overrides}, follow_redirects=False)

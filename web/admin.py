@@ -1,0 +1,96 @@
+"""Operator pages: review sign-ups (approve / reject with a reason) and manage roles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from core.access import active_member, operator_guard
+from core.deps import AppSettings, DbSession
+from core.members import service
+from core.members.models import Role, Status
+from core.members.service import MemberError
+from web.forms import read_form
+from web.notifications import notify_review
+
+NOTICES = {
+    "approved": "承認しました。",
+    "rejected": "却下しました。",
+    "role": "権限を変更しました。",
+    "status": "利用状態を変更しました。",
+}
+
+
+class AdminMembersController(Controller):
+    path = "/admin/members"
+    guards = [operator_guard]
+    include_in_schema = False
+
+    @get("/")
+    async def index(self, db: DbSession, msg: FromQuery[str | None] = None) -> Template:
+        return await _page(db, notice=NOTICES.get(msg or ""))
+
+    @post("/{member_id:int}/review")
+    async def review(
+        self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings, member_id: FromPath[int]
+    ) -> Response[Any]:
+        form = await read_form(request)
+        approve = form.get("decision") == "approve"
+        try:
+            member = await service.review(
+                db, member_id, active_member(request), approve=approve, reason=form.get("reason", "")[:1000]
+            )
+        except MemberError as exc:
+            return await _page(db, errors={member_id: exc.message}, values={member_id: form}, status=400)
+        await notify_review(settings, member)
+        return Redirect(f"/admin/members?msg={'approved' if approve else 'rejected'}", status_code=303)
+
+    @post("/{member_id:int}/role")
+    async def role(self, request: Request[Any, Any, Any], db: DbSession, member_id: FromPath[int]) -> Response[Any]:
+        form = await read_form(request)
+        if form.get("role") not in {r.value for r in Role}:
+            return await _page(db, errors={member_id: "権限を一覧から選んでください。"}, status=400)
+        if member_id == active_member(request).id:
+            return await _page(db, errors={member_id: "自分自身の権限は変更できません。"}, status=400)
+        try:
+            await service.set_role(db, member_id, Role(form["role"]))
+        except MemberError as exc:
+            return await _page(db, errors={member_id: exc.message}, status=404)
+        return Redirect("/admin/members?msg=role", status_code=303)
+
+    @post("/{member_id:int}/status")
+    async def status(self, request: Request[Any, Any, Any], db: DbSession, member_id: FromPath[int]) -> Response[Any]:
+        form = await read_form(request)
+        if form.get("status") not in {Status.APPROVED.value, Status.SUSPENDED.value}:
+            return await _page(db, errors={member_id: "利用状態を一覧から選んでください。"}, status=400)
+        if member_id == active_member(request).id:
+            return await _page(db, errors={member_id: "自分自身を利用停止にはできません。"}, status=400)
+        try:
+            await service.set_status(db, member_id, Status(form["status"]), form.get("reason", "")[:1000])
+        except MemberError as exc:
+            return await _page(db, errors={member_id: exc.message}, status=404)
+        return Redirect("/admin/members?msg=status", status_code=303)
+
+
+async def _page(
+    db: DbSession,
+    *,
+    notice: str | None = None,
+    errors: dict[int, str] | None = None,
+    values: dict[int, dict[str, str]] | None = None,
+    status: int = 200,
+) -> Template:
+    members = await service.members_by_status(db)
+    context = {
+        "pending": [m for m in members if m.status is Status.PENDING],
+        "others": [m for m in members if m.status is not Status.PENDING],
+        "notice": notice,
+        "errors": errors or {},
+        "values": values or {},
+        "roles": list(Role),
+        "Status": Status,
+    }
+    return Template("admin_members.html", context=context, status_code=status)

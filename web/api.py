@@ -1,0 +1,155 @@
+"""JSON API for members: who am I, personal API tokens, and sign-up review for operators."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, delete, get, post
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from core.access import active_member, member_guard, operator_guard
+from core.deps import AppSettings, DbSession
+from core.members import service
+from core.members.models import ApiToken, Member, Role, Status
+from core.members.service import MemberError
+from web.notifications import notify_review
+
+
+class MemberOut(msgspec.Struct):
+    id: int
+    name: str
+    org_kind: str
+    organisation: str
+    department: str
+    prefecture: str
+    role: Role
+    status: Status
+
+    @classmethod
+    def of(cls, m: Member) -> MemberOut:
+        return cls(m.id, m.name, m.org_kind.value, m.organisation, m.department, m.prefecture, m.role, m.status)
+
+
+class MemberAdminOut(MemberOut):
+    email: str = ""
+    created_at: dt.datetime | None = None
+    review_reason: str | None = None
+
+
+class TokenCreate(msgspec.Struct):
+    name: str = msgspec.field(default="API")
+
+
+class TokenOut(msgspec.Struct):
+    id: int
+    name: str
+    prefix: str
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None
+    token: str | None = None  # only in the response that created it
+
+    @classmethod
+    def of(cls, t: ApiToken, raw: str | None = None) -> TokenOut:
+        return cls(t.id, t.name, t.prefix, t.created_at, t.last_used_at, raw)
+
+
+class Review(msgspec.Struct):
+    reason: str = ""
+
+
+class RoleChange(msgspec.Struct):
+    role: Role
+
+
+def _refuse(exc: MemberError) -> HTTPException:
+    status = 404 if exc.code == "not_found" else 409 if exc.code == "already_reviewed" else 400
+    return HTTPException(status_code=status, detail=exc.message, extra={"code": exc.code})
+
+
+class MeController(Controller):
+    path = "/api"
+    guards = [member_guard]
+    tags = ["members"]
+
+    @get("/me")
+    async def me(self, request: Request[Any, Any, Any]) -> MemberOut:
+        return MemberOut.of(active_member(request))
+
+    @get("/tokens")
+    async def tokens(self, request: Request[Any, Any, Any], db: DbSession) -> list[TokenOut]:
+        return [TokenOut.of(t) for t in await service.list_api_tokens(db, active_member(request))]
+
+    @post("/tokens", status_code=201)
+    async def create_token(
+        self, request: Request[Any, Any, Any], db: DbSession, data: JSONBody[TokenCreate]
+    ) -> TokenOut:
+        token, raw = await service.create_api_token(db, active_member(request), data.name.strip())
+        return TokenOut.of(token, raw)
+
+    @delete("/tokens/{token_id:int}", status_code=204)
+    async def revoke_token(self, request: Request[Any, Any, Any], db: DbSession, token_id: FromPath[int]) -> None:
+        try:
+            await service.revoke_api_token(db, active_member(request), token_id)
+        except MemberError as exc:
+            raise NotFoundException(detail=exc.message) from None
+
+
+class MembersAdminController(Controller):
+    path = "/api/members"
+    guards = [operator_guard]
+    tags = ["members"]
+
+    @get("/")
+    async def list_members(self, db: DbSession, status: FromQuery[Status | None] = None) -> list[MemberAdminOut]:
+        return [
+            MemberAdminOut(
+                **msgspec.structs.asdict(MemberOut.of(m)),
+                email=m.email,
+                created_at=m.created_at,
+                review_reason=m.review_reason,
+            )
+            for m in await service.members_by_status(db, status)
+        ]
+
+    @post("/{member_id:int}/approve")
+    async def approve(
+        self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings, member_id: FromPath[int]
+    ) -> MemberOut:
+        try:
+            member = await service.review(db, member_id, active_member(request), approve=True)
+        except MemberError as exc:
+            raise _refuse(exc) from None
+        await notify_review(settings, member)
+        return MemberOut.of(member)
+
+    @post("/{member_id:int}/reject")
+    async def reject(
+        self,
+        request: Request[Any, Any, Any],
+        db: DbSession,
+        settings: AppSettings,
+        member_id: FromPath[int],
+        data: JSONBody[Review],
+    ) -> MemberOut:
+        try:
+            member = await service.review(
+                db, member_id, active_member(request), approve=False, reason=data.reason[:1000]
+            )
+        except MemberError as exc:
+            raise _refuse(exc) from None
+        await notify_review(settings, member)
+        return MemberOut.of(member)
+
+    @post("/{member_id:int}/role")
+    async def role(
+        self, request: Request[Any, Any, Any], db: DbSession, member_id: FromPath[int], data: JSONBody[RoleChange]
+    ) -> MemberOut:
+        if member_id == active_member(request).id:
+            raise HTTPException(status_code=400, detail="自分自身の権限は変更できません。")
+        try:
+            return MemberOut.of(await service.set_role(db, member_id, data.role))
+        except MemberError as exc:
+            raise _refuse(exc) from None

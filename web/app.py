@@ -1,0 +1,78 @@
+"""The application factory: assembles settings, storage, middleware and every domain's routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from litestar import Litestar
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.static_files import create_static_files_router
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db import Database
+from core.logs import configure_logging
+from core.settings import Settings, get_settings
+from web import accounts, admin, api, health, pages
+from web.errors import EXCEPTION_HANDLERS
+from web.middleware import AuthMiddleware, ChonaiCSRFMiddleware, RequestContextMiddleware, csrf_config
+from web.templating import template_config
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+MAX_BODY = 1024 * 1024  # forms and JSON are small; uploads are links, not files
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    db = Database(settings.database_url, pool_size=settings.database_pool_size)
+
+    async def provide_db() -> AsyncIterator[AsyncSession]:
+        async with db.session() as session:
+            yield session
+
+    def provide_settings() -> Settings:
+        return settings
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await db.dispose()
+
+    app = Litestar(
+        route_handlers=[
+            pages.home,
+            health.healthz,
+            health.readyz,
+            accounts.AccountController,
+            accounts.ProfileController,
+            admin.AdminMembersController,
+            api.MeController,
+            api.MembersAdminController,
+            create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
+        ],
+        dependencies={"db": Provide(provide_db), "settings": Provide(provide_settings, sync_to_thread=False)},
+        middleware=[
+            DefineMiddleware(RequestContextMiddleware, secure=settings.secure_cookies),
+            DefineMiddleware(AuthMiddleware, db=db),
+            DefineMiddleware(ChonaiCSRFMiddleware, config=csrf_config(settings.secret_key, settings.secure_cookies)),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        template_config=template_config(),
+        openapi_config=OpenAPIConfig(
+            title="Chonai API", version="1", path="/schema", render_plugins=[JsonRenderPlugin()]
+        ),
+        request_max_body_size=MAX_BODY,
+        lifespan=[lifespan],
+        logging_config=None,  # ours (core.logs) carries request ids and optional JSON
+        debug=False,
+    )
+    app.state.db = db
+    app.state.settings = settings
+    return app

@@ -1,0 +1,196 @@
+"""The `chonai` command: run, serve, migrate, demo data, admin accounts, API tokens, benchmarks."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from core.db import Database
+from core.settings import Settings, get_settings
+
+
+def _run_db(settings: Settings, fn: Callable[[Any], Coroutine[Any, Any, Any]]) -> Any:
+    async def go() -> Any:
+        db = Database(settings.database_url)
+        try:
+            async with db.session() as session:
+                return await fn(session)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(go())
+
+
+def cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
+    from core.migrate import upgrade
+
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url)
+    return 0
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from web import demo
+
+    async def load(session: Any) -> bool:
+        if not await demo.is_empty(session):
+            return False
+        await demo.load_demo(session)
+        return True
+
+    loaded = _run_db(settings, load)
+    if loaded:
+        print("デモデータを読み込みました / demo data loaded")
+    elif not args.quiet:
+        print("データが既にあるためデモデータは読み込みませんでした / database not empty, demo data skipped")
+    return 0
+
+
+def _banner(settings: Settings) -> None:
+    from web.demo import DEMO_MEMBERS, DEMO_PASSWORD
+
+    print("\n  Chonai is running at " + settings.base_url)
+    print(f"  Database: {settings.database_url}   Mail outbox: {settings.outbox_dir}")
+    if settings.demo_data:
+        print(f"  Demo logins (password: {DEMO_PASSWORD}):")
+        for m in DEMO_MEMBERS:
+            print(f"    {m.email:<24} {m.role.label} / {m.status.label}  {m.name}（{m.organisation}）")
+    print()
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    """What `make run` does: migrate, demo data on first start, then serve."""
+    cmd_migrate(settings, args)
+    if settings.demo_data:
+        args.quiet = True
+        cmd_demo(settings, args)
+    _banner(settings)
+    return cmd_serve(settings, args)
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    host = args.host or settings.host
+    port = args.port or settings.port
+    workers = args.workers or settings.workers
+    if workers > 1 and not settings.redis_url:
+        # The in-process broker cannot share rooms between processes.
+        print("chonai: several workers need REDIS_URL; serving with one worker", file=sys.stderr)
+        workers = 1
+    os.environ.update(HOST=host, PORT=str(port))
+    uvicorn.run(
+        "web.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        ws_per_message_deflate=False,  # fan-out sockets: compression costs far more than it saves
+        log_config=None,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def _ask(value: str | None, prompt: str, secret: bool = False) -> str:
+    if value:
+        return value
+    if not sys.stdin.isatty():
+        raise SystemExit(f"chonai: {prompt} is required (give it as an option)")
+    return getpass.getpass(f"{prompt}: ") if secret else input(f"{prompt}: ")
+
+
+def cmd_admin_create(settings: Settings, args: argparse.Namespace) -> int:
+    from core.members import service
+    from core.members.validation import validate_signup
+
+    form = {
+        "email": _ask(args.email, "E-mail"),
+        "name": _ask(args.name, "Name"),
+        "password": _ask(args.password, "Password", secret=True),
+        "org_kind": args.org_kind,
+        "organisation": args.organisation,
+        "department": args.department,
+        "prefecture": args.prefecture,
+    }
+    data, errors = validate_signup(form)
+    if data is None:
+        for field, message in errors.items():
+            print(f"chonai: {field}: {message}", file=sys.stderr)
+        return 2
+    try:
+        member = _run_db(settings, lambda s: service.create_operator(s, data))
+    except service.MemberError as exc:
+        print(f"chonai: {exc.message}", file=sys.stderr)
+        return 2
+    print(f"operator created: {member.email} (id {member.id})")
+    return 0
+
+
+def cmd_token_create(settings: Settings, args: argparse.Namespace) -> int:
+    from core.members import service
+
+    async def create(session: Any) -> str | None:
+        member = await service.get_by_email(session, args.email)
+        if member is None or not member.is_active:
+            return None
+        _, raw = await service.create_api_token(session, member, args.name)
+        return raw
+
+    raw = _run_db(settings, create)
+    if raw is None:
+        print(f"chonai: no approved member with e-mail {args.email}", file=sys.stderr)
+        return 2
+    print(raw)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chonai", description="Chonai: 庁内放送・ライブコメント・勉強会FAQ")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    for name, help_text in (("run", "migrate, load demo data on first start, serve"), ("serve", "serve the web app")):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--host")
+        p.add_argument("--port", type=int)
+        p.add_argument("--workers", type=int)
+        p.set_defaults(func=cmd_run if name == "run" else cmd_serve)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    demo = sub.add_parser("demo", help="load demo data into an empty database")
+    demo.add_argument("--quiet", action="store_true")
+    demo.set_defaults(func=cmd_demo)
+
+    admin = sub.add_parser("admin", help="operator accounts").add_subparsers(dest="admin_command", required=True)
+    create = admin.add_parser("create", help="create an approved operator")
+    create.add_argument("--email")
+    create.add_argument("--name")
+    create.add_argument("--password")
+    create.add_argument("--organisation", default="Chonai運営事務局")
+    create.add_argument("--department", default="運営チーム")
+    create.add_argument("--prefecture", default="東京都")
+    create.add_argument("--org-kind", default="municipality", choices=["municipality", "ministry"])
+    create.set_defaults(func=cmd_admin_create)
+
+    token = sub.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
+    tcreate = token.add_parser("create", help="print a new API token for a member")
+    tcreate.add_argument("--email", required=True)
+    tcreate.add_argument("--name", default="CLI")
+    tcreate.set_defaults(func=cmd_token_create)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    return int(args.func(settings, args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

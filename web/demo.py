@@ -1,0 +1,78 @@
+"""Realistic Japanese demo data, loaded once on the first start of `make run`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db import utcnow
+from core.members.models import Member, OrgKind, Role, Status
+from core.members.service import hash_password
+from core.sections import Section, SectionKind
+
+DEMO_PASSWORD = "chonai-demo-2026"
+
+
+@dataclass(frozen=True)
+class DemoMember:
+    email: str
+    name: str
+    prefecture: str
+    organisation: str
+    department: str
+    role: Role = Role.MEMBER
+    status: Status = Status.APPROVED
+    org_kind: OrgKind = OrgKind.MUNICIPALITY
+
+
+DEMO_MEMBERS = [
+    DemoMember("operator@example.jp", "運営 花子", "東京都", "Chonai運営事務局", "運営チーム", Role.OPERATOR),
+    DemoMember("moderator@example.jp", "見守 健太", "神奈川県", "横浜市", "総務局 しごと改革室", Role.MODERATOR),
+    DemoMember("host@example.jp", "放送 さくら", "北海道", "札幌市", "保健福祉局 保健所", Role.HOST),
+    DemoMember("member@example.jp", "市民 一郎", "大阪府", "豊中市", "市民協働部 くらし支援課"),
+    DemoMember("fukuoka@example.jp", "博多 美咲", "福岡県", "福岡市", "財政局 財政調整課"),
+    DemoMember("naha@example.jp", "比嘉 翔太", "沖縄県", "那覇市", "健康部 ワクチン接種推進室"),
+    DemoMember("kochi@example.jp", "坂本 涼", "高知県", "四万十町", "総務課 情報政策係"),
+    DemoMember("mhlw@example.jp", "霞 直子", "国", "厚生労働省", "健康局 予防接種課", org_kind=OrgKind.MINISTRY),
+    DemoMember("pending@example.jp", "申請 太郎", "宮城県", "仙台市", "まちづくり政策局", status=Status.PENDING),
+]
+
+DEMO_SECTIONS = [
+    ("みんなの財政課", SectionKind.WORK, "予算・決算・財政分析を全国の財政担当で学び合う課", "fukuoka@example.jp"),
+    ("法規課", SectionKind.WORK, "例規審査や条例づくりの悩みを共有する課", "moderator@example.jp"),
+    ("ワクチン接種情報交換課", SectionKind.WORK, "予防接種の体制づくりを自治体同士で情報交換する課", "naha@example.jp"),
+    ("動画課", SectionKind.SKILL, "広報動画の企画・撮影・編集スキルを磨く課", "host@example.jp"),
+    ("公務員ランナー課", SectionKind.HOBBY, "走ることが好きな公務員のサークル", "kochi@example.jp"),
+]
+
+
+async def is_empty(db: AsyncSession) -> bool:
+    return int((await db.execute(select(func.count()).select_from(Member))).scalar_one()) == 0
+
+
+async def load_demo(db: AsyncSession) -> list[DemoMember]:
+    """Insert demo members and sections; callers check `is_empty` first so this runs once."""
+    password_hash = await hash_password(DEMO_PASSWORD)
+    by_email: dict[str, Member] = {}
+    for d in DEMO_MEMBERS:
+        member = Member(
+            email=d.email,
+            name=d.name,
+            org_kind=d.org_kind,
+            organisation=d.organisation,
+            department=d.department,
+            prefecture=d.prefecture,
+            password_hash=password_hash,
+            role=d.role,
+            status=d.status,
+            reviewed_at=utcnow() if d.status is Status.APPROVED else None,
+        )
+        db.add(member)
+        by_email[d.email] = member
+    await db.flush()
+    for name, kind, description, leader in DEMO_SECTIONS:
+        db.add(Section(name=name, kind=kind, description=description, leader_id=by_email[leader].id))
+    await db.commit()
+    return DEMO_MEMBERS

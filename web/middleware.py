@@ -1,0 +1,168 @@
+"""ASGI middleware: request ids and access logs, security headers, authentication, CSRF."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from http.cookies import SimpleCookie
+from typing import Any
+
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import MutableScopeHeaders
+from litestar.middleware.csrf import CSRFMiddleware
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from core.db import Database
+from core.logs import request_id_var
+from core.members import service
+
+log = logging.getLogger("chonai.access")
+
+SESSION_COOKIE = "chonai_session"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+# No inline script anywhere: every page's JavaScript is a file under /static.
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self' https://www.youtube.com https://s.ytimg.com",
+        "style-src 'self'",
+        "img-src 'self' data: https:",
+        "media-src 'self' https: blob:",
+        "frame-src https://www.youtube.com https://www.youtube-nocookie.com https://player.vimeo.com "
+        "https://www.facebook.com",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+]
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def cookie_value(scope: Scope, name: str) -> str | None:
+    raw = _header(scope, b"cookie")
+    if not raw:
+        return None
+    cookies: SimpleCookie = SimpleCookie()
+    try:
+        cookies.load(raw)
+    except Exception:  # a malformed Cookie header means "no cookie", not a 500
+        return None
+    morsel = cookies.get(name)
+    return morsel.value if morsel else None
+
+
+def bearer_token(scope: Scope) -> str | None:
+    raw = _header(scope, b"authorization")
+    if raw and raw[:7].lower() == "bearer ":
+        return raw[7:].strip()
+    return None
+
+
+class RequestContextMiddleware:
+    """Give every request an id (X-Request-ID in and out), log it, add security headers."""
+
+    def __init__(self, app: ASGIApp, secure: bool = False) -> None:
+        self.app = app
+        self.headers = list(SECURITY_HEADERS)
+        if secure:
+            self.headers.append((b"strict-transport-security", b"max-age=31536000"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        incoming = _header(scope, b"x-request-id")
+        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = 0
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = MutableScopeHeaders.from_message(message)
+                headers["x-request-id"] = request_id
+                for key, value in self.headers:
+                    if key.decode() not in headers:
+                        headers[key.decode()] = value.decode()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            if scope["type"] == "http" and not scope["path"].startswith("/static/"):
+                log.info(
+                    "%s %s %s",
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    extra={
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    },
+                )
+            request_id_var.reset(token)
+
+
+class AuthMiddleware:
+    """Resolve the session cookie or Bearer token to a Member in scope['user'] (None if nobody)."""
+
+    def __init__(self, app: ASGIApp, db: Database) -> None:
+        self.app = app
+        self.db = db
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and not scope["path"].startswith("/static/"):
+            scope["user"], scope["auth"] = await self.identify(scope)  # type: ignore[typeddict-unknown-key]
+        await self.app(scope, receive, send)
+
+    async def identify(self, scope: Scope) -> tuple[Any, str | None]:
+        token = bearer_token(scope)
+        session_raw = cookie_value(scope, SESSION_COOKIE)
+        if not token and not session_raw:
+            return None, None
+        async with self.db.session() as db:
+            if token:
+                return await service.member_for_api_token(db, token), "token"
+            assert session_raw is not None
+            return await service.member_for_session(db, session_raw), "session"
+
+
+class ChonaiCSRFMiddleware(CSRFMiddleware):
+    """Double-submit CSRF on every unsafe request that a browser's cookies could authenticate.
+
+    A request carrying only a Bearer token (no session cookie) cannot be forged
+    cross-site, so scripts and integrations need no CSRF token.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and bearer_token(scope) and not cookie_value(scope, SESSION_COOKIE):
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def csrf_config(secret: str, secure: bool) -> CSRFConfig:
+    return CSRFConfig(secret=secret, cookie_secure=secure, cookie_samesite="lax", cookie_name="chonai_csrf")

@@ -1,0 +1,18 @@
+"""The shell's own pages: home and the Japanese error page preview."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get
+from litestar.response import Template
+
+from core.access import current_member
+
+
+@get("/", include_in_schema=False)
+async def home(request: Request[Any, Any, Any]) -> Template:
+    member = current_member(request)
+    if member is None or not member.is_active:
+        return Template("landing.html")
+    return Template("home.html", context={"member": member})
