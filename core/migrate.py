@@ -17,8 +17,8 @@ def alembic_config(database_url: str) -> Config:
     return cfg
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    """Bring the schema to `revision`; safe to call on every start (no-op when current)."""
+def upgrade(database_url: str, revision: str = "heads") -> None:
+    """Bring the schema to `revision` (every domain branch by default); a no-op when current."""
     command.upgrade(alembic_config(database_url), revision)
 
 

@@ -14,9 +14,13 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.static_files import create_static_files_router
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from archive import routes as archive_routes
 from core.db import Database
+from core.events import EventBus, create_bus
 from core.logs import configure_logging
 from core.settings import Settings, get_settings
+from faq import routes as faq_routes
+from live import routes as live_routes
 from web import accounts, admin, api, health, pages
 from web.errors import EXCEPTION_HANDLERS
 from web.middleware import AuthMiddleware, ChonaiCSRFMiddleware, RequestContextMiddleware, csrf_config
@@ -38,16 +42,24 @@ def create_app(settings: Settings | None = None) -> Litestar:
     def provide_settings() -> Settings:
         return settings
 
+    bus = create_bus(settings.redis_url)
+
+    def provide_bus() -> EventBus:
+        return bus
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await bus.start()
         try:
             yield
         finally:
+            await bus.close()
             await db.dispose()
 
     app = Litestar(
         route_handlers=[
             pages.home,
+            pages.favicon,
             health.healthz,
             health.readyz,
             accounts.AccountController,
@@ -55,9 +67,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
             admin.AdminMembersController,
             api.MeController,
             api.MembersAdminController,
+            *live_routes.route_handlers,
+            *archive_routes.route_handlers,
+            *faq_routes.route_handlers,
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
         ],
-        dependencies={"db": Provide(provide_db), "settings": Provide(provide_settings, sync_to_thread=False)},
+        dependencies={
+            "db": Provide(provide_db),
+            "settings": Provide(provide_settings, sync_to_thread=False),
+            "bus": Provide(provide_bus, sync_to_thread=False),
+        },
         middleware=[
             DefineMiddleware(RequestContextMiddleware, secure=settings.secure_cookies),
             DefineMiddleware(AuthMiddleware, db=db),
@@ -74,5 +93,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=False,
     )
     app.state.db = db
+    app.state.bus = bus
     app.state.settings = settings
     return app

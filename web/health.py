@@ -29,6 +29,8 @@ async def readyz(request: Request[Any, Any, Any], settings: AppSettings) -> Resp
         checks["database"] = f"error: {exc.__class__.__name__}"
     if settings.redis_url:
         checks["redis"] = await _redis_check(settings.redis_url)
+        if not request.app.state.bus.healthy:
+            checks["event_bus"] = "error: not subscribed to Redis"
     ok = all(v == "ok" for v in checks.values())
     return Response({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import MutableScopeHeaders
+from litestar.enums import ScopeType
 from litestar.middleware.csrf import CSRFMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -110,14 +111,15 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            if scope["type"] == "http" and not scope["path"].startswith("/static/"):
+            if scope["type"] == ScopeType.HTTP and not scope["path"].startswith("/static/"):
+                method = scope.get("method", "")
                 log.info(
                     "%s %s %s",
-                    scope["method"],
+                    method,
                     scope["path"],
                     status,
                     extra={
-                        "method": scope["method"],
+                        "method": method,
                         "path": scope["path"],
                         "status": status,
                         "duration_ms": round((time.perf_counter() - started) * 1000, 1),
@@ -135,7 +137,7 @@ class AuthMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket") and not scope["path"].startswith("/static/"):
-            scope["user"], scope["auth"] = await self.identify(scope)  # type: ignore[typeddict-unknown-key]
+            scope["user"], scope["auth"] = await self.identify(scope)
         await self.app(scope, receive, send)
 
     async def identify(self, scope: Scope) -> tuple[Any, str | None]:
@@ -158,7 +160,7 @@ class ChonaiCSRFMiddleware(CSRFMiddleware):
     """
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and bearer_token(scope) and not cookie_value(scope, SESSION_COOKIE):
+        if scope["type"] == ScopeType.HTTP and bearer_token(scope) and not cookie_value(scope, SESSION_COOKIE):
             await self.app(scope, receive, send)
             return
         await super().__call__(scope, receive, send)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, get
-from litestar.response import Template
+from litestar.response import Redirect, Template
 
 from core.access import current_member
 
@@ -16,3 +16,8 @@ async def home(request: Request[Any, Any, Any]) -> Template:
     if member is None or not member.is_active:
         return Template("landing.html")
     return Template("home.html", context={"member": member})
+
+
+@get("/favicon.ico", include_in_schema=False)
+async def favicon() -> Redirect:
+    return Redirect("/static/favicon.svg", status_code=301)
