@@ -1,1 +1,1 @@
-"""bench domain."""
+"""Benchmarks run by `chonai bench NAME …`; each prints one JSON object."""

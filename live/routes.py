@@ -1,7 +1,10 @@
-"""Route handlers of the live domain; `web.app` mounts them (a domain never imports `web`)."""
+"""Route handlers of the live domain (schedule and comment rooms); `web.app` mounts them."""
 
 from __future__ import annotations
 
 from typing import Any
 
-route_handlers: list[Any] = []
+from live.rooms import routes as rooms
+from live.schedule import routes as schedule
+
+route_handlers: list[Any] = [*schedule.route_handlers, *rooms.route_handlers]

@@ -178,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--org-kind", default="municipality", choices=["municipality", "ministry"])
     create.set_defaults(func=cmd_admin_create)
 
+    sub.add_parser("bench", help="benchmarks: chonai bench NAME --help")
     token = sub.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
     tcreate = token.add_parser("create", help="print a new API token for a member")
     tcreate.add_argument("--email", required=True)
@@ -187,6 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:  # benchmarks parse their own options
+        from bench.cli import main as bench_main
+
+        return bench_main(argv[1:])
     args = build_parser().parse_args(argv)
     settings = get_settings()
     return int(args.func(settings, args))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -72,7 +73,16 @@ async def load_demo(db: AsyncSession) -> list[DemoMember]:
         db.add(member)
         by_email[d.email] = member
     await db.flush()
+    sections = {}
     for name, kind, description, leader in DEMO_SECTIONS:
-        db.add(Section(name=name, kind=kind, description=description, leader_id=by_email[leader].id))
+        sections[name] = Section(name=name, kind=kind, description=description, leader_id=by_email[leader].id)
+        db.add(sections[name])
     await db.commit()
+    # Each domain adds its own demo content on top of the members and sections.
+    for load in DOMAIN_DEMOS:
+        await load(db, by_email, sections)
     return DEMO_MEMBERS
+
+
+#: `async def load(db, members_by_email, sections_by_name)` of each domain, in dependency order.
+DOMAIN_DEMOS: list[Callable[[AsyncSession, dict[str, Member], dict[str, Section]], Awaitable[None]]] = []

@@ -1,0 +1,27 @@
+"""`chonai bench NAME [options]`: dispatch to bench/NAME.py's `main(argv) -> int`."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+
+import bench
+
+
+def available() -> list[str]:
+    return sorted(
+        m.name for m in pkgutil.iter_modules(bench.__path__) if m.name not in {"cli"} and not m.name.startswith("_")
+    )
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in {"-h", "--help"}:
+        print("usage: chonai bench {" + ",".join(available()) + "} [options]")
+        return 0 if argv else 2
+    name = argv[0]
+    if name not in available():
+        print(f"chonai bench: unknown benchmark {name!r}; available: {', '.join(available())}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(f"bench.{name}")
+    return int(module.main(argv[1:]))
