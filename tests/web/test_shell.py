@@ -103,3 +103,21 @@ def test_openapi_document(tmp_path):
     with TestClient(app=app) as client:
         doc = client.get("/schema/openapi.json").json()
     assert "/api/me" in doc["paths"] and "/api/tokens" in doc["paths"]
+
+
+@pytest.mark.usefixtures("demo")
+async def test_unexpected_error_is_a_japanese_500_page_not_a_trace(client, monkeypatch, caplog):
+    from core.members import service
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("secret internal detail")
+
+    await login(client, "member@example.jp")
+    monkeypatch.setattr(service, "list_api_tokens", broken)
+    with caplog.at_level(logging.ERROR, logger="chonai.errors"):
+        page = await client.get("/profile", headers=HTML)
+        api = await client.get("/api/tokens")
+    assert page.status_code == 500 and "エラーが発生しました" in page.text
+    assert "secret internal detail" not in page.text and "Traceback" not in page.text
+    assert api.status_code == 500 and api.json()["error"]["code"] == "internal_error"
+    assert any("unhandled error" in r.getMessage() for r in caplog.records)
