@@ -4,7 +4,8 @@
 import archive.models  # noqa: F401
 import core.members.models
 import core.sections  # noqa: F401
-import live.models  # noqa: F401
+import live.models
+import live.moderation.models  # noqa: F401
 from core.db import Base
 
 metadata = Base.metadata
