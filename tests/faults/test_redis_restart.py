@@ -60,8 +60,8 @@ def private_redis():
     redis.stop()
 
 
-async def _until(predicate, timeout: float = 15) -> None:
-    async with asyncio.timeout(timeout):
+async def _until(predicate, within: float = 15) -> None:
+    async with asyncio.timeout(within):
         while not predicate():  # noqa: ASYNC110 (polling an external process's effect)
             await asyncio.sleep(0.05)
 
