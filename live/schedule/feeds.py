@@ -110,7 +110,19 @@ async def schedule_events(socket: WebSocket[Any, Any, Any]) -> None:
         return
     queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=QUEUE_LIMIT)
 
+    loop = asyncio.get_running_loop()
+
     def deliver(_channel: str, data: bytes) -> None:
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            put(data)
+        else:  # published from another thread's loop (test clients): hand over safely
+            loop.call_soon_threadsafe(put, data)
+
+    def put(data: bytes) -> None:
         try:
             queue.put_nowait(data)
         except asyncio.QueueFull:  # a viewer that cannot keep up is dropped; its page reconnects and re-reads

@@ -41,7 +41,9 @@ def test_exceptions_cancel_substitute_move():
         ProgramException(occurrence_start=jst(2026, 12, 4, 21, 0), kind=ExceptionKind.CANCEL, note="点検"),
         ProgramException(occurrence_start=jst(2026, 12, 11, 21, 0), kind=ExceptionKind.SUBSTITUTE, personality_id=2),
         # Moved from Friday into the next window's Saturday morning.
-        ProgramException(occurrence_start=jst(2026, 12, 18, 21, 0), kind=ExceptionKind.MOVE, starts_at=jst(2026, 12, 19, 10, 0)),
+        ProgramException(
+            occurrence_start=jst(2026, 12, 18, 21, 0), kind=ExceptionKind.MOVE, starts_at=jst(2026, 12, 19, 10, 0)
+        ),
     ]
     occs = recurrence.occurrences(p, excs, jst(2026, 12, 1, 0, 0), jst(2026, 12, 31, 0, 0))
     by_original = {o.occurrence_start: o for o in occs}

@@ -46,12 +46,21 @@ async def test_materialise_is_idempotent_and_applies_exceptions(db):
     await service.materialise(db, bus, NOW)
     rows = await broadcasts(db, p.id)
     assert [b.starts_at for b in rows] == [jst(2026, 11, 27, 21, 0) + dt.timedelta(weeks=i) for i in range(4)]
-    assert all(b.state is BroadcastState.SCHEDULED and b.opens_at == b.starts_at - dt.timedelta(minutes=10) for b in rows)
+    assert all(
+        b.state is BroadcastState.SCHEDULED and b.opens_at == b.starts_at - dt.timedelta(minutes=10) for b in rows
+    )
     assert bus.published == []
 
-    await service.add_exception(db, bus, p, {"occurrence": "2026-12-04T21:00", "kind": "cancel", "note": "点検"}, None, NOW)
     await service.add_exception(
-        db, bus, p, {"occurrence": "2026-12-11T21:00", "kind": "substitute", "personality_id": str(people["ben"].id)}, None, NOW
+        db, bus, p, {"occurrence": "2026-12-04T21:00", "kind": "cancel", "note": "点検"}, None, NOW
+    )
+    await service.add_exception(
+        db,
+        bus,
+        p,
+        {"occurrence": "2026-12-11T21:00", "kind": "substitute", "personality_id": str(people["ben"].id)},
+        None,
+        NOW,
     )
     await service.add_exception(
         db, bus, p, {"occurrence": "2026-12-18T21:00", "kind": "move", "new_start": "2026-12-19T10:00"}, None, NOW
@@ -102,12 +111,16 @@ async def test_exception_refusals(db):
     errors = await refused({"occurrence": "2026-12-04T21:00", "kind": "substitute", "personality_id": "99999"})
     assert errors["personality_id"] == "指定されたメンバーが見つかりません。"
     # Ben already hosts 別番組 at 21:30 that day: an overlapping substitution is refused.
-    errors = await refused({"occurrence": "2026-12-04T21:00", "kind": "substitute", "personality_id": str(people["ben"].id)})
+    errors = await refused(
+        {"occurrence": "2026-12-04T21:00", "kind": "substitute", "personality_id": str(people["ben"].id)}
+    )
     assert "別の番組「別番組」を担当しています" in errors["personality_id"]
     errors = await refused({"occurrence": "2026-12-04T21:00", "kind": "move", "new_start": "2026-11-01T10:00"})
     assert "未来の日時" in errors["new_start"]
     await service.add_exception(db, bus, p, {"occurrence": "2026-12-04T21:00", "kind": "cancel"}, None, NOW)
-    errors = await refused({"occurrence": "2026-12-04T21:00", "kind": "substitute", "personality_id": str(people["cho"].id)})
+    errors = await refused(
+        {"occurrence": "2026-12-04T21:00", "kind": "substitute", "personality_id": str(people["cho"].id)}
+    )
     assert "既に「中止」が登録されています" in errors["occurrence"]
 
 
@@ -157,7 +170,9 @@ async def test_scheduler_opens_starts_and_ends_on_time(db, database):
     await service.materialise_program(db, bus, p.id, NOW)
     [b] = await broadcasts(db, p.id)
     clock = {"now": NOW}
-    scheduler = Scheduler(database, bus, DatabaseLease(database, clock=lambda: clock["now"]), clock=lambda: clock["now"])
+    scheduler = Scheduler(
+        database, bus, DatabaseLease(database, clock=lambda: clock["now"]), clock=lambda: clock["now"]
+    )
 
     async def at(when):
         clock["now"] = when
