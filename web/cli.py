@@ -130,6 +130,7 @@ def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
         try:
             if args.once:
                 await scheduler.step()
+                await scheduler.lease.release()
             else:
                 await scheduler.run()
         finally:
