@@ -21,13 +21,14 @@ def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("xss")
     env = {"VAR_DIR": str(tmp), "SECRET_KEY": "x" * 48, "LOG_LEVEL": "WARNING"}
     prepare_database(env)
-    asyncio.run(_ended_broadcast(f"sqlite+aiosqlite:///{tmp / 'chonai.db'}"))
+    broadcast_id = asyncio.run(_ended_broadcast(f"sqlite+aiosqlite:///{tmp / 'chonai.db'}"))
     proc = ServerProcess(env, tmp / "server.log").start()
+    proc.broadcast_id = broadcast_id  # type: ignore[attr-defined]
     yield proc
     proc.stop()
 
 
-async def _ended_broadcast(url: str) -> None:
+async def _ended_broadcast(url: str) -> int:
     from sqlalchemy import select
 
     from core.db import Database
@@ -38,18 +39,19 @@ async def _ended_broadcast(url: str) -> None:
     async with db.session() as s:
         host = (await s.execute(select(Member).where(Member.email == "host@example.jp"))).scalar_one()
         start = dt.datetime(2026, 11, 1, 12, tzinfo=dt.UTC)
-        s.add(
-            Broadcast(
-                title="XSS の検証",
-                personality_id=host.id,
-                starts_at=start,
-                ends_at=start + dt.timedelta(hours=1),
-                opens_at=start,
-                state=BroadcastState.ENDED,
-            )
+        broadcast = Broadcast(
+            title="XSS の検証",
+            personality_id=host.id,
+            starts_at=start,
+            ends_at=start + dt.timedelta(hours=1),
+            opens_at=start,
+            state=BroadcastState.ENDED,
         )
+        s.add(broadcast)
         await s.commit()
+        broadcast_id = broadcast.id
     await db.dispose()
+    return broadcast_id
 
 
 def _client(server, email: str) -> httpx.Client:
@@ -77,13 +79,13 @@ def test_recording_titles_and_search_reflections(server):
     host = _client(server, "host@example.jp")
     for payload in PAYLOADS:
         response = host.post(
-            "/archive/1/recordings",
+            f"/archive/{server.broadcast_id}/recordings",
             data={"url": "https://example.jp/rec", "title": payload, "_csrf_token": host.cookies["chonai_csrf"]},
         )
         assert response.status_code == 303, response.text[:300]
     with chromium() as browser:
         page = _browser_page(browser, server, "host@example.jp")
-        page.goto(server.url + "/archive/1")
+        page.goto(server.url + f"/archive/{server.broadcast_id}")
         assert page.locator("#recordings-admin tbody tr").count() == len(PAYLOADS)
         assert injected(page) == ([], 0)
         for payload in PAYLOADS:
