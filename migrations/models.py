@@ -2,7 +2,7 @@
 
 import core.members.models
 import core.sections  # noqa: F401
-import live.models  # noqa: F401
+import live.models
 import live.rooms.models  # noqa: F401
 from core.db import Base
 
