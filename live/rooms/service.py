@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 
 import msgspec
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -124,14 +124,14 @@ async def room_states(db: AsyncSession, broadcast_ids: list[int]) -> dict[int, t
 
 
 async def post_comment(db: AsyncSession, broadcast_id: int, member: Member, text: str, ref: str | None) -> Posted:
-    """Validate and store a comment; return once it is committed with its position."""
+    """Validate and store a comment; return once it is committed with its position.
+
+    Four round trips on the happy path: allocate the position (taking the lock), read
+    the broadcast's state with the member's recent count, insert, commit.
+    """
     cleaned = clean_line(text)
     if not cleaned:
         raise RoomError("empty_comment", "コメントを入力してください。")
-    if ref is not None:
-        existing = await _by_ref(db, broadcast_id, member, ref)
-        if existing is not None:
-            return existing
     # First statement of the transaction takes the write lock (SQLite) / row lock (PostgreSQL).
     row = (
         await db.execute(
@@ -153,24 +153,26 @@ async def post_comment(db: AsyncSession, broadcast_id: int, member: Member, text
     try:
         if len(cleaned) > max_length:
             raise RoomError("too_long", f"コメントは{max_length}文字以内で入力してください（現在{len(cleaned)}文字）。")
-        state, live_at, starts_at = (
+        now = utcnow()
+        window_start = now - dt.timedelta(seconds=rate_seconds)
+        recent = (
+            RoomComment.broadcast_id == broadcast_id,
+            RoomComment.member_id == member.id,
+            RoomComment.created_at > window_start,
+        )
+        state, live_at, starts_at, count, oldest = (
             await db.execute(
-                select(Broadcast.state, Broadcast.live_at, Broadcast.starts_at).where(Broadcast.id == broadcast_id)
+                select(
+                    Broadcast.state,
+                    Broadcast.live_at,
+                    Broadcast.starts_at,
+                    select(func.count()).where(*recent).scalar_subquery(),
+                    select(func.min(RoomComment.created_at)).where(*recent).scalar_subquery(),
+                ).where(Broadcast.id == broadcast_id)
             )
         ).one()
         if state not in ACCEPTING:
             raise RoomError("room_closed", f"この放送は現在コメントを受け付けていません（{state.label}）。")
-        now = utcnow()
-        window_start = now - dt.timedelta(seconds=rate_seconds)
-        count, oldest = (
-            await db.execute(
-                select(func.count(), func.min(RoomComment.created_at)).where(
-                    RoomComment.broadcast_id == broadcast_id,
-                    RoomComment.member_id == member.id,
-                    RoomComment.created_at > window_start,
-                )
-            )
-        ).one()
         if count >= rate_count:
             wait = max(1.0, (oldest - window_start).total_seconds()) if oldest else float(rate_seconds)
             raise RoomError(
@@ -178,20 +180,21 @@ async def post_comment(db: AsyncSession, broadcast_id: int, member: Member, text
                 f"コメントの投稿が多すぎます（{rate_seconds}秒に{rate_count}件まで）。{int(wait + 0.999)}秒ほど待ってから送信してください。",
                 retry_after=round(wait, 1),
             )
-        start = live_at or starts_at
-        comment = RoomComment(
-            broadcast_id=broadcast_id,
-            position=position,
-            member_id=member.id,
-            text=cleaned,
-            ref=ref,
-            created_at=now,
-            offset_ms=int((now - start).total_seconds() * 1000),
+        offset_ms = int((now - (live_at or starts_at)).total_seconds() * 1000)
+        await db.execute(
+            insert(RoomComment).values(
+                broadcast_id=broadcast_id,
+                position=position,
+                member_id=member.id,
+                text=cleaned,
+                ref=ref,
+                created_at=now,
+                offset_ms=offset_ms,
+            )
         )
-        db.add(comment)
         await db.commit()
     except IntegrityError:
-        # The same ref raced in on another connection: that one won, acknowledge it.
+        # The same ref was stored before (a resend after a reconnect): acknowledge that one.
         await db.rollback()
         existing = await _by_ref(db, broadcast_id, member, ref) if ref else None
         if existing is None:
@@ -200,6 +203,7 @@ async def post_comment(db: AsyncSession, broadcast_id: int, member: Member, text
     except BaseException:
         await db.rollback()  # gives the position back: positions stay gapless
         raise
+    comment = RoomComment(position=position, member_id=member.id, text=cleaned, created_at=now, offset_ms=offset_ms)
     return Posted(position, encode_item(comment, member.name, member.affiliation), time.time(), False)
 
 

@@ -199,7 +199,7 @@ class Connection:
             self.send_error("not_joined", "先にルームに参加してください。", message.ref)
             return
         try:
-            async with self.hub.db.session() as db:
+            async with room.write_lock, self.hub.db.session() as db:
                 posted = await service.post_comment(db, room.id, self.member, message.text, message.ref)
         except service.RoomError as exc:
             metrics.COMMENTS_REFUSED.labels(exc.code).inc()
