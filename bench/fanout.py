@@ -219,7 +219,13 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 async def drive(
-    ports: list[int], headers: list[str], room: int, viewers: int, rate: float, seconds: float, sample: int,
+    ports: list[int],
+    headers: list[str],
+    room: int,
+    viewers: int,
+    rate: float,
+    seconds: float,
+    sample: int,
     pids: list[int],
 ) -> dict[str, Any]:
     """Connect viewers round-robin over the ports, post `rate` comments/s for `seconds`, measure."""
@@ -232,9 +238,7 @@ async def drive(
 
     async def connect(i: int) -> None:
         port = ports[i % len(ports)]
-        client = Viewer(
-            f"127.0.0.1:{port}", "/ws/rooms", headers[i % len(headers)], room, i % sample_every == 0, stats
-        )
+        client = Viewer(f"127.0.0.1:{port}", "/ws/rooms", headers[i % len(headers)], room, i % sample_every == 0, stats)
         async with semaphore:
             for attempt in range(5):
                 try:
@@ -244,8 +248,14 @@ async def drive(
                 except (OSError, ConnectionError, TimeoutError):
                     if attempt == 4:
                         raise
-                    client = Viewer(client.request.decode().split("\r\n")[1][6:], "/ws/rooms",
-                                    headers[i % len(headers)], room, client.sample, stats)
+                    client = Viewer(
+                        client.request.decode().split("\r\n")[1][6:],
+                        "/ws/rooms",
+                        headers[i % len(headers)],
+                        room,
+                        client.sample,
+                        stats,
+                    )
                     await asyncio.sleep(0.2 * (attempt + 1))
         slots[i] = client
 
@@ -388,7 +398,9 @@ def run_chonai(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     room, tokens = asyncio.run(seed(database_url, members))
     ports = [free_port() for _ in range(args.processes)]
     procs = [
-        start([sys.executable, "-m", "web.cli", "serve", "--port", str(port), "--workers", "1"], env, tmp / "chonai.log")
+        start(
+            [sys.executable, "-m", "web.cli", "serve", "--port", str(port), "--workers", "1"], env, tmp / "chonai.log"
+        )
         for port in ports
     ]
     try:
@@ -410,7 +422,16 @@ def run_reference(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         extra = ["--redis", args.redis_url, "--channel", f"chonai-bench-{secrets.token_hex(6)}"]
     procs = [
         start(
-            [sys.executable, "-m", "bench.reference_server", "--port", str(p), "--window", str(args.window_ms / 1000), *extra],
+            [
+                sys.executable,
+                "-m",
+                "bench.reference_server",
+                "--port",
+                str(p),
+                "--window",
+                str(args.window_ms / 1000),
+                *extra,
+            ],
             dict(os.environ),
             tmp / "reference.log",
         )

@@ -132,6 +132,13 @@ async def post_comment(db: AsyncSession, broadcast_id: int, member: Member, text
     cleaned = clean_line(text)
     if not cleaned:
         raise RoomError("empty_comment", "コメントを入力してください。")
+    # Read before any rollback can expire the (possibly shared) member object.
+    return await _post(db, broadcast_id, member.id, member.name, member.affiliation, cleaned, ref)
+
+
+async def _post(
+    db: AsyncSession, broadcast_id: int, member_id: int, name: str, affiliation: str, cleaned: str, ref: str | None
+) -> Posted:
     # First statement of the transaction takes the write lock (SQLite) / row lock (PostgreSQL).
     row = (
         await db.execute(
@@ -148,7 +155,7 @@ async def post_comment(db: AsyncSession, broadcast_id: int, member: Member, text
         await db.rollback()
         if await room_info(db, broadcast_id) is None:
             raise RoomError("room_not_found", "この放送は見つかりません。")
-        return await post_comment(db, broadcast_id, member, text, ref)
+        return await _post(db, broadcast_id, member_id, name, affiliation, cleaned, ref)
     position, max_length, rate_count, rate_seconds = row
     try:
         if len(cleaned) > max_length:
@@ -157,7 +164,7 @@ async def post_comment(db: AsyncSession, broadcast_id: int, member: Member, text
         window_start = now - dt.timedelta(seconds=rate_seconds)
         recent = (
             RoomComment.broadcast_id == broadcast_id,
-            RoomComment.member_id == member.id,
+            RoomComment.member_id == member_id,
             RoomComment.created_at > window_start,
         )
         state, live_at, starts_at, count, oldest = (
@@ -185,7 +192,7 @@ async def post_comment(db: AsyncSession, broadcast_id: int, member: Member, text
             insert(RoomComment).values(
                 broadcast_id=broadcast_id,
                 position=position,
-                member_id=member.id,
+                member_id=member_id,
                 text=cleaned,
                 ref=ref,
                 created_at=now,
@@ -196,29 +203,31 @@ async def post_comment(db: AsyncSession, broadcast_id: int, member: Member, text
     except IntegrityError:
         # The same ref was stored before (a resend after a reconnect): acknowledge that one.
         await db.rollback()
-        existing = await _by_ref(db, broadcast_id, member, ref) if ref else None
+        existing = await _by_ref(db, broadcast_id, member_id, name, affiliation, ref) if ref else None
         if existing is None:
             raise
         return existing
     except BaseException:
         await db.rollback()  # gives the position back: positions stay gapless
         raise
-    comment = RoomComment(position=position, member_id=member.id, text=cleaned, created_at=now, offset_ms=offset_ms)
-    return Posted(position, encode_item(comment, member.name, member.affiliation), time.time(), False)
+    comment = RoomComment(position=position, member_id=member_id, text=cleaned, created_at=now, offset_ms=offset_ms)
+    return Posted(position, encode_item(comment, name, affiliation), time.time(), False)
 
 
-async def _by_ref(db: AsyncSession, broadcast_id: int, member: Member, ref: str) -> Posted | None:
+async def _by_ref(
+    db: AsyncSession, broadcast_id: int, member_id: int, name: str, affiliation: str, ref: str
+) -> Posted | None:
     comment = (
         await db.execute(
             select(RoomComment).where(
-                RoomComment.broadcast_id == broadcast_id, RoomComment.member_id == member.id, RoomComment.ref == ref
+                RoomComment.broadcast_id == broadcast_id, RoomComment.member_id == member_id, RoomComment.ref == ref
             )
         )
     ).scalar_one_or_none()
     await db.commit()
     if comment is None:
         return None
-    return Posted(comment.position, encode_item(comment, member.name, member.affiliation), time.time(), True)
+    return Posted(comment.position, encode_item(comment, name, affiliation), time.time(), True)
 
 
 async def comments_between(db: AsyncSession, broadcast_id: int, after: int, upto: int) -> list[tuple[int, bytes]]:
