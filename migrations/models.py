@@ -6,6 +6,7 @@ import core.members.models
 import core.sections  # noqa: F401
 import live.models
 import live.moderation.models  # noqa: F401
+import live.rooms.models  # noqa: F401
 from core.db import Base
 
 metadata = Base.metadata

@@ -1,7 +1,115 @@
-"""Route handlers of live.rooms."""
+"""Route handlers of live.rooms: the viewer page, the WebSocket, comment reads, limits, /metrics."""
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Annotated, Any
+from urllib.parse import parse_qs, urlsplit
 
-route_handlers: list[Any] = []
+import msgspec
+from litestar import Response, asgi, get, put
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.response import Template
+from sqlalchemy import select
+
+from core.access import member_guard, moderator_guard, operator_guard
+from core.deps import DbSession
+from live.models import Broadcast
+from live.rooms import metrics, service
+from live.rooms.protocol import Limits
+from live.rooms.socket import room_socket
+
+_YOUTUBE_ID = re.compile(r"^[A-Za-z0-9_-]{6,20}$")
+
+
+def youtube_embed(url: str) -> str | None:
+    """The privacy-enhanced embed URL for a YouTube watch/live/short link, else None."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    host = (parts.hostname or "").lower().removeprefix("www.").removeprefix("m.")
+    video = None
+    if host == "youtu.be":
+        video = parts.path.strip("/").split("/")[0]
+    elif host == "youtube.com":
+        if parts.path == "/watch":
+            video = parse_qs(parts.query).get("v", [""])[0]
+        elif parts.path.startswith(("/live/", "/embed/", "/shorts/")):
+            video = parts.path.split("/")[2]
+    if parts.scheme in {"http", "https"} and video and _YOUTUBE_ID.match(video):
+        return f"https://www.youtube-nocookie.com/embed/{video}"
+    return None
+
+
+async def _broadcast(db: DbSession, broadcast_id: int) -> Broadcast:
+    broadcast = (await db.execute(select(Broadcast).where(Broadcast.id == broadcast_id))).scalar_one_or_none()
+    if broadcast is None:
+        raise NotFoundException(detail="この放送は見つかりません。")
+    return broadcast
+
+
+def room_context(broadcast: Broadcast) -> dict[str, Any]:
+    """What room_panel.html needs (also for embedding it in the broadcast page)."""
+    stream_url = broadcast.stream_url or (broadcast.program.stream_url if broadcast.program else "")
+    return {
+        "broadcast": broadcast,
+        "stream_url": stream_url if stream_url.startswith(("https://", "http://")) else "",
+        "embed_url": youtube_embed(stream_url) if stream_url else None,
+    }
+
+
+@get("/broadcasts/{broadcast_id:int}/room", guards=[member_guard], include_in_schema=False)
+async def room_page(db: DbSession, broadcast_id: FromPath[int]) -> Template:
+    broadcast = await _broadcast(db, broadcast_id)
+    return Template("room.html", context=room_context(broadcast))
+
+
+@asgi("/ws/rooms", is_mount=False, copy_scope=False)
+async def room_ws(scope: Any, receive: Any, send: Any) -> None:
+    await room_socket(scope, receive, send)
+
+
+class CommentsPage(msgspec.Struct, kw_only=True):
+    items: list[msgspec.Raw]
+    last_position: int
+
+
+@get("/api/broadcasts/{broadcast_id:int}/comments", guards=[member_guard])
+async def list_comments(
+    db: DbSession,
+    broadcast_id: FromPath[int],
+    after: FromQuery[Annotated[int, msgspec.Meta(ge=0)]] = 0,
+    limit: FromQuery[Annotated[int, msgspec.Meta(ge=1, le=service.PAGE_SIZE)]] = 200,
+) -> CommentsPage:
+    """Stored comments after a position, in order (scripts and the archive replay)."""
+    info = await service.room_info(db, broadcast_id)
+    if info is None:
+        raise NotFoundException(detail="この放送は見つかりません。")
+    rows = await service.comments_between(db, broadcast_id, after, min(info.last_position, after + limit))
+    return CommentsPage(items=[msgspec.Raw(item) for _, item in rows], last_position=info.last_position)
+
+
+class LimitsUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    max_length: Annotated[int, msgspec.Meta(ge=1, le=1000)]
+    rate_count: Annotated[int, msgspec.Meta(ge=1, le=1000)]
+    rate_seconds: Annotated[int, msgspec.Meta(ge=1, le=3600)]
+
+
+@put("/api/broadcasts/{broadcast_id:int}/room/limits", guards=[moderator_guard])
+async def update_limits(db: DbSession, broadcast_id: FromPath[int], data: JSONBody[LimitsUpdate]) -> Limits:
+    """Per-room comment limits (moderators and above)."""
+    try:
+        return await service.set_limits(db, broadcast_id, Limits(**msgspec.structs.asdict(data)))
+    except service.RoomError as exc:
+        raise NotFoundException(detail=exc.message) from None
+
+
+@get("/metrics", guards=[operator_guard], include_in_schema=False)
+async def prometheus_metrics() -> Response[bytes]:
+    """Prometheus text format (this process); scrape with an operator's API token."""
+    return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+route_handlers: list[Any] = [room_page, room_ws, list_comments, update_limits, prometheus_metrics]

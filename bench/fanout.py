@@ -1,0 +1,495 @@
+"""`chonai bench fanout`: live-comment fan-out through Chonai's real path vs a websockets.broadcast() reference.
+
+    chonai bench fanout --viewers 2000 --rate 50 --seconds 20 [--processes 2] --json
+
+Chonai side: real `chonai serve` processes (SQLite file, or --database-url; Redis when
+--processes > 1), authenticated members (API tokens), validation, storage, the bus.
+Viewers are raw asyncio sockets in this one process: each parses only WebSocket frame
+headers and counts comment items with bytes.count(); a sample of viewers also decodes
+the JSON to time each comment from the poster's send to receipt. The same load then runs
+against bench/reference_server.py (same coalescing window, compression off).
+
+Output fields, per side: reach (comment deliveries received / comments sent × viewers),
+p50_ms / p99_ms (send → receipt, sampled viewers), deliveries_per_cpu_s (deliveries per
+CPU-second of the server processes during the load, Redis and the database server
+excluded), rss_kib_per_viewer ((server RSS with N viewers − RSS with none) / N),
+loadgen_cpu_share (load generator CPU / (load generator + server CPU) over the load);
+and ratio = chonai.deliveries_per_cpu_s / reference.deliveries_per_cpu_s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import datetime as dt
+import functools
+import json
+import math
+import os
+import random
+import resource
+import secrets
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ITEM_MARK = b'{"position":'
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# --- process measurements ------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def self_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError as exc:
+            if getattr(exc, "code", None):  # an HTTP error status: it is up
+                return
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+# --- the load generator --------------------------------------------------------------------
+
+
+def client_frame(payload: bytes, opcode: int = 0x1) -> bytes:
+    """A masked client frame with an all-zero mask key (legal, and XOR-free)."""
+    n = len(payload)
+    if n < 126:
+        head = struct.pack("!BB", 0x80 | opcode, 0x80 | n)
+    elif n < 65536:
+        head = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
+    else:
+        head = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
+    return head + b"\0\0\0\0" + payload
+
+
+@dataclass
+class Stats:
+    sent_at: dict[int, float] = field(default_factory=dict)
+    latencies: list[float] = field(default_factory=list)
+    joined: int = 0
+    closed: int = 0
+    acks: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class Viewer(asyncio.Protocol):
+    """A raw WebSocket client: frame headers parsed, comment items counted, JSON only if sampled."""
+
+    def __init__(self, host: str, path: str, headers: str, room: int, sample: bool, stats: Stats) -> None:
+        self.request = (
+            f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {base64.b64encode(secrets.token_bytes(16)).decode()}\r\n"
+            f"Sec-WebSocket-Version: 13\r\n{headers}\r\n"
+        ).encode()
+        self.room = room
+        self.sample = sample
+        self.stats = stats
+        self.buf = b""
+        self.upgraded = False
+        self.joined = False
+        self.count = 0
+        self.transport: asyncio.Transport | None = None
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.write(self.request)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.stats.closed += 1
+        if not self.ready.done():
+            self.ready.set_exception(ConnectionError("closed before joining"))
+
+    def send_text(self, text: str) -> None:
+        assert self.transport is not None
+        self.transport.write(client_frame(text.encode()))
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf + data if self.buf else data
+        if not self.upgraded:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                self.buf = buf
+                return
+            if not buf.startswith(b"HTTP/1.1 101"):
+                self.stats.errors.append(buf[:80].decode(errors="replace"))
+                assert self.transport is not None
+                self.transport.close()
+                return
+            self.upgraded = True
+            buf = buf[end + 4 :]
+            self.send_text(json.dumps({"type": "join", "room": self.room}))
+        pos = 0
+        size = len(buf)
+        while size - pos >= 2:
+            b0, b1 = buf[pos], buf[pos + 1] & 0x7F
+            head = 2
+            if b1 == 126:
+                if size - pos < 4:
+                    break
+                b1 = int.from_bytes(buf[pos + 2 : pos + 4], "big")
+                head = 4
+            elif b1 == 127:
+                if size - pos < 10:
+                    break
+                b1 = int.from_bytes(buf[pos + 2 : pos + 10], "big")
+                head = 10
+            end = pos + head + b1
+            if end > size:
+                break
+            opcode = b0 & 0x0F
+            if opcode == 0x1:
+                payload = buf[pos + head : end]
+                n = payload.count(ITEM_MARK)
+                if n:
+                    self.count += n
+                    if self.sample and self.joined:
+                        self._sample(payload)
+                elif not self.joined and b'"type":"history"' in payload:
+                    self.joined = True
+                    self.stats.joined += 1
+                    if not self.ready.done():
+                        self.ready.set_result(None)
+                elif b'"type":"ack"' in payload:
+                    self.stats.acks += 1
+                elif b'"type":"error"' in payload:
+                    self.stats.errors.append(payload[:200].decode(errors="replace"))
+            elif opcode == 0x9 and self.transport is not None:  # ping -> pong
+                self.transport.write(client_frame(buf[pos + head : end], 0xA))
+            pos = end
+        self.buf = buf[pos:] if pos < size else b""
+
+    def _sample(self, payload: bytes) -> None:
+        now = time.perf_counter()
+        message = json.loads(payload)
+        for item in message.get("items", ()):
+            text = item.get("text", "")
+            if text.startswith("bench "):
+                sent = self.stats.sent_at.get(int(text.split()[1]))
+                if sent is not None:
+                    self.stats.latencies.append(now - sent)
+
+
+def _same(client: Viewer) -> Viewer:
+    return client
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+async def drive(
+    ports: list[int],
+    headers: list[str],
+    room: int,
+    viewers: int,
+    rate: float,
+    seconds: float,
+    sample: int,
+    pids: list[int],
+) -> dict[str, Any]:
+    """Connect viewers round-robin over the ports, post `rate` comments/s for `seconds`, measure."""
+    loop = asyncio.get_running_loop()
+    stats = Stats()
+    slots: list[Viewer | None] = [None] * viewers
+    sample_every = max(1, viewers // max(1, sample))
+    rss_none = sum(rss_kib(p) for p in pids)
+    semaphore = asyncio.Semaphore(64)
+
+    async def connect(i: int) -> None:
+        port = ports[i % len(ports)]
+        client = Viewer(f"127.0.0.1:{port}", "/ws/rooms", headers[i % len(headers)], room, i % sample_every == 0, stats)
+        async with semaphore:
+            for attempt in range(5):
+                try:
+                    await loop.create_connection(functools.partial(_same, client), "127.0.0.1", port)
+                    await asyncio.wait_for(asyncio.shield(client.ready), 30)
+                    break
+                except (OSError, ConnectionError, TimeoutError):
+                    if attempt == 4:
+                        raise
+                    client = Viewer(
+                        client.request.decode().split("\r\n")[1][6:],
+                        "/ws/rooms",
+                        headers[i % len(headers)],
+                        room,
+                        client.sample,
+                        stats,
+                    )
+                    await asyncio.sleep(0.2 * (attempt + 1))
+        slots[i] = client
+
+    await asyncio.gather(*(connect(i) for i in range(viewers)))
+    clients = [c for c in slots if c is not None]
+    await asyncio.sleep(1.5)  # presence and welcome traffic settles
+    rss_full = sum(rss_kib(p) for p in pids)
+    posters = clients[: len(headers)] if len(headers) > 1 else clients[: max(1, min(len(clients), 20))]
+    total = int(rate * seconds)
+    server_cpu0 = sum(cpu_seconds(p) for p in pids)
+    loadgen_cpu0 = self_cpu()
+    for c in clients:
+        c.count = 0
+    start = time.perf_counter()
+    for k in range(total):
+        due = start + k / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        poster = posters[k % len(posters)]
+        stats.sent_at[k] = time.perf_counter()
+        poster.send_text(json.dumps({"type": "comment", "text": f"bench {k}", "ref": f"b{k}"}))
+    expected = total * len(clients)
+    deadline = time.perf_counter() + 10
+    last_seen, stalled_since = -1, time.perf_counter()
+    while time.perf_counter() < deadline:
+        got = sum(c.count for c in clients)
+        if got >= expected:
+            break
+        if got != last_seen:
+            last_seen, stalled_since = got, time.perf_counter()
+        elif time.perf_counter() - stalled_since > 3:
+            break
+        await asyncio.sleep(0.1)
+    server_cpu = sum(cpu_seconds(p) for p in pids) - server_cpu0
+    loadgen_cpu = self_cpu() - loadgen_cpu0
+    received = sum(c.count for c in clients)
+    for c in clients:
+        if c.transport is not None:
+            c.transport.close()
+    p50 = percentile(stats.latencies, 0.50)
+    p99 = percentile(stats.latencies, 0.99)
+    return {
+        "reach": round(received / expected, 4) if expected else None,
+        "p50_ms": round(p50 * 1000, 1) if p50 is not None else None,
+        "p99_ms": round(p99 * 1000, 1) if p99 is not None else None,
+        "deliveries_per_cpu_s": round(received / server_cpu) if server_cpu > 0 else None,
+        "rss_kib_per_viewer": round((rss_full - rss_none) / len(clients), 1),
+        "loadgen_cpu_share": round(loadgen_cpu / (loadgen_cpu + server_cpu), 3) if server_cpu else None,
+        "comments": total,
+        "deliveries": received,
+        "server_cpu_s": round(server_cpu, 2),
+        "viewers_connected": len(clients),
+        "errors": stats.errors[:5],
+    }
+
+
+# --- setting up each side --------------------------------------------------------------------
+
+
+async def seed(database_url: str, members: int) -> tuple[int, list[str]]:
+    """Bench members with API tokens and a live broadcast (random id: the Redis channel is shared)."""
+    from core.db import Database, utcnow
+    from core.members.models import Member, OrgKind, Role, Status
+    from core.members.service import create_api_token
+    from live.models import Broadcast, BroadcastState
+
+    db = Database(database_url)
+    tokens: list[str] = []
+    try:
+        async with db.session() as s:
+            now = utcnow()
+            broadcast = Broadcast(
+                id=random.randint(10**8, 2**31 - 2),
+                title="ベンチマーク放送",
+                starts_at=now,
+                ends_at=now + dt.timedelta(hours=2),
+                opens_at=now,
+                state=BroadcastState.LIVE,
+                live_at=now,
+            )
+            s.add(broadcast)
+            batch = secrets.token_hex(4)
+            people = [
+                Member(
+                    email=f"bench-{batch}-{i}@example.jp",
+                    name=f"ベンチ {i}号",
+                    org_kind=OrgKind.MUNICIPALITY,
+                    organisation="ベンチ市",
+                    department="性能試験課",
+                    prefecture="東京都",
+                    password_hash="!",  # cannot log in with a password
+                    role=Role.MEMBER,
+                    status=Status.APPROVED,
+                )
+                for i in range(members)
+            ]
+            s.add_all(people)
+            await s.commit()
+            for person in people:
+                _, raw = await create_api_token(s, person, "bench")
+                tokens.append(raw)
+            return broadcast.id, tokens
+    finally:
+        await db.dispose()
+
+
+def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+
+
+def stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def run_chonai(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    database_url = args.database_url or f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "VAR_DIR": str(tmp),
+        "SECRET_KEY": secrets.token_urlsafe(40),
+        "LOG_LEVEL": "WARNING",
+        "DEMO_DATA": "false",
+    }
+    env.pop("REDIS_URL", None)
+    if args.processes > 1:
+        env["REDIS_URL"] = args.redis_url
+    if args.writer:
+        env["CHONAI_ROOM_WRITER"] = args.writer
+    subprocess.run([sys.executable, "-m", "web.cli", "migrate"], env=env, cwd=ROOT, check=True, capture_output=True)
+    members = max(2, math.ceil(args.rate * 30 / 10))  # every member stays under 11 comments / 30 s
+    room, tokens = asyncio.run(seed(database_url, members))
+    ports = [free_port() for _ in range(args.processes)]
+    procs = [
+        start(
+            [sys.executable, "-m", "web.cli", "serve", "--port", str(port), "--workers", "1"], env, tmp / "chonai.log"
+        )
+        for port in ports
+    ]
+    try:
+        for port, proc in zip(ports, procs, strict=True):
+            wait_http(f"http://127.0.0.1:{port}/healthz", proc)
+        headers = [f"Authorization: Bearer {t}\r\n" for t in tokens]
+        result = asyncio.run(
+            drive(ports, headers, room, args.viewers, args.rate, args.seconds, args.sample, [p.pid for p in procs])
+        )
+    finally:
+        stop(procs)
+    return result
+
+
+def run_reference(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    ports = [free_port() for _ in range(args.processes)]
+    extra: list[str] = []
+    if args.processes > 1:
+        extra = ["--redis", args.redis_url, "--channel", f"chonai-bench-{secrets.token_hex(6)}"]
+    procs = [
+        start(
+            [
+                sys.executable,
+                "-m",
+                "bench.reference_server",
+                "--port",
+                str(p),
+                "--window",
+                str(args.window_ms / 1000),
+                *extra,
+            ],
+            dict(os.environ),
+            tmp / "reference.log",
+        )
+        for p in ports
+    ]
+    try:
+        for port, proc in zip(ports, procs, strict=True):
+            wait_http(f"http://127.0.0.1:{port}/", proc)
+        return asyncio.run(
+            drive(ports, [""], 1, args.viewers, args.rate, args.seconds, args.sample, [p.pid for p in procs])
+        )
+    finally:
+        stop(procs)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="chonai bench fanout", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--viewers", type=int, default=2000)
+    parser.add_argument("--rate", type=float, default=50, help="comments per second (whole room)")
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--processes", type=int, default=1, help="server processes (>1 shares rooms through Redis)")
+    parser.add_argument("--json", action="store_true", help="print only the JSON object")
+    parser.add_argument("--sample", type=int, default=50, help="viewers whose frames are decoded for latency")
+    parser.add_argument("--database-url", help="default: a fresh SQLite file")
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"))
+    parser.add_argument("--writer", choices=["direct", "queue"], help="force Chonai's viewer writer (for comparison)")
+    parser.add_argument("--only", choices=["chonai", "reference"], help="run one side only")
+    args = parser.parse_args(argv)
+    from live.rooms.hub import WINDOW
+
+    args.window_ms = WINDOW * 1000
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = min(hard, max(soft, args.viewers * 2 + 1024))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))  # children inherit it
+    with tempfile.TemporaryDirectory(prefix="chonai-bench-") as raw_tmp:
+        tmp = Path(raw_tmp)
+        result: dict[str, Any] = {
+            "viewers": args.viewers,
+            "rate": args.rate,
+            "seconds": args.seconds,
+            "processes": args.processes,
+            "window_ms": args.window_ms,
+        }
+        if args.only != "reference":
+            if not args.json:
+                print("chonai …", file=sys.stderr)
+            result["chonai"] = run_chonai(args, tmp)
+        if args.only != "chonai":
+            if not args.json:
+                print("reference …", file=sys.stderr)
+            result["reference"] = run_reference(args, tmp)
+        if "chonai" in result and "reference" in result:
+            ours, ref = result["chonai"]["deliveries_per_cpu_s"], result["reference"]["deliveries_per_cpu_s"]
+            result["ratio"] = round(ours / ref, 3) if ours and ref else None
+    print(json.dumps(result, ensure_ascii=False, indent=None if args.json else 2))
+    return 0

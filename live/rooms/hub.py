@@ -1,0 +1,542 @@
+"""The per-process room registry and fan-out.
+
+Each room keeps `last` (highest position accepted into its stream, gapless) and `flushed`
+(highest position written to viewers). Bus messages carry positions; one that skips
+ahead parks in `pending` while the gap is read from the database, so every process
+delivers the database order with no gap and no duplicate. Comments of one coalescing
+window go out as one frame, encoded once, written to every viewer synchronously.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import time
+import uuid
+import weakref
+from typing import Any
+
+import msgspec
+
+from core.db import Database
+from core.events import EventBus
+from live.events import BroadcastStateChanged, broadcast_channel
+from live.models import BroadcastState
+from live.rooms import metrics, service
+from live.rooms.protocol import (
+    REACTION_KINDS,
+    BusComment,
+    BusPresence,
+    BusReactions,
+    Comments,
+    History,
+    Limits,
+    Presence,
+    Reactions,
+    State,
+    Welcome,
+    bus_decoder,
+    encode,
+)
+from live.rooms.transport import OutFrame, Sink
+
+log = logging.getLogger("chonai.rooms")
+
+WINDOW = 0.04  # coalescing window (seconds)
+TICK = 0.5  # reactions and presence are batched per tick
+SWEEP_EVERY = 4  # ticks between database checks for comments the bus lost
+BEAT_EVERY = 10  # ticks between presence heartbeats
+PRESENCE_TTL = 12.0  # a node that stops beating no longer counts
+IDLE_CLOSE = 30.0  # seconds an empty room keeps its subscriptions
+HISTORY_CHUNK = 200
+
+
+def room_channel(broadcast_id: int) -> str:
+    return f"room:{broadcast_id}"
+
+
+class Viewer:
+    """One connection in one room."""
+
+    __slots__ = ("member_id", "room", "sink")
+
+    def __init__(self, sink: Sink, member_id: int) -> None:
+        self.sink = sink
+        self.member_id = member_id
+        self.room: Room | None = None
+
+
+class Room:
+    __slots__ = (
+        "_fetch_again",
+        "_fetch_task",
+        "_flush_handle",
+        "_waiters",
+        "_write_lock",
+        "batch",
+        "batch_committed",
+        "empty_since",
+        "flushed",
+        "hub",
+        "id",
+        "last",
+        "limits",
+        "nodes",
+        "pending",
+        "presence_dirty",
+        "reaction_delta",
+        "reactions",
+        "reactions_dirty",
+        "ready",
+        "seen_db_last",
+        "sent_viewers",
+        "state",
+        "viewers",
+    )
+
+    def __init__(self, hub: Hub, broadcast_id: int) -> None:
+        self.hub = hub
+        self.id = broadcast_id
+        self.ready = False
+        self.state = BroadcastState.SCHEDULED
+        self.limits = Limits(max_length=0, rate_count=0, rate_seconds=0)
+        self.last = 0
+        self.flushed = 0
+        self.batch: list[msgspec.Raw] = []
+        self.batch_committed: list[float] = []
+        self.pending: dict[int, BusComment] = {}
+        self.viewers: set[Viewer] = set()
+        self.reactions: dict[str, int] = dict.fromkeys(REACTION_KINDS, 0)
+        self.reaction_delta: dict[str, int] = {}
+        self.reactions_dirty = False
+        self.nodes: dict[str, tuple[int, float]] = {}
+        self.presence_dirty = False
+        self.sent_viewers = -1
+        self.seen_db_last = 0
+        self.empty_since: float | None = time.monotonic()
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self._fetch_task: asyncio.Task[None] | None = None
+        self._fetch_again = False
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._write_lock = asyncio.Lock()
+
+    @property
+    def write_lock(self) -> asyncio.Lock:
+        """Writers of this process queue here instead of in the database's lock.
+
+        The database serialises a room's writers anyway (row lock / SQLite's one writer);
+        waiting in SQLite's busy handler backs off in growing sleeps and wrecks latency.
+        """
+        return self.hub.sqlite_write_lock or self._write_lock
+
+    # --- bus input (synchronous callbacks) ---------------------------------------------
+
+    def on_bus(self, _channel: str, data: bytes) -> None:
+        try:
+            message = bus_decoder.decode(data)
+        except msgspec.DecodeError:
+            log.warning("room %s: undecodable bus message dropped", self.id)
+            return
+        if isinstance(message, BusComment):
+            self.on_comment(message)
+        elif isinstance(message, BusReactions):
+            for kind, n in message.delta.items():
+                if kind in self.reactions:
+                    self.reactions[kind] += n
+            self.reactions_dirty = True
+        else:
+            self.nodes[message.node] = (message.viewers, time.monotonic())
+
+    def on_state(self, _channel: str, data: bytes) -> None:
+        try:
+            event = msgspec.json.decode(data, type=BroadcastStateChanged)
+            state = BroadcastState(event.state)
+        except (msgspec.DecodeError, ValueError):
+            return
+        self.set_state(state)
+
+    def set_state(self, state: BroadcastState) -> None:
+        if state == self.state:
+            return
+        self.state = state
+        self.broadcast(OutFrame(encode(state_message(state))))
+
+    def on_comment(self, message: BusComment) -> None:
+        position = message.position
+        if position <= self.last:
+            return  # already delivered (read from the database after a gap)
+        if self.ready and position == self.last + 1 and self._fetch_task is None:
+            self._accept(position, message.item, message.committed)
+            if self.pending:
+                self._drain_pending()
+            return
+        self.pending[position] = message
+        if self.ready:
+            self.catch_up()
+
+    def _accept(self, position: int, item: msgspec.Raw, committed: float | None) -> None:
+        self.last = position
+        self.batch.append(item)
+        if committed is not None:
+            self.batch_committed.append(committed)
+        if self._flush_handle is None:
+            self._flush_handle = self.hub.loop.call_later(self.hub.window, self.flush)
+
+    def _drain_pending(self) -> None:
+        pending = self.pending
+        while (message := pending.pop(self.last + 1, None)) is not None:
+            self._accept(message.position, message.item, message.committed)
+        for stale in [p for p in pending if p <= self.last]:
+            del pending[stale]
+
+    # --- recovery from the database ---------------------------------------------------------
+
+    def catch_up(self) -> None:
+        """Read whatever the database has beyond `last` (gap, bus reconnect, sweep)."""
+        if self._fetch_task is not None:
+            self._fetch_again = True
+            return
+        metrics.GAP_FETCHES.inc()
+        self._fetch_task = self.hub.loop.create_task(self._fetch(), name=f"room-{self.id}-catch-up")
+
+    async def _fetch(self) -> None:
+        empty_reads = 0
+        try:
+            while True:
+                self._fetch_again = False
+                async with self.hub.db.session() as db:
+                    rows = await service.comments_between(db, self.id, self.last, 2**31 - 1)
+                for position, item in rows:
+                    if position == self.last + 1:
+                        self._accept(position, msgspec.Raw(item), None)
+                self._drain_pending()
+                if not self._fetch_again and not self.pending:
+                    break
+                if not self._fetch_again and not rows:
+                    empty_reads += 1
+                    if empty_reads > 40:  # nothing like it in the database: not a real comment
+                        log.error(
+                            "room %s: dropping %d bus messages the database does not have", self.id, len(self.pending)
+                        )
+                        self.pending.clear()
+                        break
+                    # Parked messages beyond what the database shows yet: read again shortly.
+                    await asyncio.sleep(0.05)
+        except Exception:
+            log.exception("room %s: catch-up read failed; retrying on the next sweep", self.id)
+        finally:
+            self._fetch_task = None
+
+    # --- fan-out ----------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        self._flush_handle = None
+        if not self.batch:
+            return
+        items, self.batch = self.batch, []
+        committed, self.batch_committed = self.batch_committed, []
+        frame = OutFrame(encode(Comments(items)))
+        self.broadcast(frame)
+        self.flushed = self.last
+        metrics.FRAMES.inc()
+        metrics.DELIVERIES.inc(len(items) * len(self.viewers))
+        now = time.time()
+        for t in committed:
+            metrics.FANOUT_LATENCY.observe(max(0.0, now - t))
+        if self._waiters:
+            still = []
+            for position, future in self._waiters:
+                if position <= self.flushed:
+                    if not future.done():
+                        future.set_result(None)
+                else:
+                    still.append((position, future))
+            self._waiters = still
+
+    def broadcast(self, frame: OutFrame) -> None:
+        dropped = None
+        for viewer in self.viewers:
+            if not viewer.sink.write(frame):
+                dropped = dropped or []
+                dropped.append(viewer)
+        if dropped:
+            for viewer in dropped:
+                self.remove(viewer)
+
+    async def wait_flushed(self, position: int, within: float) -> bool:
+        if position <= self.flushed:
+            return True
+        future: asyncio.Future[None] = self.hub.loop.create_future()
+        self._waiters.append((position, future))
+        try:
+            await asyncio.wait_for(future, within)
+        except TimeoutError:
+            return False
+        return True
+
+    # --- membership -----------------------------------------------------------------------------
+
+    def add(self, viewer: Viewer) -> None:
+        viewer.room = self
+        self.viewers.add(viewer)
+        self.empty_since = None
+        self.presence_dirty = True
+
+    def remove(self, viewer: Viewer) -> None:
+        if viewer in self.viewers:
+            self.viewers.discard(viewer)
+            self.presence_dirty = True
+            if not self.viewers:
+                self.empty_since = time.monotonic()
+        viewer.room = None
+
+    def viewer_count(self) -> int:
+        now = time.monotonic()
+        total = len(self.viewers)
+        for node, (count, seen) in list(self.nodes.items()):
+            if node == self.hub.node:
+                continue
+            if now - seen > PRESENCE_TTL:
+                del self.nodes[node]
+            else:
+                total += count
+        return total
+
+
+def state_message(state: BroadcastState) -> State:
+    return State(state=state.value, label=state.label, accepting=state in service.ACCEPTING)
+
+
+class Hub:
+    """All rooms of this process; one bus subscription per room channel."""
+
+    def __init__(self, db: Database, bus: EventBus, window: float = WINDOW) -> None:
+        self.db = db
+        self.bus = bus
+        self.window = window
+        self.node = uuid.uuid4().hex[:12]
+        self.rooms: dict[int, Room] = {}
+        # SQLite has one writer for all rooms: one queue per process.
+        self.sqlite_write_lock = asyncio.Lock() if db.url.startswith("sqlite") else None
+        self._creating: dict[int, asyncio.Future[Room | None]] = {}
+        self.loop = asyncio.get_running_loop()
+        self._ticker: asyncio.Task[None] | None = self.loop.create_task(self._tick(), name="room-hub-ticker")
+        bus.on_reconnect(self._on_bus_reconnect)
+        # Everything allocated so far (modules, the app) lives forever: keep it out of the
+        # cyclic GC's full collections, whose pauses otherwise show up as fan-out latency.
+        gc.freeze()
+
+    async def close(self) -> None:
+        if self.loop is not asyncio.get_running_loop():
+            self.detach()
+            return
+        if self._ticker:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None
+        for room in list(self.rooms.values()):
+            if room._fetch_task:
+                room._fetch_task.cancel()
+            if room._flush_handle:
+                room._flush_handle.cancel()
+        self.rooms.clear()
+
+    def detach(self) -> None:
+        """Drop this hub's rooms without awaiting (its loop is gone): callbacks leave the bus."""
+        for room in self.rooms.values():
+            for channel, callback in (
+                (room_channel(room.id), room.on_bus),
+                (broadcast_channel(room.id), room.on_state),
+            ):
+                remove = getattr(self.bus, "remove", None)
+                if remove is not None:
+                    remove(channel, callback)
+        self.rooms.clear()
+
+    def _on_bus_reconnect(self) -> None:
+        # Pub/sub is at-most-once: after an outage, read what was missed from the database.
+        for room in self.rooms.values():
+            if room.ready:
+                room.catch_up()
+
+    async def room(self, broadcast_id: int) -> Room | None:
+        room = self.rooms.get(broadcast_id)
+        if room is not None:
+            return room
+        creating = self._creating.get(broadcast_id)
+        if creating is not None:
+            return await asyncio.shield(creating)
+        future: asyncio.Future[Room | None] = self.loop.create_future()
+        self._creating[broadcast_id] = future
+        try:
+            room = await self._create(broadcast_id)
+            future.set_result(room)
+            return room
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiters re-raise it
+            raise
+        finally:
+            del self._creating[broadcast_id]
+
+    async def _create(self, broadcast_id: int) -> Room | None:
+        room = Room(self, broadcast_id)
+        # Subscribe first, then read the position: anything published in between parks in `pending`.
+        await self.bus.subscribe(room_channel(broadcast_id), room.on_bus)
+        await self.bus.subscribe(broadcast_channel(broadcast_id), room.on_state)
+        try:
+            async with self.db.session() as db:
+                info = await service.room_info(db, broadcast_id)
+                reactions = await service.reaction_totals(db, broadcast_id) if info else {}
+        except BaseException:
+            await self._unsubscribe(room)
+            raise
+        if info is None:
+            await self._unsubscribe(room)
+            return None
+        room.state = info.state
+        room.limits = info.limits
+        room.last = room.flushed = room.seen_db_last = info.last_position
+        for kind, n in reactions.items():
+            room.reactions[kind] += n
+        room.ready = True
+        if room.pending:
+            room._drain_pending()
+            if room.pending:
+                room.catch_up()
+        self.rooms[broadcast_id] = room
+        metrics.ROOMS.set(len(self.rooms))
+        return room
+
+    async def _unsubscribe(self, room: Room) -> None:
+        await self.bus.unsubscribe(room_channel(room.id), room.on_bus)
+        await self.bus.unsubscribe(broadcast_channel(room.id), room.on_state)
+
+    async def join(self, viewer: Viewer, room: Room, member_id: int, after: int | None) -> None:
+        """Send welcome and history, then register the viewer: no gap, no duplicate."""
+        if after is not None and after > room.flushed:
+            if after > room.last:
+                async with self.db.session() as db:
+                    db_last = (await service.room_states(db, [room.id])).get(room.id, (0, room.state))[0]
+                if after > db_last:
+                    raise service.RoomError(
+                        "invalid_position", "再開位置が正しくありません。最新のコメントから表示し直します。"
+                    )
+                room.catch_up()  # another process delivered it already; we are behind the database
+            if not await room.wait_flushed(after, 10.0):
+                raise service.RoomError(
+                    "unavailable", "コメントの同期が遅れています。少し待ってから再接続してください。"
+                )
+        target = room.flushed
+        async with self.db.session() as db:
+            if after is None:
+                rows = await service.recent_comments(db, room.id, target)
+            else:
+                rows = await service.comments_between(db, room.id, after, target)
+            while room.flushed > target:  # more went out while we read: read those too
+                rows += await service.comments_between(db, room.id, target, room.flushed)
+                target = max(target, rows[-1][0]) if rows else room.flushed
+        # From here to `room.add` nothing awaits: the viewer gets exactly (after, target] then live.
+        sink = viewer.sink
+        sink.write(
+            OutFrame(
+                encode(
+                    Welcome(
+                        room=room.id,
+                        member_id=member_id,
+                        state=room.state.value,
+                        state_label=room.state.label,
+                        last_position=target,
+                        viewers=room.viewer_count() + 1,
+                        reactions=room.reactions,
+                        limits=room.limits,
+                    )
+                )
+            )
+        )
+        chunks = [rows[i : i + HISTORY_CHUNK] for i in range(0, len(rows), HISTORY_CHUNK)] or [[]]
+        for i, chunk in enumerate(chunks):
+            history = History(
+                items=[msgspec.Raw(item) for _, item in chunk],
+                resumed=after is not None,
+                last_position=target if i == len(chunks) - 1 else None,
+            )
+            sink.write(OutFrame(encode(history)))
+        room.add(viewer)
+
+    # --- periodic work ------------------------------------------------------------------------
+
+    async def _tick(self) -> None:
+        n = 0
+        while True:
+            await asyncio.sleep(TICK)
+            n += 1
+            try:
+                await self._tick_once(sweep=n % SWEEP_EVERY == 0, beat=n % BEAT_EVERY == 0)
+            except Exception:
+                log.exception("room hub tick failed")
+
+    async def _tick_once(self, sweep: bool, beat: bool) -> None:
+        rooms = list(self.rooms.values())
+        for room in rooms:
+            if room.reaction_delta:
+                delta, room.reaction_delta = room.reaction_delta, {}
+                await self.bus.publish(room_channel(room.id), encode(BusReactions(delta)))
+                async with self.db.session() as db:
+                    await service.add_reactions(db, room.id, delta)
+            if room.presence_dirty or beat:
+                room.presence_dirty = False
+                await self.bus.publish(room_channel(room.id), encode(BusPresence(self.node, len(room.viewers))))
+            if room.reactions_dirty:
+                room.reactions_dirty = False
+                room.broadcast(OutFrame(encode(Reactions(counts=room.reactions))))
+            count = room.viewer_count()
+            if count != room.sent_viewers:
+                room.sent_viewers = count
+                room.broadcast(OutFrame(encode(Presence(viewers=count))))
+        if sweep and rooms:
+            await self._sweep(rooms)
+
+    async def _sweep(self, rooms: list[Room]) -> None:
+        async with self.db.session() as db:
+            states = await service.room_states(db, [r.id for r in rooms])
+        now = time.monotonic()
+        for room in rooms:
+            db_last, state = states.get(room.id, (room.last, room.state))
+            # Committed for a whole sweep and still not here: the bus lost it.
+            if room.ready and room.seen_db_last > room.last:
+                room.catch_up()
+            room.seen_db_last = db_last
+            room.set_state(state)
+            if room.empty_since is not None and now - room.empty_since > IDLE_CLOSE and not room.pending:
+                del self.rooms[room.id]
+                await self._unsubscribe(room)
+        metrics.ROOMS.set(len(self.rooms))
+
+    def react(self, room: Room, kind: str) -> None:
+        room.reaction_delta[kind] = room.reaction_delta.get(kind, 0) + 1
+
+
+def hub_for(app: Any) -> Hub:
+    """The hub of this app on the running event loop, created on first use.
+
+    A server process has one loop, hence one hub; the test client runs sessions on loops
+    of their own, and a hub must never schedule work on a loop that is not running.
+    """
+    loop = asyncio.get_running_loop()
+    hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] | None = getattr(app.state, "room_hubs", None)
+    if hubs is None:
+        hubs = weakref.WeakKeyDictionary()
+        app.state.room_hubs = hubs
+    hub = hubs.get(loop)
+    if hub is None:
+        for stale_loop, stale in list(hubs.items()):
+            if stale_loop.is_closed() or not stale_loop.is_running():
+                stale.detach()
+                del hubs[stale_loop]
+        hub = hubs[loop] = Hub(app.state.db, app.state.bus)
+        app.on_shutdown.append(hub.close)
+    return hub

@@ -1,0 +1,239 @@
+"""The comment-room WebSocket: authenticate, check the origin, then one receive loop per connection.
+
+Nothing a client sends can crash this loop or touch other viewers: every bad frame is
+answered with a typed `error` (and, for binary, oversized or flooding input, a close code).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+from urllib.parse import parse_qs
+
+import msgspec
+
+from core.members import service as members
+from core.members.models import Member, Status
+from live.rooms import metrics, service
+from live.rooms.hub import Hub, Room, Viewer, hub_for, room_channel
+from live.rooms.protocol import (
+    CLOSE_FLOOD,
+    CLOSE_FORBIDDEN,
+    CLOSE_LOGIN_REQUIRED,
+    CLOSE_TOO_BIG,
+    CLOSE_UNSUPPORTED,
+    REACTION_KINDS,
+    Ack,
+    BusComment,
+    Error,
+    Join,
+    Ping,
+    Pong,
+    PostComment,
+    React,
+    client_decoder,
+    encode,
+)
+from live.rooms.transport import OutFrame, Sink, make_sink
+
+log = logging.getLogger("chonai.rooms")
+
+MAX_FRAME_CHARS = 4096  # far above any valid message (a 200-character comment is < 1 KiB)
+FLOOD_BURST = 30  # messages a connection may send at once ...
+FLOOD_RATE = 3.0  # ... refilled per second (typing, reactions and pings stay far below)
+REACTIONS_PER_SECOND = 5
+PONG = OutFrame(encode(Pong()))
+
+
+def _header(scope: Any, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _error(code: str, message: str, ref: str | None = None, retry_after: float | None = None) -> OutFrame:
+    return OutFrame(encode(Error(code=code, message=message, ref=ref, retry_after=retry_after)))
+
+
+async def _member(scope: Any, app: Any) -> Member | None:
+    user = scope.get("user")
+    if isinstance(user, Member):
+        return user
+    token = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [None])[0]
+    if not token:
+        return None
+    async with app.state.db.session() as db:
+        return await members.member_for_api_token(db, token)
+
+
+async def room_socket(scope: Any, receive: Any, send: Any) -> None:
+    """ASGI entry point for /ws/rooms (plain HTTP gets 426)."""
+    if scope["type"] != "websocket":
+        await send({"type": "http.response.start", "status": 426, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": "WebSocket で接続してください。".encode()})
+        return
+    app = scope["app"]
+    if (await receive())["type"] != "websocket.connect":
+        return
+    origin = _header(scope, b"origin")
+    if origin is not None and origin.rstrip("/") not in app.state.settings.allowed_origins:
+        # Refused before the handshake completes: the client gets HTTP 403, nothing else.
+        metrics.PROTOCOL_ERRORS.labels("forbidden_origin").inc()
+        await send({"type": "websocket.close", "code": CLOSE_FORBIDDEN})
+        return
+    member = await _member(scope, app)
+    await send({"type": "websocket.accept"})
+    sink = make_sink(receive, send)
+    metrics.CONNECTIONS.inc()
+    try:
+        if member is None:
+            sink.write(_error("login_required", "ログインが必要です。ログインしてからページを再読み込みしてください。"))
+            await sink.close(CLOSE_LOGIN_REQUIRED, "login required")
+            return
+        if member.status is not Status.APPROVED:
+            sink.write(_error("account_inactive", f"アカウントが{member.status.label}のため利用できません。"))
+            await sink.close(CLOSE_FORBIDDEN, "account inactive")
+            return
+        await Connection(hub_for(app), member, sink).run(receive)
+    finally:
+        metrics.CONNECTIONS.dec()
+        sink.stop()
+
+
+class Connection:
+    """One member's socket: at most one room, a flood budget, in-order handling of its messages."""
+
+    def __init__(self, hub: Hub, member: Member, sink: Sink) -> None:
+        self.hub = hub
+        self.member = member
+        self.sink = sink
+        self.viewer = Viewer(sink, member.id)
+        self.room: Room | None = None
+        self.tokens = float(FLOOD_BURST)
+        self.refilled = time.monotonic()
+        self.reaction_second = 0
+        self.reactions_this_second = 0
+
+    def send_error(self, code: str, message: str, ref: str | None = None, retry_after: float | None = None) -> None:
+        metrics.PROTOCOL_ERRORS.labels(code).inc()
+        self.sink.write(_error(code, message, ref, retry_after))
+
+    def _take_token(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(float(FLOOD_BURST), self.tokens + (now - self.refilled) * FLOOD_RATE)
+        self.refilled = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+    async def run(self, receive: Any) -> None:
+        try:
+            while True:
+                message = await receive()
+                if message["type"] != "websocket.receive":
+                    return  # disconnect (uvicorn already closed invalid UTF-8 with 1007)
+                text = message.get("text")
+                if text is None:
+                    self.send_error("binary_not_supported", "バイナリデータは受け付けていません。")
+                    await self.sink.close(CLOSE_UNSUPPORTED, "binary frames are not supported")
+                    return
+                if not self._take_token():
+                    self.send_error("flood", "送信が多すぎるため接続を切断しました。再接続してください。")
+                    await self.sink.close(CLOSE_FLOOD, "flood")
+                    return
+                if len(text) > MAX_FRAME_CHARS:
+                    self.send_error("frame_too_large", "送信データが大きすぎます。")
+                    await self.sink.close(CLOSE_TOO_BIG, "frame too large")
+                    return
+                try:
+                    await self.handle(text)
+                except Exception:  # one bad message must never end the connection or the server
+                    log.exception("room message failed")
+                    self.send_error("internal_error", "処理中に問題が発生しました。もう一度お試しください。")
+        finally:
+            if self.room is not None:
+                self.room.remove(self.viewer)
+
+    async def handle(self, text: str) -> None:
+        try:
+            message = client_decoder.decode(text)
+        except msgspec.ValidationError as exc:
+            if "`$.type`" in str(exc) or "missing required field `type`" in str(exc):
+                self.send_error("unknown_type", "不明な種類のメッセージです。")
+            else:
+                self.send_error("invalid_message", f"メッセージの形式が正しくありません（{exc}）。")
+            return
+        except msgspec.DecodeError:
+            self.send_error("invalid_json", "JSON として読み取れないメッセージです。")
+            return
+        if isinstance(message, Ping):
+            self.sink.write(PONG)
+        elif isinstance(message, PostComment):
+            await self.comment(message)
+        elif isinstance(message, React):
+            self.react(message)
+        elif isinstance(message, Join):
+            await self.join(message)
+
+    async def join(self, message: Join) -> None:
+        if self.room is not None:
+            self.send_error("already_joined", "既にルームに参加しています。")
+            return
+        room = await self.hub.room(message.room)
+        if room is None:
+            self.send_error("room_not_found", "この放送は見つかりません。")
+            return
+        try:
+            await self.hub.join(self.viewer, room, self.member.id, message.after)
+        except service.RoomError as exc:
+            self.send_error(exc.code, exc.message)
+            return
+        self.room = room
+
+    async def comment(self, message: PostComment) -> None:
+        room = self.room
+        if room is None:
+            self.send_error("not_joined", "先にルームに参加してください。", message.ref)
+            return
+        try:
+            async with room.write_lock, self.hub.db.session() as db:
+                posted = await service.post_comment(db, room.id, self.member, message.text, message.ref)
+        except service.RoomError as exc:
+            metrics.COMMENTS_REFUSED.labels(exc.code).inc()
+            self.send_error(exc.code, exc.message, message.ref, exc.retry_after)
+            return
+        except Exception:
+            log.exception("storing a comment failed")
+            metrics.COMMENTS_REFUSED.labels("unavailable").inc()
+            self.send_error(
+                "unavailable", "コメントを保存できませんでした。少し待ってから再送信してください。", message.ref
+            )
+            return
+        if not posted.duplicate:
+            metrics.COMMENTS_ACCEPTED.inc()
+            try:
+                await self.hub.bus.publish(
+                    room_channel(room.id),
+                    encode(BusComment(posted.position, posted.committed, msgspec.Raw(posted.item))),
+                )
+            except Exception:  # durable already: every process's sweep reads it from the database
+                log.warning("publishing comment %s of room %s failed", posted.position, room.id, exc_info=True)
+        self.sink.write(OutFrame(encode(Ack(ref=message.ref, position=posted.position))))
+
+    def react(self, message: React) -> None:
+        room = self.room
+        if room is None:
+            self.send_error("not_joined", "先にルームに参加してください。")
+            return
+        if message.kind not in REACTION_KINDS:
+            self.send_error("unknown_reaction", "不明なリアクションです。")
+            return
+        second = int(time.monotonic())
+        if second != self.reaction_second:
+            self.reaction_second, self.reactions_this_second = second, 0
+        self.reactions_this_second += 1
+        if self.reactions_this_second <= REACTIONS_PER_SECOND:  # more than that is noise, not applause
+            self.hub.react(room, message.kind)
