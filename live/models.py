@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.db import Base, UTCDateTime, utcnow
 from core.members.models import Member
 from core.sections import Section
+from core.timefmt import WEEKDAYS, to_jst
 
 
 class BroadcastState(enum.StrEnum):
@@ -49,9 +50,91 @@ class Program(Base):
     skip_holidays: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # IANA zone the RRULE is expanded in (wall-clock times stay put across DST).
+    timezone: Mapped[str] = mapped_column(String(50), default="Asia/Tokyo")
+    # Programs created together by the daily-rotation form share this label (e.g. "お昼の庁内放送").
+    rotation: Mapped[str] = mapped_column(String(100), default="", index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     section: Mapped[Section | None] = relationship(lazy="joined")
     personality: Mapped[Member | None] = relationship(lazy="joined")
+    guests: Mapped[list[ProgramGuest]] = relationship(
+        lazy="selectin", order_by="ProgramGuest.position", cascade="all, delete-orphan"
+    )
+
+
+class ProgramGuest(Base):
+    """A guest of every occurrence: a member, or a named outsider (member_id is None)."""
+
+    __tablename__ = "program_guests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), default=None)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    member: Mapped[Member | None] = relationship(lazy="joined")
+
+    @property
+    def display_name(self) -> str:
+        return self.member.name if self.member else self.name
+
+
+class ExceptionKind(enum.StrEnum):
+    CANCEL = "cancel"
+    SUBSTITUTE = "substitute"
+    MOVE = "move"
+
+    @property
+    def label(self) -> str:
+        return {"cancel": "中止", "substitute": "代役", "move": "日時変更"}[self]
+
+
+class ProgramException(Base):
+    """A change to one occurrence, keyed by its original start from the rule."""
+
+    __tablename__ = "program_exceptions"
+    __table_args__ = (UniqueConstraint("program_id", "occurrence_start"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id", ondelete="CASCADE"), index=True)
+    occurrence_start: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[ExceptionKind] = mapped_column(
+        Enum(ExceptionKind, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+    )
+    # Substitute personality (substitute; optional for move).
+    personality_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), default=None)
+    # New start of a moved occurrence (UTC); it keeps the program's duration.
+    starts_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    personality: Mapped[Member | None] = relationship(lazy="joined", foreign_keys=[personality_id])
+
+
+class CalendarFeedToken(Base):
+    """The secret of a member's private calendar links: the link carries HMAC(secret_key, member, nonce).
+
+    Only the nonce is stored; revoking replaces it, which invalidates every link at once.
+    """
+
+    __tablename__ = "calendar_feed_tokens"
+
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SchedulerLease(Base):
+    """Who may run the scheduler (the database lease used when there is no Redis)."""
+
+    __tablename__ = "scheduler_leases"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(100))
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 class Broadcast(Base):
@@ -80,6 +163,23 @@ class Broadcast(Base):
     live_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Why this occurrence differs from the rule (代役, 日時変更, 祝日のため休止 …).
+    note: Mapped[str] = mapped_column(String(200), default="")
 
     program: Mapped[Program | None] = relationship(lazy="joined")
     personality: Mapped[Member | None] = relationship(lazy="joined")
+
+    @property
+    def time_range(self) -> str:
+        """21:00〜22:00 in Asia/Tokyo."""
+        return f"{to_jst(self.starts_at):%H:%M}〜{to_jst(self.ends_at):%H:%M}"
+
+    @property
+    def day_label(self) -> str:
+        """11月27日(金) in Asia/Tokyo."""
+        local = to_jst(self.starts_at)
+        return f"{local.month}月{local.day}日({WEEKDAYS[local.weekday()]})"
+
+    @property
+    def guests(self) -> list[ProgramGuest]:
+        return list(self.program.guests) if self.program else []

@@ -17,6 +17,7 @@ from core.members import service
 from core.members.models import Member, OrgKind, Role, Status
 from core.members.service import MemberError
 from core.members.validation import check_password, validate_signup
+from live.schedule.calendars import feed_token
 from web.forms import client_ip, read_form, safe_next
 from web.middleware import SESSION_COOKIE, cookie_value
 
@@ -210,7 +211,12 @@ async def _profile_page(
     status: int = 200,
 ) -> Template:
     member = active_member(request)
+    settings = request.app.state.settings
     context = {
+        "calendar_feed": {
+            "token": await feed_token(db, member, settings.secret_key),
+            "base_url": settings.base_url,
+        },
         "member": member,
         "tokens": await service.list_api_tokens(db, member),
         "notice": notice,

@@ -21,6 +21,8 @@ from core.logs import configure_logging
 from core.settings import Settings, get_settings
 from faq import routes as faq_routes
 from live import routes as live_routes
+from live.schedule.scheduler import start_embedded as start_embedded_scheduler
+from live.schedule.scheduler import stop_embedded as stop_embedded_scheduler
 from web import accounts, admin, api, health, pages
 from web.errors import EXCEPTION_HANDLERS
 from web.middleware import AuthMiddleware, ChonaiCSRFMiddleware, RequestContextMiddleware, csrf_config
@@ -50,9 +52,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await bus.start()
+        # CHONAI_SCHEDULER=embedded (what `chonai run` sets) runs the broadcast scheduler in this process.
+        scheduler = await start_embedded_scheduler(db, bus, settings.redis_url)
         try:
             yield
         finally:
+            await stop_embedded_scheduler(scheduler)
             await bus.close()
             await db.dispose()
 

@@ -64,7 +64,8 @@ def _banner(settings: Settings) -> None:
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    """What `make run` does: migrate, demo data on first start, then serve."""
+    """What `make run` does: migrate, demo data on first start, then serve (with the scheduler inside)."""
+    os.environ.setdefault("CHONAI_SCHEDULER", "embedded")
     cmd_migrate(settings, args)
     if settings.demo_data:
         args.quiet = True
@@ -95,6 +96,51 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         log_config=None,
         timeout_graceful_shutdown=10,
     )
+    return 0
+
+
+def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
+    """The broadcast scheduler process (Procfile `scheduler:`); a lease keeps it to one acting instance."""
+    import signal
+
+    from core.events import create_bus
+    from live.schedule.scheduler import Scheduler, make_lease, tick_interval
+
+    interval = args.tick if args.tick is not None else tick_interval()
+    if not 0.05 <= interval <= 60:
+        print("chonai: --tick must be between 0.05 and 60 seconds", file=sys.stderr)
+        return 2
+    if not settings.redis_url:
+        print(
+            "chonai: no REDIS_URL: using the database lease; open pages only see state changes made in their own "
+            "process, so prefer `chonai run` (scheduler inside the web process) or set REDIS_URL",
+            file=sys.stderr,
+        )
+
+    async def go() -> None:
+        db = Database(settings.database_url, pool_size=2)
+        bus = create_bus(settings.redis_url)
+        await bus.start()
+        scheduler = Scheduler(
+            db, bus, make_lease(db, settings.redis_url, ttl=max(10.0, interval * 5)), interval=interval
+        )
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, scheduler.stop)
+        try:
+            if args.once:
+                await scheduler.step()
+                await scheduler.lease.release()
+            else:
+                await scheduler.run()
+        finally:
+            await bus.close()
+            await db.dispose()
+
+    from core.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_json)
+    asyncio.run(go())
     return 0
 
 
@@ -177,6 +223,11 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--prefecture", default="東京都")
     create.add_argument("--org-kind", default="municipality", choices=["municipality", "ministry"])
     create.set_defaults(func=cmd_admin_create)
+
+    sched = sub.add_parser("scheduler", help="run the broadcast scheduler (opens, starts and ends broadcasts)")
+    sched.add_argument("--tick", type=float, help="seconds between checks (default 1, or CHONAI_SCHEDULER_TICK)")
+    sched.add_argument("--once", action="store_true", help="one round (catch up) and exit")
+    sched.set_defaults(func=cmd_scheduler)
 
     sub.add_parser("bench", help="benchmarks: chonai bench NAME --help")
     token = sub.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)

@@ -28,6 +28,7 @@ MESSAGES = {
     403: "このページを表示する権限がありません。",
     404: "お探しのページは見つかりませんでした。",
     405: "この操作はできません。",
+    409: "現在の状態ではこの操作はできません。",
     413: "送信された内容が大きすぎます。",
     429: "操作が多すぎます。しばらく待ってから再度お試しください。",
     500: "サーバーで問題が発生しました。時間をおいて再度お試しください。",
@@ -39,6 +40,7 @@ CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    409: "conflict",
     413: "too_large",
     429: "rate_limited",
     500: "internal_error",
@@ -78,6 +80,10 @@ def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Resp
     if isinstance(exc, PermissionDeniedException) and "CSRF" in (exc.detail or ""):
         code, detail = "csrf_failed", "フォームの有効期限が切れました。ページを再読み込みしてからやり直してください。"
     extra: dict[str, Any] = {}
+    if isinstance(exc.extra, dict) and isinstance(exc.extra.get("code"), str):
+        # Domains raise HTTPException(detail=<Japanese>, extra={"code": <stable code>, ...}).
+        extra = {k: v for k, v in exc.extra.items() if k != "code"}
+        code = exc.extra["code"]
     if isinstance(exc, ValidationException):
         # Litestar's own parsing errors are English; keep them as machine-readable details.
         detail = MESSAGES[400]

@@ -8,14 +8,16 @@ from litestar import Request, get
 from litestar.response import Redirect, Template
 
 from core.access import current_member
+from core.deps import DbSession
+from live.schedule.service import lineup
 
 
 @get("/", include_in_schema=False)
-async def home(request: Request[Any, Any, Any]) -> Template:
+async def home(request: Request[Any, Any, Any], db: DbSession) -> Template:
     member = current_member(request)
     if member is None or not member.is_active:
         return Template("landing.html")
-    return Template("home.html", context={"member": member})
+    return Template("home.html", context={"member": member, "lineup": await lineup(db)})
 
 
 @get("/favicon.ico", include_in_schema=False)

@@ -1,0 +1,327 @@
+"""JSON API of the schedule under /api/schedule (members; operators for changes)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import msgspec
+from litestar import Controller, MediaType, Request, Response, delete, get, post, put
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from core.access import active_member, member_guard, operator_guard
+from core.db import utcnow
+from core.deps import DbSession
+from core.events import EventBus
+from core.timefmt import JST
+from live.models import Broadcast, Program, ProgramException
+from live.schedule import recurrence, service
+from live.schedule.service import ScheduleError
+
+MAX_DAYS = 62
+
+
+def _bus(request: Request[Any, Any, Any]) -> EventBus:
+    # Not the `Bus` dependency: Litestar cannot check a Protocol-typed dependency at runtime.
+    bus: EventBus = request.app.state.bus
+    return bus
+
+
+class GuestOut(msgspec.Struct):
+    name: str
+    member_id: int | None
+
+
+class PersonOut(msgspec.Struct):
+    id: int
+    name: str
+    affiliation: str
+
+
+class BroadcastOut(msgspec.Struct):
+    id: int
+    program_id: int | None
+    title: str
+    state: str
+    state_label: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    opens_at: dt.datetime
+    occurrence_start: dt.datetime | None
+    personality: PersonOut | None
+    guests: list[GuestOut]
+    section: str | None
+    stream_url: str
+    note: str
+    url: str
+
+    @classmethod
+    def of(cls, b: Broadcast) -> BroadcastOut:
+        p = b.personality
+        program = b.program
+        return cls(
+            id=b.id,
+            program_id=b.program_id,
+            title=b.title,
+            state=b.state.value,
+            state_label=b.state.label,
+            starts_at=b.starts_at,
+            ends_at=b.ends_at,
+            opens_at=b.opens_at,
+            occurrence_start=b.occurrence_start,
+            personality=PersonOut(p.id, p.name, p.affiliation) if p else None,
+            guests=[GuestOut(g.display_name, g.member_id) for g in program.guests] if program else [],
+            section=program.section.name if program and program.section else None,
+            stream_url=b.stream_url,
+            note=b.note,
+            url=f"/broadcasts/{b.id}",
+        )
+
+
+class ExceptionOut(msgspec.Struct):
+    id: int
+    kind: str
+    occurrence_start: dt.datetime
+    personality_id: int | None
+    starts_at: dt.datetime | None
+    note: str
+
+    @classmethod
+    def of(cls, e: ProgramException) -> ExceptionOut:
+        return cls(e.id, e.kind.value, e.occurrence_start, e.personality_id, e.starts_at, e.note)
+
+
+class ProgramOut(msgspec.Struct):
+    id: int
+    title: str
+    description: str
+    section_id: int | None
+    section: str | None
+    personality: PersonOut | None
+    guests: list[GuestOut]
+    dtstart: dt.datetime
+    duration_minutes: int
+    lobby_minutes: int
+    rrule: str
+    timezone: str
+    skip_holidays: bool
+    active: bool
+    rotation: str
+    stream_url: str
+    summary: str
+    exceptions: list[ExceptionOut] = msgspec.field(default_factory=list)
+
+    @classmethod
+    def of(cls, p: Program, exceptions: list[ProgramException] | None = None) -> ProgramOut:
+        person = p.personality
+        return cls(
+            id=p.id,
+            title=p.title,
+            description=p.description,
+            section_id=p.section_id,
+            section=p.section.name if p.section else None,
+            personality=PersonOut(person.id, person.name, person.affiliation) if person else None,
+            guests=[GuestOut(g.display_name, g.member_id) for g in p.guests],
+            dtstart=p.dtstart,
+            duration_minutes=p.duration_minutes,
+            lobby_minutes=p.lobby_minutes,
+            rrule=p.rrule,
+            timezone=p.timezone,
+            skip_holidays=p.skip_holidays,
+            active=p.active,
+            rotation=p.rotation,
+            stream_url=p.stream_url,
+            summary=recurrence.describe(p),
+            exceptions=[ExceptionOut.of(e) for e in exceptions or []],
+        )
+
+
+class NowOut(msgspec.Struct):
+    now: dt.datetime
+    on_air: list[BroadcastOut]
+    next_up: BroadcastOut | None
+    today: list[BroadcastOut]
+
+
+class ProgramIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Same fields as the operator form; times are local to `timezone` (Asia/Tokyo by default)."""
+
+    title: str
+    start_date: str
+    start_time: str
+    end_time: str
+    personality_id: int | None = None
+    description: str = ""
+    section_id: int | None = None
+    guests: list[str] = msgspec.field(default_factory=list)
+    lobby_minutes: int = 10
+    stream_url: str = ""
+    rrule: str = ""
+    until: str = ""
+    timezone: str = recurrence.DEFAULT_TZ
+    skip_holidays: bool = False
+    active: bool = True
+
+    def as_form(self) -> dict[str, str]:
+        return {
+            "title": self.title,
+            "description": self.description,
+            "section_id": str(self.section_id or ""),
+            "personality_id": str(self.personality_id or ""),
+            "guests": "\n".join(g.replace("\n", " ") for g in self.guests[:50]),
+            "start_date": self.start_date,
+            "start_time": self.start_time,
+            "end_time": self.end_time,
+            "lobby_minutes": str(self.lobby_minutes),
+            "stream_url": self.stream_url,
+            "rrule": self.rrule,
+            "until": self.until,
+            "timezone": self.timezone,
+            "skip_holidays": "on" if self.skip_holidays else "",
+            "active": "on" if self.active else "",
+        }
+
+
+class RotationIn(ProgramIn, forbid_unknown_fields=True):
+    """One personality per weekday (keys mo … su, member ids); one weekly program is created per day."""
+
+    personalities: dict[str, int] = msgspec.field(default_factory=dict)
+
+
+class ExceptionIn(msgspec.Struct, forbid_unknown_fields=True):
+    occurrence: str  # original start, local ISO (2026-11-27T21:00) or with offset
+    kind: str  # cancel | substitute | move
+    personality_id: int | None = None
+    new_start: str = ""
+    note: str = ""
+
+
+def schedule_error(request: Request[Any, Any, Any], exc: ScheduleError) -> Response[Any]:
+    body: dict[str, Any] = {"error": {"code": exc.code, "message": exc.message, "status": exc.status}}
+    if exc.errors:
+        body["error"]["fields"] = exc.errors
+    return Response(body, status_code=exc.status, media_type=MediaType.JSON)
+
+
+def _refuse(errors: dict[str, str], code: str = "invalid_program") -> ScheduleError:
+    return ScheduleError(code, next(iter(errors.values())), errors, status=400)
+
+
+class ScheduleApi(Controller):
+    path = "/api/schedule"
+    guards = [member_guard]
+    tags = ["schedule"]
+    exception_handlers = {ScheduleError: schedule_error}
+
+    @get("/")
+    async def schedule(
+        self,
+        db: DbSession,
+        start: FromQuery[str | None] = None,
+        days: FromQuery[int] = 7,
+        section: FromQuery[int | None] = None,
+        personality: FromQuery[int | None] = None,
+    ) -> list[BroadcastOut]:
+        """Broadcasts from `start` (YYYY-MM-DD, JST; default today) for `days` days (1–62)."""
+        if not 1 <= days <= MAX_DAYS:
+            raise ScheduleError("bad_range", f"days は 1〜{MAX_DAYS} で指定してください。")
+        try:
+            day = dt.date.fromisoformat(start) if start else utcnow().astimezone(JST).date()
+        except ValueError:
+            raise ScheduleError("bad_date", "start は 2026-11-23 の形式で指定してください。") from None
+        lo, _ = service.jst_day_bounds(day)
+        found = await service.broadcasts_between(
+            db, lo, lo + dt.timedelta(days=days), section_id=section, personality_id=personality
+        )
+        return [BroadcastOut.of(b) for b in found]
+
+    @get("/now")
+    async def now(self, db: DbSession) -> NowOut:
+        lineup = await service.lineup(db)
+        return NowOut(
+            now=utcnow(),
+            on_air=[BroadcastOut.of(b) for b in lineup.now_on_air],
+            next_up=BroadcastOut.of(lineup.next_up) if lineup.next_up else None,
+            today=[BroadcastOut.of(b) for b in lineup.today],
+        )
+
+    @get("/broadcasts/{broadcast_id:int}")
+    async def broadcast(self, db: DbSession, broadcast_id: FromPath[int]) -> BroadcastOut:
+        return BroadcastOut.of(await service.get_broadcast(db, broadcast_id))
+
+    @post("/broadcasts/{broadcast_id:int}/{action:str}", status_code=200)
+    async def host_action(
+        self,
+        request: Request[Any, Any, Any],
+        db: DbSession,
+        broadcast_id: FromPath[int],
+        action: FromPath[str],
+    ) -> BroadcastOut:
+        """action: open | live | end (the personality, moderators and operators)."""
+        member = active_member(request)
+        return BroadcastOut.of(await service.host_action(db, _bus(request), broadcast_id, action, member))
+
+    @get("/programs")
+    async def programs(self, db: DbSession) -> list[ProgramOut]:
+        return [ProgramOut.of(p) for p in await service.list_programs(db)]
+
+    @get("/programs/{program_id:int}")
+    async def program(self, db: DbSession, program_id: FromPath[int]) -> ProgramOut:
+        program = await service.get_program(db, program_id)
+        return ProgramOut.of(program, await service.exceptions_of(db, program.id))
+
+    # --- operators ---
+
+    @post("/programs", status_code=201, guards=[operator_guard])
+    async def create(self, request: Request[Any, Any, Any], db: DbSession, data: JSONBody[ProgramIn]) -> ProgramOut:
+        parsed, errors = await service.validate_program(db, data.as_form())
+        if parsed is None:
+            raise _refuse(errors)
+        return ProgramOut.of(await service.create_program(db, _bus(request), parsed))
+
+    @put("/programs/{program_id:int}", guards=[operator_guard])
+    async def update(
+        self, request: Request[Any, Any, Any], db: DbSession, program_id: FromPath[int], data: JSONBody[ProgramIn]
+    ) -> ProgramOut:
+        program = await service.get_program(db, program_id)
+        parsed, errors = await service.validate_program(db, data.as_form())
+        if parsed is None:
+            raise _refuse(errors)
+        return ProgramOut.of(await service.update_program(db, _bus(request), program, parsed))
+
+    @post("/rotations", status_code=201, guards=[operator_guard])
+    async def rotation(
+        self, request: Request[Any, Any, Any], db: DbSession, data: JSONBody[RotationIn]
+    ) -> list[ProgramOut]:
+        form = data.as_form()
+        for key, value in data.personalities.items():
+            form[f"personality_{key.lower()[:2]}"] = str(value)
+        programs, errors = await service.create_rotation(db, _bus(request), form)
+        if errors:
+            raise _refuse(errors, "invalid_rotation")
+        return [ProgramOut.of(await service.get_program(db, p.id)) for p in programs]
+
+    @post("/programs/{program_id:int}/exceptions", status_code=201, guards=[operator_guard])
+    async def add_exception(
+        self,
+        request: Request[Any, Any, Any],
+        db: DbSession,
+        program_id: FromPath[int],
+        data: JSONBody[ExceptionIn],
+    ) -> ExceptionOut:
+        program = await service.get_program(db, program_id)
+        form = {
+            "occurrence": data.occurrence,
+            "kind": data.kind,
+            "personality_id": str(data.personality_id or ""),
+            "new_start": data.new_start,
+            "note": data.note,
+        }
+        return ExceptionOut.of(await service.add_exception(db, _bus(request), program, form, active_member(request)))
+
+    @delete("/programs/{program_id:int}/exceptions/{exception_id:int}", status_code=204, guards=[operator_guard])
+    async def remove_exception(
+        self, request: Request[Any, Any, Any], db: DbSession, program_id: FromPath[int], exception_id: FromPath[int]
+    ) -> None:
+        program = await service.get_program(db, program_id)
+        await service.remove_exception(db, _bus(request), program, exception_id)

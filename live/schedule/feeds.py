@@ -1,0 +1,165 @@
+"""Calendar feeds (.ics, members only by session, Bearer token or private link) and the live state socket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from litestar import Request, Response, WebSocket, get, websocket
+from litestar.exceptions import NotAuthorizedException
+from litestar.params import FromPath, FromQuery
+
+from core.access import active_member, current_member
+from core.deps import AppSettings, DbSession
+from core.members.models import Member
+from core.settings import Settings
+from live.events import SCHEDULE_CHANNEL
+from live.schedule import calendars, service
+from live.schedule.service import ScheduleError
+
+log = logging.getLogger("chonai.schedule")
+
+QUEUE_LIMIT = 200
+
+
+async def _feed_member(request: Request[Any, Any, Any], db: DbSession, settings: Settings, token: str | None) -> Member:
+    if token:
+        member = await calendars.member_for_feed_token(db, token[:100], settings.secret_key)
+        if member is None:
+            raise NotAuthorizedException(
+                detail="カレンダーのリンクが無効です。プロフィールのカレンダー連携から新しいリンクを発行してください。"
+            )
+        return member
+    if current_member(request) is None:
+        raise NotAuthorizedException(detail="ログイン、APIトークン、またはカレンダー用の非公開リンクが必要です。")
+    return active_member(request)
+
+
+def _ics(body: bytes, filename: str) -> Response[bytes]:
+    return Response(
+        body,
+        media_type="text/calendar; charset=utf-8",
+        headers={"cache-control": "private, max-age=300", "content-disposition": f'inline; filename="{filename}"'},
+    )
+
+
+@get("/schedule.ics", include_in_schema=False)
+async def schedule_ics(
+    request: Request[Any, Any, Any], db: DbSession, settings: AppSettings, token: FromQuery[str | None] = None
+) -> Response[bytes]:
+    await _feed_member(request, db, settings, token)
+    return _ics(await calendars.feed(db, settings.base_url), "chonai.ics")
+
+
+@get("/schedule/programs/{program_id:int}/calendar.ics", include_in_schema=False)
+async def program_ics(
+    request: Request[Any, Any, Any],
+    db: DbSession,
+    settings: AppSettings,
+    program_id: FromPath[int],
+    token: FromQuery[str | None] = None,
+) -> Response[bytes]:
+    await _feed_member(request, db, settings, token)
+    try:
+        await service.get_program(db, program_id)
+    except ScheduleError as exc:
+        from litestar.exceptions import NotFoundException
+
+        raise NotFoundException(detail=exc.message) from None
+    return _ics(await calendars.feed(db, settings.base_url, program_id=program_id), f"chonai-program-{program_id}.ics")
+
+
+@get("/schedule/personalities/{member_id:int}/calendar.ics", include_in_schema=False)
+async def personality_ics(
+    request: Request[Any, Any, Any],
+    db: DbSession,
+    settings: AppSettings,
+    member_id: FromPath[int],
+    token: FromQuery[str | None] = None,
+) -> Response[bytes]:
+    await _feed_member(request, db, settings, token)
+    try:
+        await service.get_personality(db, member_id)
+    except ScheduleError as exc:
+        from litestar.exceptions import NotFoundException
+
+        raise NotFoundException(detail=exc.message) from None
+    return _ics(
+        await calendars.feed(db, settings.base_url, personality_id=member_id), f"chonai-personality-{member_id}.ics"
+    )
+
+
+@websocket("/schedule/events")
+async def schedule_events(socket: WebSocket[Any, Any, Any]) -> None:
+    """Streams BroadcastStateChanged (JSON) to open schedule, broadcast and home pages. Members only."""
+    settings: Settings = socket.app.state.settings
+    bus = socket.app.state.bus
+    member = current_member(socket)
+    origin = socket.headers.get("origin")
+    if member is None or not member.is_active:
+        await socket.close(code=4401, reason="login_required")
+        return
+    if origin is not None and origin.rstrip("/") not in settings.allowed_origins:
+        await socket.close(code=4403, reason="origin_not_allowed")
+        return
+    if origin is None and socket.scope.get("auth") != "token":
+        # Browsers always send Origin; a cookie-only socket without one is not a page of ours.
+        await socket.close(code=4403, reason="origin_required")
+        return
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=QUEUE_LIMIT)
+
+    loop = asyncio.get_running_loop()
+
+    def deliver(_channel: str, data: bytes) -> None:
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            put(data)
+        else:  # published from another thread's loop (test clients): hand over safely
+            loop.call_soon_threadsafe(put, data)
+
+    def put(data: bytes) -> None:
+        try:
+            queue.put_nowait(data)
+        except asyncio.QueueFull:  # a viewer that cannot keep up is dropped; its page reconnects and re-reads
+            with contextlib.suppress(asyncio.QueueFull, asyncio.QueueEmpty):
+                queue.get_nowait()
+                queue.put_nowait(None)
+
+    await bus.subscribe(SCHEDULE_CHANNEL, deliver)
+    receiver: asyncio.Task[None] | None = None
+    try:
+        await socket.accept()
+        await socket.send_text('{"type":"hello"}')
+
+        async def drain() -> None:
+            while True:
+                message = await socket.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+
+        receiver = asyncio.create_task(drain())
+        while True:
+            getter = asyncio.create_task(queue.get())
+            done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
+            if getter not in done:
+                getter.cancel()
+                break
+            data = getter.result()
+            if data is None:
+                await socket.close(code=4008, reason="too_slow")
+                break
+            await socket.send_text(data.decode())
+    except Exception as exc:  # a closed or broken socket ends this handler quietly
+        log.debug("schedule socket ended: %s", exc.__class__.__name__)
+    finally:
+        if receiver is not None:
+            receiver.cancel()
+        await bus.unsubscribe(SCHEDULE_CHANNEL, deliver)
+
+
+route_handlers: list[Any] = [schedule_ics, program_ics, personality_ics, schedule_events]

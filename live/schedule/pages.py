@@ -1,0 +1,438 @@
+"""Schedule pages (Japanese): week view, programs, personalities, broadcasts, operator forms, calendar links."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from core.access import active_member, member_guard, operator_guard
+from core.db import utcnow
+from core.deps import AppSettings, DbSession
+from core.events import EventBus
+from core.members.models import Member, Role
+from core.timefmt import JST, WEEKDAYS
+from live.models import Broadcast, BroadcastState, ExceptionKind, Program
+from live.schedule import calendars, recurrence, service
+from live.schedule.service import ScheduleError
+
+NOTICES = {
+    "created": "番組を作成しました。",
+    "rotation": "日替わりローテーションを作成しました。",
+    "saved": "番組を保存しました。",
+    "exception_added": "変更を登録しました。",
+    "exception_removed": "変更を取り消しました。",
+    "opened": "待機室を開きました。",
+    "live": "放送を開始しました。",
+    "ended": "放送を終了しました。",
+    "token": "カレンダー用の非公開リンクを発行しました。以前のリンクは使えなくなりました。",
+    "token_revoked": "カレンダー用の非公開リンクを無効にしました。",
+}
+
+
+def _raise(exc: ScheduleError) -> HTTPException:
+    if exc.status == 404:
+        return NotFoundException(detail=exc.message)
+    if exc.status == 403:
+        return PermissionDeniedException(detail=exc.message)
+    return HTTPException(status_code=exc.status, detail=exc.message)
+
+
+async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """The form as plain strings (last value wins, overlong values cut) so hostile input can't 500."""
+    form = await request.form()
+    out: dict[str, str] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, str):
+            out[str(key)[:100]] = value[:10_000]
+    return out
+
+
+def _week_start(raw: str | None, today: dt.date) -> tuple[dt.date, str | None]:
+    day = today
+    problem = None
+    if raw:
+        try:
+            day = dt.date.fromisoformat(raw.strip()[:10])
+        except ValueError:
+            problem = "週の指定が正しくありません。今週を表示しています。"
+    return day - dt.timedelta(days=day.weekday()), problem
+
+
+def _int_param(raw: str | None) -> int | None:
+    return int(raw) if raw and raw.isdigit() and len(raw) < 10 else None
+
+
+def _program_form_values(program: Program) -> dict[str, str]:
+    tz = recurrence.zone(program.timezone or recurrence.DEFAULT_TZ)
+    local = program.dtstart.astimezone(tz)
+    end = local + dt.timedelta(minutes=program.duration_minutes)
+    guests = [g.member.email if g.member else g.name for g in program.guests]
+    return {
+        "title": program.title,
+        "description": program.description,
+        "section_id": str(program.section_id or ""),
+        "personality_id": str(program.personality_id or ""),
+        "guests": "\n".join(guests),
+        "start_date": local.date().isoformat(),
+        "start_time": f"{local:%H:%M}",
+        "end_time": f"{end:%H:%M}",
+        "lobby_minutes": str(program.lobby_minutes),
+        "stream_url": program.stream_url,
+        "rrule": program.rrule,
+        "timezone": program.timezone,
+        "skip_holidays": "on" if program.skip_holidays else "",
+        "active": "on" if program.active else "",
+    }
+
+
+def _bus(request: Request[Any, Any, Any]) -> EventBus:
+    # Not the `Bus` dependency: Litestar cannot check a Protocol-typed dependency at runtime.
+    bus: EventBus = request.app.state.bus
+    return bus
+
+
+class SchedulePages(Controller):
+    path = "/schedule"
+    guards = [member_guard]
+    include_in_schema = False
+
+    @get("/")
+    async def week(
+        self,
+        db: DbSession,
+        week: FromQuery[str | None] = None,
+        section: FromQuery[str | None] = None,
+        personality: FromQuery[str | None] = None,
+        msg: FromQuery[str | None] = None,
+    ) -> Template:
+        now = utcnow()
+        start_day, problem = _week_start(week, now.astimezone(JST).date())
+        section_id, personality_id = _int_param(section), _int_param(personality)
+        start, _ = service.jst_day_bounds(start_day)
+        broadcasts = await service.broadcasts_between(
+            db, start, start + dt.timedelta(days=7), section_id=section_id, personality_id=personality_id
+        )
+        days = []
+        for offset in range(7):
+            day = start_day + dt.timedelta(days=offset)
+            items = [b for b in broadcasts if b.starts_at.astimezone(JST).date() == day]
+            days.append(
+                {
+                    "date": day,
+                    "weekday": WEEKDAYS[day.weekday()],
+                    "holiday": recurrence.holiday_name(day),
+                    "broadcasts": items,
+                    "today": day == now.astimezone(JST).date(),
+                }
+            )
+        return Template(
+            "schedule/week.html",
+            context={
+                "days": days,
+                "week_start": start_day,
+                "prev_week": start_day - dt.timedelta(days=7),
+                "next_week": start_day + dt.timedelta(days=7),
+                "sections": await service.sections(db),
+                "personalities": await service.active_members(db),
+                "section_id": section_id,
+                "personality_id": personality_id,
+                "notice": problem or NOTICES.get(msg or ""),
+            },
+        )
+
+    @get("/fragments/home")
+    async def home_fragment(self, db: DbSession) -> Template:
+        return Template("schedule/_home_lineup.html", context={"lineup": await service.lineup(db)})
+
+    @get("/programs")
+    async def programs(self, db: DbSession) -> Template:
+        programs = await service.list_programs(db)
+        return Template("schedule/programs.html", context={"programs": programs, "describe": recurrence.describe})
+
+    @get("/programs/{program_id:int}")
+    async def program(
+        self,
+        request: Request[Any, Any, Any],
+        db: DbSession,
+        program_id: FromPath[int],
+        msg: FromQuery[str | None] = None,
+    ) -> Template:
+        return await _program_page(request, db, program_id, notice=NOTICES.get(msg or ""))
+
+    @get("/personalities/{member_id:int}")
+    async def personality(self, db: DbSession, member_id: FromPath[int]) -> Template:
+        try:
+            member = await service.get_personality(db, member_id)
+        except ScheduleError as exc:
+            raise _raise(exc) from None
+        now = utcnow()
+        return Template(
+            "schedule/personality.html",
+            context={
+                "person": member,
+                "programs": await service.list_programs(db, personality_id=member.id),
+                "upcoming": await service.broadcasts_between(
+                    db, now - dt.timedelta(hours=3), now + service.HORIZON, personality_id=member.id, limit=60
+                ),
+                "describe": recurrence.describe,
+            },
+        )
+
+    @get("/calendars")
+    async def calendar_links(
+        self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings, msg: FromQuery[str | None] = None
+    ) -> Template:
+        member = active_member(request)
+        token = await calendars.feed_token(db, member, settings.secret_key)
+        return Template(
+            "schedule/calendars.html",
+            context={"token": token, "base_url": settings.base_url, "notice": NOTICES.get(msg or "")},
+        )
+
+    @post("/calendars/token")
+    async def issue_token(self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings) -> Redirect:
+        await calendars.issue_feed_token(db, active_member(request), settings.secret_key)
+        return Redirect("/schedule/calendars?msg=token", status_code=303)
+
+    @post("/calendars/token/revoke")
+    async def revoke_token(self, request: Request[Any, Any, Any], db: DbSession) -> Redirect:
+        await calendars.revoke_feed_token(db, active_member(request))
+        return Redirect("/schedule/calendars?msg=token_revoked", status_code=303)
+
+
+async def _program_page(
+    request: Request[Any, Any, Any],
+    db: DbSession,
+    program_id: int,
+    *,
+    notice: str | None = None,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+) -> Template:
+    try:
+        program = await service.get_program(db, program_id)
+    except ScheduleError as exc:
+        raise _raise(exc) from None
+    member = active_member(request)
+    now = utcnow()
+    siblings = []
+    if program.rotation:
+        siblings = [p for p in await service.list_programs(db) if p.rotation == program.rotation and p.id != program.id]
+    upcoming = await service.broadcasts_between(
+        db, now - dt.timedelta(minutes=program.duration_minutes), now + service.HORIZON, program_id=program.id, limit=40
+    )
+    next_starts = recurrence.next_rule_starts(program, now, 30) if member.has_role(Role.OPERATOR) else []
+    return Template(
+        "schedule/program.html",
+        context={
+            "program": program,
+            "description": recurrence.describe(program),
+            "upcoming": upcoming,
+            "exceptions": await service.exceptions_of(db, program.id),
+            "siblings": siblings,
+            "next_starts": next_starts,
+            "tz": recurrence.zone(program.timezone or recurrence.DEFAULT_TZ),
+            "members": await service.active_members(db) if member.has_role(Role.OPERATOR) else [],
+            "kinds": list(ExceptionKind),
+            "stream_label": service.stream_label(program.stream_url) if program.stream_url else "",
+            "notice": notice,
+            "errors": errors or {},
+            "values": values or {},
+        },
+        status_code=status,
+    )
+
+
+async def _edit_page(
+    db: DbSession, *, program: Program | None, values: dict[str, str], errors: dict[str, str], status: int = 200
+) -> Template:
+    return Template(
+        "schedule/program_form.html",
+        context={
+            "program": program,
+            "values": values,
+            "errors": errors,
+            "sections": await service.sections(db),
+            "members": await service.active_members(db),
+        },
+        status_code=status,
+    )
+
+
+class ProgramAdminPages(Controller):
+    path = "/schedule"
+    guards = [operator_guard]
+    include_in_schema = False
+
+    @get("/programs/new")
+    async def new_program(self, db: DbSession) -> Template:
+        today = utcnow().astimezone(JST).date()
+        values = {
+            "start_date": today.isoformat(),
+            "start_time": "21:00",
+            "end_time": "22:00",
+            "lobby_minutes": "10",
+            "timezone": recurrence.DEFAULT_TZ,
+            "rrule": "FREQ=WEEKLY",
+            "active": "on",
+        }
+        return await _edit_page(db, program=None, values=values, errors={})
+
+    @post("/programs/new")
+    async def create_program(self, request: Request[Any, Any, Any], db: DbSession) -> Response[Any]:
+        form = await _form(request)
+        data, errors = await service.validate_program(db, form)
+        if data is None:
+            return await _edit_page(db, program=None, values=form, errors=errors, status=400)
+        program = await service.create_program(db, _bus(request), data)
+        return Redirect(f"/schedule/programs/{program.id}?msg=created", status_code=303)
+
+    @get("/programs/{program_id:int}/edit")
+    async def edit_program(self, db: DbSession, program_id: FromPath[int]) -> Template:
+        try:
+            program = await service.get_program(db, program_id)
+        except ScheduleError as exc:
+            raise _raise(exc) from None
+        return await _edit_page(db, program=program, values=_program_form_values(program), errors={})
+
+    @post("/programs/{program_id:int}/edit")
+    async def save_program(
+        self, request: Request[Any, Any, Any], db: DbSession, program_id: FromPath[int]
+    ) -> Response[Any]:
+        try:
+            program = await service.get_program(db, program_id)
+        except ScheduleError as exc:
+            raise _raise(exc) from None
+        form = await _form(request)
+        data, errors = await service.validate_program(db, form)
+        if data is None:
+            return await _edit_page(db, program=program, values=form, errors=errors, status=400)
+        await service.update_program(db, _bus(request), program, data)
+        return Redirect(f"/schedule/programs/{program.id}?msg=saved", status_code=303)
+
+    @get("/rotation/new")
+    async def new_rotation(self, db: DbSession) -> Template:
+        today = utcnow().astimezone(JST).date()
+        values = {
+            "start_date": today.isoformat(),
+            "start_time": "12:10",
+            "end_time": "12:40",
+            "lobby_minutes": "10",
+            "skip_holidays": "on",
+            "timezone": recurrence.DEFAULT_TZ,
+        }
+        return await _rotation_page(db, values, {})
+
+    @post("/rotation/new")
+    async def create_rotation(self, request: Request[Any, Any, Any], db: DbSession) -> Response[Any]:
+        form = await _form(request)
+        form.setdefault("timezone", recurrence.DEFAULT_TZ)
+        programs, errors = await service.create_rotation(db, _bus(request), form)
+        if errors:
+            return await _rotation_page(db, form, errors, status=400)
+        return Redirect(f"/schedule/programs/{programs[0].id}?msg=rotation", status_code=303)
+
+    @post("/programs/{program_id:int}/exceptions")
+    async def add_exception(
+        self, request: Request[Any, Any, Any], db: DbSession, program_id: FromPath[int]
+    ) -> Response[Any]:
+        form = await _form(request)
+        try:
+            program = await service.get_program(db, program_id)
+            await service.add_exception(db, _bus(request), program, form, active_member(request))
+        except ScheduleError as exc:
+            if exc.status != 400:
+                raise _raise(exc) from None
+            return await _program_page(request, db, program_id, errors=exc.errors, values=form, status=400)
+        return Redirect(f"/schedule/programs/{program_id}?msg=exception_added#exceptions", status_code=303)
+
+    @post("/programs/{program_id:int}/exceptions/{exception_id:int}/delete")
+    async def remove_exception(
+        self, request: Request[Any, Any, Any], db: DbSession, program_id: FromPath[int], exception_id: FromPath[int]
+    ) -> Redirect:
+        try:
+            program = await service.get_program(db, program_id)
+            await service.remove_exception(db, _bus(request), program, exception_id)
+        except ScheduleError as exc:
+            raise _raise(exc) from None
+        return Redirect(f"/schedule/programs/{program_id}?msg=exception_removed#exceptions", status_code=303)
+
+
+async def _rotation_page(db: DbSession, values: dict[str, str], errors: dict[str, str], status: int = 200) -> Template:
+    return Template(
+        "schedule/rotation_form.html",
+        context={
+            "values": values,
+            "errors": errors,
+            "sections": await service.sections(db),
+            "members": await service.active_members(db),
+            "weekdays": list(zip(recurrence.WEEKDAY_CODES, recurrence.WEEKDAY_LABELS, strict=True)),
+        },
+        status_code=status,
+    )
+
+
+def _broadcast_context(broadcast: Broadcast, member: Member) -> dict[str, Any]:
+    return {
+        "broadcast": broadcast,
+        "program": broadcast.program,
+        "can_host": service.can_host(member, broadcast),
+        "stream_label": service.stream_label(broadcast.stream_url) if broadcast.stream_url else "",
+        "S": BroadcastState,
+    }
+
+
+class BroadcastPages(Controller):
+    path = "/broadcasts"
+    guards = [member_guard]
+    include_in_schema = False
+
+    @get("/{broadcast_id:int}")
+    async def broadcast(
+        self,
+        request: Request[Any, Any, Any],
+        db: DbSession,
+        broadcast_id: FromPath[int],
+        msg: FromQuery[str | None] = None,
+    ) -> Template:
+        try:
+            broadcast = await service.get_broadcast(db, broadcast_id)
+        except ScheduleError as exc:
+            raise _raise(exc) from None
+        context = _broadcast_context(broadcast, active_member(request))
+        context["notice"] = NOTICES.get(msg or "")
+        return Template("broadcast.html", context=context)
+
+    @get("/{broadcast_id:int}/status")
+    async def status(self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: FromPath[int]) -> Template:
+        try:
+            broadcast = await service.get_broadcast(db, broadcast_id)
+        except ScheduleError as exc:
+            raise _raise(exc) from None
+        return Template(
+            "schedule/_broadcast_status.html", context=_broadcast_context(broadcast, active_member(request))
+        )
+
+    @post("/{broadcast_id:int}/state")
+    async def change_state(
+        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: FromPath[int]
+    ) -> Response[Any]:
+        form = await _form(request)
+        member = active_member(request)
+        try:
+            broadcast = await service.host_action(db, _bus(request), broadcast_id, form.get("action", ""), member)
+        except ScheduleError as exc:
+            if exc.status in (403, 404):
+                raise _raise(exc) from None
+            current = await service.get_broadcast(db, broadcast_id)
+            context = _broadcast_context(current, member)
+            context["action_error"] = exc.message
+            return Template("broadcast.html", context=context, status_code=exc.status)
+        msg = {"open": "opened", "live": "live", "ended": "ended"}.get(broadcast.state.value, "")
+        return Redirect(f"/broadcasts/{broadcast_id}?msg={msg}", status_code=303)

@@ -1,0 +1,279 @@
+"""Occurrences of a program: RFC 5545 RRULE (dateutil) in the program's zone, Japanese holidays, exceptions.
+
+Boundary rule: everything in and out of this module is an aware UTC datetime; the rule
+is expanded on naive wall-clock times of the program's zone (Asia/Tokyo by default).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays
+from dateutil.rrule import rrule, rrulestr
+
+from live.models import ExceptionKind, Program, ProgramException
+
+DEFAULT_TZ = "Asia/Tokyo"
+MAX_RRULE_LENGTH = 500
+WEEKDAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+WEEKDAY_LABELS = ("月", "火", "水", "木", "金", "土", "日")
+
+
+class RecurrenceError(ValueError):
+    """A rule or time zone we refuse; the message is Japanese and shown to the operator."""
+
+
+@lru_cache(maxsize=64)
+def zone(name: str) -> ZoneInfo:
+    """The IANA zone, or a Japanese refusal."""
+    if not name or len(name) > 50 or not re.fullmatch(r"[A-Za-z0-9_+\-/]+", name) or ".." in name:
+        raise RecurrenceError(f"タイムゾーン「{name[:50]}」は使えません。例: Asia/Tokyo")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise RecurrenceError(f"タイムゾーン「{name}」は存在しません。例: Asia/Tokyo") from None
+
+
+def normalise_rrule(text: str, tz: ZoneInfo | None = None) -> str:
+    """Validate an RRULE value (with or without the "RRULE:" prefix) and return it upper-cased.
+
+    Refused: DTSTART/EXDATE lines (Chonai manages those), sub-daily frequencies (a broadcast
+    every hour is a typo), and anything dateutil cannot parse.
+    """
+    value = re.sub(r"\s+", "", text or "").upper()
+    if value.startswith("RRULE:"):
+        value = value[6:]
+    if not value:
+        return ""
+    if len(value) > MAX_RRULE_LENGTH:
+        raise RecurrenceError("繰り返しルールが長すぎます。")
+    if any(bad in value for bad in ("DTSTART", "EXDATE", "RDATE", ":")):
+        raise RecurrenceError("繰り返しルールには RRULE の部分だけを書いてください（例: FREQ=WEEKLY;BYDAY=FR）。")
+    parts: dict[str, str] = {}
+    for part in filter(None, value.split(";")):
+        key, _, val = part.partition("=")
+        parts[key] = val
+    freq = parts.get("FREQ")
+    if freq is None:
+        raise RecurrenceError("繰り返しルールに FREQ がありません（例: FREQ=DAILY）。")
+    if freq in {"HOURLY", "MINUTELY", "SECONDLY"}:
+        raise RecurrenceError(
+            "放送の繰り返しは「毎日」より細かくできません（FREQ=DAILY / WEEKLY / MONTHLY / YEARLY）。"
+        )
+    if freq not in {"DAILY", "WEEKLY", "MONTHLY", "YEARLY"}:
+        raise RecurrenceError(f"FREQ={freq} は使えません（DAILY / WEEKLY / MONTHLY / YEARLY）。")
+    if "COUNT" in parts and "UNTIL" in parts:
+        raise RecurrenceError("COUNT と UNTIL は同時に指定できません。")
+    if "COUNT" in parts and not (parts["COUNT"].isdigit() and 1 <= int(parts["COUNT"]) <= 1000):
+        raise RecurrenceError("COUNT は 1〜1000 の数字で指定してください。")
+    if "INTERVAL" in parts and not (parts["INTERVAL"].isdigit() and 1 <= int(parts["INTERVAL"]) <= 366):
+        raise RecurrenceError("INTERVAL は 1〜366 の数字で指定してください。")
+    if "UNTIL" in parts:
+        until = parts["UNTIL"]
+        match = re.fullmatch(r"(\d{8})(T\d{6})?(Z?)", until)
+        if not match or (match.group(3) and not match.group(2)):
+            raise RecurrenceError("UNTIL は 20271231 または 20271231T235959Z の形式で指定してください。")
+        try:
+            if match.group(2):
+                local_until = dt.datetime.strptime(match.group(1) + match.group(2), "%Y%m%dT%H%M%S")
+            else:
+                local_until = dt.datetime.strptime(match.group(1) + "T235959", "%Y%m%dT%H%M%S")
+        except ValueError:
+            raise RecurrenceError(f"UNTIL の日付「{until}」が正しくありません。") from None
+        if not match.group(3):
+            # RFC 5545: with a zoned DTSTART, UNTIL must be UTC. Store it that way.
+            utc = local_until.replace(tzinfo=tz or zone(DEFAULT_TZ)).astimezone(dt.UTC)
+            value = value.replace(f"UNTIL={until}", f"UNTIL={utc:%Y%m%dT%H%M%SZ}")
+    try:
+        rule = rrulestr(value, dtstart=dt.datetime(2026, 1, 1, 12, 0), ignoretz=True, forceset=False)
+        if isinstance(rule, rrule):
+            rule.after(dt.datetime(2026, 1, 1, 12, 0))
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
+        raise RecurrenceError(f"繰り返しルールを解釈できません（{str(exc)[:80]}）。例: FREQ=WEEKLY;BYDAY=MO") from None
+    if not isinstance(rule, rrule):
+        raise RecurrenceError("繰り返しルールは1つだけ指定してください。")
+    if "BYHOUR" in parts or "BYMINUTE" in parts or "BYSECOND" in parts:
+        raise RecurrenceError("時刻は開始時刻の欄で指定してください（BYHOUR / BYMINUTE は使えません）。")
+    return value
+
+
+def with_until(rule: str, until_local: dt.date, tz: ZoneInfo) -> str:
+    """Add UNTIL (end of that local day, in UTC as RFC 5545 requires with a zoned DTSTART)."""
+    end = dt.datetime.combine(until_local, dt.time(23, 59, 59), tz).astimezone(dt.UTC)
+    return f"{rule};UNTIL={end:%Y%m%dT%H%M%SZ}"
+
+
+_JP_HOLIDAYS = holidays.country_holidays("JP", language="ja")
+
+
+def holiday_name(day: dt.date) -> str | None:
+    """The Japanese public holiday on that date (振替休日 included), or None."""
+    name = _JP_HOLIDAYS.get(day)
+    return str(name) if name else None
+
+
+@dataclass(frozen=True, slots=True)
+class Occurrence:
+    """One occurrence after holidays and exceptions are applied."""
+
+    occurrence_start: dt.datetime  # the rule's original start (UTC)
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    personality_id: int | None
+    cancelled: bool = False
+    note: str = ""
+
+
+def rule_starts(program: Program, start: dt.datetime, end: dt.datetime) -> list[dt.datetime]:
+    """Original starts (UTC) of the rule in [start, end), before holidays and exceptions."""
+    tz = zone(program.timezone or DEFAULT_TZ)
+    if not program.rrule:
+        return [program.dtstart] if start <= program.dtstart < end else []
+    rule = _local_rule(program, tz)
+    lo = start.astimezone(tz).replace(tzinfo=None)
+    hi = end.astimezone(tz).replace(tzinfo=None)
+    out = []
+    for local in rule.between(lo, hi, inc=True):
+        utc = local.replace(tzinfo=tz).astimezone(dt.UTC)
+        if start <= utc < end:
+            out.append(utc)
+    return out
+
+
+def _local_rule(program: Program, tz: ZoneInfo) -> rrule:
+    """The rule on naive local times; an UNTIL given in UTC is converted to local wall time."""
+    local_start = program.dtstart.astimezone(tz).replace(tzinfo=None)
+    text = program.rrule
+    match = re.search(r"UNTIL=(\d{8}(T\d{6})?)(Z?)", text)
+    if match:
+        raw, has_time, zulu = match.group(1), match.group(2), match.group(3)
+        if has_time:
+            until = dt.datetime.strptime(raw, "%Y%m%dT%H%M%S")
+            if zulu:
+                until = until.replace(tzinfo=dt.UTC).astimezone(tz).replace(tzinfo=None)
+            text = text.replace(match.group(0), f"UNTIL={until:%Y%m%dT%H%M%S}")
+        else:
+            until_day = dt.datetime.strptime(raw, "%Y%m%d")
+            text = text.replace(match.group(0), f"UNTIL={until_day:%Y%m%d}T235959")
+    rule = rrulestr(text, dtstart=local_start, ignoretz=True, forceset=False)
+    assert isinstance(rule, rrule)
+    return rule
+
+
+def is_holiday_skipped(program: Program, occurrence_start: dt.datetime) -> str | None:
+    if not program.skip_holidays:
+        return None
+    tz = zone(program.timezone or DEFAULT_TZ)
+    return holiday_name(occurrence_start.astimezone(tz).date())
+
+
+def occurrences(
+    program: Program,
+    exceptions: Iterable[ProgramException],
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    include_cancelled: bool = True,
+) -> list[Occurrence]:
+    """Occurrences whose (possibly moved) start is in [start, end), sorted by start.
+
+    Holiday-skipped and cancelled occurrences are returned with cancelled=True (and a note)
+    unless include_cancelled is False.
+    """
+    by_start = {e.occurrence_start: e for e in exceptions}
+    duration = dt.timedelta(minutes=program.duration_minutes)
+    out: list[Occurrence] = []
+    seen: set[dt.datetime] = set()
+    candidates = set(rule_starts(program, start, end))
+    # A moved occurrence may come into the window from outside it.
+    for exc in by_start.values():
+        if exc.kind is ExceptionKind.MOVE and exc.starts_at is not None and start <= exc.starts_at < end:
+            candidates.add(exc.occurrence_start)
+    for original in sorted(candidates):
+        if original in seen or not is_rule_start(program, original):
+            continue
+        seen.add(original)
+        occ = _apply(program, by_start.get(original), original, duration)
+        if not start <= occ.starts_at < end:
+            continue
+        if occ.cancelled and not include_cancelled:
+            continue
+        out.append(occ)
+    out.sort(key=lambda o: (o.starts_at, o.occurrence_start))
+    return out
+
+
+def _apply(program: Program, exc: ProgramException | None, original: dt.datetime, duration: dt.timedelta) -> Occurrence:
+    holiday = is_holiday_skipped(program, original)
+    if holiday:
+        return Occurrence(
+            original, original, original + duration, program.personality_id, True, f"祝日（{holiday}）のため休止"
+        )
+    if exc is None:
+        return Occurrence(original, original, original + duration, program.personality_id)
+    if exc.kind is ExceptionKind.CANCEL:
+        note = "中止" + (f"：{exc.note}" if exc.note else "")
+        return Occurrence(original, original, original + duration, program.personality_id, True, note)
+    personality = exc.personality_id or program.personality_id
+    if exc.kind is ExceptionKind.SUBSTITUTE:
+        who = exc.personality.name if exc.personality else ""
+        note = f"代役：{who}" if who else "代役"
+        return Occurrence(original, original, original + duration, personality, False, _join(note, exc.note))
+    new_start = exc.starts_at or original
+    return Occurrence(original, new_start, new_start + duration, personality, False, _join("日時変更", exc.note))
+
+
+def _join(a: str, b: str) -> str:
+    return f"{a}（{b}）" if b else a
+
+
+def is_rule_start(program: Program, when: dt.datetime) -> bool:
+    """Whether the rule produces an occurrence starting exactly at `when` (UTC)."""
+    return when in rule_starts(program, when, when + dt.timedelta(seconds=1))
+
+
+def next_rule_starts(program: Program, after: dt.datetime, limit: int) -> list[dt.datetime]:
+    """The next `limit` original starts strictly after `after` (for forms: pick an occurrence)."""
+    tz = zone(program.timezone or DEFAULT_TZ)
+    if not program.rrule:
+        return [program.dtstart] if program.dtstart > after else []
+    rule = _local_rule(program, tz)
+    out: list[dt.datetime] = []
+    local = after.astimezone(tz).replace(tzinfo=None)
+    for _ in range(limit):
+        nxt = rule.after(local, inc=False)
+        if nxt is None:
+            break
+        out.append(nxt.replace(tzinfo=tz).astimezone(dt.UTC))
+        local = nxt
+    return out
+
+
+def describe(program: Program) -> str:
+    """A short Japanese description such as 「隔週 土曜 10:00〜11:30」."""
+    tz = zone(program.timezone or DEFAULT_TZ)
+    local = program.dtstart.astimezone(tz)
+    end = local + dt.timedelta(minutes=program.duration_minutes)
+    times = f"{local:%H:%M}〜{end:%H:%M}"
+    if not program.rrule:
+        return f"{local.year}年{local.month}月{local.day}日({WEEKDAY_LABELS[local.weekday()]}) {times}（1回のみ）"
+    parts = dict(p.split("=", 1) for p in program.rrule.split(";") if "=" in p)
+    interval = int(parts.get("INTERVAL", "1") or 1)
+    freq = parts.get("FREQ", "")
+    base = {"DAILY": "日", "WEEKLY": "週", "MONTHLY": "月", "YEARLY": "年"}.get(freq, "")
+    head = ("隔" + base) if interval == 2 else (f"{interval}{base}ごと" if interval > 2 else "毎" + base)
+    days = ""
+    if "BYDAY" in parts:
+        codes = [re.sub(r"^[+-]?\d*", "", d) for d in parts["BYDAY"].split(",")]
+        days = "・".join(WEEKDAY_LABELS[WEEKDAY_CODES.index(c)] for c in codes if c in WEEKDAY_CODES) + "曜"
+    elif freq == "WEEKLY":
+        days = WEEKDAY_LABELS[local.weekday()] + "曜"
+    text = " ".join(x for x in (head, days, times) if x)
+    if program.skip_holidays:
+        text += "（祝日は休み）"
+    return text

@@ -1,0 +1,757 @@
+"""What can happen to the schedule: programs, exceptions, materialised broadcasts, host actions.
+
+Handlers call these; every refusal is a ScheduleError with a stable code and a Japanese
+message (per form field in `errors` when it comes from a form).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from sqlalchemy import and_, delete, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db import utcnow
+from core.events import EventBus
+from core.members.models import Member, Role, Status
+from core.sections import Section
+from core.text import clean_block, clean_line
+from core.timefmt import JST
+from live.models import Broadcast, BroadcastState, ExceptionKind, Program, ProgramException, ProgramGuest
+from live.schedule import recurrence
+from live.schedule.recurrence import WEEKDAY_CODES, WEEKDAY_LABELS, RecurrenceError
+from live.schedule.transitions import TransitionError, transition
+
+log = logging.getLogger("chonai.schedule")
+
+HORIZON = dt.timedelta(days=30)
+MAX_GUESTS = 10
+MAX_DURATION = 12 * 60
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class ScheduleError(Exception):
+    """A refusal shown to the user; `errors` maps form fields to Japanese messages."""
+
+    def __init__(self, code: str, message: str, errors: dict[str, str] | None = None, status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.errors = errors or {}
+        self.status = status
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+async def get_program(db: AsyncSession, program_id: int) -> Program:
+    program = await db.get(Program, program_id)
+    if program is None:
+        raise ScheduleError("not_found", "番組が見つかりません。", status=404)
+    return program
+
+
+async def get_broadcast(db: AsyncSession, broadcast_id: int) -> Broadcast:
+    broadcast = (
+        await db.execute(
+            select(Broadcast).where(Broadcast.id == broadcast_id).execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+    if broadcast is None:
+        raise ScheduleError("not_found", "放送が見つかりません。", status=404)
+    return broadcast
+
+
+async def get_personality(db: AsyncSession, member_id: int) -> Member:
+    member = await db.get(Member, member_id)
+    if member is None or member.status is not Status.APPROVED:
+        raise ScheduleError("not_found", "パーソナリティが見つかりません。", status=404)
+    return member
+
+
+async def list_programs(db: AsyncSession, *, personality_id: int | None = None) -> list[Program]:
+    query = select(Program).order_by(Program.active.desc(), Program.rotation, Program.dtstart)
+    if personality_id is not None:
+        query = query.where(Program.personality_id == personality_id)
+    return list((await db.execute(query)).unique().scalars())
+
+
+async def exceptions_of(db: AsyncSession, program_id: int) -> list[ProgramException]:
+    query = select(ProgramException).where(ProgramException.program_id == program_id)
+    return list((await db.execute(query.order_by(ProgramException.occurrence_start))).scalars())
+
+
+async def broadcasts_between(
+    db: AsyncSession,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    section_id: int | None = None,
+    personality_id: int | None = None,
+    program_id: int | None = None,
+    include_cancelled: bool = True,
+    limit: int = 2000,
+) -> list[Broadcast]:
+    query = select(Broadcast).where(Broadcast.starts_at >= start, Broadcast.starts_at < end)
+    if section_id is not None:
+        query = query.where(Broadcast.program_id.in_(select(Program.id).where(Program.section_id == section_id)))
+    if personality_id is not None:
+        query = query.where(Broadcast.personality_id == personality_id)
+    if program_id is not None:
+        query = query.where(Broadcast.program_id == program_id)
+    if not include_cancelled:
+        query = query.where(Broadcast.state != BroadcastState.CANCELLED)
+    query = query.order_by(Broadcast.starts_at, Broadcast.id).limit(limit)
+    return list((await db.execute(query)).unique().scalars())
+
+
+@dataclass
+class Lineup:
+    now_on_air: list[Broadcast]
+    next_up: Broadcast | None
+    today: list[Broadcast]
+
+
+def jst_day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    start = dt.datetime.combine(day, dt.time(0, 0), JST).astimezone(dt.UTC)
+    return start, start + dt.timedelta(days=1)
+
+
+async def lineup(db: AsyncSession, now: dt.datetime | None = None) -> Lineup:
+    """What the home page shows: on air now, the next one, today's line-up (JST day)."""
+    now = now or utcnow()
+    on_air = select(Broadcast).where(Broadcast.state == BroadcastState.LIVE).order_by(Broadcast.starts_at)
+    next_q = (
+        select(Broadcast)
+        .where(
+            Broadcast.state.in_([BroadcastState.SCHEDULED, BroadcastState.OPEN]),
+            Broadcast.ends_at > now,
+        )
+        .order_by(Broadcast.starts_at, Broadcast.id)
+        .limit(1)
+    )
+    start, end = jst_day_bounds(now.astimezone(JST).date())
+    return Lineup(
+        now_on_air=list((await db.execute(on_air)).unique().scalars()),
+        next_up=(await db.execute(next_q)).unique().scalar_one_or_none(),
+        today=await broadcasts_between(db, start, end),
+    )
+
+
+async def active_members(db: AsyncSession) -> list[Member]:
+    query = select(Member).where(Member.status == Status.APPROVED).order_by(Member.name)
+    return list((await db.execute(query)).scalars())
+
+
+async def sections(db: AsyncSession) -> list[Section]:
+    return list((await db.execute(select(Section).order_by(Section.name))).unique().scalars())
+
+
+def can_host(member: Member | None, broadcast: Broadcast) -> bool:
+    """The personality, moderators and operators may open, go live and end early."""
+    if member is None or not member.is_active:
+        return False
+    return member.has_role(Role.MODERATOR) or broadcast.personality_id == member.id
+
+
+def stream_label(url: str) -> str:
+    host = (urlsplit(url).hostname or "").lower()
+    if host.endswith(("youtube.com", "youtu.be")):
+        return "YouTube"
+    if host.endswith("zoom.us"):
+        return "Zoom"
+    if host.endswith(("facebook.com", "fb.watch")):
+        return "Facebook"
+    return "配信ページ"
+
+
+# --- validation ------------------------------------------------------------------------------
+
+
+@dataclass
+class ProgramData:
+    title: str
+    description: str
+    section_id: int | None
+    personality_id: int | None
+    guests: list[tuple[int | None, str]]
+    dtstart: dt.datetime
+    duration_minutes: int
+    lobby_minutes: int
+    stream_url: str
+    rrule: str
+    timezone: str
+    skip_holidays: bool
+    active: bool
+    rotation: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _int_or_none(raw: str) -> int | str | None:
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    return int(raw) if raw.isdigit() and len(raw) < 10 else "bad"
+
+
+def validate_url(raw: str) -> tuple[str, str | None]:
+    url = (raw or "").strip()
+    if not url:
+        return "", None
+    if len(url) > 500:
+        return url, "配信URLは500文字以内にしてください。"
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or any(c.isspace() for c in url):
+        return url, "配信URLは https:// で始まるURLを入力してください（YouTube・Zoom・Facebook など）。"
+    return url, None
+
+
+def _parse_date(raw: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat((raw or "").strip())
+    except ValueError:
+        return None
+
+
+def _parse_time(raw: str) -> dt.time | None:
+    raw = (raw or "").strip()
+    if not re.fullmatch(r"\d{1,2}:\d{2}", raw):
+        return None
+    hour, minute = (int(x) for x in raw.split(":"))
+    if hour > 23 or minute > 59:
+        return None
+    return dt.time(hour, minute)
+
+
+async def _member(db: AsyncSession, member_id: int) -> Member | None:
+    member = await db.get(Member, member_id)
+    return member if member is not None and member.status is Status.APPROVED else None
+
+
+async def _parse_guests(db: AsyncSession, raw: str, errors: dict[str, str]) -> list[tuple[int | None, str]]:
+    guests: list[tuple[int | None, str]] = []
+    lines = [clean_line(x) for x in (raw or "").splitlines() if clean_line(x)]
+    if len(lines) > MAX_GUESTS:
+        errors["guests"] = f"ゲストは{MAX_GUESTS}人までです。"
+        return []
+    for line in lines:
+        if _EMAIL.match(line):
+            member = (await db.execute(select(Member).where(Member.email == line.lower()))).scalar_one_or_none()
+            if member is None or member.status is not Status.APPROVED:
+                errors["guests"] = (
+                    f"メンバー「{line}」が見つかりません。メンバーはメールアドレス、外部の方はお名前で入力してください。"
+                )
+                return []
+            guests.append((member.id, ""))
+        elif len(line) > 100:
+            errors["guests"] = "ゲストの名前は100文字以内にしてください。"
+            return []
+        else:
+            guests.append((None, line))
+    return guests
+
+
+async def validate_program(
+    db: AsyncSession, form: dict[str, str], *, rotation_days: bool = False
+) -> tuple[ProgramData | None, dict[str, str]]:
+    """Check a program form (also used by the JSON API); errors are keyed by field name."""
+    errors: dict[str, str] = {}
+    title = clean_line(form.get("title", ""))
+    if not title:
+        errors["title"] = "番組名を入力してください。"
+    elif len(title) > 100:
+        errors["title"] = "番組名は100文字以内にしてください。"
+    description = clean_block(form.get("description", ""))
+    if len(description) > 5000:
+        errors["description"] = "説明は5000文字以内にしてください。"
+
+    section_id = _int_or_none(form.get("section_id", ""))
+    if section_id == "bad" or (isinstance(section_id, int) and await db.get(Section, section_id) is None):
+        errors["section_id"] = "指定された課が見つかりません。"
+        section_id = None
+
+    personality_id: int | None = None
+    if not rotation_days:
+        raw_p = _int_or_none(form.get("personality_id", ""))
+        if raw_p is None:
+            errors["personality_id"] = "パーソナリティを選んでください。"
+        elif raw_p == "bad" or not isinstance(raw_p, int) or await _member(db, raw_p) is None:
+            errors["personality_id"] = "指定されたパーソナリティ（メンバー）が見つかりません。"
+        else:
+            personality_id = raw_p
+
+    guests = await _parse_guests(db, form.get("guests", ""), errors)
+
+    tz_name = (form.get("timezone") or recurrence.DEFAULT_TZ).strip()
+    tz = None
+    try:
+        tz = recurrence.zone(tz_name)
+    except RecurrenceError as exc:
+        errors["timezone"] = str(exc)
+
+    start_date = _parse_date(form.get("start_date", ""))
+    if start_date is None:
+        errors["start_date"] = "開始日を 2026-11-23 の形式で入力してください。"
+    start_time = _parse_time(form.get("start_time", ""))
+    if start_time is None:
+        errors["start_time"] = "開始時刻を 21:00 の形式で入力してください。"
+    end_time = _parse_time(form.get("end_time", ""))
+    duration = 0
+    if end_time is None:
+        errors["end_time"] = "終了時刻を 22:00 の形式で入力してください。"
+    elif start_time is not None:
+        duration = (end_time.hour * 60 + end_time.minute) - (start_time.hour * 60 + start_time.minute)
+        if duration <= 0:
+            errors["end_time"] = "終了時刻は開始時刻より後にしてください（日をまたぐ放送はできません）。"
+
+    lobby_raw = (form.get("lobby_minutes") or "10").strip()
+    lobby = int(lobby_raw) if lobby_raw.isdigit() and len(lobby_raw) < 4 else -1
+    if not 0 <= lobby <= 120:
+        errors["lobby_minutes"] = "待機室を開く時間は0〜120分で入力してください。"
+
+    stream_url, url_error = validate_url(form.get("stream_url", ""))
+    if url_error:
+        errors["stream_url"] = url_error
+
+    rule = ""
+    if not rotation_days:
+        try:
+            rule = recurrence.normalise_rrule(form.get("rrule", ""), tz)
+        except RecurrenceError as exc:
+            errors["rrule"] = str(exc)
+    until_raw = (form.get("until") or "").strip()
+    until = _parse_date(until_raw) if until_raw else None
+    if until_raw and until is None:
+        errors["until"] = "繰り返しの終了日を 2027-03-31 の形式で入力してください。"
+    elif until is not None and start_date is not None and until < start_date:
+        errors["until"] = "繰り返しの終了日は開始日より後にしてください。"
+    elif until is not None and not rotation_days and not rule and "rrule" not in errors:
+        errors["until"] = "繰り返しの終了日は繰り返しルールと一緒に指定してください。"
+    elif until is not None and ("UNTIL=" in rule or "COUNT=" in rule):
+        errors["until"] = "繰り返しルールに UNTIL / COUNT がある場合は終了日を空欄にしてください。"
+
+    if errors or start_date is None or start_time is None or tz is None:
+        return None, errors
+    if until is not None and rule:
+        rule = recurrence.with_until(rule, until, tz)
+    dtstart = dt.datetime.combine(start_date, start_time, tz).astimezone(dt.UTC)
+    data = ProgramData(
+        title=title,
+        description=description,
+        section_id=section_id if isinstance(section_id, int) else None,
+        personality_id=personality_id,
+        guests=guests,
+        dtstart=dtstart,
+        duration_minutes=duration,
+        lobby_minutes=lobby,
+        stream_url=stream_url,
+        rrule=rule,
+        timezone=tz_name,
+        skip_holidays=form.get("skip_holidays", "") in {"on", "1", "true", "yes"},
+        active=form.get("active", "") in {"on", "1", "true", "yes"},
+        extra={"until": until.isoformat()} if until else {},
+    )
+    if rule and not rotation_days:
+        probe = Program(dtstart=dtstart, rrule=rule, timezone=tz_name, duration_minutes=duration)
+        if not recurrence.next_rule_starts(probe, dtstart - dt.timedelta(seconds=1), 1):
+            return None, {"rrule": "この繰り返しルールでは放送日が1日もありません。"}
+    return data, {}
+
+
+def _apply(program: Program, data: ProgramData) -> None:
+    program.title = data.title
+    program.description = data.description
+    program.section_id = data.section_id
+    program.personality_id = data.personality_id
+    program.dtstart = data.dtstart
+    program.duration_minutes = data.duration_minutes
+    program.lobby_minutes = data.lobby_minutes
+    program.stream_url = data.stream_url
+    program.rrule = data.rrule
+    program.timezone = data.timezone
+    program.skip_holidays = data.skip_holidays
+    program.active = data.active
+    program.guests = [ProgramGuest(member_id=m, name=n, position=i) for i, (m, n) in enumerate(data.guests)]
+
+
+async def create_program(db: AsyncSession, bus: EventBus, data: ProgramData, now: dt.datetime | None = None) -> Program:
+    program = Program(rotation=data.rotation)
+    _apply(program, data)
+    db.add(program)
+    await db.commit()
+    await materialise_program(db, bus, program.id, now)
+    return await get_program(db, program.id)
+
+
+async def update_program(
+    db: AsyncSession, bus: EventBus, program: Program, data: ProgramData, now: dt.datetime | None = None
+) -> Program:
+    _apply(program, data)
+    program.updated_at = utcnow()
+    await db.commit()
+    await materialise_program(db, bus, program.id, now)
+    return await get_program(db, program.id)
+
+
+async def create_rotation(
+    db: AsyncSession, bus: EventBus, form: dict[str, str], now: dt.datetime | None = None
+) -> tuple[list[Program], dict[str, str]]:
+    """The daily-rotation form: one weekly program per weekday that has a personality."""
+    data, errors = await validate_program(db, form, rotation_days=True)
+    days: list[tuple[int, int]] = []
+    for index, code in enumerate(WEEKDAY_CODES):
+        raw = _int_or_none(form.get(f"personality_{code.lower()}", ""))
+        if raw is None:
+            continue
+        if raw == "bad" or not isinstance(raw, int) or await _member(db, raw) is None:
+            errors[f"personality_{code.lower()}"] = f"{WEEKDAY_LABELS[index]}曜日のパーソナリティが見つかりません。"
+        else:
+            days.append((index, raw))
+    if not days and not any(k.startswith("personality_") for k in errors):
+        errors["days"] = "少なくとも1つの曜日にパーソナリティを選んでください。"
+    if data is not None and not errors:
+        taken = await db.execute(select(Program.id).where(Program.rotation == data.title).limit(1))
+        if taken.first() is not None:
+            errors["title"] = (
+                "同じ名前のローテーションが既にあります。別の番組名にするか、既存の番組を編集してください。"
+            )
+    if data is None or errors:
+        return [], errors
+    tz = recurrence.zone(data.timezone)
+    local_start = data.dtstart.astimezone(tz)
+    until = data.extra.get("until")
+    programs = []
+    for weekday, personality_id in days:
+        first = local_start + dt.timedelta(days=(weekday - local_start.weekday()) % 7)
+        rule = f"FREQ=WEEKLY;BYDAY={WEEKDAY_CODES[weekday]}"
+        if until:
+            rule = recurrence.with_until(rule, dt.date.fromisoformat(until), tz)
+        program = Program(rotation=data.title)
+        _apply(program, data)
+        program.personality_id = personality_id
+        program.active = True
+        program.dtstart = first.astimezone(dt.UTC)
+        program.rrule = rule
+        db.add(program)
+        programs.append(program)
+    await db.commit()
+    for program in programs:
+        await materialise_program(db, bus, program.id, now)
+    return programs, {}
+
+
+# --- exceptions --------------------------------------------------------------------------------
+
+
+def parse_local_datetime(raw: str, tz: dt.tzinfo) -> dt.datetime | None:
+    try:
+        value = dt.datetime.fromisoformat((raw or "").strip())
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=tz)
+    return value.astimezone(dt.UTC)
+
+
+async def _overlapping(
+    db: AsyncSession, personality_id: int, start: dt.datetime, end: dt.datetime, exclude_program: int
+) -> Broadcast | None:
+    query = (
+        select(Broadcast)
+        .where(
+            Broadcast.personality_id == personality_id,
+            Broadcast.state != BroadcastState.CANCELLED,
+            Broadcast.starts_at < end,
+            Broadcast.ends_at > start,
+            or_(Broadcast.program_id.is_(None), Broadcast.program_id != exclude_program),
+        )
+        .limit(1)
+    )
+    return (await db.execute(query)).unique().scalar_one_or_none()
+
+
+async def add_exception(
+    db: AsyncSession,
+    bus: EventBus,
+    program: Program,
+    form: dict[str, str],
+    actor: Member | None,
+    now: dt.datetime | None = None,
+) -> ProgramException:
+    """Cancel, substitute or move one occurrence (form fields: occurrence, kind, personality_id, new_start, note)."""
+    now = now or utcnow()
+    tz = recurrence.zone(program.timezone or recurrence.DEFAULT_TZ)
+    errors: dict[str, str] = {}
+    occurrence = parse_local_datetime(form.get("occurrence", ""), tz)
+    if occurrence is None:
+        errors["occurrence"] = "対象の回を選んでください。"
+    elif not recurrence.is_rule_start(program, occurrence):
+        errors["occurrence"] = "指定された回はこの番組の予定にありません。"
+    try:
+        kind = ExceptionKind(form.get("kind", ""))
+    except ValueError:
+        errors["kind"] = "変更の種類（中止・代役・日時変更）を選んでください。"
+        kind = ExceptionKind.CANCEL
+    note = clean_line(form.get("note", ""))
+    if len(note) > 200:
+        errors["note"] = "メモは200文字以内にしてください。"
+    personality_id: int | None = None
+    raw_p = _int_or_none(form.get("personality_id", ""))
+    if raw_p is not None:
+        if raw_p == "bad" or not isinstance(raw_p, int) or await _member(db, raw_p) is None:
+            errors["personality_id"] = "指定されたメンバーが見つかりません。"
+        else:
+            personality_id = raw_p
+    if kind is ExceptionKind.SUBSTITUTE and personality_id is None and "personality_id" not in errors:
+        errors["personality_id"] = "代役のパーソナリティを選んでください。"
+    elif kind is ExceptionKind.SUBSTITUTE and personality_id == program.personality_id and personality_id:
+        errors["personality_id"] = "代役には番組のパーソナリティ以外のメンバーを選んでください。"
+    new_start: dt.datetime | None = None
+    if kind is ExceptionKind.MOVE:
+        new_start = parse_local_datetime(form.get("new_start", ""), tz)
+        if new_start is None:
+            errors["new_start"] = "変更後の日時を入力してください。"
+        elif new_start <= now:
+            errors["new_start"] = "変更後の日時は未来の日時にしてください。"
+        elif occurrence is not None and new_start == occurrence:
+            errors["new_start"] = "変更後の日時が元の日時と同じです。"
+    if occurrence is not None and "occurrence" not in errors:
+        existing = (
+            await db.execute(
+                select(ProgramException).where(
+                    ProgramException.program_id == program.id, ProgramException.occurrence_start == occurrence
+                )
+            )
+        ).scalar_one_or_none()
+        if existing is not None:
+            errors["occurrence"] = (
+                f"この回には既に「{existing.kind.label}」が登録されています。変更するには先に削除してください。"
+            )
+        row = (
+            (
+                await db.execute(
+                    select(Broadcast).where(
+                        Broadcast.program_id == program.id, Broadcast.occurrence_start == occurrence
+                    )
+                )
+            )
+            .unique()
+            .scalar_one_or_none()
+        )
+        if row is not None and row.state not in (BroadcastState.SCHEDULED, BroadcastState.CANCELLED):
+            errors["occurrence"] = "開始済み・終了済みの回は変更できません。"
+        elif row is None and occurrence + dt.timedelta(minutes=program.duration_minutes) <= now:
+            errors["occurrence"] = "過去の回は変更できません。"
+    if not errors and personality_id is not None and occurrence is not None:
+        start = new_start or occurrence
+        end = start + dt.timedelta(minutes=program.duration_minutes)
+        clash = await _overlapping(db, personality_id, start, end, program.id)
+        if clash is not None:
+            who = (await db.get(Member, personality_id)) or None
+            errors["personality_id"] = (
+                f"{who.name if who else 'このメンバー'}さんはその時間に別の番組「{clash.title}」を担当しています。"
+            )
+    if errors:
+        raise ScheduleError("invalid_exception", next(iter(errors.values())), errors)
+    assert occurrence is not None
+    exc = ProgramException(
+        program_id=program.id,
+        occurrence_start=occurrence,
+        kind=kind,
+        personality_id=personality_id,
+        starts_at=new_start,
+        note=note,
+        created_by_id=actor.id if actor else None,
+    )
+    db.add(exc)
+    try:
+        await db.commit()
+    except IntegrityError:
+        await db.rollback()
+        raise ScheduleError(
+            "duplicate_exception",
+            "この回には既に変更が登録されています。",
+            {"occurrence": "この回には既に変更が登録されています。"},
+        ) from None
+    await materialise_program(db, bus, program.id, now)
+    return exc
+
+
+async def remove_exception(
+    db: AsyncSession, bus: EventBus, program: Program, exception_id: int, now: dt.datetime | None = None
+) -> None:
+    exc = await db.get(ProgramException, exception_id)
+    if exc is None or exc.program_id != program.id:
+        raise ScheduleError("not_found", "指定された変更が見つかりません。", status=404)
+    await db.delete(exc)
+    await db.commit()
+    await materialise_program(db, bus, program.id, now)
+
+
+# --- materialising broadcasts -----------------------------------------------------------------
+
+
+async def materialise(db: AsyncSession, bus: EventBus, now: dt.datetime | None = None) -> int:
+    """Create/update the broadcasts of every program for the next 30 days; returns how many changed."""
+    now = now or utcnow()
+    ids = list((await db.execute(select(Program.id))).scalars())
+    changed = 0
+    for program_id in ids:
+        changed += await materialise_program(db, bus, program_id, now)
+    return changed
+
+
+async def materialise_program(
+    db: AsyncSession, bus: EventBus, program_id: int, now: dt.datetime | None = None, horizon: dt.timedelta = HORIZON
+) -> int:
+    """Idempotent: run it twice, or from two processes, and the broadcasts are the same."""
+    now = now or utcnow()
+    for attempt in range(3):
+        try:
+            return await _materialise_program(db, bus, program_id, now, horizon)
+        except IntegrityError:  # another process inserted the same occurrence first
+            await db.rollback()
+            if attempt == 2:
+                raise
+    return 0
+
+
+async def _materialise_program(
+    db: AsyncSession, bus: EventBus, program_id: int, now: dt.datetime, horizon: dt.timedelta
+) -> int:
+    program = (
+        (await db.execute(select(Program).where(Program.id == program_id).execution_options(populate_existing=True)))
+        .unique()
+        .scalar_one_or_none()
+    )
+    if program is None:
+        return 0
+    window_start = now - dt.timedelta(minutes=program.duration_minutes)
+    window_end = now + horizon
+    wanted = (
+        recurrence.occurrences(program, await exceptions_of(db, program.id), window_start, window_end)
+        if program.active
+        else []
+    )
+    rows = {
+        b.occurrence_start: b
+        for b in (
+            await db.execute(
+                select(Broadcast)
+                .where(
+                    Broadcast.program_id == program.id,
+                    or_(
+                        and_(Broadcast.starts_at >= window_start, Broadcast.starts_at < window_end),
+                        and_(Broadcast.occurrence_start >= window_start, Broadcast.occurrence_start < window_end),
+                    ),
+                )
+                .execution_options(populate_existing=True)
+            )
+        )
+        .unique()
+        .scalars()
+    }
+    changes = 0
+    to_cancel: list[int] = []
+    to_reinstate: list[int] = []
+    lobby = dt.timedelta(minutes=program.lobby_minutes)
+    keep: set[dt.datetime] = set()
+    for occ in wanted:
+        keep.add(occ.occurrence_start)
+        row = rows.get(occ.occurrence_start)
+        values = {
+            "title": program.title,
+            "description": program.description,
+            "personality_id": occ.personality_id,
+            "starts_at": occ.starts_at,
+            "ends_at": occ.ends_at,
+            "opens_at": occ.starts_at - lobby,
+            "stream_url": program.stream_url,
+            "note": occ.note,
+        }
+        if row is None:
+            if occ.ends_at <= now:
+                continue  # never create broadcasts that are already over
+            db.add(
+                Broadcast(
+                    program_id=program.id,
+                    occurrence_start=occ.occurrence_start,
+                    state=BroadcastState.CANCELLED if occ.cancelled else BroadcastState.SCHEDULED,
+                    **values,
+                )
+            )
+            changes += 1
+            continue
+        if row.state not in (BroadcastState.SCHEDULED, BroadcastState.CANCELLED):
+            continue  # open, live or ended: history, never rewritten
+        if occ.starts_at <= now and row.state is BroadcastState.SCHEDULED and not occ.cancelled:
+            continue  # the scheduler is about to act on it; don't move it under its feet
+        dirty = False
+        for key, value in values.items():
+            if getattr(row, key) != value:
+                setattr(row, key, value)
+                dirty = True
+        changes += dirty
+        if occ.cancelled and row.state is BroadcastState.SCHEDULED:
+            to_cancel.append(row.id)
+        elif not occ.cancelled and row.state is BroadcastState.CANCELLED and occ.starts_at > now:
+            to_reinstate.append(row.id)
+    # Occurrences that no longer exist (rule edited, program paused): drop them if nothing happened yet.
+    gone = [
+        b.id
+        for start, b in rows.items()
+        if start is not None
+        and start not in keep
+        and window_start <= start < window_end
+        and b.state in (BroadcastState.SCHEDULED, BroadcastState.CANCELLED)
+        and b.starts_at > now
+    ]
+    if gone:
+        await db.execute(delete(Broadcast).where(Broadcast.id.in_(gone)).execution_options(synchronize_session=False))
+        changes += len(gone)
+    await db.commit()
+    for broadcast_id in to_cancel:
+        await _safe_transition(db, bus, broadcast_id, BroadcastState.CANCELLED, now)
+    for broadcast_id in to_reinstate:
+        await _safe_transition(db, bus, broadcast_id, BroadcastState.SCHEDULED, now)
+    return changes + len(to_cancel) + len(to_reinstate)
+
+
+async def _safe_transition(
+    db: AsyncSession, bus: EventBus, broadcast_id: int, state: BroadcastState, now: dt.datetime
+) -> None:
+    try:
+        await transition(db, bus, broadcast_id, state, now=now)
+    except TransitionError as exc:  # someone (a host) moved it meanwhile: theirs wins
+        log.info("skipped %s on broadcast %s: %s", state.value, broadcast_id, exc.message)
+
+
+# --- host actions --------------------------------------------------------------------------------
+
+HOST_ACTIONS = {"open": BroadcastState.OPEN, "live": BroadcastState.LIVE, "end": BroadcastState.ENDED}
+
+
+async def host_action(
+    db: AsyncSession, bus: EventBus, broadcast_id: int, action: str, member: Member, now: dt.datetime | None = None
+) -> Broadcast:
+    """Open the lobby, go live or end early, by the personality, a moderator or an operator."""
+    broadcast = await get_broadcast(db, broadcast_id)
+    if not can_host(member, broadcast):
+        raise ScheduleError(
+            "forbidden", "この放送を操作できるのはパーソナリティ・モデレーター・運営だけです。", status=403
+        )
+    target = HOST_ACTIONS.get(action)
+    if target is None:
+        raise ScheduleError("bad_action", "操作が正しくありません（open / live / end）。")
+    if target is BroadcastState.ENDED and broadcast.state is BroadcastState.SCHEDULED:
+        raise ScheduleError("not_started", "まだ開始していない放送は終了できません。", status=409)
+    try:
+        result = await transition(db, bus, broadcast_id, target, actor=member, now=now)
+    except TransitionError as exc:
+        raise ScheduleError(exc.code, exc.message, status=409) from None
+    return result.broadcast
