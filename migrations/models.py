@@ -5,7 +5,7 @@ import archive.models  # noqa: F401
 import core.members.models
 import core.sections  # noqa: F401
 import live.models
-import live.moderation.models  # noqa: F401
+import live.moderation.models
 import live.rooms.models  # noqa: F401
 from core.db import Base
 
