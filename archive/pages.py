@@ -5,13 +5,14 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-from litestar import Controller, Request, Response, get, post
+import msgspec
+from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy import select
 
-from archive import files, service
+from archive import chat, files, service
 from archive.service import ArchiveError, ArchiveFilters
 from core.access import active_member, member_guard
 from core.deps import AppSettings, DbSession
@@ -124,6 +125,36 @@ class ArchiveController(Controller):
             raise HTTPException(status_code=exc.status, detail=exc.message) from None
         return Redirect(f"/archive/{broadcast_id}?msg=deleted", status_code=303)
 
+    @get("/{broadcast_id:int}/replay.json", media_type=MediaType.JSON)
+    async def replay(self, db: DbSession, broadcast_id: FromPath[int]) -> Response[bytes]:
+        """The chat as members replay it beside the recording (hidden comments never included)."""
+        broadcast = await _past(db, broadcast_id)
+        feed = chat.ReplayFeed(broadcast_id=broadcast.id, comments=await chat.replay_items(db, broadcast.id))
+        return Response(msgspec.json.encode(feed), media_type=MediaType.JSON, headers=NO_STORE)
+
+    @get("/{broadcast_id:int}/chat.csv")
+    async def export_csv(
+        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: FromPath[int]
+    ) -> Response[bytes]:
+        broadcast = await _manageable(request, db, broadcast_id)
+        body = chat.to_csv(await chat.replay_items(db, broadcast.id))
+        return Response(body, media_type="text/csv; charset=utf-8", headers=_download(f"chat-{broadcast.id}.csv"))
+
+    @get("/{broadcast_id:int}/chat.json")
+    async def export_json(
+        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: FromPath[int]
+    ) -> Response[bytes]:
+        broadcast = await _manageable(request, db, broadcast_id)
+        body = chat.to_json(broadcast, await chat.replay_items(db, broadcast.id))
+        return Response(body, media_type=MediaType.JSON, headers=_download(f"chat-{broadcast.id}.json"))
+
+    @get("/{broadcast_id:int}/stats")
+    async def stats(self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: FromPath[int]) -> Template:
+        broadcast = await _manageable(request, db, broadcast_id)
+        return Template(
+            "archive_stats.html", context={"broadcast": broadcast, "stats": await chat.stats(db, broadcast.id)}
+        )
+
     @get("/media/{name:str}")
     async def media(self, request: Request[Any, Any, Any], settings: AppSettings, name: FromPath[str]) -> Response[Any]:
         try:
@@ -133,6 +164,32 @@ class ArchiveController(Controller):
             raise NotFoundException(detail="録画ファイルが見つかりません。") from None
         except files.RangeNotSatisfiable as exc:
             return Response(b"", status_code=416, headers={"content-range": f"bytes */{exc.size}"})
+
+
+NO_STORE = {"cache-control": "private, no-store"}
+
+
+def _download(filename: str) -> dict[str, str]:
+    return {**NO_STORE, "content-disposition": f'attachment; filename="{filename}"'}
+
+
+async def _past(db: DbSession, broadcast_id: int) -> Broadcast:
+    try:
+        return await service.get_past_broadcast(db, broadcast_id)
+    except ArchiveError as exc:
+        raise NotFoundException(detail=exc.message) from None
+
+
+async def _manageable(request: Request[Any, Any, Any], db: DbSession, broadcast_id: int) -> Broadcast:
+    """Exports and statistics are for the broadcast's host and operators."""
+    broadcast = await _past(db, broadcast_id)
+    if not service.can_manage(active_member(request), broadcast):
+        raise HTTPException(
+            status_code=403,
+            detail="チャットの書き出しと統計は、この放送のパーソナリティと運営だけが利用できます。",
+            extra={"code": "not_host"},
+        )
+    return broadcast
 
 
 async def _detail_page(

@@ -1,12 +1,13 @@
 """Every table of every domain, gathered for Alembic (migrations sit above the domains)."""
 
-# Each import registers its tables on Base.metadata.
-import archive.models  # noqa: F401
-import core.members.models
-import core.sections  # noqa: F401
-import live.models
-import live.moderation.models  # noqa: F401
-import live.rooms.models  # noqa: F401
+from archive import models as archive_models
+from core import sections
 from core.db import Base
+from core.members import models as member_models
+from live import models as live_models
+from live.moderation import models as moderation_models
+from live.rooms import models as room_models
 
+#: Importing these registers their tables on Base.metadata (listed so the imports are used).
+MODEL_MODULES = (archive_models, member_models, sections, live_models, moderation_models, room_models)
 metadata = Base.metadata

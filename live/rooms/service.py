@@ -23,7 +23,7 @@ from core.db import utcnow
 from core.members.models import Member
 from core.text import clean_line
 from live.models import Broadcast, BroadcastState
-from live.rooms.models import CommentRoom, RoomComment, RoomReaction
+from live.rooms.models import CommentRoom, RoomComment, RoomReaction, RoomVisit
 from live.rooms.protocol import REACTION_KINDS, CommentItem, Limits
 
 ACCEPTING = frozenset({BroadcastState.OPEN, BroadcastState.LIVE})
@@ -86,7 +86,9 @@ def clean_comment(text: str, max_length: int) -> str:
     return cleaned
 
 
-def _insert(db: AsyncSession, table: type[CommentRoom] | type[RoomReaction]) -> sqlite.Insert | postgresql.Insert:
+def _insert(
+    db: AsyncSession, table: type[CommentRoom] | type[RoomReaction] | type[RoomVisit]
+) -> sqlite.Insert | postgresql.Insert:
     dialect = db.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
@@ -294,3 +296,10 @@ async def set_limits(db: AsyncSession, broadcast_id: int, limits: Limits) -> Lim
     )
     await db.commit()
     return limits
+
+
+async def record_visit(db: AsyncSession, broadcast_id: int, member_id: int) -> None:
+    """Remember that a member opened the room (first time only)."""
+    statement = _insert(db, RoomVisit).values(broadcast_id=broadcast_id, member_id=member_id, first_seen_at=utcnow())
+    await db.execute(statement.on_conflict_do_nothing())
+    await db.commit()

@@ -52,7 +52,7 @@
 
   function showUpTo(videoSeconds) {
     const target = countUpTo((videoSeconds - offsetSeconds) * 1000);
-    if (target === shown) return;
+    if (target === shown && root.dataset.shown !== undefined) return;
     const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
     if (target > shown) {
       const frag = document.createDocumentFragment();

@@ -1,0 +1,112 @@
+"""In Chromium: the archive plays a real video and the chat follows playback, seeking included."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.archive.video import write_test_video
+from tests.browser import chromium, screenshot
+from tests.servers import ServerProcess, prepare_database
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+COMMENTS = [
+    (1_000, "はじまりました"),
+    (4_000, "接種会場の動線について質問です"),
+    (7_000, "予約システムの件、参考になりました"),
+]
+
+
+async def _seed(url: str) -> int:
+    from sqlalchemy import select
+
+    from archive.media import MediaKind
+    from archive.models import Recording
+    from core.db import Database
+    from core.members.models import Member
+    from live.models import Broadcast, BroadcastState
+    from live.rooms.models import RoomComment
+
+    db = Database(url, pool_size=0)
+    async with db.session() as s:
+        host = (await s.execute(select(Member).where(Member.email == "host@example.jp"))).scalar_one()
+        naha = (await s.execute(select(Member).where(Member.email == "naha@example.jp"))).scalar_one()
+        start = dt.datetime(2026, 11, 2, 12, tzinfo=dt.UTC)
+        b = Broadcast(
+            title="リプレイの検証",
+            personality_id=host.id,
+            starts_at=start,
+            ends_at=start + dt.timedelta(hours=1),
+            opens_at=start,
+            live_at=start,
+            state=BroadcastState.ENDED,
+        )
+        s.add(b)
+        await s.flush()
+        for position, (offset_ms, text) in enumerate(COMMENTS, start=1):
+            s.add(
+                RoomComment(
+                    broadcast_id=b.id,
+                    position=position,
+                    member_id=naha.id,
+                    text=text,
+                    offset_ms=offset_ms,
+                    created_at=start + dt.timedelta(milliseconds=offset_ms),
+                )
+            )
+        s.add(
+            Recording(
+                broadcast_id=b.id, url="/archive/media/replay.webm", kind=MediaKind.VIDEO_FILE, duration_seconds=10
+            )
+        )
+        await s.commit()
+        broadcast_id = b.id
+    await db.dispose()
+    return broadcast_id
+
+
+@pytest.fixture
+def server(tmp_path):
+    env = {"VAR_DIR": str(tmp_path), "SECRET_KEY": "v" * 48, "LOG_LEVEL": "WARNING"}
+    prepare_database(env)
+    (tmp_path / "media").mkdir()
+    write_test_video(tmp_path / "media" / "replay.webm")
+    broadcast_id = asyncio.run(_seed(f"sqlite+aiosqlite:///{tmp_path / 'chonai.db'}"))
+    proc = ServerProcess(env, tmp_path / "server.log").start()
+    proc.broadcast_id = broadcast_id  # type: ignore[attr-defined]
+    yield proc
+    proc.stop()
+
+
+def test_chat_follows_playback_and_seeking(server):
+    with chromium() as browser:
+        page = browser.new_page(locale="ja-JP")
+        page.goto(server.url + "/login")
+        page.fill("#f-email", "member@example.jp")
+        page.fill("#f-password", "chonai-demo-2026")
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+        page.goto(f"{server.url}/archive/{server.broadcast_id}")
+        page.wait_for_selector("#replay[data-ready=true]")
+        # (wait_for_function evaluates strings, which the page's CSP forbids: use expect())
+        expect(page.locator("#replay")).to_have_attribute("data-shown", "0")  # nothing before 0:00
+
+        page.evaluate("const v = document.getElementById('archive-video'); v.muted = true; v.play()")
+        expect(page.locator(".replay-item").first).to_be_visible(timeout=10_000)
+        page.evaluate("document.getElementById('archive-video').pause()")
+
+        page.evaluate("document.getElementById('archive-video').currentTime = 8")
+        expect(page.locator("#replay")).to_have_attribute("data-shown", "3")
+        texts = page.locator(".replay-text").all_inner_texts()
+        assert texts == [t for _, t in COMMENTS]
+        assert page.locator(".replay-time").all_inner_texts() == ["0:01", "0:04", "0:07"]
+        screenshot(page, "archive-replay")
+
+        # Seeking back hides the later comments again.
+        page.evaluate("document.getElementById('archive-video').currentTime = 2")
+        expect(page.locator("#replay")).to_have_attribute("data-shown", "1")
+        assert page.locator(".replay-text").all_inner_texts() == ["はじまりました"]
