@@ -2,6 +2,7 @@
 
 import core.members.models
 import core.sections  # noqa: F401
+import faq.models  # noqa: F401
 import live.models  # noqa: F401
 from core.db import Base
 
