@@ -142,7 +142,7 @@ async def _fill(url: str, entries: list[tuple[str, str, str]], log: Any) -> None
     per_doc = 50
     docs = (len(entries) + per_doc - 1) // per_doc
     async with db.engine.begin() as conn:
-        await conn.execute(text("INSERT INTO faq_series (id, title, description, created_at) VALUES (1, 'ベンチ', '', :t)"), {"t": _now()})
+        await conn.execute(text("INSERT INTO faq_series (id, title, description, categories, created_at) VALUES (1, 'ベンチ', '', '', :t)"), {"t": _now()})
         await conn.execute(
             text(
                 "INSERT INTO faq_sessions (id, series_id, number, title, starts_at, meeting_url, state, premoderation,"

@@ -49,6 +49,9 @@ class QuestionStatus(enum.StrEnum):
         }[self]
 
 
+DEFAULT_CATEGORIES = ("予約・受付", "会場運営", "接種券・通知", "副反応・医療", "体制・人員", "財政・予算", "広報・周知", "その他")
+
+
 class StudySeries(Base):
     __tablename__ = "faq_series"
 
@@ -56,9 +59,14 @@ class StudySeries(Base):
     title: Mapped[str] = mapped_column(String(100), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
     section_id: Mapped[int | None] = mapped_column(ForeignKey("sections.id", ondelete="SET NULL"), default=None)
+    categories: Mapped[str] = mapped_column(Text, default="")  # one per line; questions pick one
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     section: Mapped[Section | None] = relationship(lazy="joined")
+
+    @property
+    def category_list(self) -> list[str]:
+        return [c.strip() for c in self.categories.splitlines() if c.strip()] or list(DEFAULT_CATEGORIES)
 
 
 class SeriesOrganiser(Base):

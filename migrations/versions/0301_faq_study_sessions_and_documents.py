@@ -29,6 +29,7 @@ def upgrade() -> None:
     sa.Column('title', sa.String(length=100), nullable=False),
     sa.Column('description', sa.Text(), nullable=False),
     sa.Column('section_id', sa.Integer(), nullable=True),
+    sa.Column('categories', sa.Text(), nullable=False),
     sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['section_id'], ['sections.id'], name=op.f('fk_faq_series_section_id_sections'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_faq_series')),
