@@ -38,6 +38,7 @@ async def _next_position(db: AsyncSession, session_id: int) -> int:
 
 
 async def record(db: AsyncSession, q: Question) -> events.QuestionRecord:
+    author = await db.get_one(Member, q.author_id)  # never a lazy load: q may be new in this session
     askers = list(
         (
             await db.execute(
@@ -60,8 +61,8 @@ async def record(db: AsyncSession, q: Question) -> events.QuestionRecord:
         status=q.status.value,
         votes=q.votes,
         anonymous=q.anonymous,
-        author_name=q.author.name,
-        author_affiliation=f"{q.author.prefecture} {q.author.organisation}",
+        author_name=author.name,
+        author_affiliation=f"{author.prefecture} {author.organisation}",
         asker_ids=[a.member_id for a in askers],
         asker_names=[f"{a.member.name}（{a.member.organisation}）" + ("・匿名" if a.anonymous else "") for a in askers],
         voter_ids=voters,
@@ -292,12 +293,10 @@ async def merge(db: AsyncSession, bus: EventBus, member: Member, source_id: int,
         (await db.execute(select(QuestionVote.member_id).where(QuestionVote.question_id == target.id))).scalars()
     )
     for voter in (await db.execute(select(QuestionVote.member_id).where(QuestionVote.question_id == source.id))).scalars():
-        if voter not in voted and voter not in target_askers:
+        if voter not in voted and voter not in target_askers:  # the target's askers never vote for it
             db.add(QuestionVote(question_id=target.id, member_id=voter))
             voted.add(voter)
-    # Askers of the target cannot vote for their own question.
-    for voter in voted & target_askers:
-        await db.delete(await db.get_one(QuestionVote, (target.id, voter)))
+    # A vote someone cast before their own duplicate was merged in still counts: interest only adds up.
     if not target.answer and source.answer:
         target.answer = source.answer
     if not target.category:

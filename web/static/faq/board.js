@@ -143,7 +143,9 @@
     banner.hidden = !current;
     banner.replaceChildren(...(current ? [el("strong", { text: "いま回答中: " }), el("span", { text: current.body })] : []));
   }
-  list.addEventListener("focusout", () => setTimeout(redraw, 0));
+  list.addEventListener("focusout", (e) => {
+    if (!e.relatedTarget || !list.contains(e.relatedTarget)) setTimeout(redraw, 0);
+  });
   // Typing a reason or an answer pauses redrawing; leaving the field (or clicking its button) resumes it.
 
   function applyBoard(m) {
