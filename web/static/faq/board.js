@@ -12,6 +12,7 @@
   let answeringId = null;
   let sortBy = "votes";
   let retry = 500;
+  const openPanels = new Set(); // moderation panels stay open across redraws
 
   function csrf() {
     const m = document.cookie.match(/(?:^|; )chonai_csrf=([^;]*)/);
@@ -63,7 +64,8 @@
         onclick: () => act(api(`/sessions/${sessionId}/answering`, { question_id: now ? null : id })) }));
     }
     if (q.status === "open") box.append(el("button", { type: "button", class: "button button-small button-secondary", text: "回答済みにする", onclick: () => act(api(`/questions/${id}/answered`)) }));
-    const details = el("details", { class: "mod-more" }, el("summary", { text: "回答・編集・統合・見送り" }));
+    const details = el("details", { class: "mod-more", open: openPanels.has(id) }, el("summary", { text: "回答・編集・統合・見送り" }));
+    details.addEventListener("toggle", () => (details.open ? openPanels.add(id) : openPanels.delete(id)));
     // Written answer.
     const answer = el("textarea", { rows: 3, maxLength: 5000, value: q.answer || "", "data-role": "answer", placeholder: "回答を書く（Markdown可）" });
     details.append(el("div", { class: "mod-row" }, answer,
