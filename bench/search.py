@@ -25,22 +25,97 @@ from typing import Any
 # --- a realistic corpus --------------------------------------------------------------------
 
 SUBJECTS = [
-    "ワクチン接種", "接種券", "集団接種", "個別接種", "予約システム", "予約枠", "副反応", "接種会場", "送迎バス",
-    "コールセンター", "高齢者施設", "保育所", "放課後児童クラブ", "住民税", "ふるさと納税", "地方交付税",
-    "補正予算", "決算統計", "例規審査", "条例改正", "パブリックコメント", "避難所運営", "防災無線", "備蓄品",
-    "マイナンバーカード", "電子申請", "窓口業務", "会計年度任用職員", "時間外勤務", "テレワーク", "広報紙",
-    "公式LINE", "ホームページ", "動画配信", "議会答弁", "国庫補助金", "委託契約", "入札", "医師会", "薬剤師",
-    "看護師", "キャンセル待ち", "在宅療養", "母子手帳", "乳幼児健診", "特定健診", "がん検診", "介護認定",
+    "ワクチン接種",
+    "接種券",
+    "集団接種",
+    "個別接種",
+    "予約システム",
+    "予約枠",
+    "副反応",
+    "接種会場",
+    "送迎バス",
+    "コールセンター",
+    "高齢者施設",
+    "保育所",
+    "放課後児童クラブ",
+    "住民税",
+    "ふるさと納税",
+    "地方交付税",
+    "補正予算",
+    "決算統計",
+    "例規審査",
+    "条例改正",
+    "パブリックコメント",
+    "避難所運営",
+    "防災無線",
+    "備蓄品",
+    "マイナンバーカード",
+    "電子申請",
+    "窓口業務",
+    "会計年度任用職員",
+    "時間外勤務",
+    "テレワーク",
+    "広報紙",
+    "公式LINE",
+    "ホームページ",
+    "動画配信",
+    "議会答弁",
+    "国庫補助金",
+    "委託契約",
+    "入札",
+    "医師会",
+    "薬剤師",
+    "看護師",
+    "キャンセル待ち",
+    "在宅療養",
+    "母子手帳",
+    "乳幼児健診",
+    "特定健診",
+    "がん検診",
+    "介護認定",
 ]
 ASPECTS = [
-    "手続き", "費用", "スケジュール", "周知方法", "人員配置", "システム改修", "問い合わせ対応", "財源",
-    "記録の管理", "様式", "根拠規定", "委託先の選定", "住民への説明", "庁内の役割分担", "事務の流れ",
-    "再発行", "キャンセル", "変更", "郵送", "本人確認", "代理申請", "期限", "優先順位", "保管方法",
+    "手続き",
+    "費用",
+    "スケジュール",
+    "周知方法",
+    "人員配置",
+    "システム改修",
+    "問い合わせ対応",
+    "財源",
+    "記録の管理",
+    "様式",
+    "根拠規定",
+    "委託先の選定",
+    "住民への説明",
+    "庁内の役割分担",
+    "事務の流れ",
+    "再発行",
+    "キャンセル",
+    "変更",
+    "郵送",
+    "本人確認",
+    "代理申請",
+    "期限",
+    "優先順位",
+    "保管方法",
 ]
 CONTEXTS = [
-    "転入者が多い", "高齢者が多い", "職員が少ない", "離島がある", "外国人住民が増えている", "予算が限られている",
-    "システムが古い", "会場が遠い", "問い合わせが集中している", "医療機関が少ない", "初めて担当する",
-    "前任者がいない", "県と調整が必要な", "近隣市町村と共同で実施する", "休日にも対応が必要な",
+    "転入者が多い",
+    "高齢者が多い",
+    "職員が少ない",
+    "離島がある",
+    "外国人住民が増えている",
+    "予算が限られている",
+    "システムが古い",
+    "会場が遠い",
+    "問い合わせが集中している",
+    "医療機関が少ない",
+    "初めて担当する",
+    "前任者がいない",
+    "県と調整が必要な",
+    "近隣市町村と共同で実施する",
+    "休日にも対応が必要な",
 ]
 QUESTION_TEMPLATES = [
     "{s}の{a}について、{c}場合はどうすればよいですか？",
@@ -62,7 +137,16 @@ ANSWER_SENTENCES = [
     "{c}ため、{s}は出張対応も行い、{a}の記録を毎日確認しています。",
     "詳しくは第{n}回の資料もご覧ください。",
 ]
-CATEGORIES = ["予約・受付", "会場運営", "接種券・通知", "副反応・医療", "財政・予算", "広報・周知", "体制・人員", "その他"]
+CATEGORIES = [
+    "予約・受付",
+    "会場運営",
+    "接種券・通知",
+    "副反応・医療",
+    "財政・予算",
+    "広報・周知",
+    "体制・人員",
+    "その他",
+]
 
 
 def generate_entries(count: int, seed: int = 7) -> Iterator[tuple[str, str, str]]:
@@ -142,7 +226,12 @@ async def _fill(url: str, entries: list[tuple[str, str, str]], log: Any) -> None
     per_doc = 50
     docs = (len(entries) + per_doc - 1) // per_doc
     async with db.engine.begin() as conn:
-        await conn.execute(text("INSERT INTO faq_series (id, title, description, categories, created_at) VALUES (1, 'ベンチ', '', '', :t)"), {"t": _now()})
+        await conn.execute(
+            text(
+                "INSERT INTO faq_series (id, title, description, categories, created_at) VALUES (1, 'ベンチ', '', '', :t)"
+            ),
+            {"t": _now()},
+        )
         await conn.execute(
             text(
                 "INSERT INTO faq_sessions (id, series_id, number, title, starts_at, meeting_url, state, premoderation,"
@@ -164,9 +253,14 @@ async def _fill(url: str, entries: list[tuple[str, str, str]], log: Any) -> None
             ),
             [{"id": d + 1, "title": f"第{d + 1}回 FAQ", "t": _now()} for d in range(docs)],
         )
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
-                "id": i + 1, "v": i // per_doc + 1, "ord": i % per_doc, "c": c, "q": q, "a": a,
+                "id": i + 1,
+                "v": i // per_doc + 1,
+                "ord": i % per_doc,
+                "c": c,
+                "q": q,
+                "a": a,
                 "st": search_text(q, a),
             }
             for i, (c, q, a) in enumerate(entries)
@@ -187,7 +281,7 @@ async def _fill(url: str, entries: list[tuple[str, str, str]], log: Any) -> None
             await conn.execute(text("CREATE TEMP TABLE g_load (gram INTEGER, entry_id INTEGER)"))
             batch: list[tuple[int, int]] = []
             for r in rows:
-                batch.extend((g, r["id"]) for g in entry_grams(r["st"]))
+                batch.extend((g, int(r["id"])) for g in entry_grams(str(r["st"])))
                 if len(batch) > 200_000:
                     await driver.executemany("INSERT INTO g_load VALUES (?, ?)", batch)  # type: ignore[union-attr]
                     grams_total += len(batch)
@@ -200,14 +294,16 @@ async def _fill(url: str, entries: list[tuple[str, str, str]], log: Any) -> None
             await conn.execute(text("ALTER TABLE faq_search_grams DROP CONSTRAINT pk_faq_search_grams"))
             batch = []
             for r in rows:
-                batch.extend((g, r["id"]) for g in entry_grams(r["st"]))
+                batch.extend((g, int(r["id"])) for g in entry_grams(str(r["st"])))
                 if len(batch) > 200_000:
                     await driver.copy_records_to_table("faq_search_grams", records=batch, columns=["gram", "entry_id"])  # type: ignore[union-attr]
                     grams_total += len(batch)
                     batch = []
             await driver.copy_records_to_table("faq_search_grams", records=batch, columns=["gram", "entry_id"])  # type: ignore[union-attr]
             grams_total += len(batch)
-            await conn.execute(text("ALTER TABLE faq_search_grams ADD CONSTRAINT pk_faq_search_grams PRIMARY KEY (gram, entry_id)"))
+            await conn.execute(
+                text("ALTER TABLE faq_search_grams ADD CONSTRAINT pk_faq_search_grams PRIMARY KEY (gram, entry_id)")
+            )
         log(f"index rows: {grams_total}")
     if url.startswith("sqlite"):
         async with db.engine.connect() as conn:
@@ -220,9 +316,10 @@ async def _fill(url: str, entries: list[tuple[str, str, str]], log: Any) -> None
 
 
 def _now() -> Any:
+    """Naive UTC, as the raw inserts above store it (the boundary rule of core.db)."""
     from core.db import utcnow
 
-    return utcnow().replace(tzinfo=None) if True else None
+    return utcnow().replace(tzinfo=None)
 
 
 async def _time_queries(url: str, queries: list[tuple[str, str]], reference: int) -> dict[str, Any]:
@@ -248,8 +345,10 @@ async def _time_queries(url: str, queries: list[tuple[str, str]], reference: int
         for _, q in queries[:reference]:
             terms = query_terms(q)
             started = time.perf_counter()
-            stmt = select(func.count()).select_from(FaqEntry).where(
-                FaqEntry.current.is_(True), *[FaqEntry.search_text.like(_like(t), escape="\\") for t in terms]
+            stmt = (
+                select(func.count())
+                .select_from(FaqEntry)
+                .where(FaqEntry.current.is_(True), *[FaqEntry.search_text.like(_like(t), escape="\\") for t in terms])
             )
             await session.execute(stmt)
             ref.append((time.perf_counter() - started) * 1000)
@@ -262,7 +361,13 @@ async def _time_queries(url: str, queries: list[tuple[str, str]], reference: int
         "max_ms": round(max(every), 2),
         "by_kind": {k: {"p50_ms": round(_pct(v, 50), 2), "p95_ms": round(_pct(v, 95), 2)} for k, v in timings.items()},
         "median_hits": statistics.median(hits),
-        "reference_like_scan": {"queries": len(ref), "p50_ms": round(_pct(ref, 50), 2), "p95_ms": round(_pct(ref, 95), 2)} if ref else None,
+        "reference_like_scan": {
+            "queries": len(ref),
+            "p50_ms": round(_pct(ref, 50), 2),
+            "p95_ms": round(_pct(ref, 95), 2),
+        }
+        if ref
+        else None,
     }
 
 

@@ -48,9 +48,7 @@ async def record(db: AsyncSession, q: Question) -> events.QuestionRecord:
     )
     voters = list((await db.execute(select(QuestionVote.member_id).where(QuestionVote.question_id == q.id))).scalars())
     merged = list(
-        (
-            await db.execute(select(Question.body).where(Question.merged_into_id == q.id).order_by(Question.id))
-        ).scalars()
+        (await db.execute(select(Question.body).where(Question.merged_into_id == q.id).order_by(Question.id))).scalars()
     )
     return events.QuestionRecord(
         id=q.id,
@@ -292,7 +290,9 @@ async def merge(db: AsyncSession, bus: EventBus, member: Member, source_id: int,
     voted = set(
         (await db.execute(select(QuestionVote.member_id).where(QuestionVote.question_id == target.id))).scalars()
     )
-    for voter in (await db.execute(select(QuestionVote.member_id).where(QuestionVote.question_id == source.id))).scalars():
+    for voter in (
+        await db.execute(select(QuestionVote.member_id).where(QuestionVote.question_id == source.id))
+    ).scalars():
         if voter not in voted and voter not in target_askers:  # the target's askers never vote for it
             db.add(QuestionVote(question_id=target.id, member_id=voter))
             voted.add(voter)
@@ -314,7 +314,9 @@ async def merge(db: AsyncSession, bus: EventBus, member: Member, source_id: int,
     return target
 
 
-async def set_answering(db: AsyncSession, bus: EventBus, member: Member, session: StudySession, question_id: int | None) -> None:
+async def set_answering(
+    db: AsyncSession, bus: EventBus, member: Member, session: StudySession, question_id: int | None
+) -> None:
     await require_organiser(db, member, session.series_id)
     if question_id is not None:
         q = await get_question(db, question_id)
@@ -352,9 +354,7 @@ async def snapshot(
     """The board as one viewer sees it; with `since`, only questions changed after that position."""
     await db.refresh(session)
     rows = await db.execute(
-        select(Question)
-        .where(Question.session_id == session.id, Question.position > since)
-        .order_by(Question.position)
+        select(Question).where(Question.session_id == session.id, Question.position > since).order_by(Question.position)
     )
     views = []
     removed = []

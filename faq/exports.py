@@ -7,8 +7,8 @@ import io
 import re
 from xml.sax.saxutils import escape as xml_escape
 
-from faq.models import FaqEntry, FaqVersion, StudySession
 from faq.documents import grouped
+from faq.models import FaqEntry, FaqVersion, StudySession
 
 COLUMNS = ["番号", "カテゴリ", "質問", "回答", "票数", "URL"]
 # HeiseiKakuGo-W5 is one of the Adobe CID fonts every PDF reader has: no font file to ship or install.
@@ -37,7 +37,14 @@ def markdown(version: FaqVersion, session: StudySession, entries: list[FaqEntry]
         lines += [f"## {category}", ""]
         for e in items:
             n += 1
-            lines += [f"### Q{n}. {e.question}", "", e.answer, "", f"[この項目へのリンク]({base_url}/faq/entries/{e.id})", ""]
+            lines += [
+                f"### Q{n}. {e.question}",
+                "",
+                e.answer,
+                "",
+                f"[この項目へのリンク]({base_url}/faq/entries/{e.id})",
+                "",
+            ]
     return "\n".join(lines)
 
 

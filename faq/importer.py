@@ -146,12 +146,12 @@ async def import_rows(db: AsyncSession, rows: list[Row], progress: Callable[[int
                 doc = FaqDocument(session_id=session.id, title=document_title(session))
                 db.add(doc)
                 await db.flush()
-            existing = list(
-                (await db.execute(select(DraftEntry).where(DraftEntry.document_id == doc.id))).scalars()
-            )
+            existing = list((await db.execute(select(DraftEntry).where(DraftEntry.document_id == doc.id))).scalars())
             for i, row in enumerate(items, len(existing)):
                 db.add(
-                    DraftEntry(document_id=doc.id, ord=i, category=row.category, question=row.question, answer=row.answer)
+                    DraftEntry(
+                        document_id=doc.id, ord=i, category=row.category, question=row.question, answer=row.answer
+                    )
                 )
             await db.flush()
             await publish(db, None, doc, "インポート" if doc.current_version else "", check=False, commit=False)

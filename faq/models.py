@@ -49,7 +49,16 @@ class QuestionStatus(enum.StrEnum):
         }[self]
 
 
-DEFAULT_CATEGORIES = ("予約・受付", "会場運営", "接種券・通知", "副反応・医療", "体制・人員", "財政・予算", "広報・周知", "その他")
+DEFAULT_CATEGORIES = (
+    "予約・受付",
+    "会場運営",
+    "接種券・通知",
+    "副反応・医療",
+    "体制・人員",
+    "財政・予算",
+    "広報・周知",
+    "その他",
+)
 
 
 class StudySeries(Base):

@@ -7,6 +7,7 @@ match found in the normalised text can be highlighted in the original.
 from __future__ import annotations
 
 import unicodedata
+from itertools import pairwise
 
 _COMBINING_KANA = {"\u3099", "\u309a"}  # voiced/semi-voiced marks left by NFKC of ﾞ and ﾟ
 MAX_TERMS = 5
@@ -77,7 +78,7 @@ def grams(search_text: str) -> set[int]:
     out: set[int] = set()
     for word in search_text.split():
         out.update(unigram(ch) for ch in word)
-        out.update(bigram(a, b) for a, b in zip(word, word[1:], strict=False))
+        out.update(bigram(a, b) for a, b in pairwise(word))
     return out
 
 
@@ -85,7 +86,7 @@ def term_grams(term: str) -> list[int]:
     """The grams that every text containing `term` has (the index narrows, the substring check decides)."""
     if len(term) == 1:
         return [unigram(term)]
-    return list(dict.fromkeys(bigram(a, b) for a, b in zip(term, term[1:], strict=False)))
+    return list(dict.fromkeys(bigram(a, b) for a, b in pairwise(term)))
 
 
 def match_spans(text: str, terms: list[str]) -> list[tuple[int, int]]:

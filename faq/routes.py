@@ -19,10 +19,10 @@ from sqlalchemy import select
 from core.access import active_member, member_guard
 from core.deps import AppSettings, DbSession
 from core.events import EventBus
-from core.members.models import Member, Role
+from core.members.models import Member
 from core.sections import Section
 from core.timefmt import JST
-from faq import board, documents, exports, service
+from faq import board, documents, events, exports, service
 from faq.models import FaqDocument, Question, SessionState, StudySession
 from faq.render import markdown_html
 from faq.search import search
@@ -43,7 +43,9 @@ def _faq_error(request: Request[Any, Any, Any], exc: FaqError) -> Response[Any]:
     if request.url.path.startswith("/api/") or "text/html" not in request.headers.get("accept", "text/html"):
         body = {"error": {"code": exc.code, "message": exc.message, "status": exc.status}}
         return Response(body, status_code=exc.status, media_type=MediaType.JSON)
-    return Template("error.html", context={"status": exc.status, "message": exc.message, "code": exc.code}, status_code=exc.status)  # type: ignore[return-value]
+    return Template(
+        "error.html", context={"status": exc.status, "message": exc.message, "code": exc.code}, status_code=exc.status
+    )
 
 
 HANDLERS: dict[Any, Any] = {FaqError: _faq_error}
@@ -118,7 +120,13 @@ class FaqPages(Controller):
         result = await search(db, q, limit=20, offset=(page - 1) * 20, document_ids=doc_ids) if q.strip() else None
         return Template(
             "faq/search.html",
-            context={"q": q, "result": result, "series": series_obj, "page": page, "series_list": await service.list_series(db)},
+            context={
+                "q": q,
+                "result": result,
+                "series": series_obj,
+                "page": page,
+                "series_list": await service.list_series(db),
+            },
         )
 
     @get("/categories/{name:str}")
@@ -170,7 +178,9 @@ class FaqPages(Controller):
         )
 
     @post("/series/{series_id:int}/sessions")
-    async def create_session(self, request: Request[Any, Any, Any], db: DbSession, series_id: FromPath[int]) -> Redirect:
+    async def create_session(
+        self, request: Request[Any, Any, Any], db: DbSession, series_id: FromPath[int]
+    ) -> Redirect:
         form = await _form(request)
         series = await service.get_series(db, series_id)
         broadcast_id = _int(form["broadcast_id"], "放送") if form.get("broadcast_id") else None
@@ -199,9 +209,7 @@ class FaqPages(Controller):
         return Redirect(f"/faq/series/{topic.series_id}?msg=voted#topics", status_code=303)
 
     @get("/sessions/{session_id:int}")
-    async def session_page(
-        self, request: Request[Any, Any, Any], db: DbSession, session_id: FromPath[int]
-    ) -> Template:
+    async def session_page(self, request: Request[Any, Any, Any], db: DbSession, session_id: FromPath[int]) -> Template:
         member = active_member(request)
         session = await service.get_session(db, session_id)
         if await service.broadcast_ended(db, session):
@@ -221,7 +229,9 @@ class FaqPages(Controller):
         return Redirect(f"/faq/documents/{doc.id}/edit", status_code=303)
 
     @get("/documents/{document_id:int}")
-    async def document(self, request: Request[Any, Any, Any], db: DbSession, document_id: FromPath[int]) -> Response[Any]:
+    async def document(
+        self, request: Request[Any, Any, Any], db: DbSession, document_id: FromPath[int]
+    ) -> Response[Any]:
         doc = await documents.get_document(db, document_id)
         if not doc.current_version:
             return Redirect(f"/faq/documents/{doc.id}/edit", status_code=303)
@@ -233,7 +243,9 @@ class FaqPages(Controller):
     ) -> Template:
         return await self._version(request, db, await documents.get_document(db, document_id), number)
 
-    async def _version(self, request: Request[Any, Any, Any], db: DbSession, doc: FaqDocument, number: int | None) -> Template:
+    async def _version(
+        self, request: Request[Any, Any, Any], db: DbSession, doc: FaqDocument, number: int | None
+    ) -> Template:
         version = await documents.get_version(db, doc, number)
         entries = await documents.entries_of(db, version.id)
         session = await db.get_one(StudySession, doc.session_id)
@@ -252,7 +264,9 @@ class FaqPages(Controller):
         )
 
     @get("/documents/{document_id:int}/edit")
-    async def edit_document(self, request: Request[Any, Any, Any], db: DbSession, document_id: FromPath[int]) -> Template:
+    async def edit_document(
+        self, request: Request[Any, Any, Any], db: DbSession, document_id: FromPath[int]
+    ) -> Template:
         doc = await documents.get_document(db, document_id)
         session = await db.get_one(StudySession, doc.session_id)
         await service.require_organiser(db, active_member(request), session.series_id)
@@ -269,7 +283,9 @@ class FaqPages(Controller):
         )
 
     @post("/documents/{document_id:int}/edit")
-    async def save_document(self, request: Request[Any, Any, Any], db: DbSession, document_id: FromPath[int]) -> Redirect:
+    async def save_document(
+        self, request: Request[Any, Any, Any], db: DbSession, document_id: FromPath[int]
+    ) -> Redirect:
         form = await _form(request)
         doc = await documents.get_document(db, document_id)
         entries = []
@@ -287,7 +303,9 @@ class FaqPages(Controller):
                     question_id=_int(form[f"qid-{i}"], "質問") if form.get(f"qid-{i}") else None,
                 )
             )
-        await documents.save_draft(db, active_member(request), doc, form.get("title", ""), form.get("intro", ""), entries)
+        await documents.save_draft(
+            db, active_member(request), doc, form.get("title", ""), form.get("intro", ""), entries
+        )
         if form.get("action") == "publish":
             await documents.publish(db, active_member(request), doc, form.get("note", ""))
             return Redirect(f"/faq/documents/{doc.id}", status_code=303)
@@ -295,8 +313,13 @@ class FaqPages(Controller):
 
     @get("/documents/{document_id:int}/v/{number:int}/download/{fmt:str}")
     async def download(
-        self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings,
-        document_id: FromPath[int], number: FromPath[int], fmt: FromPath[str],
+        self,
+        request: Request[Any, Any, Any],
+        db: DbSession,
+        settings: AppSettings,
+        document_id: FromPath[int],
+        number: FromPath[int],
+        fmt: FromPath[str],
     ) -> Response[bytes]:
         doc = await documents.get_document(db, document_id)
         version = await documents.get_version(db, doc, number)
@@ -407,7 +430,9 @@ class FaqApi(Controller):
         self, request: Request[Any, Any, Any], db: DbSession, session_id: FromPath[int], data: JSONBody[QuestionIn]
     ) -> QuestionOut:
         session = await service.get_session(db, session_id)
-        q = await board.ask(db, _bus(request), active_member(request), session, data.body, data.category, data.anonymous)
+        q = await board.ask(
+            db, _bus(request), active_member(request), session, data.body, data.category, data.anonymous
+        )
         return QuestionOut.of(q)
 
     @get("/sessions/{session_id:int}/board")
@@ -418,7 +443,7 @@ class FaqApi(Controller):
         session = await service.get_session(db, session_id)
         moderator = await service.can_organise(db, member, session.series_id)
         snap = await board.snapshot(db, session, member.id, moderator, max(0, since))
-        return Response(board.events.encoder.encode(snap), media_type=MediaType.JSON)
+        return Response(events.encoder.encode(snap), media_type=MediaType.JSON)
 
     @post("/questions/{question_id:int}/vote")
     async def vote(self, request: Request[Any, Any, Any], db: DbSession, question_id: FromPath[int]) -> QuestionOut:
@@ -432,7 +457,9 @@ class FaqApi(Controller):
     async def edit(
         self, request: Request[Any, Any, Any], db: DbSession, question_id: FromPath[int], data: JSONBody[EditIn]
     ) -> QuestionOut:
-        return QuestionOut.of(await board.edit(db, _bus(request), active_member(request), question_id, data.body, data.category))
+        return QuestionOut.of(
+            await board.edit(db, _bus(request), active_member(request), question_id, data.body, data.category)
+        )
 
     @post("/questions/{question_id:int}/answer")
     async def answer(
@@ -513,8 +540,14 @@ class FaqApi(Controller):
             result.capped,
             [
                 SearchHitOut(
-                    h.entry.id, h.entry.category, h.entry.question, str(h.question_html), str(h.snippet_html),
-                    f"/faq/entries/{h.entry.id}", h.entry.version.title, h.score,
+                    h.entry.id,
+                    h.entry.category,
+                    h.entry.question,
+                    str(h.question_html),
+                    str(h.snippet_html),
+                    f"/faq/entries/{h.entry.id}",
+                    h.entry.version.title,
+                    h.score,
                 )
                 for h in result.hits
             ],

@@ -107,11 +107,7 @@ async def candidates(
     required = sorted(set(required), key=lambda c: df[c])
     g = SearchGram.__table__.alias("g")
     e = FaqEntry.__table__.alias("e")
-    stmt = (
-        select(e.c.id, e.c.search_text)
-        .select_from(g.join(e, e.c.id == g.c.entry_id))
-        .where(g.c.gram == required[0])
-    )
+    stmt = select(e.c.id, e.c.search_text).select_from(g.join(e, e.c.id == g.c.entry_id)).where(g.c.gram == required[0])
     for i, code in enumerate(required[1:]):
         x = SearchGram.__table__.alias(f"x{i}")
         stmt = stmt.where(exists().where(x.c.gram == code, x.c.entry_id == g.c.entry_id))
@@ -152,7 +148,7 @@ def snippet(markdown: str, terms: list[str], width: int = 90) -> Markup:
     piece = plain[start : start + width]
     prefix = "…" if start > 0 else ""
     suffix = "…" if start + width < len(plain) else ""
-    return Markup(prefix) + highlight(piece, terms) + Markup(suffix)
+    return escape(prefix) + highlight(piece, terms) + escape(suffix)
 
 
 async def search(
@@ -177,7 +173,9 @@ async def search(
                 .options(joinedload(FaqEntry.version).joinedload(FaqVersion.document).joinedload(FaqDocument.session))
                 .where(FaqEntry.id.in_([i for _, i in page]))
             )
-        ).unique().scalars()
+        )
+        .unique()
+        .scalars()
     }
     hits = [
         Hit(by_id[i], s, highlight(by_id[i].question, terms), snippet(by_id[i].answer, terms))

@@ -138,9 +138,7 @@ async def series_stats(db: AsyncSession, series_id: int) -> SeriesStats:
     sessions_held = int((await db.execute(select(func.count()).select_from(held.subquery()))).scalar_one())
     attendances = int(
         (
-            await db.execute(
-                select(func.count()).select_from(Registration).where(Registration.session_id.in_(held))
-            )
+            await db.execute(select(func.count()).select_from(Registration).where(Registration.session_id.in_(held)))
         ).scalar_one()
     )
     municipalities = int(
@@ -273,7 +271,9 @@ async def vote_topic(db: AsyncSession, member: Member, topic_id: int) -> TopicRe
         await db.rollback()
         raise FaqError("already_voted", "このテーマには既に投票しています。", 409) from None
     topic.votes = int(
-        (await db.execute(select(func.count()).select_from(TopicVote).where(TopicVote.topic_id == topic.id))).scalar_one()
+        (
+            await db.execute(select(func.count()).select_from(TopicVote).where(TopicVote.topic_id == topic.id))
+        ).scalar_one()
     )
     await db.commit()
     return topic

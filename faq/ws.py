@@ -20,6 +20,7 @@ from litestar.params import FromPath, FromQuery
 from core.access import current_member
 from faq import board, events
 from faq.documents import end_session
+from faq.models import StudySession
 from faq.service import broadcast_ended, can_organise
 
 log = logging.getLogger("chonai.faq.ws")
@@ -46,7 +47,7 @@ async def board_socket(socket: WebSocket[Any, Any, Any], session_id: FromPath[in
         await _refuse(socket, 4401, "login_required", "ログインが必要です。")
         return
     async with state.db.session() as db:
-        session = await db.get(board.StudySession, session_id)
+        session = await db.get(StudySession, session_id)
         if session is None:
             await _refuse(socket, 4404, "not_found", "勉強会が見つかりません。")
             return
@@ -71,7 +72,7 @@ async def board_socket(socket: WebSocket[Any, Any, Any], session_id: FromPath[in
     async def catch_up() -> None:
         nonlocal last
         async with state.db.session() as db:
-            current = await db.get_one(board.StudySession, session_id)
+            current = await db.get_one(StudySession, session_id)
             snap = await board.snapshot(db, current, member.id, moderator, last)
         if last == 0 or snap.questions or snap.removed or snap.position != last:
             await socket.send_bytes(events.encoder.encode(snap))

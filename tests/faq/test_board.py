@@ -31,7 +31,9 @@ async def test_questions_votes_merge_dismiss_answer_and_draft(client, demo, db):
     session = await live_session(db)
     sid = session.id
     await login(client, "member@example.jp")
-    r = await api(client, f"/sessions/{sid}/questions", {"body": "接種会場の駐車場は足りていますか？", "category": "会場運営"})
+    r = await api(
+        client, f"/sessions/{sid}/questions", {"body": "接種会場の駐車場は足りていますか？", "category": "会場運営"}
+    )
     assert r.status_code == 201, r.text
     q1 = r.json()["id"]
     assert error_code(await api(client, f"/questions/{q1}/vote")) == "own_question"
@@ -77,7 +79,10 @@ async def test_questions_votes_merge_dismiss_answer_and_draft(client, demo, db):
     q3 = (await api(client, f"/sessions/{sid}/questions", {"body": "宣伝です<script>alert(1)</script>"})).json()["id"]
     await login(client, "naha@example.jp")
     assert error_code(await api(client, f"/questions/{q3}/dismiss", {"reason": ""})) == "empty"
-    assert (await api(client, f"/questions/{q3}/dismiss", {"reason": "勉強会の趣旨と異なるため"})).status_code in (200, 201)
+    assert (await api(client, f"/questions/{q3}/dismiss", {"reason": "勉強会の趣旨と異なるため"})).status_code in (
+        200,
+        201,
+    )
     assert error_code(await api(client, f"/questions/{q3}/vote")) == "not_votable"
 
     # Highlight, then answer in writing.

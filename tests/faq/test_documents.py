@@ -28,7 +28,9 @@ async def test_downloads_render_japanese(client, demo, db, tmp_path):
     pdf = await client.get(base + "/pdf")
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     (tmp_path / "faq.pdf").write_bytes(pdf.content)
-    text = subprocess.run(["pdftotext", str(tmp_path / "faq.pdf"), "-"], capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(  # noqa: ASYNC221 - a short local tool run
+        ["pdftotext", str(tmp_path / "faq.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
     assert "接種券を紛失した方の再発行" in text.replace("\n", "") and "予約・受付" in text
     md = (await client.get(base + "/md")).text
     assert md.startswith("# ワクチン接種体制") and "### Q1." in md and "/faq/entries/" in md
@@ -64,13 +66,19 @@ async def test_edit_publish_and_refuse_empty(client, demo, db):
     r = await post_form(client, f"/faq/documents/{doc.id}/edit", form)
     assert r.status_code == 409 and "1件もない" in r.text
     form = {
-        "count": "1", "title": "改訂版", "intro": "<script>x</script>**はじめに**", "category-0": "予約・受付",
-        "question-0": "予約の質問", "answer-0": "[リンク](javascript:alert(1)) と <b>太字</b>", "action": "publish", "note": "整理",
+        "count": "1",
+        "title": "改訂版",
+        "intro": "<script>x</script>**はじめに**",
+        "category-0": "予約・受付",
+        "question-0": "予約の質問",
+        "answer-0": "[リンク](javascript:alert(1)) と <b>太字</b>",
+        "action": "publish",
+        "note": "整理",
     }
     r = await post_form(client, f"/faq/documents/{doc.id}/edit", form, follow_redirects=False)
     assert r.status_code == 303
     page = (await client.get(f"/faq/documents/{doc.id}")).text
-    assert "改訂版" in page and "<script>x" not in page and "href=\"javascript" not in page and "<b>太字" not in page
+    assert "改訂版" in page and "<script>x" not in page and 'href="javascript' not in page and "<b>太字" not in page
     assert "<strong>はじめに</strong>" in page
 
 
@@ -84,11 +92,27 @@ def test_import_is_all_or_nothing(tmp_path):
     env = {"VAR_DIR": str(tmp_path)}
     assert _chonai(env, "migrate").returncode == 0
     good = [
-        {"series": "保育DX勉強会", "session": 1, "date": "2025-10-01", "category": "入所", "question": "入所申請の電子化は？", "answer": "ぴったりサービスです。"},
-        {"series": "保育DX勉強会", "session": 2, "date": "2025-11-05", "category": "登園", "question": "登園アプリの費用は？", "answer": "補助金を使いました。"},
+        {
+            "series": "保育DX勉強会",
+            "session": 1,
+            "date": "2025-10-01",
+            "category": "入所",
+            "question": "入所申請の電子化は？",
+            "answer": "ぴったりサービスです。",
+        },
+        {
+            "series": "保育DX勉強会",
+            "session": 2,
+            "date": "2025-11-05",
+            "category": "登園",
+            "question": "登園アプリの費用は？",
+            "answer": "補助金を使いました。",
+        },
     ]
     path = tmp_path / "faq.jsonl"
-    path.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in good) + '\n{"series": "保育DX勉強会", "session": "三"}\n')
+    path.write_text(
+        "\n".join(json.dumps(x, ensure_ascii=False) for x in good) + '\n{"series": "保育DX勉強会", "session": "三"}\n'
+    )
     bad = _chonai(env, "faq", "import", str(path))
     assert bad.returncode == 2 and "3行目" in bad.stderr and "何も取り込んでいません" in bad.stderr
     path.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in good) + "\nnot json\n")
@@ -103,7 +127,18 @@ def test_import_is_all_or_nothing(tmp_path):
 
 
 def test_search_benchmark_prints_json(tmp_path):
-    out = _chonai({"VAR_DIR": str(tmp_path)}, "bench", "search", "--entries", "300", "--queries", "20", "--reference", "5", "--json")
+    out = _chonai(
+        {"VAR_DIR": str(tmp_path)},
+        "bench",
+        "search",
+        "--entries",
+        "300",
+        "--queries",
+        "20",
+        "--reference",
+        "5",
+        "--json",
+    )
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["entries"] == 300 and result["queries"] == 20

@@ -5,14 +5,15 @@ from __future__ import annotations
 import pytest
 
 from faq import documents, search
-from faq.models import FaqDocument, SessionState, StudySeries, StudySession
 from faq.documents import EntryInput
+from faq.models import FaqDocument, SessionState, StudySeries, StudySession
 
 
 async def _document(db, entries, title="検索テスト"):
+    from sqlalchemy import select
+
     from core.db import utcnow
     from core.members.models import Member
-    from sqlalchemy import select
 
     series = StudySeries(title=title)
     db.add(series)
@@ -50,7 +51,7 @@ async def test_two_character_words_substrings_and_variants(db, demo):
     assert "接種券を紛失しました。" in questions and "ワクチン接種会場の駐車場はありますか？" in questions
     # The question hit ranks above an entry that only mentions it in the answer.
     assert questions.index("ワクチン接種会場の駐車場はありますか？") < questions.index("保育所の入所申請について")
-    assert [h.entry.question for h in (await Only.search(db, "予約")).hits][0] == "予約の変更はどうすればよいですか？"
+    assert next(h.entry.question for h in (await Only.search(db, "予約")).hits) == "予約の変更はどうすればよいですか？"
     # 半角カナ and ひらがな find katakana; a substring inside a word is found.
     for query in ("ﾜｸﾁﾝ", "わくちん", "ワクチン", "ールセン", "ｺｰﾙｾﾝﾀｰ"):
         assert (await Only.search(db, query)).total >= 1, query

@@ -13,6 +13,7 @@
   let sortBy = "votes";
   let retry = 500;
   const openPanels = new Set(); // moderation panels stay open across redraws
+  const decoder = new TextDecoder();
 
   function csrf() {
     const m = document.cookie.match(/(?:^|; )chonai_csrf=([^;]*)/);
@@ -166,7 +167,7 @@
   }
 
   function onMessage(event) {
-    const m = JSON.parse(event.data);
+    const m = JSON.parse(typeof event.data === "string" ? event.data : decoder.decode(event.data));
     if (m.type === "snapshot") {
       if (position === 0) questions.clear();
       for (const id of m.removed || []) questions.delete(id);
@@ -193,6 +194,7 @@
   function connect() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const socket = new WebSocket(`${scheme}//${location.host}/ws/faq/sessions/${sessionId}?since=${position}`);
+    socket.binaryType = "arraybuffer"; // the server sends each message as UTF-8 JSON bytes
     const status = document.getElementById("conn-status");
     socket.onopen = () => { retry = 500; status.textContent = "リアルタイム更新中"; root.dataset.connected = "true"; };
     socket.onmessage = onMessage;
