@@ -523,7 +523,10 @@ class FaqApi(Controller):
     @get("/suggest")
     async def suggest(self, db: DbSession, q: FromQuery[str] = "") -> list[Suggestion]:
         """Answered questions from published FAQ documents similar to what is being typed."""
-        result = await search(db, _suggest_query(q), limit=5)
+        query = _suggest_query(q)
+        result = await search(db, query, limit=5)
+        if not result.hits and " " in query:  # both topic words together found nothing: try the longer one
+            result = await search(db, query.split()[0], limit=5)
         return [
             Suggestion(h.entry.id, str(h.question_html), f"/faq/entries/{h.entry.id}", h.entry.version.title)
             for h in result.hits
