@@ -1,7 +1,571 @@
-"""Route handlers of the faq domain; `web.app` mounts them (a domain never imports `web`)."""
+"""Route handlers of the faq domain; `web.app` mounts them (a domain never imports `web`).
+
+Handlers are thin: parse, guard, call one service function. Pages answer errors as a
+Japanese page, `/api/faq/...` as typed JSON `{"error": {"code", "message", "status"}}`.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+from urllib.parse import quote
 
-route_handlers: list[Any] = []
+import msgspec
+from litestar import Controller, MediaType, Request, Response, get, post
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.response import Redirect, Template
+from sqlalchemy import select
+
+from core.access import active_member, member_guard
+from core.deps import AppSettings, DbSession
+from core.events import EventBus
+from core.members.models import Member
+from core.sections import Section
+from core.timefmt import JST
+from faq import board, documents, events, exports, service
+from faq.models import FaqDocument, Question, SessionState, StudySession
+from faq.render import markdown_html
+from faq.search import search
+from faq.service import FaqError
+from faq.ws import board_socket
+from live.models import Broadcast
+
+MAX_FIELD = 20_000
+
+
+def _bus(request: Request[Any, Any, Any]) -> EventBus:
+    # Not the `Bus` dependency: EventBus is a plain Protocol, which Litestar cannot isinstance-check.
+    bus: EventBus = request.app.state.bus
+    return bus
+
+
+def _faq_error(request: Request[Any, Any, Any], exc: FaqError) -> Response[Any]:
+    if request.url.path.startswith("/api/") or "text/html" not in request.headers.get("accept", "text/html"):
+        body = {"error": {"code": exc.code, "message": exc.message, "status": exc.status}}
+        return Response(body, status_code=exc.status, media_type=MediaType.JSON)
+    return Template(
+        "error.html", context={"status": exc.status, "message": exc.message, "code": exc.code}, status_code=exc.status
+    )
+
+
+HANDLERS: dict[Any, Any] = {FaqError: _faq_error}
+
+
+async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
+    form = await request.form()
+    out: dict[str, str] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, str):
+            out[str(key)[:100]] = value[:MAX_FIELD]
+    return out
+
+
+def _int(value: str | None, label: str) -> int:
+    try:
+        return int(value or "")
+    except ValueError:
+        raise FaqError("bad_number", f"{label}が正しくありません。") from None
+
+
+def _parse_local(value: str) -> dt.datetime:
+    try:
+        local = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise FaqError("bad_datetime", "開始日時を正しく入力してください。") from None
+    return (local if local.tzinfo else local.replace(tzinfo=JST)).astimezone(dt.UTC)
+
+
+async def _session_ctx(db: DbSession, session: StudySession, member: Member) -> dict[str, Any]:
+    return {
+        "session": session,
+        "series": session.series,
+        "organiser": await service.can_organise(db, member, session.series_id),
+        "registered": await service.is_registered(db, member, session),
+        "registrations": await service.registration_count(db, session.id),
+        "document": await documents.document_of(db, session.id),
+        "broadcast": await db.get(Broadcast, session.broadcast_id) if session.broadcast_id else None,
+    }
+
+
+# --- pages ---------------------------------------------------------------------------------
+
+
+class FaqPages(Controller):
+    path = "/faq"
+    guards = [member_guard]
+    include_in_schema = False
+    exception_handlers = HANDLERS
+
+    @get("/")
+    async def index(self, db: DbSession, category: FromQuery[str | None] = None) -> Template:
+        docs = await documents.published_documents(db)
+        return Template(
+            "faq/index.html",
+            context={
+                "series_list": await service.list_series(db),
+                "docs": docs[:20],
+                "categories": await documents.categories(db),
+                "can_create": True,
+            },
+        )
+
+    @get("/search")
+    async def search_page(
+        self, db: DbSession, q: FromQuery[str] = "", series: FromQuery[int | None] = None, page: FromQuery[int] = 1
+    ) -> Template:
+        q = q[:200]
+        page = max(1, min(page, 25))
+        series_obj = await service.get_series(db, series) if series else None
+        doc_ids = await documents.document_ids_of_series(db, series_obj) if series_obj else None
+        result = await search(db, q, limit=20, offset=(page - 1) * 20, document_ids=doc_ids) if q.strip() else None
+        return Template(
+            "faq/search.html",
+            context={
+                "q": q,
+                "result": result,
+                "series": series_obj,
+                "page": page,
+                "series_list": await service.list_series(db),
+            },
+        )
+
+    @get("/categories/{name:str}")
+    async def category(self, db: DbSession, name: FromPath[str], series: FromQuery[int | None] = None) -> Template:
+        return Template(
+            "faq/category.html",
+            context={"name": name, "entries": await documents.category_entries(db, name[:40], series)},
+        )
+
+    @get("/series/new")
+    async def new_series(self, db: DbSession) -> Template:
+        sections = list((await db.execute(select(Section).order_by(Section.id))).scalars())
+        return Template("faq/series_new.html", context={"sections": sections})
+
+    @post("/series")
+    async def create_series(self, request: Request[Any, Any, Any], db: DbSession) -> Redirect:
+        form = await _form(request)
+        section_id = _int(form["section_id"], "課") if form.get("section_id") else None
+        series = await service.create_series(
+            db,
+            active_member(request),
+            title=form.get("title", ""),
+            description=form.get("description", ""),
+            section_id=section_id,
+            categories=form.get("categories", ""),
+        )
+        return Redirect(f"/faq/series/{series.id}", status_code=303)
+
+    @get("/series/{series_id:int}")
+    async def series_page(
+        self, request: Request[Any, Any, Any], db: DbSession, series_id: FromPath[int], msg: FromQuery[str] = ""
+    ) -> Template:
+        member = active_member(request)
+        series = await service.get_series(db, series_id)
+        return Template(
+            "faq/series.html",
+            context={
+                "series": series,
+                "stats": await service.series_stats(db, series.id),
+                "sessions": await service.sessions_of(db, series.id),
+                "organisers": await service.organisers(db, series.id),
+                "organiser": await service.can_organise(db, member, series.id),
+                "topics": await service.topics_of(db, series.id),
+                "my_topic_votes": await service.topic_votes_by(db, member, series.id),
+                "docs": await documents.published_documents(db, series.id),
+                "categories": await documents.categories(db, series.id),
+                "notice": {"topic": "テーマをリクエストしました。", "voted": "投票しました。"}.get(msg),
+            },
+        )
+
+    @post("/series/{series_id:int}/sessions")
+    async def create_session(
+        self, request: Request[Any, Any, Any], db: DbSession, series_id: FromPath[int]
+    ) -> Redirect:
+        form = await _form(request)
+        series = await service.get_series(db, series_id)
+        broadcast_id = _int(form["broadcast_id"], "放送") if form.get("broadcast_id") else None
+        session = await service.create_session(
+            db,
+            active_member(request),
+            series,
+            title=form.get("title", ""),
+            starts_at=_parse_local(form.get("starts_at", "")),
+            meeting_url=form.get("meeting_url", ""),
+            broadcast_id=broadcast_id,
+            premoderation=form.get("premoderation") == "on",
+        )
+        return Redirect(f"/faq/sessions/{session.id}", status_code=303)
+
+    @post("/series/{series_id:int}/topics")
+    async def request_topic(self, request: Request[Any, Any, Any], db: DbSession, series_id: FromPath[int]) -> Redirect:
+        form = await _form(request)
+        series = await service.get_series(db, series_id)
+        await service.request_topic(db, active_member(request), series, form.get("title", ""), form.get("body", ""))
+        return Redirect(f"/faq/series/{series_id}?msg=topic#topics", status_code=303)
+
+    @post("/topics/{topic_id:int}/vote")
+    async def vote_topic(self, request: Request[Any, Any, Any], db: DbSession, topic_id: FromPath[int]) -> Redirect:
+        topic = await service.vote_topic(db, active_member(request), topic_id)
+        return Redirect(f"/faq/series/{topic.series_id}?msg=voted#topics", status_code=303)
+
+    @get("/sessions/{session_id:int}")
+    async def session_page(self, request: Request[Any, Any, Any], db: DbSession, session_id: FromPath[int]) -> Template:
+        member = active_member(request)
+        session = await service.get_session(db, session_id)
+        if await service.broadcast_ended(db, session):
+            await documents.end_session(db, _bus(request), None, session)
+        return Template("faq/session.html", context=await _session_ctx(db, session, member))
+
+    @post("/sessions/{session_id:int}/register")
+    async def register(self, request: Request[Any, Any, Any], db: DbSession, session_id: FromPath[int]) -> Redirect:
+        session = await service.get_session(db, session_id)
+        await service.register(db, active_member(request), session)
+        return Redirect(f"/faq/sessions/{session_id}", status_code=303)
+
+    @post("/sessions/{session_id:int}/end")
+    async def end(self, request: Request[Any, Any, Any], db: DbSession, session_id: FromPath[int]) -> Redirect:
+        session = await service.get_session(db, session_id)
+        doc = await documents.end_session(db, _bus(request), active_member(request), session)
+        return Redirect(f"/faq/documents/{doc.id}/edit", status_code=303)
+
+    @get("/documents/{document_id:int}")
+    async def document(
+        self, request: Request[Any, Any, Any], db: DbSession, document_id: FromPath[int]
+    ) -> Response[Any]:
+        doc = await documents.get_document(db, document_id)
+        if not doc.current_version:
+            return Redirect(f"/faq/documents/{doc.id}/edit", status_code=303)
+        return await self._version(request, db, doc, None)
+
+    @get("/documents/{document_id:int}/v/{number:int}")
+    async def document_version(
+        self, request: Request[Any, Any, Any], db: DbSession, document_id: FromPath[int], number: FromPath[int]
+    ) -> Template:
+        return await self._version(request, db, await documents.get_document(db, document_id), number)
+
+    async def _version(
+        self, request: Request[Any, Any, Any], db: DbSession, doc: FaqDocument, number: int | None
+    ) -> Template:
+        version = await documents.get_version(db, doc, number)
+        entries = await documents.entries_of(db, version.id)
+        session = await db.get_one(StudySession, doc.session_id)
+        return Template(
+            "faq/document.html",
+            context={
+                "doc": doc,
+                "version": version,
+                "session": session,
+                "groups": documents.grouped(entries),
+                "versions": await documents.versions_of(db, doc.id),
+                "organiser": await service.can_organise(db, active_member(request), session.series_id),
+                "md": markdown_html,
+                "notice": None,
+            },
+        )
+
+    @get("/documents/{document_id:int}/edit")
+    async def edit_document(
+        self, request: Request[Any, Any, Any], db: DbSession, document_id: FromPath[int]
+    ) -> Template:
+        doc = await documents.get_document(db, document_id)
+        session = await db.get_one(StudySession, doc.session_id)
+        await service.require_organiser(db, active_member(request), session.series_id)
+        return Template(
+            "faq/edit.html",
+            context={
+                "doc": doc,
+                "session": session,
+                "entries": await documents.draft_entries(db, doc.id),
+                "categories": session.series.category_list,
+                "md": markdown_html,
+                "notice": request.query_params.get("msg") and "下書きを保存しました。",
+            },
+        )
+
+    @post("/documents/{document_id:int}/edit")
+    async def save_document(
+        self, request: Request[Any, Any, Any], db: DbSession, document_id: FromPath[int]
+    ) -> Redirect:
+        form = await _form(request)
+        doc = await documents.get_document(db, document_id)
+        entries = []
+        count = min(_int(form.get("count", "0"), "件数"), documents.MAX_ENTRIES + 1)
+        for i in range(count + 1):  # the last row is the blank "add an entry" row
+            q, a = form.get(f"question-{i}", "").strip(), form.get(f"answer-{i}", "").strip()
+            if form.get(f"delete-{i}") == "on" or (i == count and not q and not a):
+                continue
+            entries.append(
+                documents.EntryInput(
+                    category=form.get(f"category-{i}", ""),
+                    question=q,
+                    answer=a,
+                    votes=_int(form.get(f"votes-{i}") or "0", "票数"),
+                    question_id=_int(form[f"qid-{i}"], "質問") if form.get(f"qid-{i}") else None,
+                )
+            )
+        await documents.save_draft(
+            db, active_member(request), doc, form.get("title", ""), form.get("intro", ""), entries
+        )
+        if form.get("action") == "publish":
+            await documents.publish(db, active_member(request), doc, form.get("note", ""))
+            return Redirect(f"/faq/documents/{doc.id}", status_code=303)
+        return Redirect(f"/faq/documents/{doc.id}/edit?msg=saved", status_code=303)
+
+    @get("/documents/{document_id:int}/v/{number:int}/download/{fmt:str}")
+    async def download(
+        self,
+        request: Request[Any, Any, Any],
+        db: DbSession,
+        settings: AppSettings,
+        document_id: FromPath[int],
+        number: FromPath[int],
+        fmt: FromPath[str],
+    ) -> Response[bytes]:
+        doc = await documents.get_document(db, document_id)
+        version = await documents.get_version(db, doc, number)
+        entries = await documents.entries_of(db, version.id)
+        session = await db.get_one(StudySession, doc.session_id)
+        base = settings.base_url
+        name = f"{version.title}_v{version.number}"
+        if fmt == "pdf":
+            body, media = exports.pdf_bytes(version, session, entries, base), "application/pdf"
+        elif fmt == "md":
+            body, media = exports.markdown(version, session, entries, base).encode(), "text/markdown; charset=utf-8"
+        elif fmt == "csv":
+            body, media = exports.csv_bytes(entries, base), "text/csv; charset=utf-8"
+        elif fmt == "xlsx":
+            body = exports.xlsx_bytes(version, entries, base)
+            media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        else:
+            raise FaqError("bad_format", "形式は pdf / md / csv / xlsx のいずれかです。", 404)
+        disposition = f"attachment; filename=\"faq_v{version.number}.{fmt}\"; filename*=UTF-8''{quote(name)}.{fmt}"
+        return Response(body, media_type=media, headers={"content-disposition": disposition})
+
+    @get("/entries/{entry_id:int}")
+    async def entry(self, db: DbSession, entry_id: FromPath[int]) -> Template:
+        page = await documents.entry_page(db, entry_id)
+        return Template("faq/entry.html", context={"p": page, "md": markdown_html})
+
+
+# --- JSON API (the board's actions) --------------------------------------------------------
+
+
+class QuestionIn(msgspec.Struct, forbid_unknown_fields=True):
+    body: str = ""
+    category: str = ""
+    anonymous: bool = False
+
+
+class AnswerIn(msgspec.Struct):
+    answer: str = ""
+    mark_answered: bool = True
+
+
+class ReasonIn(msgspec.Struct):
+    reason: str = ""
+
+
+class EditIn(msgspec.Struct):
+    body: str | None = None
+    category: str | None = None
+
+
+class MergeIn(msgspec.Struct):
+    into: int = 0
+
+
+class AnsweringIn(msgspec.Struct):
+    question_id: int | None = None
+
+
+class ToggleIn(msgspec.Struct):
+    on: bool = False
+
+
+class QuestionOut(msgspec.Struct):
+    id: int
+    status: str
+    votes: int
+    position: int
+
+    @classmethod
+    def of(cls, q: Question) -> QuestionOut:
+        return cls(q.id, q.status.value, q.votes, q.position)
+
+
+class Suggestion(msgspec.Struct):
+    id: int
+    question_html: str
+    url: str
+    document: str
+
+
+class SearchHitOut(msgspec.Struct):
+    id: int
+    category: str
+    question: str
+    question_html: str
+    snippet_html: str
+    url: str
+    document: str
+    score: int
+
+
+class SearchOut(msgspec.Struct):
+    query: str
+    terms: list[str]
+    total: int
+    capped: bool
+    hits: list[SearchHitOut]
+
+
+class FaqApi(Controller):
+    path = "/api/faq"
+    guards = [member_guard]
+    tags = ["faq"]
+    exception_handlers = HANDLERS
+
+    @post("/sessions/{session_id:int}/questions", status_code=201)
+    async def ask(
+        self, request: Request[Any, Any, Any], db: DbSession, session_id: FromPath[int], data: JSONBody[QuestionIn]
+    ) -> QuestionOut:
+        session = await service.get_session(db, session_id)
+        q = await board.ask(
+            db, _bus(request), active_member(request), session, data.body, data.category, data.anonymous
+        )
+        return QuestionOut.of(q)
+
+    @get("/sessions/{session_id:int}/board")
+    async def board_state(
+        self, request: Request[Any, Any, Any], db: DbSession, session_id: FromPath[int], since: FromQuery[int] = 0
+    ) -> Response[bytes]:
+        member = active_member(request)
+        session = await service.get_session(db, session_id)
+        moderator = await service.can_organise(db, member, session.series_id)
+        snap = await board.snapshot(db, session, member.id, moderator, max(0, since))
+        return Response(events.encoder.encode(snap), media_type=MediaType.JSON)
+
+    @post("/questions/{question_id:int}/vote")
+    async def vote(self, request: Request[Any, Any, Any], db: DbSession, question_id: FromPath[int]) -> QuestionOut:
+        return QuestionOut.of(await board.vote(db, _bus(request), active_member(request), question_id))
+
+    @post("/questions/{question_id:int}/approve")
+    async def approve(self, request: Request[Any, Any, Any], db: DbSession, question_id: FromPath[int]) -> QuestionOut:
+        return QuestionOut.of(await board.approve(db, _bus(request), active_member(request), question_id))
+
+    @post("/questions/{question_id:int}/edit")
+    async def edit(
+        self, request: Request[Any, Any, Any], db: DbSession, question_id: FromPath[int], data: JSONBody[EditIn]
+    ) -> QuestionOut:
+        return QuestionOut.of(
+            await board.edit(db, _bus(request), active_member(request), question_id, data.body, data.category)
+        )
+
+    @post("/questions/{question_id:int}/answer")
+    async def answer(
+        self, request: Request[Any, Any, Any], db: DbSession, question_id: FromPath[int], data: JSONBody[AnswerIn]
+    ) -> QuestionOut:
+        q = await board.answer(db, _bus(request), active_member(request), question_id, data.answer, data.mark_answered)
+        return QuestionOut.of(q)
+
+    @post("/questions/{question_id:int}/answered")
+    async def answered(self, request: Request[Any, Any, Any], db: DbSession, question_id: FromPath[int]) -> QuestionOut:
+        return QuestionOut.of(await board.mark_answered(db, _bus(request), active_member(request), question_id))
+
+    @post("/questions/{question_id:int}/dismiss")
+    async def dismiss(
+        self, request: Request[Any, Any, Any], db: DbSession, question_id: FromPath[int], data: JSONBody[ReasonIn]
+    ) -> QuestionOut:
+        return QuestionOut.of(await board.dismiss(db, _bus(request), active_member(request), question_id, data.reason))
+
+    @post("/questions/{question_id:int}/merge")
+    async def merge(
+        self, request: Request[Any, Any, Any], db: DbSession, question_id: FromPath[int], data: JSONBody[MergeIn]
+    ) -> QuestionOut:
+        return QuestionOut.of(await board.merge(db, _bus(request), active_member(request), question_id, data.into))
+
+    @post("/sessions/{session_id:int}/answering")
+    async def answering(
+        self, request: Request[Any, Any, Any], db: DbSession, session_id: FromPath[int], data: JSONBody[AnsweringIn]
+    ) -> dict[str, Any]:
+        session = await service.get_session(db, session_id)
+        await board.set_answering(db, _bus(request), active_member(request), session, data.question_id)
+        return {"answering_id": session.answering_id}
+
+    @post("/sessions/{session_id:int}/premoderation")
+    async def premoderation(
+        self, request: Request[Any, Any, Any], db: DbSession, session_id: FromPath[int], data: JSONBody[ToggleIn]
+    ) -> dict[str, Any]:
+        session = await service.get_session(db, session_id)
+        await board.set_premoderation(db, _bus(request), active_member(request), session, data.on)
+        return {"premoderation": session.premoderation}
+
+    @post("/sessions/{session_id:int}/start")
+    async def start(self, request: Request[Any, Any, Any], db: DbSession, session_id: FromPath[int]) -> dict[str, Any]:
+        session = await service.get_session(db, session_id)
+        await board.start(db, _bus(request), active_member(request), session)
+        return {"state": session.state.value}
+
+    @post("/sessions/{session_id:int}/end")
+    async def end(self, request: Request[Any, Any, Any], db: DbSession, session_id: FromPath[int]) -> dict[str, Any]:
+        session = await service.get_session(db, session_id)
+        doc = await documents.end_session(db, _bus(request), active_member(request), session)
+        return {"state": SessionState.ENDED.value, "document_id": doc.id, "edit_url": f"/faq/documents/{doc.id}/edit"}
+
+    @post("/documents/{document_id:int}/publish")
+    async def publish(
+        self, request: Request[Any, Any, Any], db: DbSession, document_id: FromPath[int], data: JSONBody[ReasonIn]
+    ) -> dict[str, Any]:
+        doc = await documents.get_document(db, document_id)
+        version = await documents.publish(db, active_member(request), doc, data.reason)
+        return {"document_id": doc.id, "version": version.number, "url": f"/faq/documents/{doc.id}/v/{version.number}"}
+
+    @get("/suggest")
+    async def suggest(self, db: DbSession, q: FromQuery[str] = "") -> list[Suggestion]:
+        """Answered questions from published FAQ documents similar to what is being typed."""
+        query = _suggest_query(q)
+        result = await search(db, query, limit=5)
+        if not result.hits and " " in query:  # both topic words together found nothing: try the longer one
+            result = await search(db, query.split()[0], limit=5)
+        return [
+            Suggestion(h.entry.id, str(h.question_html), f"/faq/entries/{h.entry.id}", h.entry.version.title)
+            for h in result.hits
+        ]
+
+    @get("/search")
+    async def search_api(self, db: DbSession, q: FromQuery[str] = "", page: FromQuery[int] = 1) -> SearchOut:
+        page = max(1, min(page, 25))
+        result = await search(db, q[:200], limit=20, offset=(page - 1) * 20)
+        return SearchOut(
+            result.query,
+            result.terms,
+            result.total,
+            result.capped,
+            [
+                SearchHitOut(
+                    h.entry.id,
+                    h.entry.category,
+                    h.entry.question,
+                    str(h.question_html),
+                    str(h.snippet_html),
+                    f"/faq/entries/{h.entry.id}",
+                    h.entry.version.title,
+                    h.score,
+                )
+                for h in result.hits
+            ],
+        )
+
+
+def _suggest_query(text: str) -> str:
+    """The longest few kanji/katakana runs of a half-typed question: its topic words."""
+    import re
+
+    from faq.normalize import normalize
+
+    runs = re.findall(r"[\u4e00-\u9fff\u3005]{2,}|[\u30a0-\u30ffー]{2,}|[a-zA-Z0-9]{3,}", text[:300])
+    runs = sorted(dict.fromkeys(runs), key=len, reverse=True)[:2]
+    return " ".join(runs) if runs else normalize(text[:20])
+
+
+route_handlers: list[Any] = [FaqPages, FaqApi, board_socket]

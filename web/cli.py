@@ -197,6 +197,33 @@ def cmd_token_create(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_faq_import(settings: Settings, args: argparse.Namespace) -> int:
+    """Load FAQ documents from JSON Lines: every line is checked first, then all are written at once."""
+    from pathlib import Path
+
+    from faq import importer
+
+    path = Path(args.path)
+    if not path.is_file():
+        print(f"chonai: {path}: ファイルがありません / no such file", file=sys.stderr)
+        return 2
+    try:
+        rows = importer.read_rows(path)
+    except importer.ImportError_ as exc:
+        print(f"chonai: {path}: {exc} 何も取り込んでいません / nothing imported", file=sys.stderr)
+        return 2
+
+    def progress(done: int, total: int) -> None:
+        print(f"  {done}/{total} 件", file=sys.stderr)
+
+    summary = _run_db(settings, lambda s: importer.import_rows(s, rows, progress))
+    print(
+        f"取り込み完了: {summary.entries}件, シリーズ新規 {summary.series_created}, "
+        f"回新規 {summary.sessions_created}, 公開した資料 {summary.documents_published}"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chonai", description="Chonai: 庁内放送・ライブコメント・勉強会FAQ")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -230,6 +257,10 @@ def build_parser() -> argparse.ArgumentParser:
     sched.set_defaults(func=cmd_scheduler)
 
     sub.add_parser("bench", help="benchmarks: chonai bench NAME --help")
+    faq = sub.add_parser("faq", help="FAQ documents").add_subparsers(dest="faq_command", required=True)
+    faq_import = faq.add_parser("import", help="import FAQ entries from a JSON Lines file")
+    faq_import.add_argument("path")
+    faq_import.set_defaults(func=cmd_faq_import)
     token = sub.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
     tcreate = token.add_parser("create", help="print a new API token for a member")
     tcreate.add_argument("--email", required=True)

@@ -12,6 +12,7 @@ from core.db import utcnow
 from core.members.models import Member, OrgKind, Role, Status
 from core.members.service import hash_password
 from core.sections import Section, SectionKind
+from faq import demo as faq_demo
 from live.schedule import demo as schedule_demo
 
 DEMO_PASSWORD = "chonai-demo-2026"
@@ -88,3 +89,4 @@ async def load_demo(db: AsyncSession) -> list[DemoMember]:
 #: `async def load(db, members_by_email, sections_by_name)` of each domain, in dependency order.
 DOMAIN_DEMOS: list[Callable[[AsyncSession, dict[str, Member], dict[str, Section]], Awaitable[None]]] = []
 DOMAIN_DEMOS.append(schedule_demo.load)
+DOMAIN_DEMOS.append(faq_demo.load)

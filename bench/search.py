@@ -1,0 +1,434 @@
+"""`chonai bench search --entries N --json`: Japanese FAQ search latency on the configured database kind.
+
+Builds a scratch database of the configured kind (a temporary SQLite file, or a
+temporary PostgreSQL database on the configured server), fills it with N generated
+Japanese Q&A entries, and times a mix of 1-4 character and phrase queries. For
+reference it also times a plain `LIKE '%…%'` scan (what a naive search does) on a
+sample of the same queries in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+# --- a realistic corpus --------------------------------------------------------------------
+
+SUBJECTS = [
+    "ワクチン接種",
+    "接種券",
+    "集団接種",
+    "個別接種",
+    "予約システム",
+    "予約枠",
+    "副反応",
+    "接種会場",
+    "送迎バス",
+    "コールセンター",
+    "高齢者施設",
+    "保育所",
+    "放課後児童クラブ",
+    "住民税",
+    "ふるさと納税",
+    "地方交付税",
+    "補正予算",
+    "決算統計",
+    "例規審査",
+    "条例改正",
+    "パブリックコメント",
+    "避難所運営",
+    "防災無線",
+    "備蓄品",
+    "マイナンバーカード",
+    "電子申請",
+    "窓口業務",
+    "会計年度任用職員",
+    "時間外勤務",
+    "テレワーク",
+    "広報紙",
+    "公式LINE",
+    "ホームページ",
+    "動画配信",
+    "議会答弁",
+    "国庫補助金",
+    "委託契約",
+    "入札",
+    "医師会",
+    "薬剤師",
+    "看護師",
+    "キャンセル待ち",
+    "在宅療養",
+    "母子手帳",
+    "乳幼児健診",
+    "特定健診",
+    "がん検診",
+    "介護認定",
+]
+ASPECTS = [
+    "手続き",
+    "費用",
+    "スケジュール",
+    "周知方法",
+    "人員配置",
+    "システム改修",
+    "問い合わせ対応",
+    "財源",
+    "記録の管理",
+    "様式",
+    "根拠規定",
+    "委託先の選定",
+    "住民への説明",
+    "庁内の役割分担",
+    "事務の流れ",
+    "再発行",
+    "キャンセル",
+    "変更",
+    "郵送",
+    "本人確認",
+    "代理申請",
+    "期限",
+    "優先順位",
+    "保管方法",
+]
+CONTEXTS = [
+    "転入者が多い",
+    "高齢者が多い",
+    "職員が少ない",
+    "離島がある",
+    "外国人住民が増えている",
+    "予算が限られている",
+    "システムが古い",
+    "会場が遠い",
+    "問い合わせが集中している",
+    "医療機関が少ない",
+    "初めて担当する",
+    "前任者がいない",
+    "県と調整が必要な",
+    "近隣市町村と共同で実施する",
+    "休日にも対応が必要な",
+]
+QUESTION_TEMPLATES = [
+    "{s}の{a}について、{c}場合はどうすればよいですか？",
+    "{c}自治体では、{s}の{a}をどのように進めていますか？",
+    "{s}に関する{a}の事例があれば教えてください。",
+    "{s}の{a}で注意すべき点は何でしょうか？",
+    "{c}ときの{s}の{a}はどこまで必要ですか？",
+    "{s}と{s2}の{a}を同時に進める方法はありますか？",
+]
+ANSWER_SENTENCES = [
+    "当市では{s}の{a}を担当課で一元化し、{s2}と連携して対応しています。",
+    "{c}場合は、まず県の担当課に相談し、国の通知を確認することをおすすめします。",
+    "{s}については、厚生労働省の手引きに沿って{a}を整理しました。",
+    "住民向けには広報紙とホームページで{s}の{a}を周知し、問い合わせはコールセンターで受けています。",
+    "{a}の費用は国庫補助金の対象となるため、補正予算で計上しました。",
+    "{s2}の経験がある職員を応援に回し、{a}の負担を分散しています。",
+    "予約の変更やキャンセルは電話とウェブの両方で受け付け、{s}の{a}に反映しています。",
+    "近隣市町村と様式を共通化したことで、{s}の{a}が効率化できました。",
+    "{c}ため、{s}は出張対応も行い、{a}の記録を毎日確認しています。",
+    "詳しくは第{n}回の資料もご覧ください。",
+]
+CATEGORIES = [
+    "予約・受付",
+    "会場運営",
+    "接種券・通知",
+    "副反応・医療",
+    "財政・予算",
+    "広報・周知",
+    "体制・人員",
+    "その他",
+]
+
+
+def generate_entries(count: int, seed: int = 7) -> Iterator[tuple[str, str, str]]:
+    """(category, question, answer) triples of plausible municipal Q&A."""
+    rng = random.Random(seed)
+    for _ in range(count):
+        s, s2 = rng.sample(SUBJECTS, 2)
+        fill = {"s": s, "s2": s2, "a": rng.choice(ASPECTS), "c": rng.choice(CONTEXTS), "n": rng.randint(1, 40)}
+        question = rng.choice(QUESTION_TEMPLATES).format(**fill)
+        sentences = []
+        for template in rng.sample(ANSWER_SENTENCES, rng.randint(2, 4)):
+            fill.update(s2=rng.choice(SUBJECTS), a=rng.choice(ASPECTS), c=rng.choice(CONTEXTS))
+            sentences.append(template.format(**fill))
+        yield rng.choice(CATEGORIES), question, "".join(sentences)
+
+
+def query_mix(entries: list[tuple[str, str, str]], count: int, seed: int = 11) -> list[tuple[str, str]]:
+    """(kind, query): 1-, 2-, 3-, 4-character words and phrases, some in 半角/ひらがな variants."""
+    rng = random.Random(seed)
+    words = [w for w in SUBJECTS + ASPECTS if len(w) >= 2]
+    one = sorted({ch for w in words for ch in w if "\u4e00" <= ch <= "\u9fff"})
+    by_len = {n: sorted({w[i : i + n] for w in words for i in range(len(w) - n + 1)}) for n in (2, 3, 4)}
+    variants = ["ﾜｸﾁﾝ", "よやく", "せっしゅけん", "ｺｰﾙｾﾝﾀｰ", "マイナンバー", "わくちん接種"]
+    out: list[tuple[str, str]] = []
+    for i in range(count):
+        kind = ["1", "2", "3", "4", "phrase"][i % 5]
+        if kind == "1":
+            out.append((kind, rng.choice(one)))
+        elif kind == "phrase":
+            if i % 3 == 0:
+                out.append((kind, rng.choice(variants)))
+            else:
+                _, question, answer = rng.choice(entries)
+                text = rng.choice([question, answer])
+                start = rng.randrange(0, max(1, len(text) - 10))
+                out.append((kind, text[start : start + rng.randint(5, 10)]))
+        else:
+            out.append((kind, rng.choice(by_len[int(kind)])))
+    return out
+
+
+# --- the scratch database ------------------------------------------------------------------
+
+
+async def _create_postgres(url: str) -> tuple[str, str]:
+    import asyncpg
+
+    name = f"chonai_bench_{uuid.uuid4().hex[:8]}"
+    admin = url.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(admin)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    base = url.rsplit("/", 1)[0]
+    return base + "/" + name, name
+
+
+async def _drop_postgres(url: str, name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def _fill(url: str, entries: list[tuple[str, str, str]], log: Any) -> None:
+    """Bulk-load series, sessions, documents, versions, entries and the gram index."""
+    from sqlalchemy import text
+
+    from core.db import Database
+    from faq.search import entry_grams, search_text
+
+    db = Database(url, pool_size=2)
+    per_doc = 50
+    docs = (len(entries) + per_doc - 1) // per_doc
+    async with db.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO faq_series (id, title, description, categories, created_at) VALUES (1, 'ベンチ', '', '', :t)"
+            ),
+            {"t": _now()},
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO faq_sessions (id, series_id, number, title, starts_at, meeting_url, state, premoderation,"
+                " position, created_at) VALUES (:id, 1, :id, :title, :t, '', 'ended', false, 0, :t)"
+            ),
+            [{"id": d + 1, "title": f"第{d + 1}回", "t": _now()} for d in range(docs)],
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO faq_documents (id, session_id, title, intro, current_version, created_at, updated_at)"
+                " VALUES (:id, :id, :title, '', 1, :t, :t)"
+            ),
+            [{"id": d + 1, "title": f"第{d + 1}回 FAQ", "t": _now()} for d in range(docs)],
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO faq_versions (id, document_id, number, note, title, intro, published_at)"
+                " VALUES (:id, :id, 1, '', :title, '', :t)"
+            ),
+            [{"id": d + 1, "title": f"第{d + 1}回 FAQ", "t": _now()} for d in range(docs)],
+        )
+        rows: list[dict[str, Any]] = [
+            {
+                "id": i + 1,
+                "v": i // per_doc + 1,
+                "ord": i % per_doc,
+                "c": c,
+                "q": q,
+                "a": a,
+                "st": search_text(q, a),
+            }
+            for i, (c, q, a) in enumerate(entries)
+        ]
+        for start in range(0, len(rows), 5000):
+            await conn.execute(
+                text(
+                    "INSERT INTO faq_entries (id, version_id, document_id, ord, category, question, answer, votes,"
+                    " search_text, current) VALUES (:id, :v, :v, :ord, :c, :q, :a, 0, :st, true)"
+                ),
+                rows[start : start + 5000],
+            )
+        log(f"entries: {len(rows)}")
+        raw = await conn.get_raw_connection()
+        driver = raw.driver_connection
+        grams_total = 0
+        if url.startswith("sqlite"):
+            await conn.execute(text("CREATE TEMP TABLE g_load (gram INTEGER, entry_id INTEGER)"))
+            batch: list[tuple[int, int]] = []
+            for r in rows:
+                batch.extend((g, int(r["id"])) for g in entry_grams(str(r["st"])))
+                if len(batch) > 200_000:
+                    await driver.executemany("INSERT INTO g_load VALUES (?, ?)", batch)  # type: ignore[union-attr]
+                    grams_total += len(batch)
+                    batch = []
+            await driver.executemany("INSERT INTO g_load VALUES (?, ?)", batch)  # type: ignore[union-attr]
+            grams_total += len(batch)
+            await conn.execute(text("INSERT INTO faq_search_grams SELECT gram, entry_id FROM g_load ORDER BY 1, 2"))
+            await conn.execute(text("DROP TABLE g_load"))
+        else:
+            await conn.execute(text("ALTER TABLE faq_search_grams DROP CONSTRAINT pk_faq_search_grams"))
+            batch = []
+            for r in rows:
+                batch.extend((g, int(r["id"])) for g in entry_grams(str(r["st"])))
+                if len(batch) > 200_000:
+                    await driver.copy_records_to_table("faq_search_grams", records=batch, columns=["gram", "entry_id"])  # type: ignore[union-attr]
+                    grams_total += len(batch)
+                    batch = []
+            await driver.copy_records_to_table("faq_search_grams", records=batch, columns=["gram", "entry_id"])  # type: ignore[union-attr]
+            grams_total += len(batch)
+            await conn.execute(
+                text("ALTER TABLE faq_search_grams ADD CONSTRAINT pk_faq_search_grams PRIMARY KEY (gram, entry_id)")
+            )
+        log(f"index rows: {grams_total}")
+    if url.startswith("sqlite"):
+        async with db.engine.connect() as conn:
+            await conn.execute(text("ANALYZE"))
+    else:
+        async with db.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text("VACUUM ANALYZE"))
+    await db.dispose()
+
+
+def _now() -> Any:
+    """Naive UTC, as the raw inserts above store it (the boundary rule of core.db)."""
+    from core.db import utcnow
+
+    return utcnow().replace(tzinfo=None)
+
+
+async def _time_queries(url: str, queries: list[tuple[str, str]], reference: int) -> dict[str, Any]:
+    from sqlalchemy import func, select
+
+    from core.db import Database
+    from faq.models import FaqEntry
+    from faq.normalize import query_terms
+    from faq.search import _like, search
+
+    db = Database(url, pool_size=2)
+    timings: dict[str, list[float]] = {}
+    hits: list[int] = []
+    async with db.session() as session:
+        for _, q in queries[:10]:  # warm the cache the way a running server is warm
+            await search(session, q)
+        for kind, q in queries:
+            started = time.perf_counter()
+            result = await search(session, q)
+            timings.setdefault(kind, []).append((time.perf_counter() - started) * 1000)
+            hits.append(result.total)
+        ref: list[float] = []
+        for _, q in queries[:reference]:
+            terms = query_terms(q)
+            started = time.perf_counter()
+            stmt = (
+                select(func.count())
+                .select_from(FaqEntry)
+                .where(FaqEntry.current.is_(True), *[FaqEntry.search_text.like(_like(t), escape="\\") for t in terms])
+            )
+            await session.execute(stmt)
+            ref.append((time.perf_counter() - started) * 1000)
+    await db.dispose()
+    every = [t for ts in timings.values() for t in ts]
+    return {
+        "queries": len(every),
+        "p50_ms": round(_pct(every, 50), 2),
+        "p95_ms": round(_pct(every, 95), 2),
+        "max_ms": round(max(every), 2),
+        "by_kind": {k: {"p50_ms": round(_pct(v, 50), 2), "p95_ms": round(_pct(v, 95), 2)} for k, v in timings.items()},
+        "median_hits": statistics.median(hits),
+        "reference_like_scan": {
+            "queries": len(ref),
+            "p50_ms": round(_pct(ref, 50), 2),
+            "p95_ms": round(_pct(ref, 95), 2),
+        }
+        if ref
+        else None,
+    }
+
+
+def _pct(values: list[float], p: int) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
+
+
+async def run(
+    entries_n: int, queries_n: int, reference: int, database_url: str, log: Any, keep: bool = False
+) -> dict[str, Any]:
+    from core.migrate import upgrade
+
+    tmp: tempfile.TemporaryDirectory[str] | None = None
+    pg_name = None
+    if database_url.startswith("sqlite"):
+        tmp = tempfile.TemporaryDirectory(prefix="chonai-bench-")
+        url = f"sqlite+aiosqlite:///{Path(tmp.name) / 'search.db'}"
+    else:
+        url, pg_name = await _create_postgres(database_url)
+    try:
+        await asyncio.to_thread(upgrade, url)
+        started = time.perf_counter()
+        entries = list(generate_entries(entries_n))
+        await _fill(url, entries, log)
+        build_s = time.perf_counter() - started
+        log(f"built in {build_s:.1f}s")
+        result = await _time_queries(url, query_mix(entries, queries_n), reference)
+        return {
+            "database": "sqlite" if tmp else "postgresql",
+            "entries": entries_n,
+            "build_s": round(build_s, 1),
+            **result,
+        }
+    finally:
+        if tmp:
+            tmp.cleanup()
+        if pg_name and keep:
+            log(f"kept {url}")
+        elif pg_name:
+            await _drop_postgres(database_url, pg_name)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="chonai bench search", description=__doc__)
+    parser.add_argument("--entries", type=int, default=10_000)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--reference", type=int, default=20, help="queries also timed as a plain LIKE scan")
+    parser.add_argument("--database-url", help="defaults to the configured DATABASE_URL (its kind and server)")
+    parser.add_argument("--json", action="store_true", help="print only the JSON result")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch PostgreSQL database (for EXPLAIN)")
+    args = parser.parse_args(argv)
+    if args.entries < 1 or args.queries < 5:
+        parser.error("--entries must be at least 1 and --queries at least 5")
+    from core.settings import get_settings, normalise_database_url
+
+    url = normalise_database_url(args.database_url, Path.cwd()) if args.database_url else get_settings().database_url
+
+    def log(message: str) -> None:
+        print(f"bench search: {message}", file=sys.stderr)
+
+    result = asyncio.run(run(args.entries, args.queries, args.reference, url, log, args.keep))
+    print(json.dumps(result, ensure_ascii=False, indent=None if args.json else 2))
+    return 0

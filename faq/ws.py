@@ -1,0 +1,138 @@
+"""`/ws/faq/sessions/{id}`: the Q&A board pushed to members, resumable from a board position.
+
+The socket only pushes; members act through the JSON API. Each connection keeps the
+last position it delivered: a gap (or a quiet minute) makes it re-read from the
+database, so an event lost on the bus is still delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import msgspec
+from litestar import WebSocket, websocket
+from litestar.exceptions import WebSocketDisconnect
+from litestar.params import FromPath, FromQuery
+
+from core.access import current_member
+from faq import board, events
+from faq.documents import end_session
+from faq.models import StudySession
+from faq.service import broadcast_ended, can_organise
+
+log = logging.getLogger("chonai.faq.ws")
+
+QUEUE_LIMIT = 512
+CATCH_UP_SECONDS = 30.0
+
+
+async def _refuse(socket: WebSocket[Any, Any, Any], code: int, error: str, message: str) -> None:
+    await socket.accept()
+    await socket.send_bytes(events.encoder.encode(events.ErrorMessage(code=error, message=message)))
+    await socket.close(code=code, reason=error)
+
+
+@websocket("/ws/faq/sessions/{session_id:int}")
+async def board_socket(socket: WebSocket[Any, Any, Any], session_id: FromPath[int], since: FromQuery[int] = 0) -> None:
+    state = socket.app.state
+    origin = (socket.headers.get("origin") or "").rstrip("/")
+    if origin not in state.settings.allowed_origins:
+        await _refuse(socket, 4403, "bad_origin", "このサイト以外からは接続できません。")
+        return
+    member = current_member(socket)
+    if member is None or not member.is_active:
+        await _refuse(socket, 4401, "login_required", "ログインが必要です。")
+        return
+    async with state.db.session() as db:
+        session = await db.get(StudySession, session_id)
+        if session is None:
+            await _refuse(socket, 4404, "not_found", "勉強会が見つかりません。")
+            return
+        if await broadcast_ended(db, session):
+            await end_session(db, state.bus, None, session)
+        moderator = await can_organise(db, member, session.series_id)
+        series_id = session.series_id
+    queue: asyncio.Queue[bytes] = asyncio.Queue(QUEUE_LIMIT)
+    overflow = asyncio.Event()
+
+    def on_event(_channel: str, data: bytes) -> None:
+        try:
+            queue.put_nowait(data)
+        except asyncio.QueueFull:  # a viewer that cannot keep up resumes from its position
+            overflow.set()
+
+    channel = events.board_channel(session_id)
+    await state.bus.subscribe(channel, on_event)
+    await socket.accept()
+    last = max(0, since)
+
+    async def catch_up() -> None:
+        nonlocal last
+        async with state.db.session() as db:
+            current = await db.get_one(StudySession, session_id)
+            snap = await board.snapshot(db, current, member.id, moderator, last)
+        if last == 0 or snap.questions or snap.removed or snap.position != last:
+            await socket.send_bytes(events.encoder.encode(snap))
+        last = max(last, snap.position)
+
+    async def pump() -> None:
+        nonlocal last
+        await catch_up()
+        while not overflow.is_set():
+            try:
+                data = await asyncio.wait_for(queue.get(), CATCH_UP_SECONDS)
+            except TimeoutError:
+                await catch_up()
+                continue
+            try:
+                event = events.bus_decoder.decode(data)
+            except msgspec.DecodeError:
+                log.warning("undecodable board event on %s", channel)
+                continue
+            position = event.question.position if isinstance(event, events.QuestionChanged) else event.position
+            if position <= last:
+                continue
+            if position > last + 1:
+                await catch_up()
+                continue
+            if isinstance(event, events.QuestionChanged):
+                view = board.view_for(event.question, member.id, moderator)
+                out: Any = (
+                    events.QuestionUpdate(position=position, question=view)
+                    if view is not None
+                    else events.QuestionRemoved(position=position, id=event.question.id)
+                )
+            else:
+                out = events.BoardUpdate(
+                    position=position,
+                    state=event.state,
+                    answering_id=event.answering_id,
+                    premoderation=event.premoderation,
+                )
+            await socket.send_bytes(events.encoder.encode(out))
+            last = position
+        await socket.close(code=4408, reason="slow_consumer")
+
+    async def listen() -> None:
+        # Nothing is expected from the client; reading notices when it goes away.
+        while True:
+            await socket.receive_data(mode="text")
+
+    tasks = [asyncio.create_task(pump()), asyncio.create_task(listen())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in tasks:
+            if task.done() and not task.cancelled():
+                exc = task.exception()
+                if exc is not None and not isinstance(exc, WebSocketDisconnect):
+                    log.warning("board socket for session %s ended: %r", session_id, exc)
+    finally:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        await state.bus.unsubscribe(channel, on_event)
+        del series_id
