@@ -24,6 +24,7 @@ def server(tmp_path_factory):
     broadcast_id = asyncio.run(_ended_broadcast(f"sqlite+aiosqlite:///{tmp / 'chonai.db'}"))
     proc = ServerProcess(env, tmp / "server.log").start()
     proc.broadcast_id = broadcast_id  # type: ignore[attr-defined]
+    proc.env = env
     yield proc
     proc.stop()
 
@@ -119,3 +120,119 @@ def test_signup_reflections_of_names_and_organisations(server):
                 page.evaluate(fill_and_submit, [trio[0][:50], trio[1][:60], trio[2][:60], f"xss{i}@example.jp"])
             assert "入力内容を確認してください" in page.inner_text("main")
             assert injected(page) == ([], 0), trio
+
+
+async def _seed_comments_and_titles(url: str) -> dict[str, int]:
+    """The corpus as room comments (live room and archive replay) and as program/broadcast titles."""
+    from sqlalchemy import select
+
+    from core.db import Database
+    from core.members.models import Member
+    from live.models import Broadcast, BroadcastState, Program
+    from live.rooms.models import CommentRoom, RoomComment
+
+    db = Database(url, pool_size=0)
+    ids: dict[str, int] = {}
+    async with db.session() as s:
+        naha = (await s.execute(select(Member).where(Member.email == "naha@example.jp"))).scalar_one()
+        now = dt.datetime.now(dt.UTC)
+        for key, state in (("live", BroadcastState.LIVE), ("ended", BroadcastState.ENDED)):
+            start = now - dt.timedelta(minutes=30) if key == "live" else now - dt.timedelta(days=3)
+            b = Broadcast(
+                title=f"XSS {key}",
+                personality_id=naha.id,
+                starts_at=start,
+                ends_at=start + dt.timedelta(hours=1),
+                opens_at=start,
+                live_at=start,
+                state=state,
+            )
+            s.add(b)
+            await s.flush()
+            s.add(CommentRoom(broadcast_id=b.id, last_position=len(PAYLOADS)))
+            for position, payload in enumerate(PAYLOADS, start=1):
+                s.add(
+                    RoomComment(
+                        broadcast_id=b.id,
+                        position=position,
+                        member_id=naha.id,
+                        text=payload[:200],
+                        offset_ms=position * 1000,
+                        created_at=start + dt.timedelta(seconds=position),
+                    )
+                )
+            ids[key] = b.id
+        # Program and broadcast titles, all in the coming days so the week view lists them.
+        for i, payload in enumerate(PAYLOADS):
+            start = now + dt.timedelta(hours=1 + i)
+            program = Program(title=payload[:100], description=payload, personality_id=naha.id, dtstart=start)
+            s.add(program)
+            await s.flush()
+            s.add(
+                Broadcast(
+                    program_id=program.id,
+                    title=payload[:100],
+                    description=payload,
+                    personality_id=naha.id,
+                    starts_at=start,
+                    ends_at=start + dt.timedelta(minutes=30),
+                    opens_at=start,
+                )
+            )
+        await s.commit()
+    await db.dispose()
+    return ids
+
+
+def test_comments_questions_answers_and_titles(server, tmp_path_factory):
+    db_url = f"sqlite+aiosqlite:///{server.env['VAR_DIR']}/chonai.db"
+    ids = asyncio.run(_seed_comments_and_titles(db_url))
+    session_id = asyncio.run(_live_faq_session(db_url))
+    asker, organiser = _client(server, "member@example.jp"), _client(server, "naha@example.jp")
+    for payload in PAYLOADS:
+        asked = asker.post(
+            f"/api/faq/sessions/{session_id}/questions",
+            json={"body": payload[:300] or "x", "category": ""},
+            headers={"x-csrftoken": asker.cookies["chonai_csrf"]},
+        )
+        assert asked.status_code in (201, 400), asked.text[:300]  # 400: empty after cleaning
+        if asked.status_code == 201:
+            answered = organiser.post(
+                f"/api/faq/questions/{asked.json()['id']}/answer",
+                json={"answer": payload},
+                headers={"x-csrftoken": organiser.cookies["chonai_csrf"]},
+            )
+            assert answered.status_code in (200, 201), answered.text[:300]
+    with chromium() as browser:
+        for email in ("member@example.jp", "naha@example.jp"):
+            page = _browser_page(browser, server, email)
+            for path in (
+                f"/broadcasts/{ids['live']}",  # live room history (most recent comments)
+                f"/archive/{ids['ended']}",  # archive replay (every comment)
+                "/schedule",  # week view with the program/broadcast titles
+                "/schedule/programs",
+                f"/faq/sessions/{session_id}",  # live Q&A board with questions and answers
+            ):
+                page.goto(server.url + path)
+                page.wait_for_load_state("networkidle")
+                assert injected(page) == ([], 0), (email, path)
+            # The comments really rendered (as text), so the check above saw them.
+            page.goto(server.url + f"/archive/{ids['ended']}")
+            page.wait_for_selector("#replay[data-ready=true]")
+            assert page.locator(".replay-item").count() == len(PAYLOADS)
+            assert page.locator(".replay-text").first.inner_text() == PAYLOADS[0]
+
+
+async def _live_faq_session(url: str) -> int:
+    from sqlalchemy import select
+
+    from core.db import Database
+    from faq.models import SessionState, StudySession
+
+    db = Database(url, pool_size=0)
+    async with db.session() as s:
+        session_id = (
+            await s.execute(select(StudySession.id).where(StudySession.state == SessionState.LIVE).limit(1))
+        ).scalar_one()
+    await db.dispose()
+    return int(session_id)
