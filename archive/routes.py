@@ -4,4 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-route_handlers: list[Any] = []
+from archive.pages import ArchiveController
+
+route_handlers: list[Any] = [ArchiveController]

@@ -8,31 +8,25 @@ re-read from their last position after an outage.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable
-from typing import Protocol
 
 log = logging.getLogger("chonai.events")
 
 Callback = Callable[[str, bytes], None]
 
 
-class EventBus(Protocol):
-    healthy: bool
+class EventBus(abc.ABC):
+    """Channel -> callbacks; callbacks are synchronous and must not block.
 
-    async def start(self) -> None: ...
-    async def close(self) -> None: ...
-    async def publish(self, channel: str, data: bytes) -> None: ...
-    async def subscribe(self, channel: str, callback: Callback) -> None: ...
-    async def unsubscribe(self, channel: str, callback: Callback) -> None: ...
-    def on_reconnect(self, callback: Callable[[], None]) -> None: ...
+    A real base class (not a Protocol) so Litestar can check the injected dependency's type.
+    """
 
-
-class _Dispatch:
-    """Channel -> callbacks; callbacks are synchronous and must not block."""
+    healthy: bool = True
 
     def __init__(self) -> None:
         self.callbacks: dict[str, list[Callback]] = defaultdict(list)
@@ -62,8 +56,23 @@ class _Dispatch:
     def on_reconnect(self, callback: Callable[[], None]) -> None:
         self.reconnect_hooks.append(callback)
 
+    @abc.abstractmethod
+    async def start(self) -> None: ...
 
-class InProcessBus(_Dispatch):
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    async def publish(self, channel: str, data: bytes) -> None: ...
+
+    @abc.abstractmethod
+    async def subscribe(self, channel: str, callback: Callback) -> None: ...
+
+    @abc.abstractmethod
+    async def unsubscribe(self, channel: str, callback: Callback) -> None: ...
+
+
+class InProcessBus(EventBus):
     """The embedded default: one process, no other service."""
 
     healthy = True
@@ -84,7 +93,7 @@ class InProcessBus(_Dispatch):
         self.remove(channel, callback)
 
 
-class RedisBus(_Dispatch):
+class RedisBus(EventBus):
     """Scale-out through Redis pub/sub: one connection and one reader task per process."""
 
     def __init__(self, url: str, prefix: str = "chonai:") -> None:

@@ -56,6 +56,11 @@ class Settings:
     def outbox_dir(self) -> Path:
         return self.var_dir / "outbox"
 
+    @property
+    def media_dir(self) -> Path:
+        """Recording files served to members only at /archive/media/NAME."""
+        return self.var_dir / "media"
+
 
 def _int(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
     raw = env.get(name)

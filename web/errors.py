@@ -78,6 +78,10 @@ def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Resp
     if isinstance(exc, PermissionDeniedException) and "CSRF" in (exc.detail or ""):
         code, detail = "csrf_failed", "フォームの有効期限が切れました。ページを再読み込みしてからやり直してください。"
     extra: dict[str, Any] = {}
+    if isinstance(exc.extra, dict) and isinstance(exc.extra.get("code"), str):
+        # Domains raise HTTPException(detail=<Japanese>, extra={"code": <stable code>, ...}).
+        extra = {k: v for k, v in exc.extra.items() if k != "code"}
+        code = exc.extra["code"]
     if isinstance(exc, ValidationException):
         # Litestar's own parsing errors are English; keep them as machine-readable details.
         detail = MESSAGES[400]

@@ -264,3 +264,28 @@ async def test_operator_api_review_and_roles(client, db):
     assert bad_role.status_code == 400 and bad_role.json()["error"]["code"] == "bad_request"
     missing = await client.post("/api/members/999999/approve", headers=headers)
     assert missing.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"email": "x" * 20000, "password": "y" * 20000},
+        {"email": "<script>alert(1)</script>", "password": "' OR 1=1 --"},
+        {},
+    ],
+)
+async def test_hostile_login_input_is_a_clear_400(client, form):
+    response = await post_form(client, "/login", form)
+    assert response.status_code == 400
+    assert "メールアドレスまたはパスワードが正しくありません" in response.text
+    assert "<script>alert(1)</script>" not in response.text
+
+
+async def test_invalid_utf8_form_is_not_a_500(client):
+    token = await csrf(client)
+    response = await client.post(
+        "/login",
+        content=b"email=%FF%FE%80&password=%C3&_csrf_token=" + token.encode(),
+        headers={"content-type": "application/x-www-form-urlencoded", "accept": "text/html"},
+    )
+    assert response.status_code == 400

@@ -103,3 +103,34 @@ def test_openapi_document(tmp_path):
     with TestClient(app=app) as client:
         doc = client.get("/schema/openapi.json").json()
     assert "/api/me" in doc["paths"] and "/api/tokens" in doc["paths"]
+
+
+@pytest.mark.usefixtures("demo")
+async def test_unexpected_error_is_a_japanese_500_page_not_a_trace(client, monkeypatch, caplog):
+    from core.members import service
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("secret internal detail")
+
+    await login(client, "member@example.jp")
+    monkeypatch.setattr(service, "list_api_tokens", broken)
+    with caplog.at_level(logging.ERROR, logger="chonai.errors"):
+        page = await client.get("/profile", headers=HTML)
+        api = await client.get("/api/tokens")
+    assert page.status_code == 500 and "エラーが発生しました" in page.text
+    assert "secret internal detail" not in page.text and "Traceback" not in page.text
+    assert api.status_code == 500 and api.json()["error"]["code"] == "internal_error"
+    assert any("unhandled error" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.usefixtures("demo")
+async def test_cookies_are_secure_behind_https(tmp_path, database_url):
+    from web.app import create_app
+
+    app = create_app(make_settings(tmp_path, database_url, BASE_URL="https://chonai.example.jp"))
+    async with AsyncTestClient(app=app, base_url="https://chonai.example.jp") as client:
+        response = await login(client, "member@example.jp")
+        session_cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith("chonai_session="))
+        assert "Secure" in session_cookie and "HttpOnly" in session_cookie
+        page = await client.get("/login", headers=HTML)
+        assert page.headers["strict-transport-security"].startswith("max-age=")

@@ -1,0 +1,161 @@
+"""Archive pages: past broadcasts with filters and search, each with its recordings and chat."""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+from sqlalchemy import select
+
+from archive import files, service
+from archive.service import ArchiveError, ArchiveFilters
+from core.access import active_member, member_guard
+from core.deps import AppSettings, DbSession
+from core.members.models import Member
+from core.sections import Section
+from live.models import Broadcast, Program
+
+NOTICES = {"added": "録画を登録しました。", "deleted": "録画を削除しました。"}
+
+
+def _optional_int(raw: str, label: str) -> int | None:
+    value = unicodedata.normalize("NFKC", raw).strip()
+    if not value:
+        return None
+    if not value.isdigit() or len(value) > 9:
+        raise ArchiveError(f"{label}の指定が正しくありません。")
+    return int(value)
+
+
+async def _filter_choices(db: DbSession) -> dict[str, Any]:
+    programs = (await db.execute(select(Program).order_by(Program.title))).unique().scalars().all()
+    sections = (await db.execute(select(Section).order_by(Section.name))).unique().scalars().all()
+    personality_ids = {p.personality_id for p in programs if p.personality_id}
+    people = (
+        (await db.execute(select(Member).where(Member.id.in_(personality_ids)).order_by(Member.name))).scalars().all()
+        if personality_ids
+        else []
+    )
+    return {"programs": programs, "sections": sections, "personalities": people}
+
+
+class ArchiveController(Controller):
+    path = "/archive"
+    guards = [member_guard]
+    include_in_schema = False
+
+    @get("/")
+    async def index(
+        self,
+        db: DbSession,
+        program: FromQuery[str] = "",
+        personality: FromQuery[str] = "",
+        section: FromQuery[str] = "",
+        month: FromQuery[str] = "",
+        q: FromQuery[str] = "",
+        page: FromQuery[str] = "1",
+    ) -> Template:
+        values = {"program": program, "personality": personality, "section": section, "month": month, "q": q[:100]}
+        error: str | None = None
+        broadcasts: list[Broadcast] = []
+        total = 0
+        try:
+            filters = ArchiveFilters(
+                program_id=_optional_int(program, "番組"),
+                personality_id=_optional_int(personality, "パーソナリティ"),
+                section_id=_optional_int(section, "課"),
+                month=month.strip(),
+                q=q[:100],
+                page=min(_optional_int(page, "ページ") or 1, 10_000),
+            )
+            broadcasts, total = await service.search_archive(db, filters)
+        except ArchiveError as exc:
+            error, filters = exc.message, ArchiveFilters()
+        context = {
+            "broadcasts": broadcasts,
+            "total": total,
+            "values": values,
+            "error": error,
+            "page": filters.page,
+            "pages": max(1, -(-total // service.PAGE_SIZE)),
+            **await _filter_choices(db),
+        }
+        return Template("archive_index.html", context=context, status_code=400 if error else 200)
+
+    @get("/{broadcast_id:int}")
+    async def detail(
+        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: FromPath[int], msg: FromQuery[str] = ""
+    ) -> Template:
+        return await _detail_page(request, db, broadcast_id, notice=NOTICES.get(msg))
+
+    @post("/{broadcast_id:int}/recordings")
+    async def add_recording(
+        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: FromPath[int]
+    ) -> Response[Any]:
+        form = {k: v[:1000] for k, v in (await request.form()).items() if isinstance(v, str)}
+        try:
+            await service.add_recording(
+                db,
+                broadcast_id,
+                active_member(request),
+                url=form.get("url", ""),
+                title=form.get("title", ""),
+                duration=form.get("duration", ""),
+                offset=form.get("offset", ""),
+            )
+        except ArchiveError as exc:
+            if exc.status in (403, 404, 409):
+                raise HTTPException(status_code=exc.status, detail=exc.message) from None
+            errors = {exc.field or "url": exc.message}
+            return await _detail_page(request, db, broadcast_id, errors=errors, values=form, status=400)
+        return Redirect(f"/archive/{broadcast_id}?msg=added", status_code=303)
+
+    @post("/{broadcast_id:int}/recordings/{recording_id:int}/delete")
+    async def delete_recording(
+        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: FromPath[int], recording_id: FromPath[int]
+    ) -> Response[Any]:
+        try:
+            await service.delete_recording(db, broadcast_id, recording_id, active_member(request))
+        except ArchiveError as exc:
+            raise HTTPException(status_code=exc.status, detail=exc.message) from None
+        return Redirect(f"/archive/{broadcast_id}?msg=deleted", status_code=303)
+
+    @get("/media/{name:str}")
+    async def media(self, request: Request[Any, Any, Any], settings: AppSettings, name: FromPath[str]) -> Response[Any]:
+        try:
+            path = files.media_path(settings.media_dir, name)
+            return files.file_response(path, request.headers.get("range"))
+        except files.MediaNotFound:
+            raise NotFoundException(detail="録画ファイルが見つかりません。") from None
+        except files.RangeNotSatisfiable as exc:
+            return Response(b"", status_code=416, headers={"content-range": f"bytes */{exc.size}"})
+
+
+async def _detail_page(
+    request: Request[Any, Any, Any],
+    db: DbSession,
+    broadcast_id: int,
+    *,
+    notice: str | None = None,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+) -> Template:
+    try:
+        broadcast = await service.get_past_broadcast(db, broadcast_id)
+    except ArchiveError as exc:
+        raise NotFoundException(detail=exc.message) from None
+    member = active_member(request)
+    context = {
+        "broadcast": broadcast,
+        "recordings": await service.recordings_of(db, broadcast_id),
+        "can_manage": service.can_manage(member, broadcast),
+        "notice": notice,
+        "errors": errors or {},
+        "values": values or {},
+    }
+    return Template("archive_detail.html", context=context, status_code=status)

@@ -1,0 +1,176 @@
+"""Past broadcasts and their recordings: who may link them, and finding them again."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from archive.media import MediaError, parse_media_url
+from archive.models import Recording
+from core.members.models import Member, Role
+from core.text import clean_line
+from core.timefmt import JST
+from live.models import Broadcast, BroadcastState, Program
+
+PAGE_SIZE = 20
+MAX_OFFSET = 6 * 3600
+MAX_DURATION = 24 * 3600
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+class ArchiveError(Exception):
+    """A refusal with a Japanese message; `status` is what the HTTP layer answers."""
+
+    def __init__(self, message: str, status: int = 400, field: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.field = field
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveFilters:
+    program_id: int | None = None
+    personality_id: int | None = None
+    section_id: int | None = None
+    month: str = ""
+    q: str = ""
+    page: int = 1
+
+
+def can_manage(member: Member, broadcast: Broadcast) -> bool:
+    """The broadcast's personality (host) and operators link recordings and export the chat."""
+    if member.has_role(Role.OPERATOR):
+        return True
+    host_ids = {broadcast.personality_id, broadcast.program.personality_id if broadcast.program else None}
+    return member.is_active and member.id in host_ids
+
+
+async def get_past_broadcast(db: AsyncSession, broadcast_id: int) -> Broadcast:
+    broadcast = await db.get(Broadcast, broadcast_id)
+    if broadcast is None or broadcast.state is not BroadcastState.ENDED:
+        raise ArchiveError("この放送のアーカイブは見つかりません。", status=404)
+    return broadcast
+
+
+async def recordings_of(db: AsyncSession, broadcast_id: int) -> list[Recording]:
+    rows = await db.execute(
+        select(Recording).where(Recording.broadcast_id == broadcast_id).order_by(Recording.created_at)
+    )
+    return list(rows.scalars())
+
+
+def _int_field(raw: str, label: str, field: str, low: int, high: int, required: bool) -> int | None:
+    value = unicodedata.normalize("NFKC", raw).strip()
+    if not value:
+        if required:
+            raise ArchiveError(f"{label}を入力してください。", field=field)
+        return None
+    if not re.fullmatch(r"[+-]?\d{1,7}", value):
+        raise ArchiveError(f"{label}は秒数（整数）で入力してください。", field=field)
+    number = int(value)
+    if not low <= number <= high:
+        raise ArchiveError(f"{label}は{low}〜{high}秒の範囲で入力してください。", field=field)
+    return number
+
+
+async def add_recording(
+    db: AsyncSession, broadcast_id: int, member: Member, *, url: str, title: str, duration: str, offset: str
+) -> Recording:
+    broadcast = await db.get(Broadcast, broadcast_id)
+    if broadcast is None:
+        raise ArchiveError("放送が見つかりません。", status=404)
+    if not can_manage(member, broadcast):
+        raise ArchiveError("録画を登録できるのは、この放送のパーソナリティと運営だけです。", status=403)
+    if broadcast.state is not BroadcastState.ENDED:
+        raise ArchiveError(
+            f"この放送は{broadcast.state.label}のため録画を登録できません（終了した放送のみ登録できます）。", status=409
+        )
+    try:
+        media = parse_media_url(url)
+    except MediaError as exc:
+        raise ArchiveError(str(exc), field="url") from None
+    duration_s = _int_field(duration, "録画の長さ", "duration", 1, MAX_DURATION, required=False)
+    offset_s = _int_field(offset, "開始位置のずれ", "offset", -MAX_OFFSET, MAX_OFFSET, required=False) or 0
+    if duration_s is not None and abs(offset_s) > duration_s:
+        raise ArchiveError("開始位置のずれが録画の長さを超えています。", field="offset")
+    title = clean_line(title)[:100]
+    recording = Recording(
+        broadcast_id=broadcast.id,
+        title=title,
+        url=media.url,
+        kind=media.kind,
+        video_id=media.video_id,
+        duration_seconds=duration_s,
+        offset_seconds=offset_s,
+        added_by_id=member.id,
+    )
+    db.add(recording)
+    await db.commit()
+    return recording
+
+
+async def delete_recording(db: AsyncSession, broadcast_id: int, recording_id: int, member: Member) -> None:
+    recording = await db.get(Recording, recording_id)
+    broadcast = await db.get(Broadcast, broadcast_id)
+    if recording is None or broadcast is None or recording.broadcast_id != broadcast_id:
+        raise ArchiveError("録画が見つかりません。", status=404)
+    if not can_manage(member, broadcast):
+        raise ArchiveError("録画を削除できるのは、この放送のパーソナリティと運営だけです。", status=403)
+    await db.delete(recording)
+    await db.commit()
+
+
+def month_range(month: str) -> tuple[dt.datetime, dt.datetime]:
+    """A JST calendar month as a UTC half-open interval."""
+    match = _MONTH.match(month)
+    if not match or not 1 <= int(match.group(2)) <= 12:
+        raise ArchiveError("月は YYYY-MM の形式で指定してください。", field="month")
+    year, mon = int(match.group(1)), int(match.group(2))
+    start = dt.datetime(year, mon, 1, tzinfo=JST)
+    end = dt.datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=JST)
+    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+
+
+def _search_query(filters: ArchiveFilters) -> Select[Broadcast]:
+    personality = aliased(Member)
+    query = (
+        select(Broadcast)
+        .outerjoin(Program, Broadcast.program_id == Program.id)
+        .outerjoin(personality, personality.id == func.coalesce(Broadcast.personality_id, Program.personality_id))
+        .where(Broadcast.state == BroadcastState.ENDED)
+    )
+    if filters.program_id:
+        query = query.where(Broadcast.program_id == filters.program_id)
+    if filters.personality_id:
+        query = query.where(personality.id == filters.personality_id)
+    if filters.section_id:
+        query = query.where(Program.section_id == filters.section_id)
+    if filters.month:
+        start, end = month_range(filters.month)
+        query = query.where(and_(Broadcast.starts_at >= start, Broadcast.starts_at < end))
+    for word in unicodedata.normalize("NFKC", filters.q).split()[:5]:
+        word = word.lower()[:50]
+        query = query.where(
+            or_(
+                func.lower(Broadcast.title).contains(word, autoescape=True),
+                func.lower(Broadcast.description).contains(word, autoescape=True),
+                func.lower(Program.title).contains(word, autoescape=True),
+                func.lower(personality.name).contains(word, autoescape=True),
+            )
+        )
+    return query
+
+
+async def search_archive(db: AsyncSession, filters: ArchiveFilters) -> tuple[list[Broadcast], int]:
+    query = _search_query(filters)
+    total = int((await db.execute(select(func.count()).select_from(query.subquery()))).scalar_one())
+    page = max(1, filters.page)
+    rows = await db.execute(query.order_by(Broadcast.starts_at.desc()).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE))
+    return list(rows.unique().scalars()), total

@@ -1,0 +1,1 @@
+"""Moderation: roles, room controls, sanctions, blocked words, held comments, reports, audit log."""

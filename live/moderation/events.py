@@ -1,0 +1,56 @@
+"""Moderation events on the bus: published after the change commits, relayed by every room."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import msgspec
+
+from core.events import EventBus
+from live.events import broadcast_channel
+
+
+class ControlsChanged(msgspec.Struct, tag="controls", kw_only=True):
+    broadcast_id: int
+    slow_mode_seconds: int
+    locked: bool
+    comments_off: bool
+    delay_seconds: int
+    pinned_text: str
+    picked_position: int | None
+
+
+class MemberRestricted(msgspec.Struct, tag="restricted", kw_only=True):
+    """`code` None means the member may comment again (lifted)."""
+
+    broadcast_id: int
+    member_id: int
+    code: str | None
+    until: dt.datetime | None
+
+
+class CommentVisibility(msgspec.Struct, tag="visibility", kw_only=True):
+    broadcast_id: int
+    position: int
+    hidden: bool
+
+
+ModerationEvent = ControlsChanged | MemberRestricted | CommentVisibility
+encode = msgspec.json.Encoder().encode
+
+
+async def publish_controls(bus: EventBus, broadcast_id: int, controls: dict[str, Any]) -> None:
+    await bus.publish(broadcast_channel(broadcast_id), encode(ControlsChanged(broadcast_id=broadcast_id, **controls)))
+
+
+async def publish_restriction(
+    bus: EventBus, broadcast_id: int, member_id: int, code: str | None, until: dt.datetime | None
+) -> None:
+    event = MemberRestricted(broadcast_id=broadcast_id, member_id=member_id, code=code, until=until)
+    await bus.publish(broadcast_channel(broadcast_id), encode(event))
+
+
+async def publish_visibility(bus: EventBus, broadcast_id: int, position: int, hidden: bool) -> None:
+    event = CommentVisibility(broadcast_id=broadcast_id, position=position, hidden=hidden)
+    await bus.publish(broadcast_channel(broadcast_id), encode(event))

@@ -1,0 +1,137 @@
+"""Archive list, filters and search; linking recordings; members-only media with ranges."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import login, post_form
+
+HTML = {"accept": "text/html"}
+
+
+def listed(page) -> str:
+    """Only the result list (the filter dropdowns also name programs)."""
+    return page.text.split('class="archive-list"', 1)[1]
+
+
+async def test_archive_lists_past_broadcasts_newest_first(client, past):
+    await login(client, "member@example.jp")
+    page = await client.get("/archive", headers=HTML)
+    text = listed(page)
+    assert page.status_code == 200 and "3件の放送" in page.text
+    assert text.index("動画のつくりかた 第2回") < text.index("財政のきほん") < text.index("動画のつくりかた 第1回")
+    assert "未来の放送" not in text
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"q": "財政"}, ["財政のきほん 予算編成"]),
+        ({"q": "放送 さくら"}, ["動画のつくりかた 第2回", "動画のつくりかた 第1回"]),  # personality name
+        ({"q": "スマホ"}, ["動画のつくりかた 第1回"]),  # description
+        ({"q": "ＳＭＡＨＯ"}, []),
+        ({"month": "2026-10"}, ["動画のつくりかた 第1回"]),
+        ({"q": "%"}, []),  # LIKE wildcards are literal
+    ],
+)
+async def test_filters_and_search(client, past, query, expected):
+    await login(client, "member@example.jp")
+    page = await client.get("/archive", params=query, headers=HTML)
+    titles = [
+        t for t in ("動画のつくりかた 第2回", "財政のきほん 予算編成", "動画のつくりかた 第1回") if t in listed(page)
+    ]
+    assert titles == expected
+
+
+async def test_filter_by_section_and_personality(client, past, db):
+    await login(client, "member@example.jp")
+    from live.models import Program
+
+    section_id = (await db.get(Program, past["b"].program_id)).section_id
+    page = await client.get("/archive", params={"section": str(section_id)}, headers=HTML)
+    assert "財政のきほん" in listed(page) and "動画のつくりかた" not in listed(page)
+    page = await client.get("/archive", params={"personality": str(past["a"].personality_id)}, headers=HTML)
+    assert "動画のつくりかた 第1回" in listed(page) and "財政のきほん" not in listed(page)
+
+
+@pytest.mark.parametrize("query", [{"month": "2026-13"}, {"month": "last month"}, {"program": "abc"}, {"page": "-1"}])
+async def test_bad_filters_get_a_japanese_message(client, past, query):
+    await login(client, "member@example.jp")
+    page = await client.get("/archive", params=query, headers=HTML)
+    assert page.status_code == 400
+    assert "正しくありません" in page.text or "形式で指定" in page.text
+
+
+async def test_host_links_recordings_with_validation(client, past):
+    b = past["a"]
+    await login(client, "host@example.jp")
+    bad = await post_form(client, f"/archive/{b.id}/recordings", {"url": "javascript:alert(1)"}, headers=HTML)
+    assert bad.status_code == 400 and "http:// または https://" in bad.text
+    assert 'value="javascript:alert(1)"' in bad.text  # kept (escaped) for correction
+    far = await post_form(
+        client,
+        f"/archive/{b.id}/recordings",
+        {"url": "https://youtu.be/dQw4w9WgXcQ", "duration": "60", "offset": "-90"},
+    )
+    assert far.status_code == 400 and "録画の長さを超えています" in far.text
+    ok = await post_form(
+        client,
+        f"/archive/{b.id}/recordings",
+        {"url": "https://youtu.be/dQw4w9WgXcQ", "title": "本編", "duration": "３６００", "offset": "-90"},
+        follow_redirects=False,
+    )
+    assert ok.status_code == 303
+    page = await client.get(ok.headers["location"], headers=HTML)
+    assert 'data-video-id="dQw4w9WgXcQ"' in page.text and "録画を登録しました" in page.text
+
+
+async def test_only_host_or_operator_may_link_and_only_after_the_broadcast(client, past, app):
+    from litestar.testing import AsyncTestClient
+
+    await login(client, "member@example.jp")
+    refused = await post_form(
+        client, f"/archive/{past['a'].id}/recordings", {"url": "https://youtu.be/dQw4w9WgXcQ"}, headers=HTML
+    )
+    assert refused.status_code == 403 and "パーソナリティと運営だけ" in refused.text
+    async with AsyncTestClient(app=app, base_url="http://127.0.0.1:8000") as operator:
+        await login(operator, "operator@example.jp")
+        future = await post_form(
+            operator, f"/archive/{past['future'].id}/recordings", {"url": "https://youtu.be/dQw4w9WgXcQ"}, headers=HTML
+        )
+        assert future.status_code == 409 and "終了した放送のみ" in future.text
+        missing = await post_form(
+            operator, "/archive/999999/recordings", {"url": "https://youtu.be/dQw4w9WgXcQ"}, headers=HTML
+        )
+        assert missing.status_code == 404
+        ok = await post_form(
+            operator,
+            f"/archive/{past['a'].id}/recordings",
+            {"url": "https://vimeo.com/123456789"},
+            follow_redirects=False,
+        )
+        assert ok.status_code == 303
+
+
+async def test_archive_page_of_a_broadcast_that_did_not_happen_is_404(client, past):
+    await login(client, "member@example.jp")
+    page = await client.get(f"/archive/{past['future'].id}", headers=HTML)
+    assert page.status_code == 404 and "見つかりません" in page.text
+
+
+async def test_media_files_members_only_with_ranges(client, past, settings):
+    settings.media_dir.mkdir(parents=True)
+    (settings.media_dir / "rec.webm").write_bytes(bytes(range(256)) * 4)
+    anonymous = await client.get("/archive/media/rec.webm")
+    assert anonymous.status_code == 401
+    await login(client, "member@example.jp")
+    whole = await client.get("/archive/media/rec.webm")
+    assert whole.status_code == 200 and len(whole.content) == 1024 and whole.headers["accept-ranges"] == "bytes"
+    part = await client.get("/archive/media/rec.webm", headers={"range": "bytes=10-19"})
+    assert part.status_code == 206 and part.content == bytes(range(10, 20))
+    assert part.headers["content-range"] == "bytes 10-19/1024"
+    tail = await client.get("/archive/media/rec.webm", headers={"range": "bytes=-4"})
+    assert tail.content == bytes(range(252, 256))
+    bad = await client.get("/archive/media/rec.webm", headers={"range": "bytes=5000-"})
+    assert bad.status_code == 416
+    for name in ("..%2Fsecret_key", ".hidden", "nope.webm"):
+        assert (await client.get(f"/archive/media/{name}")).status_code == 404

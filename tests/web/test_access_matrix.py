@@ -1,0 +1,105 @@
+"""Every route the app registers, tried as anonymous and as a pending member.
+
+The matrix is built from the app itself, so a route added by any domain is checked
+without anyone remembering to list it: unless it is on the public list below, an
+anonymous caller must get 401 (API) and a pending member 403 — from pages, API,
+downloads and WebSockets alike.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.routes import HTTPRoute, WebSocketRoute
+from litestar.testing import AsyncTestClient
+
+from tests.helpers import csrf, login
+
+pytestmark = pytest.mark.usefixtures("demo")
+
+# Reachable without an approved account, by design.
+PUBLIC = re.compile(r"^/($|login$|signup$|logout$|pending$|password/|healthz$|readyz$|schema|static/|favicon\.ico$)")
+# Calendar feeds authenticate with a private token in the URL instead of a cookie.
+TOKEN_IN_URL = re.compile(r"\.ics$")
+
+
+def _concrete(path: str) -> str:
+    """Fill path parameters with plausible values (ids of rows that exist in demo data)."""
+    return re.sub(r"\{[^}:]+(:[a-z]+)?\}", lambda m: "1" if m.group(1) in (":int", None) else "x", path)
+
+
+def http_cases(app: Litestar) -> list[tuple[str, str]]:
+    cases = []
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute) or PUBLIC.match(route.path):
+            continue
+        for method in sorted(route.methods - {"OPTIONS", "HEAD"}):
+            cases.append((method, _concrete(route.path)))
+    return cases
+
+
+def ws_paths(app: Litestar) -> list[str]:
+    return [_concrete(r.path) for r in app.routes if isinstance(r, WebSocketRoute)]
+
+
+async def _try_all(client: AsyncTestClient[Litestar], cases: list[tuple[str, str]]) -> dict[str, int]:
+    token = await csrf(client)
+    statuses = {}
+    for method, path in cases:
+        response = await client.request(
+            method, path, headers={"accept": "application/json", "x-csrftoken": token}, json={}
+        )
+        statuses[f"{method} {path}"] = response.status_code
+    return statuses
+
+
+async def test_anonymous_gets_401_everywhere_members_only(client, app):
+    cases = http_cases(app)
+    assert cases, "no members-only routes found: the matrix would prove nothing"
+    statuses = await _try_all(client, cases)
+    wrong = {k: v for k, v in statuses.items() if v != 401 and not (TOKEN_IN_URL.search(k) and v in (401, 403))}
+    assert wrong == {}
+
+
+async def test_pending_member_gets_403_everywhere_members_only(client, app):
+    await login(client, "pending@example.jp")
+    statuses = await _try_all(client, http_cases(app))
+    wrong = {k: v for k, v in statuses.items() if v != 403 and not (TOKEN_IN_URL.search(k) and v in (401, 403))}
+    assert wrong == {}
+
+
+async def test_html_pages_send_anonymous_to_login_and_pending_to_notice(client, app):
+    pages = [path for method, path in http_cases(app) if method == "GET" and not path.startswith("/api/")]
+    for path in pages:
+        response = await client.get(path, headers={"accept": "text/html"}, follow_redirects=False)
+        assert response.status_code in (303, 401), path
+    await login(client, "pending@example.jp")
+    for path in pages:
+        response = await client.get(path, headers={"accept": "text/html"}, follow_redirects=False)
+        assert (response.status_code, response.headers.get("location")) in ((303, "/pending"), (403, None)), path
+
+
+async def test_websockets_refuse_anonymous_and_pending(client, app):
+    from litestar.exceptions import WebSocketDisconnect
+
+    async def refused(path: str) -> bool:
+        try:
+            async with client.websocket_connect(path, headers={"origin": "http://127.0.0.1:8000"}) as ws:
+                message: Any = await ws.receive(timeout=2)  # type: ignore[call-arg]
+                # Either a close frame, or a typed error followed by close.
+                return (
+                    message.get("type") == "websocket.close"
+                    or b"error" in (message.get("bytes") or b"")
+                    or "error" in (message.get("text") or "")
+                )
+        except (WebSocketDisconnect, Exception):
+            return True
+
+    for path in ws_paths(app):
+        assert await refused(path), f"anonymous WebSocket accepted on {path}"
+    await login(client, "pending@example.jp")
+    for path in ws_paths(app):
+        assert await refused(path), f"pending member's WebSocket accepted on {path}"
