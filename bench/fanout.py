@@ -242,7 +242,7 @@ async def drive(
         async with semaphore:
             for attempt in range(5):
                 try:
-                    await loop.create_connection(lambda: client, "127.0.0.1", port)
+                    await loop.create_connection(lambda c=client: c, "127.0.0.1", port)
                     await asyncio.wait_for(asyncio.shield(client.ready), 30)
                     break
                 except (OSError, ConnectionError, TimeoutError):

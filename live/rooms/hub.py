@@ -17,6 +17,7 @@ import gc
 import logging
 import time
 import uuid
+import weakref
 from typing import Any
 
 import msgspec
@@ -490,6 +491,9 @@ class Hub:
         gc.freeze()
 
     async def close(self) -> None:
+        if self.loop is not asyncio.get_running_loop():
+            self.detach()
+            return
         if self._ticker:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -504,6 +508,18 @@ class Hub:
                 room._delay_handle.cancel()
             if room._controls_task:
                 room._controls_task.cancel()
+        self.rooms.clear()
+
+    def detach(self) -> None:
+        """Drop this hub's rooms without awaiting (its loop is gone): callbacks leave the bus."""
+        for room in self.rooms.values():
+            for channel, callback in (
+                (room_channel(room.id), room.on_bus),
+                (broadcast_channel(room.id), room.on_state),
+            ):
+                remove = getattr(self.bus, "remove", None)
+                if remove is not None:
+                    remove(channel, callback)
         self.rooms.clear()
 
     def _on_bus_reconnect(self) -> None:
@@ -720,10 +736,22 @@ async def publish_comment(bus: EventBus, broadcast_id: int, posted: service.Post
 
 
 def hub_for(app: Any) -> Hub:
-    """The app's hub, created on first use (its shutdown hook closes it)."""
-    hub: Hub | None = getattr(app.state, "room_hub", None)
+    """The hub of this app on the running event loop, created on first use.
+
+    A server process has one loop, hence one hub; the test client runs sessions on loops
+    of their own, and a hub must never schedule work on a loop that is not running.
+    """
+    loop = asyncio.get_running_loop()
+    hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] | None = getattr(app.state, "room_hubs", None)
+    if hubs is None:
+        hubs = weakref.WeakKeyDictionary()
+        app.state.room_hubs = hubs
+    hub = hubs.get(loop)
     if hub is None:
-        hub = Hub(app.state.db, app.state.bus)
-        app.state.room_hub = hub
+        for stale_loop, stale in list(hubs.items()):
+            if stale_loop.is_closed() or not stale_loop.is_running():
+                stale.detach()
+                del hubs[stale_loop]
+        hub = hubs[loop] = Hub(app.state.db, app.state.bus)
         app.on_shutdown.append(hub.close)
     return hub

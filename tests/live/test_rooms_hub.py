@@ -1,0 +1,103 @@
+"""The hub's ordering guarantees when the bus loses, reorders or repeats messages."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import msgspec
+import pytest
+
+from core.db import Database
+from core.events import InProcessBus
+from live.rooms import service
+from live.rooms.hub import Hub, Viewer, room_channel
+from live.rooms.protocol import BusComment, encode
+from live.rooms.transport import OutFrame
+from tests.live.rooms_support import make_broadcast, member
+
+
+class RecordingSink:
+    def __init__(self, accept: bool = True) -> None:
+        self.messages: list[dict] = []
+        self.accept = accept
+        self.changed = asyncio.Event()
+
+    def write(self, frame: OutFrame) -> bool:
+        if not self.accept:
+            return False
+        self.messages.append(json.loads(frame.payload))
+        self.changed.set()
+        return True
+
+    async def close(self, code: int, reason: str = "") -> None:
+        return None
+
+    def stop(self) -> None:
+        return None
+
+    def positions(self) -> list[int]:
+        return [i["position"] for m in self.messages if m["type"] in {"comments", "history"} for i in m["items"]]
+
+    async def wait_for(self, positions: list[int]) -> None:
+        async with asyncio.timeout(10):
+            while self.positions() != positions:
+                assert len(self.positions()) < len(positions), self.positions()
+                self.changed.clear()
+                await self.changed.wait()
+
+
+@pytest.fixture
+async def hub(settings):
+    database = Database(settings.database_url)
+    hub = Hub(database, InProcessBus(), window=0.01)
+    yield hub
+    await hub.close()
+    await database.dispose()
+
+
+async def test_gaps_duplicates_and_bus_outages_keep_database_order(hub, db, demo):
+    bid = await make_broadcast(db)
+    author = await member(db, "member@example.jp")
+    room = await hub.room(bid)
+    assert room is not None
+    sink, slow = RecordingSink(), RecordingSink(accept=False)
+    await hub.join(Viewer(sink, 1), room, 1, None)
+    await hub.join(Viewer(slow, 2), room, 2, None)
+    posted = [await service.post_comment(db, bid, author, f"c{i}", None) for i in range(3)]
+
+    async def publish(p: service.Posted) -> None:
+        await hub.bus.publish(room_channel(bid), encode(BusComment(p.position, p.committed, msgspec.Raw(p.item))))
+
+    await publish(posted[2])  # 1 and 2 were lost: read from the database, then 3
+    await sink.wait_for([1, 2, 3])
+    await publish(posted[1])  # late duplicate: ignored
+    await publish(posted[0])
+    # Stored while the bus was down; the reconnect hook reads them.
+    more = [await service.post_comment(db, bid, author, f"d{i}", None) for i in range(2)]
+    for hook in hub.bus.reconnect_hooks:
+        hook()
+    await sink.wait_for([1, 2, 3, 4, 5])
+    await publish(more[1])
+    await publish(more[0])
+    nxt = await service.post_comment(db, bid, author, "e", None)
+    await publish(nxt)
+    await sink.wait_for([1, 2, 3, 4, 5, 6])
+    # The viewer that could not keep up was dropped; the room never waited for it.
+    assert len(room.viewers) == 1
+
+
+async def test_join_with_after_waits_for_this_process_to_catch_up(hub, db, demo):
+    bid = await make_broadcast(db)
+    author = await member(db, "member@example.jp")
+    room = await hub.room(bid)
+    assert room is not None
+    # Another process delivered 1..3 to this client; our bus never said anything.
+    for i in range(3):
+        await service.post_comment(db, bid, author, f"c{i}", None)
+    sink = RecordingSink()
+    await hub.join(Viewer(sink, 1), room, 1, 2)
+    await sink.wait_for([3])
+    with pytest.raises(service.RoomError) as forged:
+        await hub.join(Viewer(RecordingSink(), 1), room, 1, 99)
+    assert forged.value.code == "invalid_position"

@@ -1,0 +1,156 @@
+"""Two real server processes sharing rooms through Redis and PostgreSQL; raw-socket abuse."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+import websockets
+
+from core.db import Database
+from live.rooms import service
+from live.rooms.protocol import Limits
+from tests.conftest import REDIS_TEST_URL, redis_available, require
+from tests.live.rooms_support import make_broadcast, token_for
+from tests.servers import ServerProcess, prepare_database
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
+WAIT = 15
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, postgres_url):
+    """Two `chonai serve` processes on one PostgreSQL database and one Redis."""
+    require(redis_available(), "Redis")
+    tmp = tmp_path_factory.mktemp("scaleout")
+    parts = urlsplit(postgres_url)
+    env = {
+        "VAR_DIR": str(tmp),
+        "SECRET_KEY": "s" * 48,
+        "LOG_LEVEL": "WARNING",
+        "DATABASE_URL": postgres_url,
+        "REDIS_URL": REDIS_TEST_URL,
+    }
+    asyncio.run(_truncate(postgres_url))
+    prepare_database(env)
+    servers = [ServerProcess(env, tmp / f"server{i}.log").start() for i in range(2)]
+    yield postgres_url, servers
+    for s in servers:
+        s.stop()
+    assert parts.scheme
+
+
+async def _truncate(url: str) -> None:
+    from tests.conftest import _truncate_postgres
+
+    await _truncate_postgres(url)
+
+
+async def _setup(url: str) -> tuple[int, dict[str, str]]:
+    db = Database(url)
+    try:
+        async with db.session() as s:
+            room = await make_broadcast(s)
+            # This test is about order, not limits: a per-room setting lifts the rate limit.
+            await service.set_limits(s, room, Limits(max_length=200, rate_count=100, rate_seconds=30))
+            tokens = {w: await token_for(s, f"{w}@example.jp") for w in ("member", "fukuoka", "naha", "kochi")}
+            return room, tokens
+    finally:
+        await db.dispose()
+
+
+def ws_url(server: ServerProcess) -> str:
+    return server.url.replace("http://", "ws://") + "/ws/rooms"
+
+
+async def open_viewer(server, token, room, after=None):
+    ws = await websockets.connect(ws_url(server), additional_headers={"Authorization": f"Bearer {token}"})
+    await ws.send(json.dumps({"type": "join", "room": room, "after": after}))
+    items = []
+    while True:
+        m = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
+        if m["type"] == "history":
+            items += m["items"]
+            if m["last_position"] is not None:
+                return ws, items
+
+
+async def collect(ws, until: int, items: list | None = None) -> list[dict]:
+    items = list(items or [])
+    while not items or items[-1]["position"] < until:
+        m = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
+        if m["type"] == "comments":
+            items += m["items"]
+    return items
+
+
+async def post_many(ws, prefix: str, n: int) -> list[int]:
+    positions = []
+    for i in range(n):
+        await ws.send(json.dumps({"type": "comment", "text": f"{prefix}{i}", "ref": f"{prefix}{i}"}))
+    while len(positions) < n:
+        m = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
+        if m["type"] == "ack":
+            positions.append(m["position"])
+        assert m["type"] != "error", m
+    return positions
+
+
+async def test_viewers_on_both_processes_see_one_order(cluster):
+    url, (a, b) = cluster
+    room, tokens = await _setup(url)
+    va, _ = await open_viewer(a, tokens["member"], room)
+    vb, _ = await open_viewer(b, tokens["fukuoka"], room)
+    pa, _ = await open_viewer(a, tokens["naha"], room)
+    pb, _ = await open_viewer(b, tokens["kochi"], room)
+    # Posters on both processes at once: positions interleave; every viewer must agree.
+    acked = await asyncio.gather(post_many(pa, "A", 10), post_many(pb, "B", 10))
+    assert sorted(acked[0] + acked[1]) == list(range(1, 21))
+    seen_a, seen_b = await asyncio.gather(collect(va, 20), collect(vb, 20))
+    assert [c["position"] for c in seen_a] == list(range(1, 21))
+    assert [(c["position"], c["text"]) for c in seen_a] == [(c["position"], c["text"]) for c in seen_b]
+    # A viewer on A sees B's comments with B's poster's name.
+    assert {c["name"] for c in seen_a} == {"比嘉 翔太", "坂本 涼"}
+
+    # Resume across processes: leave A at position 20, miss 5 comments, come back on B.
+    await va.close()
+    await post_many(pa, "C", 5)
+    back, history = await open_viewer(b, tokens["member"], room, after=20)
+    await post_many(pb, "D", 2)
+    resumed = await collect(back, 27, history)
+    assert [c["position"] for c in resumed] == list(range(21, 28))
+    for ws in (vb, pa, pb, back):
+        await ws.close()
+
+
+async def test_raw_abuse_leaves_the_room_working(cluster):
+    url, (a, _) = cluster
+    room, tokens = await _setup(url)
+    watcher, _ = await open_viewer(a, tokens["fukuoka"], room)
+    # Invalid UTF-8 in a text frame: the server's WebSocket layer closes with 1007.
+    bad = await websockets.connect(ws_url(a), additional_headers={"Authorization": f"Bearer {tokens['member']}"})
+    frame = bytes([0x81, 0x80 | 4]) + b"\0\0\0\0" + b"\xff\xfe\xfd\xfc"
+    bad.transport.write(frame)
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await asyncio.wait_for(bad.recv(), WAIT)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1007
+    # Cross-origin handshake: refused with HTTP 403.
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        await websockets.connect(
+            ws_url(a), additional_headers={"Authorization": f"Bearer {tokens['member']}"}, origin="https://evil.example"
+        )
+    assert refused.value.response.status_code == 403
+    # A garbage (non-WebSocket) request on the socket path.
+    with socket.create_connection(("127.0.0.1", a.port)) as raw:
+        raw.sendall(b"GET /ws/rooms HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert raw.recv(100).startswith(b"HTTP/1.1 4")
+    poster, _ = await open_viewer(a, tokens["naha"], room)
+    assert await post_many(poster, "ok", 1) == [1]
+    assert [c["text"] for c in await collect(watcher, 1)] == ["ok0"]
+    await poster.close()
+    await watcher.close()
+    assert os.path.exists(a.log_path)
