@@ -27,7 +27,9 @@ from core.events import EventBus
 from live.events import BroadcastStateChanged, broadcast_channel
 from live.models import BroadcastState
 from live.moderation.events import CommentVisibility, ControlsChanged, MemberRestricted, ModerationNotice
+from live.moderation.gate import Rule, rules
 from live.moderation.models import ViewerSample
+from live.moderation.service import Restriction
 from live.rooms import metrics, service
 from live.rooms.protocol import (
     REACTION_KINDS,
@@ -79,13 +81,16 @@ def room_channel(broadcast_id: int) -> str:
 class Viewer:
     """One connection in one room; moderators get comments without delay, hidden ones marked."""
 
-    __slots__ = ("member_id", "moderator", "room", "sink")
+    __slots__ = ("checked_at", "member_id", "moderator", "restriction", "room", "sink")
 
     def __init__(self, sink: Sink, member_id: int, moderator: bool = False) -> None:
         self.sink = sink
         self.member_id = member_id
         self.moderator = moderator
         self.room: Room | None = None
+        # The member's timeout/ban as last read (kept current by MemberRestricted events).
+        self.restriction: Restriction | None = None
+        self.checked_at = -1e9
 
 
 class Room:
@@ -123,6 +128,8 @@ class Room:
         "sent_viewers",
         "state",
         "viewers",
+        "words",
+        "words_at",
     )
 
     def __init__(self, hub: Hub, broadcast_id: int) -> None:
@@ -160,6 +167,8 @@ class Room:
         self._delay_handle: asyncio.TimerHandle | None = None
         self._controls_task: asyncio.Task[None] | None = None
         self._controls_again = False
+        self.words: list[Rule] = []  # blocked-word rules, cached (see live.moderation.gate)
+        self.words_at = -1e9
 
     @property
     def write_lock(self) -> asyncio.Lock:
@@ -212,10 +221,18 @@ class Room:
                 encode(Restricted(code=event.code, message=RESTRICTED_MESSAGES.get(event.code, ""), until=until))
             )
             for viewer in [v for v in self.viewers if v.member_id == event.member_id]:
+                viewer.restriction = (
+                    Restriction(event.code, RESTRICTED_MESSAGES.get(event.code, ""), event.until)
+                    if event.code
+                    else None
+                )
+                viewer.checked_at = time.monotonic()
                 if not viewer.sink.write(frame):
                     self.remove(viewer)
             self.notify_moderators(ModNotice(kind="restricted", member_id=event.member_id))
         else:
+            if event.kind == "words":
+                self.words_at = -1e9  # re-read the rules before the next comment
             self.notify_moderators(ModNotice(kind=event.kind))
 
     # --- moderation -------------------------------------------------------------------------
@@ -560,6 +577,7 @@ class Hub:
                 reactions = await service.reaction_totals(db, broadcast_id) if info else {}
                 controls = await service.room_controls(db, broadcast_id) if info else Controls()
                 hidden = await service.hidden_positions(db, broadcast_id) if info else []
+                words = await rules(db, info.program_id) if info else []
         except BaseException:
             await self._unsubscribe(room)
             raise
@@ -572,6 +590,7 @@ class Hub:
         room.program_id = info.program_id
         room.controls = controls
         room.hidden.update(hidden)
+        room.words, room.words_at = words, time.monotonic()
         for kind, n in reactions.items():
             room.reactions[kind] += n
         room.ready = True

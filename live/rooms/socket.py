@@ -213,6 +213,7 @@ class Connection:
             moderator = broadcast is not None and await moderation.can_moderate(db, self.member, broadcast)
             if not moderator:
                 found = await moderation.restriction_of(db, self.member.id, room.id, room.program_id)
+                self.viewer.restriction, self.viewer.checked_at = found, time.monotonic()
                 if found is not None and found.code in {"timed_out", "banned"}:
                     until = service.iso(found.until) if found.until else None
                     restriction = Restricted(code=found.code, message=found.message, until=until)
@@ -269,13 +270,28 @@ class Connection:
 
     async def held(self, room: Room, message: PostComment) -> bool:
         """Moderation in front of the room: refuse (RoomError) or hold for review (True)."""
+        controls = room.controls
+        if controls.comments_off:
+            raise service.RoomError("comments_off", "この放送ではコメントが停止されています。")
+        if controls.locked:
+            raise service.RoomError("room_locked", "ルームはロック中です（閲覧のみ）。")
+        viewer, now = self.viewer, time.monotonic()
+        stale_words = now - room.words_at > gate.WORDS_TTL
+        if stale_words or now - viewer.checked_at > gate.RESTRICTION_TTL:
+            async with self.hub.db.session() as db:
+                if stale_words:
+                    room.words = await gate.rules(db, room.program_id)
+                    room.words_at = now
+                if now - viewer.checked_at > gate.RESTRICTION_TTL:
+                    viewer.restriction = await moderation.restriction_of(db, self.member.id, room.id, room.program_id)
+                    viewer.checked_at = now
+                await db.commit()
+        gate.refuse_if_restricted(viewer.restriction)
+        hold = gate.screen(room.words, message.text, room.limits.max_length)
+        if hold is None:
+            return False
         async with self.hub.db.session() as db:
-            hold = await gate.check_comment(
-                db, room.id, room.program_id, self.member, message.text, room.limits.max_length
-            )
-            if hold is None:
-                return False
-            await gate.hold(db, room.id, self.member, hold, message.ref)
+            await gate.hold(db, room.id, self.member.id, hold, message.ref)
         metrics.COMMENTS_REFUSED.labels("held").inc()
         self.sink.write(OutFrame(encode(Held(ref=message.ref, message=gate.HELD_MESSAGE))))
         try:
