@@ -108,9 +108,14 @@ def test_two_members_two_processes_comment_and_recover(servers):
         # B answers from the other process; reactions and the counter work; refusals show in Japanese.
         page_b.fill("#room-text", "福岡市です、聞こえています")
         page_b.keyboard.press("Enter")
-        wait_texts(page_a, ["豊中市です。よろしくお願いします！", "<b>見えてますか</b>", "二つ目", "福岡市です、聞こえています"])
+        wait_texts(
+            page_a,
+            ["豊中市です。よろしくお願いします！", "<b>見えてますか</b>", "二つ目", "福岡市です、聞こえています"],
+        )
         page_b.get_by_role("button", name="拍手", exact=False).click()
-        page_a.wait_for_function("() => document.querySelector('[data-count=clap]').textContent === '1'", timeout=WAIT_MS)
+        page_a.wait_for_function(
+            "() => document.querySelector('[data-count=clap]').textContent === '1'", timeout=WAIT_MS
+        )
         page_a.wait_for_function("() => document.getElementById('room-viewers').textContent === '2'", timeout=WAIT_MS)
         positions_a = page_a.eval_on_selector_all("#room-comments li", "els => els.map(e => e.dataset.position)")
         positions_b = page_b.eval_on_selector_all("#room-comments li", "els => els.map(e => e.dataset.position)")
