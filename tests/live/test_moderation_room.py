@@ -263,3 +263,46 @@ async def test_moderation_delay_lets_a_moderator_hide_first(client, room, tokens
         assert post(viewer, "普通の投稿", "d2")["type"] == "ack"
         # The hidden one never reaches the viewer; the next arrives (late) on its own.
         assert [c["text"] for c in live_items(viewer, 1)] == ["普通の投稿"]
+
+
+async def test_concurrent_hides_have_one_winner_and_one_log_entry(db, settings, room):
+    from sqlalchemy import func, select
+
+    from core.db import Database
+    from live.moderation.models import ModerationAction
+    from live.rooms import service
+    from tests.live.rooms_support import member
+
+    author = await member(db, "member@example.jp")
+    await service.post_comment(db, room, author, "消される予定", None)
+    mods = [await member(db, "host@example.jp"), await member(db, "moderator@example.jp")]
+    engines = [Database(settings.database_url) for _ in range(2)]
+
+    async def hide(i: int) -> str:
+        async with engines[i].session() as s:
+            try:
+                await service.set_hidden(s, room, 1, mods[i], True, "同時")
+            except service.RoomError as exc:
+                return exc.code
+            return "hidden"
+
+    try:
+        import asyncio
+
+        results = await asyncio.gather(hide(0), hide(1))
+    finally:
+        for e in engines:
+            await e.dispose()
+    assert sorted(results) == ["already_hidden", "hidden"]
+    logged = await db.scalar(select(func.count()).where(ModerationAction.action == "hide"))
+    assert logged == 1
+    assert await service.comments_between(db, room, 0, 1, visible_only=True) == []
+    assert len(await service.comments_between(db, room, 0, 1)) == 1
+
+
+async def test_viewer_samples_are_recorded_and_listed(client, db, room, tokens):
+    from live.rooms.hub import record_viewers
+
+    await record_viewers(db, room, 3)
+    samples = (await api(client, tokens["host"], room, "/viewers")).json()
+    assert [s["viewers"] for s in samples] == [3]
