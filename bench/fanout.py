@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import base64
 import datetime as dt
+import functools
 import json
 import math
 import os
@@ -211,6 +212,10 @@ class Viewer(asyncio.Protocol):
                     self.stats.latencies.append(now - sent)
 
 
+def _same(client: Viewer) -> Viewer:
+    return client
+
+
 def percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -242,7 +247,7 @@ async def drive(
         async with semaphore:
             for attempt in range(5):
                 try:
-                    await loop.create_connection(lambda c=client: c, "127.0.0.1", port)
+                    await loop.create_connection(functools.partial(_same, client), "127.0.0.1", port)
                     await asyncio.wait_for(asyncio.shield(client.ready), 30)
                     break
                 except (OSError, ConnectionError, TimeoutError):

@@ -19,16 +19,28 @@ async def connect(client, url: str, **kwargs):
     session = await client.websocket_connect(url, **kwargs)
     with session as ws:
         yield ws
+    _stash.pop(id(ws), None)
 
 
 def bearer(token: str) -> dict[str, str]:
     return {"authorization": f"Bearer {token}"}
 
 
+_stash: dict[int, list[dict]] = {}
+
+
+def receive(ws) -> dict:
+    """The next message, taking first those `comment` set aside while waiting for its ack."""
+    stashed = _stash.get(id(ws))
+    if stashed:
+        return stashed.pop(0)
+    return ws.receive_json(timeout=WAIT)
+
+
 def next_of(ws, kind: str) -> dict:
     """The next message of a kind (presence/reactions updates may come in between)."""
     while True:
-        message = ws.receive_json(timeout=WAIT)
+        message = receive(ws)
         if message["type"] == kind:
             return message
 
@@ -50,6 +62,7 @@ def comment(ws, text: str, ref: str) -> dict:
         message = ws.receive_json(timeout=WAIT)
         if message["type"] in {"ack", "error"} and message.get("ref") == ref:
             return message
+        _stash.setdefault(id(ws), []).append(message)  # live frames stay readable in order
 
 
 def live_items(ws, count: int) -> list[dict]:
