@@ -715,8 +715,11 @@ class Hub:
                 room.sent_viewers = count
                 room.broadcast(OutFrame(encode(Presence(viewers=count))))
             if sample and room.ready and self._samples_room(room):
-                async with self.db.session() as db:
-                    await record_viewers(db, room.id, count)
+                try:
+                    async with self.db.session() as db:
+                        await record_viewers(db, room.id, count)
+                except Exception:  # e.g. two processes sampled the same second: skip this one
+                    log.warning("room %s: viewer sample not recorded", room.id, exc_info=True)
         if sweep and rooms:
             await self._sweep(rooms)
 
