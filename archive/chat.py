@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.members.models import Member, OrgKind
 from core.timefmt import JST
 from live.models import Broadcast
+from live.moderation.models import ViewerSample
 from live.rooms.models import RoomComment, RoomVisit
 
 
@@ -33,17 +34,14 @@ class ReplayFeed(msgspec.Struct, kw_only=True):
     comments: list[ReplayItem]
 
 
-def visible_comments() -> list[object]:
-    """Conditions that keep moderated comments out of the archive."""
-    hidden_at = getattr(RoomComment, "hidden_at", None)
-    return [hidden_at.is_(None)] if hidden_at is not None else []
+VISIBLE = RoomComment.hidden_at.is_(None)  # moderated comments never reach the archive
 
 
 async def replay_items(db: AsyncSession, broadcast_id: int) -> list[ReplayItem]:
     rows = await db.execute(
         select(RoomComment, Member.name, Member.organisation, Member.department)
         .join(Member, Member.id == RoomComment.member_id)
-        .where(RoomComment.broadcast_id == broadcast_id, *visible_comments())  # type: ignore[arg-type]
+        .where(RoomComment.broadcast_id == broadcast_id, VISIBLE)
         .order_by(RoomComment.position)
     )
     return [
@@ -110,13 +108,13 @@ async def stats(db: AsyncSession, broadcast_id: int) -> BroadcastStats:
         await db.execute(
             select(func.count(), func.count(func.distinct(RoomComment.member_id))).where(
                 RoomComment.broadcast_id == broadcast_id,
-                *visible_comments(),  # type: ignore[arg-type]
+                VISIBLE,
             )
         )
     ).one()
     # Reach counts everyone who opened the room or commented.
     visitors = select(RoomVisit.member_id).where(RoomVisit.broadcast_id == broadcast_id)
-    posters = select(RoomComment.member_id).where(RoomComment.broadcast_id == broadcast_id)
+    posters = select(RoomComment.member_id).where(RoomComment.broadcast_id == broadcast_id, VISIBLE)
     reached = select(Member).where(Member.id.in_(visitors.union(posters).scalar_subquery()))
     members = list((await db.execute(reached)).scalars())
     municipalities = {(m.prefecture, m.organisation) for m in members if m.org_kind is OrgKind.MUNICIPALITY}
@@ -133,5 +131,12 @@ async def stats(db: AsyncSession, broadcast_id: int) -> BroadcastStats:
 
 
 async def viewer_counts(db: AsyncSession, broadcast_id: int) -> tuple[int | None, float | None]:
-    """Peak and average concurrent viewers, from the room's viewer-count samples when recorded."""
-    return None, None
+    """Peak and average concurrent viewers from the room's samples (None when none were recorded)."""
+    peak, average = (
+        await db.execute(
+            select(func.max(ViewerSample.viewers), func.avg(ViewerSample.viewers)).where(
+                ViewerSample.broadcast_id == broadcast_id
+            )
+        )
+    ).one()
+    return (int(peak), round(float(average), 1)) if peak is not None else (None, None)

@@ -36,7 +36,6 @@ class CommentVisibility(msgspec.Struct, tag="visibility", kw_only=True):
     hidden: bool
 
 
-ModerationEvent = ControlsChanged | MemberRestricted | CommentVisibility
 encode = msgspec.json.Encoder().encode
 
 
@@ -54,3 +53,17 @@ async def publish_restriction(
 async def publish_visibility(bus: EventBus, broadcast_id: int, position: int, hidden: bool) -> None:
     event = CommentVisibility(broadcast_id=broadcast_id, position=position, hidden=hidden)
     await bus.publish(broadcast_channel(broadcast_id), encode(event))
+
+
+class ModerationNotice(msgspec.Struct, tag="notice", kw_only=True):
+    """Something only moderators' screens show changed: a held comment, a report, the word list."""
+
+    broadcast_id: int
+    kind: str  # "held" | "report" | "words" | "audit"
+
+
+async def publish_notice(bus: EventBus, broadcast_id: int, kind: str) -> None:
+    await bus.publish(broadcast_channel(broadcast_id), encode(ModerationNotice(broadcast_id=broadcast_id, kind=kind)))
+
+
+ModerationEvent = ControlsChanged | MemberRestricted | CommentVisibility | ModerationNotice

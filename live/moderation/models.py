@@ -106,7 +106,10 @@ class HeldComment(Base):
     """A comment that matched a hold rule: kept (never lost) until a moderator decides."""
 
     __tablename__ = "held_comments"
-    __table_args__ = (Index("ix_held_comments_room_status", "broadcast_id", "status"),)
+    __table_args__ = (
+        Index("ix_held_comments_room_status", "broadcast_id", "status"),
+        UniqueConstraint("broadcast_id", "member_id", "ref", name="uq_held_comments_ref"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcasts.id", ondelete="CASCADE"))
@@ -119,6 +122,8 @@ class HeldComment(Base):
     reviewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     # The position the comment got in the room when approved.
     position: Mapped[int | None] = mapped_column(Integer, default=None)
+    # The client's ref: a resend after a reconnect is held once, not twice.
+    ref: Mapped[str | None] = mapped_column(String(64), default=None)
 
     member: Mapped[Member] = relationship(foreign_keys=[member_id], lazy="joined")
 
@@ -158,3 +163,13 @@ class ModerationAction(Base):
 
     actor: Mapped[Member | None] = relationship(foreign_keys=[actor_id], lazy="joined")
     target_member: Mapped[Member | None] = relationship(foreign_keys=[target_member_id], lazy="joined")
+
+
+class ViewerSample(Base):
+    """Viewer count of a broadcast over time (recorded by one process's room hub every ~30 s)."""
+
+    __tablename__ = "viewer_samples"
+
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcasts.id", ondelete="CASCADE"), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, primary_key=True)
+    viewers: Mapped[int] = mapped_column(Integer)

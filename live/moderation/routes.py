@@ -5,5 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from live.moderation.api import ModerationController, ReportController
+from live.moderation.pages import control_page
 
-route_handlers: list[Any] = [ModerationController, ReportController]
+route_handlers: list[Any] = [ModerationController, ReportController, control_page]

@@ -151,11 +151,15 @@ class Restriction:
 
 
 def _active_sanctions(member_id: int, broadcast: Broadcast, now: dt.datetime) -> Any:
+    return _sanctions_query(member_id, broadcast.id, broadcast.program_id, now)
+
+
+def _sanctions_query(member_id: int, broadcast_id: int, program_id: int | None, now: dt.datetime) -> Any:
     scope = [Sanction.scope == SanctionScope.SITE]
-    if broadcast.program_id is not None:
-        scope.append(and_(Sanction.scope == SanctionScope.PROGRAM, Sanction.program_id == broadcast.program_id))
+    if program_id is not None:
+        scope.append(and_(Sanction.scope == SanctionScope.PROGRAM, Sanction.program_id == program_id))
     else:
-        scope.append(and_(Sanction.scope == SanctionScope.PROGRAM, Sanction.broadcast_id == broadcast.id))
+        scope.append(and_(Sanction.scope == SanctionScope.PROGRAM, Sanction.broadcast_id == broadcast_id))
     return (
         select(Sanction)
         .where(
@@ -169,18 +173,36 @@ def _active_sanctions(member_id: int, broadcast: Broadcast, now: dt.datetime) ->
 
 
 async def restriction_for(
-    db: AsyncSession, member: Member, broadcast: Broadcast, now: dt.datetime | None = None
+    db: AsyncSession,
+    member: Member,
+    broadcast: Broadcast,
+    now: dt.datetime | None = None,
+    *,
+    moderator: bool | None = None,
 ) -> Restriction | None:
-    """Bans, timeouts, comments off and room lock; moderators are never restricted."""
-    now = now or utcnow()
-    if await can_moderate(db, member, broadcast):
+    """Bans, timeouts, comments off and room lock; moderators are never restricted.
+
+    `moderator` skips the role lookup when the caller already knows (a room connection
+    decides it once at join).
+    """
+    if moderator is None:
+        moderator = await can_moderate(db, member, broadcast)
+    if moderator:
         return None
-    room = await db.get(RoomControls, broadcast.id)
+    return await restriction_of(db, member.id, broadcast.id, broadcast.program_id, now)
+
+
+async def restriction_of(
+    db: AsyncSession, member_id: int, broadcast_id: int, program_id: int | None, now: dt.datetime | None = None
+) -> Restriction | None:
+    """`restriction_for` of a non-moderator, by ids (the comment path has no Broadcast loaded)."""
+    now = now or utcnow()
+    room = await db.get(RoomControls, broadcast_id)
     if room is not None and room.comments_off:
         return Restriction("comments_off", "この放送ではコメントが停止されています。")
     if room is not None and room.locked:
         return Restriction("room_locked", "ルームはロック中です（閲覧のみ）。")
-    sanctions = list((await db.execute(_active_sanctions(member.id, broadcast, now))).unique().scalars())
+    sanctions = list((await db.execute(_sanctions_query(member_id, broadcast_id, program_id, now))).unique().scalars())
     bans = [s for s in sanctions if s.kind is SanctionKind.BAN]
     if bans:
         where = "すべての放送" if bans[0].scope is SanctionScope.SITE else "この番組"
@@ -197,8 +219,13 @@ async def slow_mode_seconds(db: AsyncSession, broadcast_id: int) -> int:
 
 async def screen(db: AsyncSession, broadcast: Broadcast, text: str) -> tuple[WordAction, str] | None:
     """The strictest blocked-word rule the text matches (refuse beats hold), site-wide or this program's."""
+    return await screen_in(db, broadcast.program_id, text)
+
+
+async def screen_in(db: AsyncSession, program_id: int | None, text: str) -> tuple[WordAction, str] | None:
+    """`screen` by program id (the comment path has no Broadcast loaded)."""
     rules = await db.execute(
-        select(BlockedWord).where(or_(BlockedWord.program_id.is_(None), BlockedWord.program_id == broadcast.program_id))
+        select(BlockedWord).where(or_(BlockedWord.program_id.is_(None), BlockedWord.program_id == program_id))
     )
     haystack = normalize_word(text)
     hits = [r for r in rules.scalars() if r.normalized and r.normalized in haystack]
@@ -395,10 +422,53 @@ async def blocked_words(db: AsyncSession, program_id: int | None) -> list[Blocke
 
 
 async def hold(db: AsyncSession, broadcast: Broadcast, member: Member, text: str, word: str) -> HeldComment:
-    held = HeldComment(broadcast_id=broadcast.id, member_id=member.id, text=text, matched_word=word)
+    return await hold_in(db, broadcast.id, member.id, text, word)
+
+
+async def hold_in(
+    db: AsyncSession, broadcast_id: int, member_id: int, text: str, word: str, ref: str | None = None
+) -> HeldComment:
+    """Keep a comment for review; a resend with the same `ref` returns the one already held."""
+    held = HeldComment(broadcast_id=broadcast_id, member_id=member_id, text=text, matched_word=word, ref=ref)
     db.add(held)
-    await db.commit()
+    try:
+        await db.commit()
+    except IntegrityError:
+        await db.rollback()
+        existing = (
+            await db.execute(
+                select(HeldComment).where(
+                    HeldComment.broadcast_id == broadcast_id,
+                    HeldComment.member_id == member_id,
+                    HeldComment.ref == ref,
+                )
+            )
+        ).scalar_one_or_none()
+        if existing is None:
+            raise
+        return existing
     return held
+
+
+async def undo_approval(db: AsyncSession, held_id: int) -> None:
+    """Back to pending when an approved comment could not be posted (room closed): never lost."""
+    await db.execute(
+        update(HeldComment)
+        .where(HeldComment.id == held_id, HeldComment.status == HeldStatus.APPROVED, HeldComment.position.is_(None))
+        .values(status=HeldStatus.PENDING, reviewed_by_id=None, reviewed_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    await db.commit()
+
+
+async def set_held_position(db: AsyncSession, held_id: int, position: int) -> None:
+    await db.execute(
+        update(HeldComment)
+        .where(HeldComment.id == held_id)
+        .values(position=position)
+        .execution_options(synchronize_session=False)
+    )
+    await db.commit()
 
 
 async def held_comments(db: AsyncSession, broadcast_id: int) -> list[HeldComment]:
@@ -475,6 +545,41 @@ async def open_reports(db: AsyncSession, broadcast_id: int) -> list[CommentRepor
         select(CommentReport)
         .where(CommentReport.broadcast_id == broadcast_id, CommentReport.handled_at.is_(None))
         .order_by(CommentReport.created_at)
+    )
+    return list(rows.unique().scalars())
+
+
+async def handle_report(db: AsyncSession, actor: Member, broadcast: Broadcast, report_id: int) -> CommentReport:
+    """Mark a report handled exactly once; the second moderator gets `already_handled`."""
+    await require_moderator(db, actor, broadcast)
+    entry = await db.get(CommentReport, report_id)
+    if entry is None or entry.broadcast_id != broadcast.id:
+        raise ModerationError("not_found", "通報が見つかりません。", 404)
+    result = await db.execute(
+        update(CommentReport)
+        .where(CommentReport.id == report_id, CommentReport.handled_at.is_(None))
+        .values(handled_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        await db.commit()
+        raise ModerationError("already_handled", "この通報は既に対応済みです。", 409)
+    _log(db, broadcast.id, actor, "report_handled", target_position=entry.position, detail={"report": report_id})
+    await db.commit()
+    return entry
+
+
+async def active_sanctions(db: AsyncSession, broadcast: Broadcast) -> list[Sanction]:
+    """Timeouts and bans in force for this broadcast (any member), newest first."""
+    now = utcnow()
+    scope = [Sanction.scope == SanctionScope.SITE, Sanction.broadcast_id == broadcast.id]
+    if broadcast.program_id is not None:
+        scope.append(and_(Sanction.scope == SanctionScope.PROGRAM, Sanction.program_id == broadcast.program_id))
+    rows = await db.execute(
+        select(Sanction)
+        .where(Sanction.lifted_at.is_(None), or_(Sanction.until.is_(None), Sanction.until > now), or_(*scope))
+        .order_by(Sanction.created_at.desc())
+        .limit(200)
     )
     return list(rows.unique().scalars())
 

@@ -10,7 +10,9 @@ window go out as one frame, encoded once, written to every viewer synchronously.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import datetime as dt
 import gc
 import logging
 import time
@@ -24,6 +26,10 @@ from core.db import Database
 from core.events import EventBus
 from live.events import BroadcastStateChanged, broadcast_channel
 from live.models import BroadcastState
+from live.moderation.events import CommentVisibility, ControlsChanged, MemberRestricted, ModerationNotice
+from live.moderation.gate import Rule, rules
+from live.moderation.models import ViewerSample
+from live.moderation.service import Restriction
 from live.rooms import metrics, service
 from live.rooms.protocol import (
     REACTION_KINDS,
@@ -31,11 +37,15 @@ from live.rooms.protocol import (
     BusPresence,
     BusReactions,
     Comments,
+    Controls,
     History,
     Limits,
+    ModNotice,
     Presence,
     Reactions,
+    Restricted,
     State,
+    Visibility,
     Welcome,
     bus_decoder,
     encode,
@@ -51,6 +61,17 @@ BEAT_EVERY = 10  # ticks between presence heartbeats
 PRESENCE_TTL = 12.0  # a node that stops beating no longer counts
 IDLE_CLOSE = 30.0  # seconds an empty room keeps its subscriptions
 HISTORY_CHUNK = 200
+SAMPLE_EVERY = 60  # ticks between viewer-count samples (30 s)
+
+#: What arrives on a broadcast's own channel: its state changes and moderation events.
+channel_decoder = msgspec.json.Decoder(
+    BroadcastStateChanged | ControlsChanged | MemberRestricted | CommentVisibility | ModerationNotice
+)
+RESTRICTED_MESSAGES = {
+    "timed_out": "タイムアウト中のためコメントできません。",
+    "banned": "この放送でのコメントが禁止されています。",
+    None: "コメントできるようになりました。",
+}
 
 
 def room_channel(broadcast_id: int) -> str:
@@ -58,18 +79,25 @@ def room_channel(broadcast_id: int) -> str:
 
 
 class Viewer:
-    """One connection in one room."""
+    """One connection in one room; moderators get comments without delay, hidden ones marked."""
 
-    __slots__ = ("member_id", "room", "sink")
+    __slots__ = ("checked_at", "member_id", "moderator", "restriction", "room", "sink")
 
-    def __init__(self, sink: Sink, member_id: int) -> None:
+    def __init__(self, sink: Sink, member_id: int, moderator: bool = False) -> None:
         self.sink = sink
         self.member_id = member_id
+        self.moderator = moderator
         self.room: Room | None = None
+        # The member's timeout/ban as last read (kept current by MemberRestricted events).
+        self.restriction: Restriction | None = None
+        self.checked_at = -1e9
 
 
 class Room:
     __slots__ = (
+        "_controls_again",
+        "_controls_task",
+        "_delay_handle",
         "_fetch_again",
         "_fetch_task",
         "_flush_handle",
@@ -77,15 +105,21 @@ class Room:
         "_write_lock",
         "batch",
         "batch_committed",
+        "controls",
+        "delayed",
         "empty_since",
         "flushed",
+        "hidden",
         "hub",
         "id",
         "last",
         "limits",
+        "moderators",
         "nodes",
         "pending",
         "presence_dirty",
+        "program_id",
+        "public_flushed",
         "reaction_delta",
         "reactions",
         "reactions_dirty",
@@ -94,6 +128,8 @@ class Room:
         "sent_viewers",
         "state",
         "viewers",
+        "words",
+        "words_at",
     )
 
     def __init__(self, hub: Hub, broadcast_id: int) -> None:
@@ -121,6 +157,18 @@ class Room:
         self._fetch_again = False
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._write_lock = asyncio.Lock()
+        # Moderation: switches, hidden positions, moderator connections, delayed frames.
+        self.program_id: int | None = None
+        self.controls = Controls()
+        self.hidden: set[int] = set()
+        self.moderators = 0
+        self.public_flushed = 0  # highest position written to non-moderators
+        self.delayed: collections.deque[tuple[float, int, list[tuple[int, msgspec.Raw]]]] = collections.deque()
+        self._delay_handle: asyncio.TimerHandle | None = None
+        self._controls_task: asyncio.Task[None] | None = None
+        self._controls_again = False
+        self.words: list[Rule] = []  # blocked-word rules, cached (see live.moderation.gate)
+        self.words_at = -1e9
 
     @property
     def write_lock(self) -> asyncio.Lock:
@@ -150,12 +198,116 @@ class Room:
             self.nodes[message.node] = (message.viewers, time.monotonic())
 
     def on_state(self, _channel: str, data: bytes) -> None:
+        """The broadcast's channel: state changes and moderation events."""
         try:
-            event = msgspec.json.decode(data, type=BroadcastStateChanged)
-            state = BroadcastState(event.state)
-        except (msgspec.DecodeError, ValueError):
+            event = channel_decoder.decode(data)
+        except msgspec.DecodeError:
+            log.warning("room %s: undecodable broadcast event dropped", self.id)
             return
-        self.set_state(state)
+        if isinstance(event, BroadcastStateChanged):
+            try:
+                state = BroadcastState(event.state)
+            except ValueError:
+                return
+            self.set_state(state)
+        elif isinstance(event, CommentVisibility):
+            self.on_visibility(event.position, event.hidden)
+        elif isinstance(event, ControlsChanged):
+            self.refresh_controls()
+            self.notify_moderators(ModNotice(kind="controls"))
+        elif isinstance(event, MemberRestricted):
+            until = service.iso(event.until) if event.until else None
+            frame = OutFrame(
+                encode(Restricted(code=event.code, message=RESTRICTED_MESSAGES.get(event.code, ""), until=until))
+            )
+            for viewer in [v for v in self.viewers if v.member_id == event.member_id]:
+                viewer.restriction = (
+                    Restriction(event.code, RESTRICTED_MESSAGES.get(event.code, ""), event.until)
+                    if event.code
+                    else None
+                )
+                viewer.checked_at = time.monotonic()
+                if not viewer.sink.write(frame):
+                    self.remove(viewer)
+            self.notify_moderators(ModNotice(kind="restricted", member_id=event.member_id))
+        else:
+            if event.kind == "words":
+                self.words_at = -1e9  # re-read the rules before the next comment
+            self.notify_moderators(ModNotice(kind=event.kind))
+
+    # --- moderation -------------------------------------------------------------------------
+
+    def notify_moderators(self, message: ModNotice) -> None:
+        if self.moderators:
+            self.broadcast(OutFrame(encode(message)), moderators=True)
+
+    def on_visibility(self, position: int, hidden: bool) -> None:
+        if hidden:
+            self.hidden.add(position)
+            self.broadcast(OutFrame(encode(Visibility(position=position, hidden=True))))
+            if self.controls.picked_position == position:
+                self.refresh_controls()  # a hidden question is no longer shown as picked
+        else:
+            self.hidden.discard(position)
+            # Moderators have it (marked); viewers need the comment back: read it, then send.
+            self.hub.loop.create_task(self._restore(position), name=f"room-{self.id}-restore")
+        self.notify_moderators(ModNotice(kind="audit"))
+
+    async def _restore(self, position: int) -> None:
+        try:
+            async with self.hub.db.session() as db:
+                item = await service.comment_at(db, self.id, position, visible_only=True)
+        except Exception:
+            log.exception("room %s: reading restored comment %s failed", self.id, position)
+            return
+        if item is None or position in self.hidden or position > self.public_flushed:
+            return  # hidden again meanwhile, or not delivered yet (it goes out with its frame)
+        self.broadcast(
+            OutFrame(encode(Visibility(position=position, hidden=False, item=msgspec.Raw(item)))), moderators=False
+        )
+        self.broadcast(OutFrame(encode(Visibility(position=position, hidden=False))), moderators=True)
+        if self.controls.picked_position is None:
+            self.refresh_controls()
+
+    def refresh_controls(self) -> None:
+        """Re-read the switches (and the picked question) and tell every viewer; coalesced."""
+        if self._controls_task is not None:
+            self._controls_again = True
+            return
+        self._controls_task = self.hub.loop.create_task(self._read_controls(), name=f"room-{self.id}-controls")
+
+    async def _read_controls(self) -> None:
+        try:
+            while True:
+                self._controls_again = False
+                async with self.hub.db.session() as db:
+                    controls = await service.room_controls(db, self.id)
+                if not self._controls_again:
+                    break
+            if controls != self.controls:
+                self.controls = controls
+                self.broadcast(OutFrame(encode(controls)))
+                if not controls.delay_seconds and self.delayed:
+                    self._send_delayed(force=True)
+        except Exception:
+            log.exception("room %s: reading room controls failed", self.id)
+        finally:
+            self._controls_task = None
+
+    def _send_delayed(self, force: bool = False) -> None:
+        """Write the delayed frames that are due (all of them when the delay was switched off)."""
+        if self._delay_handle is not None:
+            self._delay_handle.cancel()
+        self._delay_handle = None
+        now = self.hub.loop.time()
+        while self.delayed and (force or self.delayed[0][0] <= now):
+            _, last, items = self.delayed.popleft()
+            public = [item for position, item in items if position not in self.hidden]
+            if public:
+                self.broadcast(OutFrame(encode(Comments(public))), moderators=False)
+            self.public_flushed = last
+        if self.delayed:
+            self._delay_handle = self.hub.loop.call_at(self.delayed[0][0], self._send_delayed)
 
     def set_state(self, state: BroadcastState) -> None:
         if state == self.state:
@@ -238,7 +390,28 @@ class Room:
         items, self.batch = self.batch, []
         committed, self.batch_committed = self.batch_committed, []
         frame = OutFrame(encode(Comments(items)))
-        self.broadcast(frame)
+        delay = self.controls.delay_seconds
+        first = self.last - len(items) + 1
+        if (
+            not delay
+            and not self.delayed
+            and not (self.hidden and any(p in self.hidden for p in range(first, self.last + 1)))
+        ):
+            self.broadcast(frame)  # the hot path: one frame for everyone
+            self.public_flushed = self.last
+        else:
+            # Moderators now and whole; viewers without hidden comments, `delay` seconds late.
+            self.broadcast(frame, moderators=True)
+            positioned = list(zip(range(first, self.last + 1), items, strict=True))
+            due = self.hub.loop.time() + delay
+            if self.delayed:
+                due = max(due, self.delayed[-1][0])  # never overtake frames already waiting
+            self.delayed.append((due, self.last, positioned))
+            if delay:
+                if self._delay_handle is None:
+                    self._delay_handle = self.hub.loop.call_at(self.delayed[0][0], self._send_delayed)
+            else:
+                self._send_delayed()
         self.flushed = self.last
         metrics.FRAMES.inc()
         metrics.DELIVERIES.inc(len(items) * len(self.viewers))
@@ -255,9 +428,12 @@ class Room:
                     still.append((position, future))
             self._waiters = still
 
-    def broadcast(self, frame: OutFrame) -> None:
+    def broadcast(self, frame: OutFrame, moderators: bool | None = None) -> None:
+        """Write to every viewer, or only to moderators (True) / only to the others (False)."""
         dropped = None
         for viewer in self.viewers:
+            if moderators is not None and viewer.moderator is not moderators:
+                continue
             if not viewer.sink.write(frame):
                 dropped = dropped or []
                 dropped.append(viewer)
@@ -281,12 +457,14 @@ class Room:
     def add(self, viewer: Viewer) -> None:
         viewer.room = self
         self.viewers.add(viewer)
+        self.moderators += viewer.moderator
         self.empty_since = None
         self.presence_dirty = True
 
     def remove(self, viewer: Viewer) -> None:
         if viewer in self.viewers:
             self.viewers.discard(viewer)
+            self.moderators -= viewer.moderator
             self.presence_dirty = True
             if not self.viewers:
                 self.empty_since = time.monotonic()
@@ -316,6 +494,7 @@ class Hub:
         self.db = db
         self.bus = bus
         self.window = window
+        self.sample_every = SAMPLE_EVERY
         self.node = uuid.uuid4().hex[:12]
         self.rooms: dict[int, Room] = {}
         # SQLite has one writer for all rooms: one queue per process.
@@ -342,6 +521,10 @@ class Hub:
                 room._fetch_task.cancel()
             if room._flush_handle:
                 room._flush_handle.cancel()
+            if room._delay_handle:
+                room._delay_handle.cancel()
+            if room._controls_task:
+                room._controls_task.cancel()
         self.rooms.clear()
 
     def detach(self) -> None:
@@ -361,6 +544,7 @@ class Hub:
         for room in self.rooms.values():
             if room.ready:
                 room.catch_up()
+                room.refresh_controls()
 
     async def room(self, broadcast_id: int) -> Room | None:
         room = self.rooms.get(broadcast_id)
@@ -391,6 +575,9 @@ class Hub:
             async with self.db.session() as db:
                 info = await service.room_info(db, broadcast_id)
                 reactions = await service.reaction_totals(db, broadcast_id) if info else {}
+                controls = await service.room_controls(db, broadcast_id) if info else Controls()
+                hidden = await service.hidden_positions(db, broadcast_id) if info else []
+                words = await rules(db, info.program_id) if info else []
         except BaseException:
             await self._unsubscribe(room)
             raise
@@ -399,7 +586,11 @@ class Hub:
             return None
         room.state = info.state
         room.limits = info.limits
-        room.last = room.flushed = room.seen_db_last = info.last_position
+        room.last = room.flushed = room.public_flushed = room.seen_db_last = info.last_position
+        room.program_id = info.program_id
+        room.controls = controls
+        room.hidden.update(hidden)
+        room.words, room.words_at = words, time.monotonic()
         for kind, n in reactions.items():
             room.reactions[kind] += n
         room.ready = True
@@ -415,8 +606,17 @@ class Hub:
         await self.bus.unsubscribe(room_channel(room.id), room.on_bus)
         await self.bus.unsubscribe(broadcast_channel(room.id), room.on_state)
 
-    async def join(self, viewer: Viewer, room: Room, member_id: int, after: int | None) -> None:
-        """Send welcome and history, then register the viewer: no gap, no duplicate."""
+    async def join(
+        self, viewer: Viewer, room: Room, member_id: int, after: int | None, restriction: Restricted | None = None
+    ) -> None:
+        """Send welcome and history, then register the viewer: no gap, no duplicate.
+
+        Non-moderators get what was written to non-moderators (`public_flushed`: the
+        moderation delay holds the rest back) without hidden comments; moderators get
+        everything, with the hidden positions to mark.
+        """
+        moderator = viewer.moderator
+        visible_only = not moderator
         if after is not None and after > room.flushed:
             if after > room.last:
                 async with self.db.session() as db:
@@ -430,15 +630,20 @@ class Hub:
                 raise service.RoomError(
                     "unavailable", "コメントの同期が遅れています。少し待ってから再接続してください。"
                 )
-        target = room.flushed
+
+        def written() -> int:
+            return room.flushed if moderator else room.public_flushed
+
+        target = written()
         async with self.db.session() as db:
             if after is None:
-                rows = await service.recent_comments(db, room.id, target)
+                rows = await service.recent_comments(db, room.id, target, visible_only=visible_only)
             else:
-                rows = await service.comments_between(db, room.id, after, target)
-            while room.flushed > target:  # more went out while we read: read those too
-                rows += await service.comments_between(db, room.id, target, room.flushed)
-                target = max(target, rows[-1][0]) if rows else room.flushed
+                rows = await service.comments_between(db, room.id, after, target, visible_only=visible_only)
+            while written() > target:  # more went out while we read: read those too
+                upto = written()
+                rows += await service.comments_between(db, room.id, target, upto, visible_only=visible_only)
+                target = upto
         # From here to `room.add` nothing awaits: the viewer gets exactly (after, target] then live.
         sink = viewer.sink
         sink.write(
@@ -453,6 +658,10 @@ class Hub:
                         viewers=room.viewer_count() + 1,
                         reactions=room.reactions,
                         limits=room.limits,
+                        moderator=moderator,
+                        controls=room.controls,
+                        hidden=sorted(room.hidden),
+                        restriction=restriction,
                     )
                 )
             )
@@ -475,11 +684,19 @@ class Hub:
             await asyncio.sleep(TICK)
             n += 1
             try:
-                await self._tick_once(sweep=n % SWEEP_EVERY == 0, beat=n % BEAT_EVERY == 0)
+                await self._tick_once(
+                    sweep=n % SWEEP_EVERY == 0, beat=n % BEAT_EVERY == 0, sample=n % self.sample_every == 1
+                )
             except Exception:
                 log.exception("room hub tick failed")
 
-    async def _tick_once(self, sweep: bool, beat: bool) -> None:
+    def _samples_room(self, room: Room) -> bool:
+        """One process records a room's viewer count: the lowest node id still beating."""
+        now = time.monotonic()
+        live = [node for node, (_, seen) in room.nodes.items() if now - seen <= PRESENCE_TTL]
+        return self.node <= min(live, default=self.node)
+
+    async def _tick_once(self, sweep: bool, beat: bool, sample: bool = False) -> None:
         rooms = list(self.rooms.values())
         for room in rooms:
             if room.reaction_delta:
@@ -497,6 +714,12 @@ class Hub:
             if count != room.sent_viewers:
                 room.sent_viewers = count
                 room.broadcast(OutFrame(encode(Presence(viewers=count))))
+            if sample and room.ready and self._samples_room(room):
+                try:
+                    async with self.db.session() as db:
+                        await record_viewers(db, room.id, count)
+                except Exception:  # e.g. two processes sampled the same second: skip this one
+                    log.warning("room %s: viewer sample not recorded", room.id, exc_info=True)
         if sweep and rooms:
             await self._sweep(rooms)
 
@@ -518,6 +741,20 @@ class Hub:
 
     def react(self, room: Room, kind: str) -> None:
         room.reaction_delta[kind] = room.reaction_delta.get(kind, 0) + 1
+
+
+async def record_viewers(db: Any, broadcast_id: int, viewers: int) -> None:
+    """One viewer-count sample (the control page's graph)."""
+    at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    await db.merge(ViewerSample(broadcast_id=broadcast_id, at=at, viewers=viewers))
+    await db.commit()
+
+
+async def publish_comment(bus: EventBus, broadcast_id: int, posted: service.Posted) -> None:
+    """Fan a stored comment out to every process (after commit; the sweep covers a lost publish)."""
+    await bus.publish(
+        room_channel(broadcast_id), encode(BusComment(posted.position, posted.committed, msgspec.Raw(posted.item)))
+    )
 
 
 def hub_for(app: Any) -> Hub:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, UTCDateTime, utcnow
@@ -50,8 +50,13 @@ class RoomComment(Base):
     ref: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     offset_ms: Mapped[int] = mapped_column(Integer, default=0)
+    # Viewers mark a comment as a question for the host (質問); the control page queues them.
+    is_question: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Hidden by a moderator: gone for viewers and the archive replay, kept (marked) for moderators.
+    hidden_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    hidden_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), default=None)
 
-    member: Mapped[Member] = relationship(lazy="raise")
+    member: Mapped[Member] = relationship(lazy="raise", foreign_keys=[member_id])
 
 
 class RoomReaction(Base):

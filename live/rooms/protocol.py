@@ -23,6 +23,8 @@ class Join(msgspec.Struct, tag="join", forbid_unknown_fields=True):
 
     room: Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
     after: Position | None = None
+    # The host control page joins with control=true: refused (4403) unless a moderator of the broadcast.
+    control: bool = False
 
 
 class PostComment(msgspec.Struct, tag="comment", forbid_unknown_fields=True):
@@ -30,6 +32,7 @@ class PostComment(msgspec.Struct, tag="comment", forbid_unknown_fields=True):
 
     text: Annotated[str, msgspec.Meta(max_length=2000)]
     ref: Ref | None = None
+    question: bool = False  # marked 質問: queued for the host on the control page
 
 
 class React(msgspec.Struct, tag="reaction", forbid_unknown_fields=True):
@@ -56,12 +59,33 @@ class CommentItem(msgspec.Struct, kw_only=True):
     text: str
     at: str  # ISO 8601 UTC
     offset_ms: int  # from the broadcast's start (negative in the lobby)
+    question: bool = False
 
 
 class Limits(msgspec.Struct, kw_only=True):
     max_length: int
     rate_count: int
     rate_seconds: int
+
+
+class Controls(msgspec.Struct, tag="controls", kw_only=True):
+    """The room's moderation switches; sent in `welcome` and whenever a moderator changes one."""
+
+    slow_mode_seconds: int = 0
+    locked: bool = False
+    comments_off: bool = False
+    delay_seconds: int = 0
+    pinned_text: str = ""
+    picked_position: int | None = None
+    picked: msgspec.Raw | None = None  # the picked question as a CommentItem (null when none)
+
+
+class Restricted(msgspec.Struct, tag="restricted", kw_only=True):
+    """Sent to a member (all their connections) whose timeout or ban starts or is lifted (code null)."""
+
+    code: str | None
+    message: str
+    until: str | None = None  # ISO 8601 UTC; null for a ban without end
 
 
 class Welcome(msgspec.Struct, tag="welcome", kw_only=True):
@@ -73,6 +97,10 @@ class Welcome(msgspec.Struct, tag="welcome", kw_only=True):
     viewers: int
     reactions: dict[str, int]
     limits: Limits
+    moderator: bool = False
+    controls: Controls = msgspec.field(default_factory=Controls)
+    hidden: list[int] = msgspec.field(default_factory=list)  # hidden positions (moderators see them marked)
+    restriction: Restricted | None = None  # this member's own timeout/ban/lock now
 
 
 class History(msgspec.Struct, tag="history", kw_only=True):
@@ -117,9 +145,47 @@ class Error(msgspec.Struct, tag="error", kw_only=True):
     message: str
     ref: str | None = None
     retry_after: float | None = None
+    until: str | None = None  # ISO 8601 UTC end of a timeout or ban (the page counts down)
 
 
-ServerMessage = Welcome | History | Comments | Ack | Reactions | Presence | State | Pong | Error
+class Visibility(msgspec.Struct, tag="visibility", kw_only=True):
+    """A moderator hid or restored a comment: viewers remove it, moderators mark it."""
+
+    position: int
+    hidden: bool
+    item: msgspec.Raw | None = None  # on restore, the comment itself (viewers had removed it)
+
+
+class Held(msgspec.Struct, tag="held", kw_only=True):
+    """Reply to the author: the comment matched a hold rule and waits for a moderator."""
+
+    ref: str | None
+    message: str
+
+
+class ModNotice(msgspec.Struct, tag="mod", kw_only=True):
+    """Moderators only: something on the control page changed (held, report, restricted, words, audit)."""
+
+    kind: str
+    member_id: int | None = None
+
+
+ServerMessage = (
+    Welcome
+    | History
+    | Comments
+    | Ack
+    | Reactions
+    | Presence
+    | State
+    | Pong
+    | Error
+    | Controls
+    | Restricted
+    | Visibility
+    | Held
+    | ModNotice
+)
 encode = msgspec.json.Encoder().encode
 
 # --- close codes ------------------------------------------------------------------------

@@ -87,7 +87,10 @@ async def list_comments(
     info = await service.room_info(db, broadcast_id)
     if info is None:
         raise NotFoundException(detail="この放送は見つかりません。")
-    rows = await service.comments_between(db, broadcast_id, after, min(info.last_position, after + limit))
+    # Hidden comments are left out: this is what viewers and the archive replay read.
+    rows = await service.comments_between(
+        db, broadcast_id, after, min(info.last_position, after + limit), visible_only=True
+    )
     return CommentsPage(items=[msgspec.Raw(item) for _, item in rows], last_position=info.last_position)
 
 

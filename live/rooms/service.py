@@ -23,8 +23,10 @@ from core.db import utcnow
 from core.members.models import Member
 from core.text import clean_line
 from live.models import Broadcast, BroadcastState
+from live.moderation.models import RoomControls
+from live.moderation.service import log_comment_visibility
 from live.rooms.models import CommentRoom, RoomComment, RoomReaction, RoomVisit
-from live.rooms.protocol import REACTION_KINDS, CommentItem, Limits
+from live.rooms.protocol import REACTION_KINDS, CommentItem, Controls, Limits
 
 ACCEPTING = frozenset({BroadcastState.OPEN, BroadcastState.LIVE})
 HISTORY_SIZE = 50
@@ -35,11 +37,14 @@ _encode = msgspec.json.Encoder().encode
 class RoomError(Exception):
     """A refusal with a stable code and a Japanese message the page shows as is."""
 
-    def __init__(self, code: str, message: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, code: str, message: str, retry_after: float | None = None, until: dt.datetime | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.retry_after = retry_after
+        self.until = until  # end of a timeout/ban, shown as remaining time
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +61,14 @@ class RoomInfo:
     state: BroadcastState
     last_position: int
     limits: Limits
+    program_id: int | None = None
 
 
 def _iso(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+iso = _iso  # ISO 8601 UTC as the protocol writes it
 
 
 def encode_item(comment: RoomComment, name: str, organisation: str) -> bytes:
@@ -72,6 +81,7 @@ def encode_item(comment: RoomComment, name: str, organisation: str) -> bytes:
             text=comment.text,
             at=_iso(comment.created_at),
             offset_ms=comment.offset_ms,
+            question=bool(comment.is_question),
         )
     )
 
@@ -95,9 +105,12 @@ def _insert(
 
 async def room_info(db: AsyncSession, broadcast_id: int) -> RoomInfo | None:
     """The room of a broadcast (created on first use), or None if there is no such broadcast."""
-    broadcast = (await db.execute(select(Broadcast.state).where(Broadcast.id == broadcast_id))).scalar_one_or_none()
-    if broadcast is None:
+    found = (
+        await db.execute(select(Broadcast.state, Broadcast.program_id).where(Broadcast.id == broadcast_id))
+    ).one_or_none()
+    if found is None:
         return None
+    broadcast, program_id = found
     room = await db.get(CommentRoom, broadcast_id)
     if room is None:
         await db.execute(_insert(db, CommentRoom).values(broadcast_id=broadcast_id).on_conflict_do_nothing())
@@ -110,6 +123,7 @@ async def room_info(db: AsyncSession, broadcast_id: int) -> RoomInfo | None:
         state=broadcast,
         last_position=room.last_position,
         limits=Limits(max_length=room.max_length, rate_count=room.rate_count, rate_seconds=room.rate_seconds),
+        program_id=program_id,
     )
 
 
@@ -125,21 +139,42 @@ async def room_states(db: AsyncSession, broadcast_ids: list[int]) -> dict[int, t
     return result
 
 
-async def post_comment(db: AsyncSession, broadcast_id: int, member: Member, text: str, ref: str | None) -> Posted:
+async def post_comment(
+    db: AsyncSession,
+    broadcast_id: int,
+    member: Member,
+    text: str,
+    ref: str | None,
+    *,
+    question: bool = False,
+    moderator: bool = False,
+) -> Posted:
     """Validate and store a comment; return once it is committed with its position.
 
     Four round trips on the happy path: allocate the position (taking the lock), read
-    the broadcast's state with the member's recent count, insert, commit.
+    the broadcast's state with the member's recent count, insert, commit. Slow mode is
+    checked in the same read, under the room's lock, so two tabs of one member cannot
+    both slip through; moderators are exempt from it.
     """
     cleaned = clean_line(text)
     if not cleaned:
         raise RoomError("empty_comment", "コメントを入力してください。")
     # Read before any rollback can expire the (possibly shared) member object.
-    return await _post(db, broadcast_id, member.id, member.name, member.affiliation, cleaned, ref)
+    return await _post(
+        db, broadcast_id, member.id, member.name, member.affiliation, cleaned, ref, question, not moderator
+    )
 
 
 async def _post(
-    db: AsyncSession, broadcast_id: int, member_id: int, name: str, affiliation: str, cleaned: str, ref: str | None
+    db: AsyncSession,
+    broadcast_id: int,
+    member_id: int,
+    name: str,
+    affiliation: str,
+    cleaned: str,
+    ref: str | None,
+    question: bool = False,
+    slow_mode: bool = True,
 ) -> Posted:
     # First statement of the transaction takes the write lock (SQLite) / row lock (PostgreSQL).
     row = (
@@ -157,7 +192,7 @@ async def _post(
         await db.rollback()
         if await room_info(db, broadcast_id) is None:
             raise RoomError("room_not_found", "この放送は見つかりません。")
-        return await _post(db, broadcast_id, member_id, name, affiliation, cleaned, ref)
+        return await _post(db, broadcast_id, member_id, name, affiliation, cleaned, ref, question, slow_mode)
     position, max_length, rate_count, rate_seconds = row
     try:
         if len(cleaned) > max_length:
@@ -169,7 +204,7 @@ async def _post(
             RoomComment.member_id == member_id,
             RoomComment.created_at > window_start,
         )
-        state, live_at, starts_at, count, oldest = (
+        state, live_at, starts_at, count, oldest, slow_seconds, latest = (
             await db.execute(
                 select(
                     Broadcast.state,
@@ -177,11 +212,25 @@ async def _post(
                     Broadcast.starts_at,
                     select(func.count()).where(*recent).scalar_subquery(),
                     select(func.min(RoomComment.created_at)).where(*recent).scalar_subquery(),
+                    select(RoomControls.slow_mode_seconds)
+                    .where(RoomControls.broadcast_id == broadcast_id)
+                    .scalar_subquery(),
+                    select(func.max(RoomComment.created_at))
+                    .where(RoomComment.broadcast_id == broadcast_id, RoomComment.member_id == member_id)
+                    .scalar_subquery(),
                 ).where(Broadcast.id == broadcast_id)
             )
         ).one()
         if state not in ACCEPTING:
             raise RoomError("room_closed", f"この放送は現在コメントを受け付けていません（{state.label}）。")
+        if slow_mode and slow_seconds and latest is not None:
+            wait = slow_seconds - (now - latest).total_seconds()
+            if wait > 0:
+                raise RoomError(
+                    "slow_mode",
+                    f"スローモード中です（{slow_seconds}秒に1件）。あと{int(wait + 0.999)}秒お待ちください。",
+                    retry_after=round(wait, 1),
+                )
         if count >= rate_count:
             wait = max(1.0, (oldest - window_start).total_seconds()) if oldest else float(rate_seconds)
             raise RoomError(
@@ -199,6 +248,7 @@ async def _post(
                 ref=ref,
                 created_at=now,
                 offset_ms=offset_ms,
+                is_question=question,
             )
         )
         await db.commit()
@@ -212,7 +262,14 @@ async def _post(
     except BaseException:
         await db.rollback()  # gives the position back: positions stay gapless
         raise
-    comment = RoomComment(position=position, member_id=member_id, text=cleaned, created_at=now, offset_ms=offset_ms)
+    comment = RoomComment(
+        position=position,
+        member_id=member_id,
+        text=cleaned,
+        created_at=now,
+        offset_ms=offset_ms,
+        is_question=question,
+    )
     return Posted(position, encode_item(comment, name, affiliation), time.time(), False)
 
 
@@ -232,23 +289,30 @@ async def _by_ref(
     return Posted(comment.position, encode_item(comment, name, affiliation), time.time(), True)
 
 
-async def comments_between(db: AsyncSession, broadcast_id: int, after: int, upto: int) -> list[tuple[int, bytes]]:
-    """Encoded comments with after < position <= upto, in order."""
+async def comments_between(
+    db: AsyncSession, broadcast_id: int, after: int, upto: int, *, visible_only: bool = False
+) -> list[tuple[int, bytes]]:
+    """Encoded comments with after < position <= upto, in order.
+
+    `visible_only` leaves out comments a moderator hid: what viewers and the archive
+    replay get. The hub's gap recovery needs every position (it keeps order by them).
+    """
     result: list[tuple[int, bytes]] = []
     while after < upto:
-        rows = (
-            await db.execute(
-                select(RoomComment, Member.name, Member.organisation, Member.department)
-                .join(Member, Member.id == RoomComment.member_id)
-                .where(
-                    RoomComment.broadcast_id == broadcast_id,
-                    RoomComment.position > after,
-                    RoomComment.position <= upto,
-                )
-                .order_by(RoomComment.position)
-                .limit(PAGE_SIZE)
+        query = (
+            select(RoomComment, Member.name, Member.organisation, Member.department)
+            .join(Member, Member.id == RoomComment.member_id)
+            .where(
+                RoomComment.broadcast_id == broadcast_id,
+                RoomComment.position > after,
+                RoomComment.position <= upto,
             )
-        ).all()
+            .order_by(RoomComment.position)
+            .limit(PAGE_SIZE)
+        )
+        if visible_only:
+            query = query.where(RoomComment.hidden_at.is_(None))
+        rows = (await db.execute(query)).all()
         if not rows:
             break
         for comment, name, organisation, department in rows:
@@ -259,9 +323,109 @@ async def comments_between(db: AsyncSession, broadcast_id: int, after: int, upto
 
 
 async def recent_comments(
-    db: AsyncSession, broadcast_id: int, upto: int, n: int = HISTORY_SIZE
+    db: AsyncSession, broadcast_id: int, upto: int, n: int = HISTORY_SIZE, *, visible_only: bool = False
 ) -> list[tuple[int, bytes]]:
-    return await comments_between(db, broadcast_id, max(0, upto - n), upto)
+    return await comments_between(db, broadcast_id, max(0, upto - n), upto, visible_only=visible_only)
+
+
+# --- moderation: hidden comments and questions -------------------------------------------
+
+
+async def set_hidden(
+    db: AsyncSession, broadcast_id: int, position: int, actor: Member, hidden: bool, reason: str = ""
+) -> int:
+    """Hide or restore one comment of this room, logged in the same transaction; returns its author.
+
+    A conditional UPDATE: of two moderators hiding the same comment at once exactly one
+    changes it, the other gets `already_hidden` (nothing is lost or logged twice).
+    """
+    actor_id = actor.id
+    result = await db.execute(
+        update(RoomComment)
+        .where(
+            RoomComment.broadcast_id == broadcast_id,
+            RoomComment.position == position,
+            RoomComment.hidden_at.is_(None) if hidden else RoomComment.hidden_at.is_not(None),
+        )
+        .values(hidden_at=utcnow() if hidden else None, hidden_by_id=actor_id if hidden else None)
+        .returning(RoomComment.member_id)
+        .execution_options(synchronize_session=False)
+    )
+    author = result.scalar_one_or_none()
+    if author is None:
+        await db.rollback()
+        exists = (
+            await db.execute(
+                select(RoomComment.id).where(RoomComment.broadcast_id == broadcast_id, RoomComment.position == position)
+            )
+        ).first()
+        await db.commit()
+        if exists is None:
+            raise RoomError("comment_not_found", "この放送にそのコメントはありません。")
+        if hidden:
+            raise RoomError("already_hidden", "このコメントは既に非表示になっています。")
+        raise RoomError("not_hidden", "このコメントは非表示になっていません。")
+    log_comment_visibility(db, actor, broadcast_id, position, int(author), hidden, reason)
+    await db.commit()
+    return int(author)
+
+
+async def room_controls(db: AsyncSession, broadcast_id: int) -> Controls:
+    """The moderation switches as viewers get them, with the picked question's text."""
+    row = await db.get(RoomControls, broadcast_id, populate_existing=True)
+    await db.commit()
+    if row is None:
+        return Controls()
+    picked = await comment_at(db, broadcast_id, row.picked_position, visible_only=True) if row.picked_position else None
+    return Controls(
+        slow_mode_seconds=row.slow_mode_seconds,
+        locked=row.locked,
+        comments_off=row.comments_off,
+        delay_seconds=row.delay_seconds,
+        pinned_text=row.pinned_text,
+        picked_position=row.picked_position if picked else None,
+        picked=msgspec.Raw(picked) if picked else None,
+    )
+
+
+async def hidden_positions(db: AsyncSession, broadcast_id: int, limit: int = 2000) -> list[int]:
+    rows = await db.execute(
+        select(RoomComment.position)
+        .where(RoomComment.broadcast_id == broadcast_id, RoomComment.hidden_at.is_not(None))
+        .order_by(RoomComment.position.desc())
+        .limit(limit)
+    )
+    result = sorted(int(p) for p in rows.scalars())
+    await db.commit()
+    return result
+
+
+async def comment_at(db: AsyncSession, broadcast_id: int, position: int, *, visible_only: bool = False) -> bytes | None:
+    """One encoded comment, e.g. the question the host picked or a restored one."""
+    rows = await comments_between(db, broadcast_id, position - 1, position, visible_only=visible_only)
+    return rows[0][1] if rows else None
+
+
+async def questions(db: AsyncSession, broadcast_id: int, limit: int = 200) -> list[tuple[int, bytes]]:
+    """Visible comments marked 質問, newest last (the control page's queue)."""
+    rows = (
+        await db.execute(
+            select(RoomComment, Member.name, Member.organisation, Member.department)
+            .join(Member, Member.id == RoomComment.member_id)
+            .where(
+                RoomComment.broadcast_id == broadcast_id,
+                RoomComment.is_question.is_(True),
+                RoomComment.hidden_at.is_(None),
+            )
+            .order_by(RoomComment.position.desc())
+            .limit(limit)
+        )
+    ).all()
+    await db.commit()
+    return [
+        (c.position, encode_item(c, name, f"{organisation} {department}".strip()))
+        for c, name, organisation, department in reversed(rows)
+    ]
 
 
 async def add_reactions(db: AsyncSession, broadcast_id: int, delta: dict[str, int]) -> None:

@@ -15,8 +15,12 @@ import msgspec
 
 from core.members import service as members
 from core.members.models import Member, Status
+from live.models import Broadcast
+from live.moderation import gate
+from live.moderation import service as moderation
+from live.moderation.events import publish_notice
 from live.rooms import metrics, service
-from live.rooms.hub import Hub, Room, Viewer, hub_for, room_channel
+from live.rooms.hub import Hub, Room, Viewer, hub_for, publish_comment
 from live.rooms.protocol import (
     CLOSE_FLOOD,
     CLOSE_FORBIDDEN,
@@ -25,13 +29,14 @@ from live.rooms.protocol import (
     CLOSE_UNSUPPORTED,
     REACTION_KINDS,
     Ack,
-    BusComment,
     Error,
+    Held,
     Join,
     Ping,
     Pong,
     PostComment,
     React,
+    Restricted,
     client_decoder,
     encode,
 )
@@ -53,8 +58,10 @@ def _header(scope: Any, name: bytes) -> str | None:
     return None
 
 
-def _error(code: str, message: str, ref: str | None = None, retry_after: float | None = None) -> OutFrame:
-    return OutFrame(encode(Error(code=code, message=message, ref=ref, retry_after=retry_after)))
+def _error(
+    code: str, message: str, ref: str | None = None, retry_after: float | None = None, until: str | None = None
+) -> OutFrame:
+    return OutFrame(encode(Error(code=code, message=message, ref=ref, retry_after=retry_after, until=until)))
 
 
 async def _member(scope: Any, app: Any) -> Member | None:
@@ -102,6 +109,10 @@ async def room_socket(scope: Any, receive: Any, send: Any) -> None:
         sink.stop()
 
 
+class ConnectionDone(Exception):
+    """The handler closed the connection (e.g. a non-moderator asking for the control feed)."""
+
+
 class Connection:
     """One member's socket: at most one room, a flood budget, in-order handling of its messages."""
 
@@ -109,6 +120,7 @@ class Connection:
         self.hub = hub
         self.member = member
         self.sink = sink
+        self.moderator = False
         self.viewer = Viewer(sink, member.id)
         self.room: Room | None = None
         self.tokens = float(FLOOD_BURST)
@@ -116,9 +128,16 @@ class Connection:
         self.reaction_second = 0
         self.reactions_this_second = 0
 
-    def send_error(self, code: str, message: str, ref: str | None = None, retry_after: float | None = None) -> None:
+    def send_error(
+        self,
+        code: str,
+        message: str,
+        ref: str | None = None,
+        retry_after: float | None = None,
+        until: str | None = None,
+    ) -> None:
         metrics.PROTOCOL_ERRORS.labels(code).inc()
-        self.sink.write(_error(code, message, ref, retry_after))
+        self.sink.write(_error(code, message, ref, retry_after, until))
 
     def _take_token(self) -> bool:
         now = time.monotonic()
@@ -150,6 +169,8 @@ class Connection:
                     return
                 try:
                     await self.handle(text)
+                except ConnectionDone:
+                    return
                 except Exception:  # one bad message must never end the connection or the server
                     log.exception("room message failed")
                     self.send_error("internal_error", "処理中に問題が発生しました。もう一度お試しください。")
@@ -186,8 +207,24 @@ class Connection:
         if room is None:
             self.send_error("room_not_found", "この放送は見つかりません。")
             return
+        restriction = None
+        async with self.hub.db.session() as db:
+            broadcast = await db.get(Broadcast, room.id)
+            moderator = broadcast is not None and await moderation.can_moderate(db, self.member, broadcast)
+            if not moderator:
+                found = await moderation.restriction_of(db, self.member.id, room.id, room.program_id)
+                self.viewer.restriction, self.viewer.checked_at = found, time.monotonic()
+                if found is not None and found.code in {"timed_out", "banned"}:
+                    until = service.iso(found.until) if found.until else None
+                    restriction = Restricted(code=found.code, message=found.message, until=until)
+            await db.commit()
+        if message.control and not moderator:
+            self.send_error("forbidden", "この放送を操作する権限がありません。")
+            await self.sink.close(CLOSE_FORBIDDEN, "not a moderator of this broadcast")
+            raise ConnectionDone
+        self.viewer.moderator = self.moderator = moderator
         try:
-            await self.hub.join(self.viewer, room, self.member.id, message.after)
+            await self.hub.join(self.viewer, room, self.member.id, message.after, restriction)
         except service.RoomError as exc:
             self.send_error(exc.code, exc.message)
             return
@@ -204,11 +241,22 @@ class Connection:
             self.send_error("not_joined", "先にルームに参加してください。", message.ref)
             return
         try:
+            if not self.moderator and await self.held(room, message):
+                return
             async with room.write_lock, self.hub.db.session() as db:
-                posted = await service.post_comment(db, room.id, self.member, message.text, message.ref)
+                posted = await service.post_comment(
+                    db,
+                    room.id,
+                    self.member,
+                    message.text,
+                    message.ref,
+                    question=message.question,
+                    moderator=self.moderator,
+                )
         except service.RoomError as exc:
             metrics.COMMENTS_REFUSED.labels(exc.code).inc()
-            self.send_error(exc.code, exc.message, message.ref, exc.retry_after)
+            until = service.iso(exc.until) if exc.until else None
+            self.send_error(exc.code, exc.message, message.ref, exc.retry_after, until)
             return
         except Exception:
             log.exception("storing a comment failed")
@@ -220,13 +268,42 @@ class Connection:
         if not posted.duplicate:
             metrics.COMMENTS_ACCEPTED.inc()
             try:
-                await self.hub.bus.publish(
-                    room_channel(room.id),
-                    encode(BusComment(posted.position, posted.committed, msgspec.Raw(posted.item))),
-                )
+                await publish_comment(self.hub.bus, room.id, posted)
             except Exception:  # durable already: every process's sweep reads it from the database
                 log.warning("publishing comment %s of room %s failed", posted.position, room.id, exc_info=True)
         self.sink.write(OutFrame(encode(Ack(ref=message.ref, position=posted.position))))
+
+    async def held(self, room: Room, message: PostComment) -> bool:
+        """Moderation in front of the room: refuse (RoomError) or hold for review (True)."""
+        controls = room.controls
+        if controls.comments_off:
+            raise service.RoomError("comments_off", "この放送ではコメントが停止されています。")
+        if controls.locked:
+            raise service.RoomError("room_locked", "ルームはロック中です（閲覧のみ）。")
+        viewer, now = self.viewer, time.monotonic()
+        stale_words = now - room.words_at > gate.WORDS_TTL
+        if stale_words or now - viewer.checked_at > gate.RESTRICTION_TTL:
+            async with self.hub.db.session() as db:
+                if stale_words:
+                    room.words = await gate.rules(db, room.program_id)
+                    room.words_at = now
+                if now - viewer.checked_at > gate.RESTRICTION_TTL:
+                    viewer.restriction = await moderation.restriction_of(db, self.member.id, room.id, room.program_id)
+                    viewer.checked_at = now
+                await db.commit()
+        gate.refuse_if_restricted(viewer.restriction)
+        hold = gate.screen(room.words, message.text, room.limits.max_length)
+        if hold is None:
+            return False
+        async with self.hub.db.session() as db:
+            await gate.hold(db, room.id, self.member.id, hold, message.ref)
+        metrics.COMMENTS_REFUSED.labels("held").inc()
+        self.sink.write(OutFrame(encode(Held(ref=message.ref, message=gate.HELD_MESSAGE))))
+        try:
+            await publish_notice(self.hub.bus, room.id, "held")
+        except Exception:  # the queue is in the database; the control page reloads it
+            log.warning("publishing a held-comment notice failed", exc_info=True)
+        return True
 
     def react(self, message: React) -> None:
         room = self.room

@@ -95,3 +95,21 @@ async def test_exports_refused_to_non_hosts(client, chat):
         assert "パーソナリティと運営だけ" in response.text
     api = await client.get(f"/archive/{chat.id}/chat.json", headers={"accept": "application/json"})
     assert api.json()["error"]["code"] == "not_host"
+
+
+async def test_hidden_comments_never_reach_the_archive(client, chat, db):
+    from sqlalchemy import update
+
+    await db.execute(
+        update(RoomComment)
+        .where(RoomComment.broadcast_id == chat.id, RoomComment.position == 2)
+        .values(hidden_at=dt.datetime.now(dt.UTC))
+    )
+    await db.commit()
+    await login(client, "host@example.jp")
+    feed = (await client.get(f"/archive/{chat.id}/replay.json")).json()
+    assert [c["position"] for c in feed["comments"]] == [1, 3, 4]
+    exported = (await client.get(f"/archive/{chat.id}/chat.csv")).content.decode("utf-8-sig")
+    assert "接種券の発送" not in exported
+    stats = (await client.get(f"/archive/{chat.id}/stats", headers=HTML)).text
+    assert 'id="stat-comments">3<' in stats

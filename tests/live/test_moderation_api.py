@@ -80,8 +80,20 @@ async def test_controls_words_and_reports(client, db, show, app):
     added = await _post(client, f"{base}/words", {"word": "FX投資", "action": "hold"})
     assert added.status_code == 201
     assert [w["word"] for w in (await client.get(f"{base}/words")).json()] == ["FX投資"]
+    from live.rooms import service as rooms
+    from tests.live.rooms_support import member
+
+    author = await member(db, "fukuoka@example.jp")
+    bid = show.id
+    for i in range(4):
+        await rooms.post_comment(db, bid, author, f"コメント{i}", None, moderator=True)  # slow mode is on
+    await db.refresh(show)
     async with AsyncTestClient(app=app, base_url="http://127.0.0.1:8000") as viewer:
         await login(viewer, "member@example.jp")
+        elsewhere = await viewer.post(
+            f"/api/broadcasts/{show.id}/reports", json={"position": 5}, headers={"x-csrftoken": await csrf(viewer)}
+        )
+        assert elsewhere.status_code == 404 and elsewhere.json()["error"]["code"] == "comment_not_found"
         reported = await viewer.post(
             f"/api/broadcasts/{show.id}/reports",
             json={"position": 4, "reason": "個人情報"},

@@ -1,0 +1,49 @@
+"""The host control page (moderators of the broadcast only; everyone else gets 403)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from litestar.response import Template
+
+from core.access import Forbidden, active_member, member_guard
+from core.deps import DbSession
+from core.members.models import Role
+from live.models import Broadcast
+from live.moderation import service
+from live.moderation.service import TIMEOUT_MAX, TIMEOUT_MIN
+
+TIMEOUT_CHOICES = [
+    (10, "10秒"),
+    (60, "1分"),
+    (300, "5分"),
+    (600, "10分"),
+    (1800, "30分"),
+    (3600, "1時間"),
+    (6 * 3600, "6時間"),
+    (24 * 3600, "24時間"),
+]
+assert all(TIMEOUT_MIN <= s <= TIMEOUT_MAX for s, _ in TIMEOUT_CHOICES)
+
+
+@get("/broadcasts/{broadcast_id:int}/control", guards=[member_guard], include_in_schema=False)
+async def control_page(request: Request[Any, Any, Any], db: DbSession, broadcast_id: FromPath[int]) -> Template:
+    broadcast = await db.get(Broadcast, broadcast_id)
+    if broadcast is None:
+        raise NotFoundException(detail="この放送は見つかりません。")
+    member = active_member(request)
+    if not await service.can_moderate(db, member, broadcast):
+        raise Forbidden(detail="この放送のコントロールページは、担当パーソナリティとモデレーターだけが開けます。")
+    stream_url = broadcast.stream_url or (broadcast.program.stream_url if broadcast.program else "")
+    return Template(
+        "control.html",
+        context={
+            "broadcast": broadcast,
+            "stream_url": stream_url if stream_url.startswith(("https://", "http://")) else "",
+            "timeouts": TIMEOUT_CHOICES,
+            "site_moderator": member.has_role(Role.MODERATOR),
+        },
+    )

@@ -1,0 +1,521 @@
+// Host control page: the room feed as a moderator (WebSocket, control=true) plus the
+// moderation JSON API. Protocol: docs/protocol.md. No framework, no build step.
+(function () {
+  "use strict";
+  var root = document.getElementById("control");
+  if (!root || !window.WebSocket) { return; }
+
+  var roomId = parseInt(root.dataset.roomId, 10);
+  var api = root.dataset.api;
+  var siteModerator = root.dataset.siteModerator === "1";
+  var wsUrl = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + root.dataset.wsPath;
+  var $ = function (id) { return document.getElementById(id); };
+  var feed = $("c-feed"), statusBox = $("c-status"), conn = $("c-conn");
+  var menuTemplate = $("c-menu-template");
+  var socket = null, last = null, attempts = 0, stopped = false, lastSeen = 0;
+  var hidden = {};
+  var controls = {};
+  var STATE_LABELS = { scheduled: "予定", open: "まもなく開始", live: "放送中", ended: "終了", cancelled: "中止" };
+  var KIND_LABELS = { timeout: "タイムアウト", ban: "禁止" };
+  var MAX_ITEMS = 1000;
+
+  function csrf() {
+    var m = document.cookie.match(/(?:^|;\s*)chonai_csrf=([^;]+)/);
+    return m ? decodeURIComponent(m[1]) : "";
+  }
+
+  function call(method, path, body) {
+    var options = {
+      method: method,
+      credentials: "same-origin",
+      headers: { accept: "application/json", "x-csrftoken": csrf() }
+    };
+    if (body !== undefined) {
+      options.headers["content-type"] = "application/json";
+      options.body = JSON.stringify(body);
+    }
+    return fetch(api + path, options).then(function (r) {
+      if (r.status === 204) { return {}; }
+      return r.json().catch(function () { return {}; }).then(function (data) {
+        if (!r.ok) {
+          var message = data && data.error ? data.error.message : "操作に失敗しました（" + r.status + "）。";
+          throw new Error(message);
+        }
+        return data;
+      });
+    });
+  }
+
+  function say(text, ok) {
+    statusBox.textContent = text || "";
+    statusBox.dataset.ok = ok ? "1" : "0";
+  }
+
+  function act(method, path, body, done) {
+    return call(method, path, body).then(function (data) {
+      if (done) { say(done, true); }
+      scheduleRefresh(["audit"]);
+      return data;
+    }).catch(function (e) { say(e.message, false); throw e; });
+  }
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (text !== undefined && text !== null) { node.textContent = String(text); }
+    return node;
+  }
+
+  function button(label, handler, className) {
+    var b = el("button", "button button-small " + (className || ""), label);
+    b.type = "button";
+    b.addEventListener("click", function () { handler(b); });
+    return b;
+  }
+
+  function jst(iso, withDate) {
+    var d = new Date(iso);
+    if (isNaN(d.getTime())) { return ""; }
+    var options = { hour: "2-digit", minute: "2-digit", second: "2-digit", timeZone: "Asia/Tokyo" };
+    if (withDate) { options.month = "numeric"; options.day = "numeric"; }
+    return d.toLocaleString("ja-JP", options);
+  }
+
+  // --- the live feed --------------------------------------------------------------------
+
+  function commentNode(c) {
+    var li = el("li");
+    li.dataset.position = String(c.position);
+    li.dataset.member = String(c.member_id);
+    li.dataset.name = c.name;
+    var head = el("div", "c-head");
+    head.appendChild(el("span", "who", c.name));
+    head.appendChild(el("span", "org", c.organisation));
+    head.appendChild(el("time", "org", jst(c.at)));
+    if (c.question) { head.appendChild(el("span", "badge badge-question", "質問")); }
+    head.appendChild(el("span", "badge badge-hidden", "非表示中"));
+    var menu = menuTemplate.content.firstElementChild.cloneNode(true);
+    head.appendChild(menu);
+    li.appendChild(head);
+    li.appendChild(el("span", "text", c.text));
+    if (hidden[c.position]) { li.classList.add("is-hidden"); }
+    return li;
+  }
+
+  function addItems(items) {
+    var nearBottom = feed.scrollHeight - feed.scrollTop - feed.clientHeight < 80;
+    var newQuestion = false;
+    items.forEach(function (c) {
+      if (last !== null && c.position <= last) { return; }
+      last = c.position;
+      feed.appendChild(commentNode(c));
+      if (c.question) { newQuestion = true; }
+    });
+    while (feed.children.length > MAX_ITEMS) { feed.removeChild(feed.firstChild); }
+    if (nearBottom) { feed.scrollTop = feed.scrollHeight; }
+    if (newQuestion) { scheduleRefresh(["questions"]); }
+  }
+
+  function markHidden(position, isHidden) {
+    if (isHidden) { hidden[position] = true; } else { delete hidden[position]; }
+    var li = feed.querySelector('li[data-position="' + position + '"]');
+    if (li) { li.classList.toggle("is-hidden", isHidden); }
+  }
+
+  feed.addEventListener("click", function (event) {
+    var target = event.target.closest("[data-act]");
+    if (!target) { return; }
+    var li = target.closest("li[data-position]");
+    var position = parseInt(li.dataset.position, 10);
+    var memberId = parseInt(li.dataset.member, 10);
+    var name = li.dataset.name;
+    var details = target.closest("details");
+    if (details) { details.open = false; }
+    commentAction(target.dataset.act, position, memberId, name, li);
+  });
+
+  function commentAction(kind, position, memberId, name, li) {
+    if (kind === "hide") {
+      act("POST", "/comments/" + position + "/hide", { reason: "" }, "コメント #" + position + " を非表示にしました。")
+        .then(function () { markHidden(position, true); }).catch(function () {});
+    } else if (kind === "restore") {
+      act("POST", "/comments/" + position + "/restore", { reason: "" }, "コメント #" + position + " を再表示しました。")
+        .then(function () { markHidden(position, false); }).catch(function () {});
+    } else if (kind === "pick") {
+      act("POST", "/controls", { picked_position: position }, "質問をピックアップしました。").catch(function () {});
+    } else if (kind === "timeout") {
+      var seconds = parseInt(li.querySelector('[data-role="seconds"]').value, 10);
+      act("POST", "/timeout", { member_id: memberId, seconds: seconds, reason: "" }, name + " さんをタイムアウトしました。")
+        .then(function () { scheduleRefresh(["sanctions"]); }).catch(function () {});
+    } else if (kind === "ban-program" || kind === "ban-site") {
+      var scope = kind === "ban-site" ? "site" : "program";
+      var where = scope === "site" ? "すべての放送" : "この番組";
+      if (!window.confirm(name + " さんを" + where + "で禁止しますか？")) { return; }
+      act("POST", "/ban", { member_id: memberId, scope: scope, reason: "" }, name + " さんを" + where + "で禁止しました。")
+        .then(function () { scheduleRefresh(["sanctions"]); }).catch(function () {});
+    } else if (kind === "lift") {
+      act("POST", "/lift", { member_id: memberId, reason: "" }, name + " さんの制限を解除しました。")
+        .then(function () { scheduleRefresh(["sanctions"]); }).catch(function () {});
+    }
+  }
+
+  // --- controls ---------------------------------------------------------------------------
+
+  function applyControls(c) {
+    controls = c;
+    $("c-slow").value = String(c.slow_mode_seconds);
+    if ($("c-slow").value !== String(c.slow_mode_seconds)) { addOption($("c-slow"), c.slow_mode_seconds, c.slow_mode_seconds + "秒に1件"); }
+    $("c-delay").value = String(c.delay_seconds);
+    if ($("c-delay").value !== String(c.delay_seconds)) { addOption($("c-delay"), c.delay_seconds, c.delay_seconds + "秒"); }
+    $("c-locked").checked = c.locked;
+    $("c-off").checked = c.comments_off;
+    if (document.activeElement !== $("c-pin")) { $("c-pin").value = c.pinned_text; }
+    var picked = $("c-picked");
+    picked.textContent = "";
+    if (c.picked) {
+      picked.className = "c-picked";
+      picked.appendChild(el("strong", null, c.picked.name + "："));
+      picked.appendChild(document.createTextNode(c.picked.text));
+    } else {
+      picked.className = "muted";
+      picked.textContent = "なし";
+    }
+    $("c-unpick").hidden = !c.picked;
+    root.dataset.slow = String(c.slow_mode_seconds);
+    root.dataset.locked = c.locked ? "1" : "0";
+  }
+
+  function addOption(select, value, label) {
+    var option = el("option", null, label);
+    option.value = String(value);
+    select.appendChild(option);
+    select.value = String(value);
+  }
+
+  root.querySelectorAll("[data-control]").forEach(function (input) {
+    input.addEventListener("change", function () {
+      var body = {};
+      var key = input.dataset.control;
+      body[key] = input.type === "checkbox" ? input.checked : parseInt(input.value, 10);
+      act("POST", "/controls", body, "設定を変更しました。").then(applyControlsFromApi).catch(function () {
+        applyControls(controls);
+      });
+    });
+  });
+
+  function applyControlsFromApi(data) {
+    // The API answers without the picked comment's text; keep what the room sent.
+    data.picked = data.picked_position === controls.picked_position ? controls.picked : controls.picked;
+    applyControls(data);
+  }
+
+  $("c-pin-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    act("POST", "/controls", { pinned_text: $("c-pin").value }, "お知らせを固定しました。").catch(function () {});
+  });
+  $("c-unpin").addEventListener("click", function () {
+    $("c-pin").value = "";
+    act("POST", "/controls", { pinned_text: "" }, "お知らせを解除しました。").catch(function () {});
+  });
+  $("c-unpick").addEventListener("click", function () {
+    act("POST", "/controls", { picked_position: 0 }, "ピックアップを解除しました。").catch(function () {});
+  });
+
+  root.querySelectorAll("[data-state-to]").forEach(function (b) {
+    b.addEventListener("click", function () {
+      var to = b.dataset.stateTo;
+      if (to === "ended" && !window.confirm("放送を終了しますか？")) { return; }
+      act("POST", "/state", { state: to }).then(function (data) {
+        setState(data.state, data.label);
+        say(data.changed ? "状態を「" + data.label + "」にしました。" : "既に「" + data.label + "」です。", true);
+      }).catch(function () {});
+    });
+  });
+
+  function setState(state, label) {
+    var badge = $("c-state");
+    badge.dataset.state = state;
+    badge.textContent = label || STATE_LABELS[state] || state;
+  }
+
+  // --- lists from the API -----------------------------------------------------------------
+
+  function fill(list, rows, render, empty) {
+    list.textContent = "";
+    if (!rows.length) { list.appendChild(el("li", "muted", empty)); return; }
+    rows.forEach(function (row) { list.appendChild(render(row)); });
+  }
+
+  var loaders = {
+    questions: function () {
+      return call("GET", "/questions").then(function (rows) {
+        $("c-q-count").textContent = String(rows.length);
+        fill($("c-questions"), rows.slice().reverse(), function (c) {
+          var li = el("li");
+          li.dataset.position = String(c.position);
+          if (controls.picked_position === c.position) { li.className = "is-picked"; }
+          li.appendChild(el("strong", null, c.name));
+          li.appendChild(el("span", "org", " " + c.organisation));
+          li.appendChild(el("p", "c-text", c.text));
+          li.appendChild(button("ピックアップ", function () {
+            act("POST", "/controls", { picked_position: c.position }, "質問をピックアップしました。").catch(function () {});
+          }));
+          li.appendChild(button("非表示", function () { commentAction("hide", c.position, c.member_id, c.name, li); }, "button-secondary"));
+          return li;
+        }, "質問はまだありません。");
+      });
+    },
+    held: function () {
+      return call("GET", "/held").then(function (rows) {
+        $("c-held-count").textContent = String(rows.length);
+        fill($("c-held"), rows, function (h) {
+          var li = el("li");
+          li.dataset.held = String(h.id);
+          li.appendChild(el("strong", null, h.name));
+          li.appendChild(el("span", "org", " 「" + h.matched_word + "」に一致"));
+          li.appendChild(el("p", "c-text", h.text));
+          li.appendChild(button("承認", function () {
+            act("POST", "/held/" + h.id + "/approve", undefined, "承認してルームに表示しました。")
+              .finally(function () { scheduleRefresh(["held"]); }).catch(function () {});
+          }));
+          li.appendChild(button("却下", function () {
+            act("POST", "/held/" + h.id + "/reject", undefined, "却下しました。")
+              .finally(function () { scheduleRefresh(["held"]); }).catch(function () {});
+          }, "button-secondary"));
+          return li;
+        }, "確認待ちのコメントはありません。");
+      });
+    },
+    reports: function () {
+      return call("GET", "/reports").then(function (rows) {
+        $("c-report-count").textContent = String(rows.length);
+        fill($("c-reports"), rows, function (r) {
+          var li = el("li");
+          var c = r.comment;
+          li.appendChild(el("strong", null, "#" + r.position + " " + (c ? c.name : "")));
+          li.appendChild(el("p", "c-text", c ? c.text : "（コメントが見つかりません）"));
+          li.appendChild(el("p", "org", "通報: " + r.reporter + (r.reason ? "（" + r.reason + "）" : "") + " " + jst(r.at)));
+          if (c) {
+            li.appendChild(button("非表示", function () { commentAction("hide", r.position, c.member_id, c.name, li); }, "button-secondary"));
+          }
+          li.appendChild(button("対応済み", function () {
+            act("POST", "/reports/" + r.id + "/handled", undefined, "通報を対応済みにしました。")
+              .finally(function () { scheduleRefresh(["reports"]); }).catch(function () {});
+          }));
+          return li;
+        }, "未対応の通報はありません。");
+      });
+    },
+    sanctions: function () {
+      return call("GET", "/sanctions").then(function (rows) {
+        fill($("c-sanctions"), rows, function (s) {
+          var li = el("li");
+          li.appendChild(el("strong", null, s.name));
+          var what = (KIND_LABELS[s.kind] || s.kind) + (s.kind === "ban" ? (s.scope === "site" ? "（全放送）" : "（この番組）") : "");
+          li.appendChild(el("span", "org", " " + what + (s.until ? " " + jst(s.until, true) + "まで" : "")));
+          li.appendChild(button("解除", function () {
+            act("POST", "/lift", { member_id: s.member_id, reason: "" }, s.name + " さんの制限を解除しました。")
+              .finally(function () { scheduleRefresh(["sanctions"]); }).catch(function () {});
+          }, "button-secondary"));
+          return li;
+        }, "制限中のメンバーはいません。");
+      });
+    },
+    words: function () {
+      return call("GET", "/words").then(function (rows) {
+        fill($("c-words"), rows, function (w) {
+          var li = el("li");
+          li.appendChild(el("strong", null, w.word));
+          li.appendChild(el("span", "org", " " + (w.action === "refuse" ? "拒否" : "保留して確認") + (w.site_wide ? "・サイト全体" : "")));
+          if (!w.site_wide || siteModerator) {
+            li.appendChild(button("削除", function () {
+              act("DELETE", "/words/" + w.id, undefined, "禁止ワードを削除しました。")
+                .finally(function () { scheduleRefresh(["words"]); }).catch(function () {});
+            }, "button-secondary"));
+          }
+          return li;
+        }, "禁止ワードはありません。");
+      });
+    },
+    audit: function () {
+      return call("GET", "/audit?limit=100").then(function (rows) {
+        fill($("c-audit"), rows, function (a) {
+          var li = el("li");
+          li.dataset.action = a.action;
+          li.appendChild(el("time", "org", jst(a.at)));
+          li.appendChild(el("span", null, " " + (a.actor || "システム") + "：" + a.label));
+          if (a.target) { li.appendChild(el("span", null, " → " + a.target)); }
+          if (a.target_position) { li.appendChild(el("span", "org", " #" + a.target_position)); }
+          var detail = "";
+          try {
+            var d = JSON.parse(a.detail || "{}");
+            if (d.seconds !== undefined) { detail = d.seconds + "秒"; }
+            if (d.on !== undefined) { detail = d.on ? "オン" : "オフ"; }
+            if (d.word) { detail = "「" + d.word + "」"; }
+            if (d.text !== undefined && a.action === "pin") { detail = d.text ? "「" + d.text + "」" : "解除"; }
+            if (d.scope) { detail = d.scope === "site" ? "全放送" : "この番組"; }
+          } catch (e) { detail = ""; }
+          if (detail) { li.appendChild(el("span", "org", " " + detail)); }
+          if (a.reason) { li.appendChild(el("span", "org", " 理由: " + a.reason)); }
+          return li;
+        }, "まだ操作はありません。");
+      });
+    },
+    viewers: function () {
+      return call("GET", "/viewers").then(drawSpark);
+    }
+  };
+
+  var pendingRefresh = {}, refreshTimer = null;
+  function scheduleRefresh(kinds) {
+    kinds.forEach(function (k) { pendingRefresh[k] = true; });
+    if (refreshTimer) { return; }
+    refreshTimer = setTimeout(function () {
+      refreshTimer = null;
+      var todo = Object.keys(pendingRefresh);
+      pendingRefresh = {};
+      todo.forEach(function (k) {
+        loaders[k]().catch(function (e) { say(e.message, false); });
+      });
+    }, 150);
+  }
+
+  function drawSpark(samples) {
+    var svg = $("c-spark");
+    while (svg.firstChild) { svg.removeChild(svg.firstChild); }
+    var label = $("c-spark-label");
+    if (!samples.length) { label.textContent = "記録なし"; return; }
+    var values = samples.map(function (s) { return s.viewers; });
+    var max = Math.max.apply(null, values.concat([1]));
+    var n = values.length;
+    var points = values.map(function (v, i) {
+      var x = n === 1 ? 200 : (i / (n - 1)) * 200;
+      var y = 38 - (v / max) * 36;
+      return x.toFixed(1) + "," + y.toFixed(1);
+    });
+    var line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
+    line.setAttribute("points", (n === 1 ? "0," + points[0].split(",")[1] + " " : "") + points.join(" "));
+    line.setAttribute("class", "spark-line");
+    svg.appendChild(line);
+    label.textContent = "最大" + max + "人・" + jst(samples[0].at) + "から";
+  }
+
+  // --- the WebSocket ------------------------------------------------------------------------
+
+  function send(message) {
+    if (socket && socket.readyState === WebSocket.OPEN) { socket.send(JSON.stringify(message)); return true; }
+    return false;
+  }
+
+  function onMessage(event) {
+    lastSeen = Date.now();
+    var m;
+    try { m = JSON.parse(event.data); } catch (e) { return; }
+    switch (m.type) {
+      case "welcome":
+        attempts = 0;
+        hidden = {};
+        m.hidden.forEach(function (p) { hidden[p] = true; });
+        feed.querySelectorAll("li[data-position]").forEach(function (li) {
+          li.classList.toggle("is-hidden", !!hidden[li.dataset.position]);
+        });
+        applyControls(m.controls);
+        setState(m.state, m.state_label);
+        $("c-viewers").textContent = String(m.viewers);
+        conn.hidden = true;
+        root.dataset.connected = "1";
+        break;
+      case "history":
+      case "comments":
+        addItems(m.items);
+        if (m.type === "history" && m.last_position !== null && (last === null || m.last_position > last)) { last = m.last_position; }
+        break;
+      case "visibility":
+        markHidden(m.position, m.hidden);
+        scheduleRefresh(["questions"]);
+        break;
+      case "controls":
+        applyControls(m);
+        scheduleRefresh(["questions"]);
+        break;
+      case "presence":
+        $("c-viewers").textContent = String(m.viewers);
+        break;
+      case "state":
+        setState(m.state, m.label);
+        break;
+      case "mod":
+        var kinds = ["audit"];
+        if (m.kind === "held") { kinds.push("held"); }
+        if (m.kind === "report") { kinds.push("reports"); }
+        if (m.kind === "restricted") { kinds.push("sanctions"); }
+        if (m.kind === "words") { kinds.push("words"); }
+        scheduleRefresh(kinds);
+        break;
+      case "error":
+        say(m.message, false);
+        break;
+      default:
+        break;
+    }
+  }
+
+  function connect() {
+    if (stopped) { return; }
+    var ws = new WebSocket(wsUrl);
+    socket = ws;
+    ws.onopen = function () {
+      lastSeen = Date.now();
+      ws.send(JSON.stringify({ type: "join", room: roomId, after: last, control: true }));
+    };
+    ws.onmessage = onMessage;
+    ws.onclose = function (event) {
+      if (socket !== ws) { return; }
+      socket = null;
+      root.dataset.connected = "0";
+      conn.hidden = false;
+      if (event.code === 4401 || event.code === 4403) {
+        stopped = true;
+        conn.textContent = "切断されました";
+        return;
+      }
+      attempts += 1;
+      setTimeout(connect, Math.min(10000, 300 * Math.pow(2, Math.min(attempts, 6))));
+    };
+  }
+
+  $("c-say").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var input = $("c-say-text");
+    var text = input.value.trim();
+    if (!text) { return; }
+    if (send({ type: "comment", text: text, ref: "h" + Date.now().toString(36) + Math.random().toString(36).slice(2, 8) })) {
+      input.value = "";
+    } else {
+      say("接続が切れています。再接続後にもう一度送信してください。", false);
+    }
+  });
+
+  $("c-word-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var site = $("c-word-site");
+    act("POST", "/words", {
+      word: $("c-word").value, action: $("c-word-action").value, site_wide: !!(site && site.checked)
+    }, "禁止ワードを追加しました。").then(function () {
+      $("c-word").value = "";
+      scheduleRefresh(["words"]);
+    }).catch(function () {});
+  });
+
+  setInterval(function () {
+    if (socket && socket.readyState === WebSocket.OPEN) {
+      if (Date.now() - lastSeen > 35000) { socket.close(); return; }
+      send({ type: "ping" });
+    }
+  }, 15000);
+  setInterval(function () { scheduleRefresh(["viewers"]); }, 30000);
+  window.addEventListener("pagehide", function () { stopped = true; if (socket) { socket.close(); } });
+
+  scheduleRefresh(["questions", "held", "reports", "sanctions", "words", "audit", "viewers"]);
+  connect();
+})();
