@@ -17,6 +17,7 @@ from core.events import EventBus
 from core.members.models import Member, Role
 from core.timefmt import JST, WEEKDAYS
 from live.models import Broadcast, BroadcastState, ExceptionKind, Program
+from live.moderation import service as moderation
 from live.rooms.routes import room_context
 from live.schedule import calendars, recurrence, service
 from live.schedule.service import ScheduleError
@@ -411,6 +412,7 @@ class BroadcastPages(Controller):
         # The broadcast page hosts the live comment room (stream embed + comments).
         room = room_context(broadcast)
         context.update(stream_url=room["stream_url"], embed_url=room["embed_url"], show_room=True)
+        context["can_moderate"] = await moderation.can_moderate(db, active_member(request), broadcast)
         return Template("broadcast.html", context=context)
 
     @get("/{broadcast_id:int}/status")

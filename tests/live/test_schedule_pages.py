@@ -273,3 +273,29 @@ async def test_state_socket_streams_transitions_to_members_only(client, db, demo
         assert r.status_code == 303
         event = ws.receive_json(timeout=5)
         assert event["type"] == "broadcast_state" and event["broadcast_id"] == b.id and event["state"] == "open"
+
+
+async def test_broadcast_page_links_the_control_page_for_its_moderators_only(client, db):
+    import datetime as dt
+
+    from live.models import BroadcastState
+    from tests.factories import make_broadcast
+    from tests.helpers import login
+    from web.demo import load_demo
+
+    await load_demo(db)
+    show = await make_broadcast(
+        db,
+        title="リンクの確認",
+        host_email="host@example.jp",
+        section="法規課",
+        start=dt.datetime.now(dt.UTC),
+        state=BroadcastState.LIVE,
+    )
+    await login(client, "host@example.jp")
+    page = await client.get(f"/broadcasts/{show.id}", headers={"accept": "text/html"})
+    assert f'href="/broadcasts/{show.id}/control"' in page.text
+    client.cookies.clear()
+    await login(client, "member@example.jp")
+    page = await client.get(f"/broadcasts/{show.id}", headers={"accept": "text/html"})
+    assert "/control" not in page.text
