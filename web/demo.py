@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from archive import demo as archive_demo
 from core.db import utcnow
 from core.members.models import Member, OrgKind, Role, Status
 from core.members.service import hash_password
@@ -89,4 +90,5 @@ async def load_demo(db: AsyncSession) -> list[DemoMember]:
 #: `async def load(db, members_by_email, sections_by_name)` of each domain, in dependency order.
 DOMAIN_DEMOS: list[Callable[[AsyncSession, dict[str, Member], dict[str, Section]], Awaitable[None]]] = []
 DOMAIN_DEMOS.append(schedule_demo.load)
+DOMAIN_DEMOS.append(archive_demo.load)
 DOMAIN_DEMOS.append(faq_demo.load)
