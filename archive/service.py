@@ -16,7 +16,7 @@ from archive.models import Recording
 from core.members.models import Member, Role
 from core.text import clean_line
 from core.timefmt import JST
-from live.models import Broadcast, BroadcastState, Program
+from live.models import Broadcast, BroadcastState, Program, ProgramGuest
 
 PAGE_SIZE = 20
 MAX_OFFSET = 6 * 3600
@@ -157,12 +157,24 @@ def _search_query(filters: ArchiveFilters) -> Select[Broadcast]:
         query = query.where(and_(Broadcast.starts_at >= start, Broadcast.starts_at < end))
     for word in unicodedata.normalize("NFKC", filters.q).split()[:5]:
         word = word.lower()[:50]
+        guest_member = aliased(Member)
+        guests = (
+            select(ProgramGuest.program_id)
+            .outerjoin(guest_member, guest_member.id == ProgramGuest.member_id)
+            .where(
+                or_(
+                    func.lower(ProgramGuest.name).contains(word, autoescape=True),
+                    func.lower(guest_member.name).contains(word, autoescape=True),
+                )
+            )
+        )
         query = query.where(
             or_(
                 func.lower(Broadcast.title).contains(word, autoescape=True),
                 func.lower(Broadcast.description).contains(word, autoescape=True),
                 func.lower(Program.title).contains(word, autoescape=True),
                 func.lower(personality.name).contains(word, autoescape=True),
+                Broadcast.program_id.in_(guests),
             )
         )
     return query

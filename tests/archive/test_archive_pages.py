@@ -135,3 +135,17 @@ async def test_media_files_members_only_with_ranges(client, past, settings):
     assert bad.status_code == 416
     for name in ("..%2Fsecret_key", ".hidden", "nope.webm"):
         assert (await client.get(f"/archive/media/{name}")).status_code == 404
+
+
+async def test_search_finds_guests_members_and_outsiders(client, past, db):
+    from live.models import ProgramGuest
+    from tests.factories import member_id
+
+    db.add(ProgramGuest(program_id=past["b"].program_id, name="外部 講師"))
+    db.add(ProgramGuest(program_id=past["c"].program_id, member_id=await member_id(db, "mhlw@example.jp")))
+    await db.commit()
+    await login(client, "member@example.jp")
+    outsider = await client.get("/archive", params={"q": "講師"}, headers=HTML)
+    assert "財政のきほん" in listed(outsider) and "動画のつくりかた" not in listed(outsider)
+    member = await client.get("/archive", params={"q": "霞"}, headers=HTML)
+    assert "動画のつくりかた 第2回" in listed(member) and "財政のきほん" not in listed(member)
