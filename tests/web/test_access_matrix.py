@@ -9,11 +9,10 @@ downloads and WebSockets alike.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 from litestar import Litestar
-from litestar.routes import HTTPRoute, WebSocketRoute
+from litestar.routes import ASGIRoute, HTTPRoute, WebSocketRoute
 from litestar.testing import AsyncTestClient
 
 from tests.helpers import csrf, login
@@ -42,7 +41,11 @@ def http_cases(app: Litestar) -> list[tuple[str, str]]:
 
 
 def ws_paths(app: Litestar) -> list[str]:
-    return [_concrete(r.path) for r in app.routes if isinstance(r, WebSocketRoute)]
+    """WebSocket routes, including raw ASGI ones (the comment rooms use Litestar's @asgi)."""
+    paths = [_concrete(r.path) for r in app.routes if isinstance(r, WebSocketRoute)]
+    paths += [_concrete(r.path) for r in app.routes if isinstance(r, ASGIRoute) and r.path.startswith("/ws/")]
+    assert "/ws/rooms" in paths, paths
+    return paths
 
 
 async def _try_all(client: AsyncTestClient[Litestar], cases: list[tuple[str, str]]) -> dict[str, int]:
@@ -82,24 +85,36 @@ async def test_html_pages_send_anonymous_to_login_and_pending_to_notice(client, 
         assert (response.status_code, response.headers.get("location")) in ((303, "/pending"), (403, None)), path
 
 
-async def test_websockets_refuse_anonymous_and_pending(client, app):
+async def _outcome(client: AsyncTestClient[Litestar], path: str) -> str:
+    """'refused' (closed before or right after accepting, or a typed error) or what was received."""
     from litestar.exceptions import WebSocketDisconnect
 
-    async def refused(path: str) -> bool:
-        try:
-            async with client.websocket_connect(path, headers={"origin": "http://127.0.0.1:8000"}) as ws:
-                message: Any = await ws.receive(timeout=2)  # type: ignore[call-arg]
-                # Either a close frame, or a typed error followed by close.
-                return (
-                    message.get("type") == "websocket.close"
-                    or b"error" in (message.get("bytes") or b"")
-                    or "error" in (message.get("text") or "")
-                )
-        except (WebSocketDisconnect, Exception):
-            return True
+    try:
+        session = await client.websocket_connect(path, headers={"origin": "http://127.0.0.1:8000"})
+        with session as ws:
+            # Rooms wait for a join: ask, so an accepted socket has to answer something.
+            if path == "/ws/rooms":
+                ws.send_json({"type": "join", "room": 1})
+            message = ws.receive(timeout=5)
+            if message.get("type") == "websocket.close":
+                return "refused"
+            text = message.get("text") or (message.get("bytes") or b"").decode()
+            if '"error"' in text or '"type":"error"' in text:
+                return "refused"
+            return f"received {text[:200]}"
+    except WebSocketDisconnect:
+        return "refused"
 
-    for path in ws_paths(app):
-        assert await refused(path), f"anonymous WebSocket accepted on {path}"
+
+async def test_websockets_refuse_anonymous_and_pending(client, app):
+    paths = ws_paths(app)
+    assert {p: await _outcome(client, p) for p in paths} == dict.fromkeys(paths, "refused")
     await login(client, "pending@example.jp")
-    for path in ws_paths(app):
-        assert await refused(path), f"pending member's WebSocket accepted on {path}"
+    assert {p: await _outcome(client, p) for p in paths} == dict.fromkeys(paths, "refused")
+
+
+async def test_websockets_accept_approved_members(client, app):
+    """The check above is meaningful: the same sockets do answer an approved member."""
+    await login(client, "member@example.jp")
+    outcomes = {p: await _outcome(client, p) for p in ws_paths(app) if "faq" not in p}
+    assert all(o.startswith("received") for o in outcomes.values()), outcomes
