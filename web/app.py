@@ -20,6 +20,7 @@ from core.events import EventBus, create_bus
 from core.logs import configure_logging
 from core.settings import Settings, get_settings
 from faq import routes as faq_routes
+from faq.lifecycle import BroadcastListener
 from live import routes as live_routes
 from live.schedule.scheduler import start_embedded as start_embedded_scheduler
 from live.schedule.scheduler import stop_embedded as stop_embedded_scheduler
@@ -52,12 +53,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await bus.start()
+        # Study sessions end (and get their FAQ draft) when their broadcast ends.
+        faq_listener = BroadcastListener(db, bus)
+        await faq_listener.start()
         # CHONAI_SCHEDULER=embedded (what `chonai run` sets) runs the broadcast scheduler in this process.
         scheduler = await start_embedded_scheduler(db, bus, settings.redis_url)
         try:
             yield
         finally:
             await stop_embedded_scheduler(scheduler)
+            await faq_listener.stop()
             await bus.close()
             await db.dispose()
 
