@@ -202,10 +202,7 @@ async def _detail_page(
     values: dict[str, str] | None = None,
     status: int = 200,
 ) -> Template:
-    try:
-        broadcast = await service.get_past_broadcast(db, broadcast_id)
-    except ArchiveError as exc:
-        raise NotFoundException(detail=exc.message) from None
+    broadcast = await _past(db, broadcast_id)
     member = active_member(request)
     context = {
         "broadcast": broadcast,
