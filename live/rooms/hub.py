@@ -436,9 +436,13 @@ class Hub:
                 rows = await service.recent_comments(db, room.id, target)
             else:
                 rows = await service.comments_between(db, room.id, after, target)
-            while room.flushed > target:  # more went out while we read: read those too
-                rows += await service.comments_between(db, room.id, target, room.flushed)
-                target = max(target, rows[-1][0]) if rows else room.flushed
+        # More went out while we read (closing the session awaits too): read those as well.
+        # The last check of `room.flushed` must come after the last await before `room.add`.
+        while room.flushed > target:
+            upto = room.flushed
+            async with self.db.session() as db:
+                rows += await service.comments_between(db, room.id, target, upto)
+            target = upto
         # From here to `room.add` nothing awaits: the viewer gets exactly (after, target] then live.
         sink = viewer.sink
         sink.write(
