@@ -15,6 +15,7 @@ from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.middleware.csrf import CSRFMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types.asgi_types import WebSocketResponseStartEvent
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -139,7 +140,7 @@ class AuthMiddleware:
         self.db = db
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket":
+        if scope["type"] == ScopeType.WEBSOCKET:
             try:
                 scope["user"], scope["auth"] = await self.identify(scope)
             except (DBAPIError, PoolTimeout, OSError, TimeoutError) as exc:
@@ -147,7 +148,7 @@ class AuthMiddleware:
                 log.error("database unavailable during a WebSocket handshake: %s", exc.__class__.__name__)
                 await _deny_unavailable(scope, send)
                 return
-        elif scope["type"] == "http" and not scope["path"].startswith("/static/"):
+        elif scope["type"] == ScopeType.HTTP and not scope["path"].startswith("/static/"):
             # HTTP errors (database down included) become typed responses in web.errors.
             scope["user"], scope["auth"] = await self.identify(scope)
         await self.app(scope, receive, send)
@@ -166,7 +167,7 @@ class AuthMiddleware:
 
 async def _deny_unavailable(scope: Scope, send: Send) -> None:
     """Refuse a WebSocket handshake with HTTP 503 and a typed JSON error (1013 where unsupported)."""
-    if "websocket.http.response" in scope.get("extensions", {}):
+    if "websocket.http.response" in (scope.get("extensions") or {}):
         body = json.dumps(
             {
                 "error": {
@@ -177,8 +178,12 @@ async def _deny_unavailable(scope: Scope, send: Send) -> None:
             },
             ensure_ascii=False,
         ).encode()
-        headers = [(b"content-type", b"application/json"), (b"retry-after", b"2")]
-        await send({"type": "websocket.http.response.start", "status": 503, "headers": headers})
+        start: WebSocketResponseStartEvent = {
+            "type": "websocket.http.response.start",
+            "status": 503,
+            "headers": [(b"content-type", b"application/json"), (b"retry-after", b"2")],
+        }
+        await send(start)
         await send({"type": "websocket.http.response.body", "body": body})
     else:
         await send({"type": "websocket.close", "code": 1013, "reason": "try again later"})
