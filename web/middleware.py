@@ -15,7 +15,7 @@ from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.middleware.csrf import CSRFMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from litestar.types.asgi_types import WebSocketResponseStartEvent
+from litestar.types.asgi_types import WebSocketResponseBodyEvent, WebSocketResponseStartEvent
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -184,7 +184,8 @@ async def _deny_unavailable(scope: Scope, send: Send) -> None:
             "headers": [(b"content-type", b"application/json"), (b"retry-after", b"2")],
         }
         await send(start)
-        await send({"type": "websocket.http.response.body", "body": body})
+        end: WebSocketResponseBodyEvent = {"type": "websocket.http.response.body", "body": body}
+        await send(end)
     else:
         await send({"type": "websocket.close", "code": 1013, "reason": "try again later"})
 
