@@ -184,7 +184,7 @@ async def _deny_unavailable(scope: Scope, send: Send) -> None:
             "headers": [(b"content-type", b"application/json"), (b"retry-after", b"2")],
         }
         await send(start)
-        end: WebSocketResponseBodyEvent = {"type": "websocket.http.response.body", "body": body}
+        end: WebSocketResponseBodyEvent = {"type": "websocket.http.response.body", "body": body, "more_body": False}
         await send(end)
     else:
         await send({"type": "websocket.close", "code": 1013, "reason": "try again later"})
