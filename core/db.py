@@ -87,13 +87,16 @@ CONNECT_TIMEOUT = min(5.0, COMMAND_TIMEOUT)
 class Database:
     """One engine and session factory per process."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 10, echo: bool = False, command_timeout: float | None = COMMAND_TIMEOUT
+    ) -> None:
+        """`command_timeout=None` for bulk loads and maintenance that may rightly take long (PostgreSQL)."""
         self.url = url
         kwargs: dict[str, Any] = {"echo": echo}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"timeout": 10}
         else:
-            kwargs["connect_args"] = {"timeout": CONNECT_TIMEOUT, "command_timeout": COMMAND_TIMEOUT}
+            kwargs["connect_args"] = {"timeout": CONNECT_TIMEOUT, "command_timeout": command_timeout}
         if not url.startswith("sqlite") and pool_size > 0:
             kwargs.update(
                 pool_size=pool_size,
