@@ -10,6 +10,7 @@ network partition, noticed only by timeouts).
 from __future__ import annotations
 
 import asyncio
+import json
 from urllib.parse import urlsplit
 
 import httpx
@@ -67,6 +68,10 @@ async def test_comments_are_refused_not_lost_while_the_database_is_unreachable(p
     room, tokens = await open_room(pg_demo["DATABASE_URL"], ["member", "fukuoka"])
     poster = await RoomClient("poster", tokens["member"], room, lambda: [server.url]).start()
     viewer = await RoomClient("viewer", tokens["fukuoka"], room, lambda: [server.url]).start()
+    # A page that connected before the outage and joins during it.
+    late = await websockets.connect(
+        ws_url(server.url), additional_headers={"Authorization": f"Bearer {tokens['fukuoka']}"}
+    )
     try:
         for i in range(3):
             await poster.post(f"停止前 {i}")
@@ -79,6 +84,10 @@ async def test_comments_are_refused_not_lost_while_the_database_is_unreachable(p
         assert body["checks"]["database"].startswith("error")
         # The page's WebSocket stays open through the outage.
         assert poster.ws is not None and viewer.ws is not None
+        # Joining needs the database: a typed "try again", the socket stays open.
+        await late.send(json.dumps({"type": "join", "room": room}))
+        refusal = json.loads(await asyncio.wait_for(late.recv(), WAIT))
+        assert (refusal["type"], refusal["code"]) == ("error", "unavailable"), refusal
         # Authenticated requests get a typed 503, never a 500; so does a new room connection.
         async with httpx.AsyncClient(timeout=WAIT) as http:
             me = await http.get(server.url + "/api/me", headers={"Authorization": f"Bearer {tokens['member']}"})
@@ -99,7 +108,12 @@ async def test_comments_are_refused_not_lost_while_the_database_is_unreachable(p
         await poster.wait_for(lambda: not poster.pending, within=WAIT)
         stored = await stored_comments(pg_demo["DATABASE_URL"], room)
         await viewer.wait_for(lambda: viewer.last >= len(stored), within=WAIT)
+        # The late page joins once the database is back.
+        await late.send(json.dumps({"type": "join", "room": room}))
+        while (message := json.loads(await asyncio.wait_for(late.recv(), WAIT)))["type"] != "welcome":
+            assert message["type"] != "error", message
     finally:
+        await late.close()
         await poster.close()
         await viewer.close()
         server.stop()
