@@ -11,7 +11,7 @@
   var list = $("room-comments"), form = $("room-form"), input = $("room-text"), sendButton = $("room-send");
   var errorBox = $("room-error"), conn = $("room-conn"), stateBadge = $("room-state");
 
-  var socket = null, last = null, memberId = null, accepting = false, attempts = 0;
+  var socket = null, last = null, memberId = null, accepting = false, attempts = 0, joined = false;
   var retryTimer = null, heartbeat = null, lastSeen = 0, stopped = false;
   var outbox = [];  // comments sent but not yet acknowledged: resent (same ref) after reconnecting
   var reactionTimes = [];
@@ -102,6 +102,7 @@
     try { m = JSON.parse(event.data); } catch (e) { return; }
     switch (m.type) {
       case "welcome":
+        joined = true;
         memberId = m.member_id;
         attempts = 0;
         input.maxLength = m.limits.max_length;
@@ -145,6 +146,8 @@
           if (failed && m.code === "unavailable") { outbox.push(failed); }
         }
         if (m.code === "invalid_position") { last = null; list.textContent = ""; if (socket) { socket.close(); } }
+        // A join the server could not serve yet (database unreachable, sync delayed): reconnect with backoff.
+        if (m.code === "unavailable" && !m.ref && !joined && socket) { socket.close(); }
         showError(m.message);
         break;
       default:
@@ -157,6 +160,7 @@
     if (stopped) { return; }
     var ws = new WebSocket(wsUrl);
     socket = ws;
+    joined = false;
     ws.onopen = function () {
       lastSeen = Date.now();
       ws.send(JSON.stringify({ type: "join", room: roomId, after: last }));
