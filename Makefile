@@ -39,6 +39,10 @@ services: ## make sure PostgreSQL, Redis and Chromium are there for the tests (i
 test: $(DEV_STAMP) services ## the whole suite: SQLite + PostgreSQL, Redis, several processes, Chromium
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+.PHONY: soak
+soak: $(DEV_STAMP) ## long load: 1,000 viewers, 20 comments/s, 300 s, random disconnects (SOAK_ARGS for more)
+	$(BIN)/chonai bench soak --viewers 1000 --rate 20 --seconds 300 --json $(SOAK_ARGS)
+
 .PHONY: check
 check: $(DEV_STAMP) ## ruff lint + format check, mypy
 	$(BIN)/ruff check .

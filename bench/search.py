@@ -222,7 +222,7 @@ async def _fill(url: str, entries: list[tuple[str, str, str]], log: Any) -> None
     from core.db import Database
     from faq.search import entry_grams, search_text
 
-    db = Database(url, pool_size=2)
+    db = Database(url, pool_size=2, command_timeout=None)  # bulk load, index builds, VACUUM: no statement timeout
     per_doc = 50
     docs = (len(entries) + per_doc - 1) // per_doc
     async with db.engine.begin() as conn:

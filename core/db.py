@@ -7,6 +7,7 @@ it naive-UTC, PostgreSQL as timestamptz. Display code converts to Asia/Tokyo.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -64,16 +65,46 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _timeout() -> float:
+    raw = os.environ.get("DATABASE_TIMEOUT", "").strip()
+    try:
+        value = float(raw) if raw else 10.0
+    except ValueError:
+        raise SystemExit(f"chonai: DATABASE_TIMEOUT must be a number of seconds, got {raw!r}") from None
+    if not 0.5 <= value <= 600:
+        raise SystemExit("chonai: DATABASE_TIMEOUT must be between 0.5 and 600 seconds")
+    return value
+
+
+#: PostgreSQL: seconds to wait for any one statement's answer (DATABASE_TIMEOUT, default 10)
+#: and to establish a connection (at most 5). Without them a partitioned network (packets
+#: dropped, no reset) hangs requests for minutes (the kernel's TCP timeouts); with them
+#: callers fail fast with a "try again" error.
+COMMAND_TIMEOUT = _timeout()
+CONNECT_TIMEOUT = min(5.0, COMMAND_TIMEOUT)
+
+
 class Database:
     """One engine and session factory per process."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 10, echo: bool = False, command_timeout: float | None = COMMAND_TIMEOUT
+    ) -> None:
+        """`command_timeout=None` for bulk loads and maintenance that may rightly take long (PostgreSQL)."""
         self.url = url
         kwargs: dict[str, Any] = {"echo": echo}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"timeout": 10}
-        elif pool_size > 0:
-            kwargs.update(pool_size=pool_size, max_overflow=2 * pool_size, pool_pre_ping=True, pool_recycle=1800)
+        else:
+            kwargs["connect_args"] = {"timeout": CONNECT_TIMEOUT, "command_timeout": command_timeout}
+        if not url.startswith("sqlite") and pool_size > 0:
+            kwargs.update(
+                pool_size=pool_size,
+                max_overflow=2 * pool_size,
+                pool_pre_ping=True,
+                pool_recycle=1800,
+                pool_timeout=COMMAND_TIMEOUT,
+            )
         if pool_size == 0 or ":memory:" in url:
             # No pooling: for PgBouncer in transaction mode, and for tests that run the app on several loops.
             kwargs["poolclass"] = NullPool

@@ -18,6 +18,23 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class ClientFaultFilter(logging.Filter):
+    """uvicorn logs a client's invalid UTF-8 frame as an ERROR with a traceback; it is the client's fault.
+
+    Kept as a one-line warning, so hostile input cannot flood the error log or hide real errors.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if (
+            record.name == "uvicorn.error"
+            and record.levelno >= logging.ERROR
+            and str(record.msg).startswith("Invalid UTF-8 sequence received from client")
+        ):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -36,6 +53,7 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(level: str = "INFO", as_json: bool = False) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RequestIdFilter())
+    handler.addFilter(ClientFaultFilter())
     if as_json:
         handler.setFormatter(JsonFormatter())
     else:

@@ -110,6 +110,10 @@ def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
     if not 0.05 <= interval <= 60:
         print("chonai: --tick must be between 0.05 and 60 seconds", file=sys.stderr)
         return 2
+    ttl = args.lease_ttl if args.lease_ttl is not None else max(10.0, interval * 5)
+    if not interval * 2 <= ttl <= 600:
+        print("chonai: --lease-ttl must be at least twice the tick and at most 600 seconds", file=sys.stderr)
+        return 2
     if not settings.redis_url:
         print(
             "chonai: no REDIS_URL: using the database lease; open pages only see state changes made in their own "
@@ -121,9 +125,7 @@ def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
         db = Database(settings.database_url, pool_size=2)
         bus = create_bus(settings.redis_url)
         await bus.start()
-        scheduler = Scheduler(
-            db, bus, make_lease(db, settings.redis_url, ttl=max(10.0, interval * 5)), interval=interval
-        )
+        scheduler = Scheduler(db, bus, make_lease(db, settings.redis_url, ttl=ttl), interval=interval)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, scheduler.stop)
@@ -254,6 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
     sched = sub.add_parser("scheduler", help="run the broadcast scheduler (opens, starts and ends broadcasts)")
     sched.add_argument("--tick", type=float, help="seconds between checks (default 1, or CHONAI_SCHEDULER_TICK)")
     sched.add_argument("--once", action="store_true", help="one round (catch up) and exit")
+    sched.add_argument(
+        "--lease-ttl",
+        type=float,
+        help="seconds a silent leader keeps the lease before a standby takes over (default max(10, 5 × tick))",
+    )
     sched.set_defaults(func=cmd_scheduler)
 
     sub.add_parser("bench", help="benchmarks: chonai bench NAME --help")

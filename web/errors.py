@@ -128,5 +128,6 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     DBAPIError: _database_down,
     PoolTimeout: _database_down,
     ConnectionError: _database_down,
+    TimeoutError: _database_down,  # e.g. asyncpg's connect/command timeouts on a partitioned network
     Exception: _unexpected,
 }

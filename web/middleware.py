@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -14,6 +15,9 @@ from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.middleware.csrf import CSRFMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types.asgi_types import WebSocketResponseBodyEvent, WebSocketResponseStartEvent
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from core.db import Database
 from core.logs import request_id_var
@@ -136,7 +140,16 @@ class AuthMiddleware:
         self.db = db
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] in ("http", "websocket") and not scope["path"].startswith("/static/"):
+        if scope["type"] == ScopeType.WEBSOCKET:
+            try:
+                scope["user"], scope["auth"] = await self.identify(scope)
+            except (DBAPIError, PoolTimeout, OSError, TimeoutError) as exc:
+                # The database is unreachable: say "try again" (503), not "forbidden".
+                log.error("database unavailable during a WebSocket handshake: %s", exc.__class__.__name__)
+                await _deny_unavailable(scope, send)
+                return
+        elif scope["type"] == ScopeType.HTTP and not scope["path"].startswith("/static/"):
+            # HTTP errors (database down included) become typed responses in web.errors.
             scope["user"], scope["auth"] = await self.identify(scope)
         await self.app(scope, receive, send)
 
@@ -150,6 +163,31 @@ class AuthMiddleware:
                 return await service.member_for_api_token(db, token), "token"
             assert session_raw is not None
             return await service.member_for_session(db, session_raw), "session"
+
+
+async def _deny_unavailable(scope: Scope, send: Send) -> None:
+    """Refuse a WebSocket handshake with HTTP 503 and a typed JSON error (1013 where unsupported)."""
+    if "websocket.http.response" in (scope.get("extensions") or {}):
+        body = json.dumps(
+            {
+                "error": {
+                    "code": "unavailable",
+                    "message": "一時的に利用できません。少し待ってから再度お試しください。",
+                    "status": 503,
+                }
+            },
+            ensure_ascii=False,
+        ).encode()
+        start: WebSocketResponseStartEvent = {
+            "type": "websocket.http.response.start",
+            "status": 503,
+            "headers": [(b"content-type", b"application/json"), (b"retry-after", b"2")],
+        }
+        await send(start)
+        end: WebSocketResponseBodyEvent = {"type": "websocket.http.response.body", "body": body, "more_body": False}
+        await send(end)
+    else:
+        await send({"type": "websocket.close", "code": 1013, "reason": "try again later"})
 
 
 class ChonaiCSRFMiddleware(CSRFMiddleware):

@@ -640,10 +640,13 @@ class Hub:
                 rows = await service.recent_comments(db, room.id, target, visible_only=visible_only)
             else:
                 rows = await service.comments_between(db, room.id, after, target, visible_only=visible_only)
-            while written() > target:  # more went out while we read: read those too
-                upto = written()
+        # More went out while we read (closing the session awaits too): read those as well.
+        # The last check of what was written must come after the last await before `room.add`.
+        while written() > target:
+            upto = written()
+            async with self.db.session() as db:
                 rows += await service.comments_between(db, room.id, target, upto, visible_only=visible_only)
-                target = upto
+            target = upto
         # From here to `room.add` nothing awaits: the viewer gets exactly (after, target] then live.
         sink = viewer.sink
         sink.write(

@@ -259,6 +259,14 @@ async def _post(
         if existing is None:
             raise
         return existing
+    except RoomError:
+        # A resend of a comment stored before (its ack was lost) is acknowledged, not refused:
+        # by now the member may be at the rate limit, or the broadcast may have ended.
+        await db.rollback()
+        existing = await _by_ref(db, broadcast_id, member_id, name, affiliation, ref) if ref else None
+        if existing is None:
+            raise
+        return existing
     except BaseException:
         await db.rollback()  # gives the position back: positions stay gapless
         raise

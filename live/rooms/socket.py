@@ -12,6 +12,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import msgspec
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from core.members import service as members
 from core.members.models import Member, Status
@@ -171,6 +173,9 @@ class Connection:
                     await self.handle(text)
                 except ConnectionDone:
                     return
+                except (DBAPIError, PoolTimeout, OSError, TimeoutError) as exc:  # the database is unreachable
+                    log.warning("room message failed: database unavailable (%s)", exc.__class__.__name__)
+                    self.send_error("unavailable", "一時的に利用できません。少し待ってから再度お試しください。")
                 except Exception:  # one bad message must never end the connection or the server
                     log.exception("room message failed")
                     self.send_error("internal_error", "処理中に問題が発生しました。もう一度お試しください。")

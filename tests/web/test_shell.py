@@ -132,5 +132,11 @@ async def test_cookies_are_secure_behind_https(tmp_path, database_url):
         response = await login(client, "member@example.jp")
         session_cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith("chonai_session="))
         assert "Secure" in session_cookie and "HttpOnly" in session_cookie
+        assert "samesite=lax" in session_cookie.lower() or "samesite=strict" in session_cookie.lower()
+        # The CSRF cookie is read by our own JavaScript (double submit), so not HttpOnly, but Secure and SameSite.
+        client.cookies.clear()
+        first = await client.get("/login", headers=HTML)
+        csrf_cookie = next(c for c in first.headers.get_list("set-cookie") if c.startswith("chonai_csrf="))
+        assert "Secure" in csrf_cookie and "samesite=lax" in csrf_cookie.lower()
         page = await client.get("/login", headers=HTML)
         assert page.headers["strict-transport-security"].startswith("max-age=")

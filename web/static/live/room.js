@@ -11,7 +11,7 @@
   var list = $("room-comments"), form = $("room-form"), input = $("room-text"), sendButton = $("room-send");
   var errorBox = $("room-error"), conn = $("room-conn"), stateBadge = $("room-state");
 
-  var socket = null, last = null, memberId = null, accepting = false, attempts = 0;
+  var socket = null, last = null, memberId = null, accepting = false, attempts = 0, joined = false;
   var retryTimer = null, heartbeat = null, lastSeen = 0, stopped = false;
   var outbox = [];  // comments sent but not yet acknowledged: resent (same ref) after reconnecting
   // Moderation state: hidden positions, the room's switches, this member's timeout/ban, slow mode.
@@ -204,6 +204,7 @@
     try { m = JSON.parse(event.data); } catch (e) { return; }
     switch (m.type) {
       case "welcome":
+        joined = true;
         memberId = m.member_id;
         attempts = 0;
         moderator = !!m.moderator;
@@ -275,6 +276,8 @@
         if (m.code === "invalid_position") { last = null; list.textContent = ""; if (socket) { socket.close(); } }
         if (m.code === "timed_out" || m.code === "banned") { setRestriction(m.code, m.message, m.until); }
         if (m.code === "slow_mode" && m.retry_after) { slowUntil = Date.now() + m.retry_after * 1000; updateForm(); }
+        // A join the server could not serve yet (database unreachable, sync delayed): reconnect with backoff.
+        if (m.code === "unavailable" && !m.ref && !joined && socket) { socket.close(); }
         showError(m.message);
         break;
       default:
@@ -287,6 +290,7 @@
     if (stopped) { return; }
     var ws = new WebSocket(wsUrl);
     socket = ws;
+    joined = false;
     ws.onopen = function () {
       lastSeen = Date.now();
       ws.send(JSON.stringify({ type: "join", room: roomId, after: last }));
