@@ -17,7 +17,9 @@ from litestar.testing import AsyncTestClient
 
 from tests.helpers import csrf, login
 
-pytestmark = pytest.mark.usefixtures("demo")
+# Guards do not depend on the database: walk the routes once, on SQLite (the per-domain suites
+# cover both databases).
+pytestmark = [pytest.mark.usefixtures("demo"), pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
 
 # Reachable without an approved account, by design.
 PUBLIC = re.compile(r"^/($|login$|signup$|logout$|pending$|password/|healthz$|readyz$|schema|static/|favicon\.ico$)")
