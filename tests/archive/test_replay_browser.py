@@ -110,3 +110,17 @@ def test_chat_follows_playback_and_seeking(server):
         page.evaluate("document.getElementById('archive-video').currentTime = 2")
         expect(page.locator("#replay")).to_have_attribute("data-shown", "1")
         assert page.locator(".replay-text").all_inner_texts() == ["はじまりました"]
+
+
+def test_unplayable_recording_falls_back_to_the_whole_chat(server, tmp_path):
+    (tmp_path / "media" / "replay.webm").write_bytes(b"not a video")
+    with chromium() as browser:
+        page = browser.new_page(locale="ja-JP")
+        page.goto(server.url + "/login")
+        page.fill("#f-email", "member@example.jp")
+        page.fill("#f-password", "chonai-demo-2026")
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+        page.goto(f"{server.url}/archive/{server.broadcast_id}")
+        expect(page.locator("#replay")).to_have_attribute("data-shown", str(len(COMMENTS)))
+        assert "録画を読み込めない" in page.inner_text(".replay-status")

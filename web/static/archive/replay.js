@@ -67,12 +67,22 @@
     status.textContent = shown + " / " + comments.length + " 件のコメント";
   }
 
+  // Without a working player there is no clock to follow: show the whole chat instead.
+  let following = true;
+  function showAll(reason) {
+    following = false;
+    showUpTo(Number.MAX_SAFE_INTEGER / 1000);
+    status.textContent = comments.length + " 件のコメント（" + reason + "）";
+  }
+
   function followVideo(video) {
-    const update = () => showUpTo(video.currentTime);
+    const update = () => following && showUpTo(video.currentTime);
     for (const ev of ["timeupdate", "seeked", "seeking", "play", "pause", "loadedmetadata"]) {
       video.addEventListener(ev, update);
     }
-    update();
+    video.addEventListener("error", () => showAll("録画を読み込めないため全件を表示"));
+    if (video.error) showAll("録画を読み込めないため全件を表示");
+    else update();
   }
 
   function followYouTube() {
@@ -98,6 +108,8 @@
     };
     if (window.YT && window.YT.Player) window.onYouTubeIframeAPIReady();
     showUpTo(0);
+    // The IFrame API may be blocked or offline: after 8 s without a player, show everything.
+    setTimeout(() => { if (!player) showAll("プレーヤーを読み込めないため全件を表示"); }, 8000);
   }
 
   fetch(root.dataset.src, { credentials: "same-origin", headers: { accept: "application/json" } })
@@ -112,8 +124,7 @@
       } else if (sync === "youtube") {
         followYouTube();
       } else {
-        showUpTo(Number.MAX_SAFE_INTEGER / 1000);
-        status.textContent = comments.length + " 件のコメント（再生位置との同期なし）";
+        showAll("再生位置との同期なし");
       }
       root.dataset.ready = "true";
     })
