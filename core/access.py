@@ -57,3 +57,19 @@ def role_guard(role: Role) -> Guard:
 
 operator_guard = role_guard(Role.OPERATOR)
 moderator_guard = role_guard(Role.MODERATOR)
+
+
+def scope_header(scope: Any, name: bytes) -> str | None:
+    """One header of a raw ASGI scope (lower-case name), decoded as latin-1 like HTTP itself."""
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def origin_allowed(origin: str | None, allowed: tuple[str, ...]) -> bool:
+    """Is this browser Origin one of ours (BASE_URL's or ALLOWED_ORIGINS)? A missing one is not.
+
+    Each socket decides for itself whether clients without an Origin (scripts) may connect.
+    """
+    return origin is not None and origin.rstrip("/") in allowed

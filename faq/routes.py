@@ -17,8 +17,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 
 from core.access import active_member, member_guard
-from core.deps import AppSettings, DbSession
-from core.events import EventBus
+from core.deps import AppSettings, Bus, DbSession
 from core.members.models import Member
 from core.sections import Section
 from core.timefmt import JST
@@ -31,12 +30,6 @@ from faq.ws import board_socket
 from live.models import Broadcast
 
 MAX_FIELD = 20_000
-
-
-def _bus(request: Request[Any, Any, Any]) -> EventBus:
-    # Not the `Bus` dependency: EventBus is a plain Protocol, which Litestar cannot isinstance-check.
-    bus: EventBus = request.app.state.bus
-    return bus
 
 
 def _faq_error(request: Request[Any, Any, Any], exc: FaqError) -> Response[Any]:
@@ -209,11 +202,13 @@ class FaqPages(Controller):
         return Redirect(f"/faq/series/{topic.series_id}?msg=voted#topics", status_code=303)
 
     @get("/sessions/{session_id:int}")
-    async def session_page(self, request: Request[Any, Any, Any], db: DbSession, session_id: FromPath[int]) -> Template:
+    async def session_page(
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, session_id: FromPath[int]
+    ) -> Template:
         member = active_member(request)
         session = await service.get_session(db, session_id)
         if await service.broadcast_ended(db, session):
-            await documents.end_session(db, _bus(request), None, session)
+            await documents.end_session(db, bus, None, session)
         return Template("faq/session.html", context=await _session_ctx(db, session, member))
 
     @post("/sessions/{session_id:int}/register")
@@ -223,9 +218,11 @@ class FaqPages(Controller):
         return Redirect(f"/faq/sessions/{session_id}", status_code=303)
 
     @post("/sessions/{session_id:int}/end")
-    async def end(self, request: Request[Any, Any, Any], db: DbSession, session_id: FromPath[int]) -> Redirect:
+    async def end(
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, session_id: FromPath[int]
+    ) -> Redirect:
         session = await service.get_session(db, session_id)
-        doc = await documents.end_session(db, _bus(request), active_member(request), session)
+        doc = await documents.end_session(db, bus, active_member(request), session)
         return Redirect(f"/faq/documents/{doc.id}/edit", status_code=303)
 
     @get("/documents/{document_id:int}")
@@ -427,12 +424,15 @@ class FaqApi(Controller):
 
     @post("/sessions/{session_id:int}/questions", status_code=201)
     async def ask(
-        self, request: Request[Any, Any, Any], db: DbSession, session_id: FromPath[int], data: JSONBody[QuestionIn]
+        self,
+        request: Request[Any, Any, Any],
+        db: DbSession,
+        bus: Bus,
+        session_id: FromPath[int],
+        data: JSONBody[QuestionIn],
     ) -> QuestionOut:
         session = await service.get_session(db, session_id)
-        q = await board.ask(
-            db, _bus(request), active_member(request), session, data.body, data.category, data.anonymous
-        )
+        q = await board.ask(db, bus, active_member(request), session, data.body, data.category, data.anonymous)
         return QuestionOut.of(q)
 
     @get("/sessions/{session_id:int}/board")
@@ -446,70 +446,108 @@ class FaqApi(Controller):
         return Response(events.encoder.encode(snap), media_type=MediaType.JSON)
 
     @post("/questions/{question_id:int}/vote")
-    async def vote(self, request: Request[Any, Any, Any], db: DbSession, question_id: FromPath[int]) -> QuestionOut:
-        return QuestionOut.of(await board.vote(db, _bus(request), active_member(request), question_id))
+    async def vote(
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, question_id: FromPath[int]
+    ) -> QuestionOut:
+        return QuestionOut.of(await board.vote(db, bus, active_member(request), question_id))
 
     @post("/questions/{question_id:int}/approve")
-    async def approve(self, request: Request[Any, Any, Any], db: DbSession, question_id: FromPath[int]) -> QuestionOut:
-        return QuestionOut.of(await board.approve(db, _bus(request), active_member(request), question_id))
+    async def approve(
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, question_id: FromPath[int]
+    ) -> QuestionOut:
+        return QuestionOut.of(await board.approve(db, bus, active_member(request), question_id))
 
     @post("/questions/{question_id:int}/edit")
     async def edit(
-        self, request: Request[Any, Any, Any], db: DbSession, question_id: FromPath[int], data: JSONBody[EditIn]
+        self,
+        request: Request[Any, Any, Any],
+        db: DbSession,
+        bus: Bus,
+        question_id: FromPath[int],
+        data: JSONBody[EditIn],
     ) -> QuestionOut:
-        return QuestionOut.of(
-            await board.edit(db, _bus(request), active_member(request), question_id, data.body, data.category)
-        )
+        return QuestionOut.of(await board.edit(db, bus, active_member(request), question_id, data.body, data.category))
 
     @post("/questions/{question_id:int}/answer")
     async def answer(
-        self, request: Request[Any, Any, Any], db: DbSession, question_id: FromPath[int], data: JSONBody[AnswerIn]
+        self,
+        request: Request[Any, Any, Any],
+        db: DbSession,
+        bus: Bus,
+        question_id: FromPath[int],
+        data: JSONBody[AnswerIn],
     ) -> QuestionOut:
-        q = await board.answer(db, _bus(request), active_member(request), question_id, data.answer, data.mark_answered)
+        q = await board.answer(db, bus, active_member(request), question_id, data.answer, data.mark_answered)
         return QuestionOut.of(q)
 
     @post("/questions/{question_id:int}/answered")
-    async def answered(self, request: Request[Any, Any, Any], db: DbSession, question_id: FromPath[int]) -> QuestionOut:
-        return QuestionOut.of(await board.mark_answered(db, _bus(request), active_member(request), question_id))
+    async def answered(
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, question_id: FromPath[int]
+    ) -> QuestionOut:
+        return QuestionOut.of(await board.mark_answered(db, bus, active_member(request), question_id))
 
     @post("/questions/{question_id:int}/dismiss")
     async def dismiss(
-        self, request: Request[Any, Any, Any], db: DbSession, question_id: FromPath[int], data: JSONBody[ReasonIn]
+        self,
+        request: Request[Any, Any, Any],
+        db: DbSession,
+        bus: Bus,
+        question_id: FromPath[int],
+        data: JSONBody[ReasonIn],
     ) -> QuestionOut:
-        return QuestionOut.of(await board.dismiss(db, _bus(request), active_member(request), question_id, data.reason))
+        return QuestionOut.of(await board.dismiss(db, bus, active_member(request), question_id, data.reason))
 
     @post("/questions/{question_id:int}/merge")
     async def merge(
-        self, request: Request[Any, Any, Any], db: DbSession, question_id: FromPath[int], data: JSONBody[MergeIn]
+        self,
+        request: Request[Any, Any, Any],
+        db: DbSession,
+        bus: Bus,
+        question_id: FromPath[int],
+        data: JSONBody[MergeIn],
     ) -> QuestionOut:
-        return QuestionOut.of(await board.merge(db, _bus(request), active_member(request), question_id, data.into))
+        return QuestionOut.of(await board.merge(db, bus, active_member(request), question_id, data.into))
 
     @post("/sessions/{session_id:int}/answering")
     async def answering(
-        self, request: Request[Any, Any, Any], db: DbSession, session_id: FromPath[int], data: JSONBody[AnsweringIn]
+        self,
+        request: Request[Any, Any, Any],
+        db: DbSession,
+        bus: Bus,
+        session_id: FromPath[int],
+        data: JSONBody[AnsweringIn],
     ) -> dict[str, Any]:
         session = await service.get_session(db, session_id)
-        await board.set_answering(db, _bus(request), active_member(request), session, data.question_id)
+        await board.set_answering(db, bus, active_member(request), session, data.question_id)
         return {"answering_id": session.answering_id}
 
     @post("/sessions/{session_id:int}/premoderation")
     async def premoderation(
-        self, request: Request[Any, Any, Any], db: DbSession, session_id: FromPath[int], data: JSONBody[ToggleIn]
+        self,
+        request: Request[Any, Any, Any],
+        db: DbSession,
+        bus: Bus,
+        session_id: FromPath[int],
+        data: JSONBody[ToggleIn],
     ) -> dict[str, Any]:
         session = await service.get_session(db, session_id)
-        await board.set_premoderation(db, _bus(request), active_member(request), session, data.on)
+        await board.set_premoderation(db, bus, active_member(request), session, data.on)
         return {"premoderation": session.premoderation}
 
     @post("/sessions/{session_id:int}/start")
-    async def start(self, request: Request[Any, Any, Any], db: DbSession, session_id: FromPath[int]) -> dict[str, Any]:
+    async def start(
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, session_id: FromPath[int]
+    ) -> dict[str, Any]:
         session = await service.get_session(db, session_id)
-        await board.start(db, _bus(request), active_member(request), session)
+        await board.start(db, bus, active_member(request), session)
         return {"state": session.state.value}
 
     @post("/sessions/{session_id:int}/end")
-    async def end(self, request: Request[Any, Any, Any], db: DbSession, session_id: FromPath[int]) -> dict[str, Any]:
+    async def end(
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, session_id: FromPath[int]
+    ) -> dict[str, Any]:
         session = await service.get_session(db, session_id)
-        doc = await documents.end_session(db, _bus(request), active_member(request), session)
+        doc = await documents.end_session(db, bus, active_member(request), session)
         return {"state": SessionState.ENDED.value, "document_id": doc.id, "edit_url": f"/faq/documents/{doc.id}/edit"}
 
     @post("/documents/{document_id:int}/publish")

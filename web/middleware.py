@@ -19,6 +19,7 @@ from litestar.types.asgi_types import WebSocketResponseBodyEvent, WebSocketRespo
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from core.access import scope_header
 from core.db import Database
 from core.logs import request_id_var
 from core.members import service
@@ -54,15 +55,8 @@ SECURITY_HEADERS = [
 ]
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
-
-
 def cookie_value(scope: Scope, name: str) -> str | None:
-    raw = _header(scope, b"cookie")
+    raw = scope_header(scope, b"cookie")
     if not raw:
         return None
     cookies: SimpleCookie = SimpleCookie()
@@ -75,7 +69,7 @@ def cookie_value(scope: Scope, name: str) -> str | None:
 
 
 def bearer_token(scope: Scope) -> str | None:
-    raw = _header(scope, b"authorization")
+    raw = scope_header(scope, b"authorization")
     if raw and raw[:7].lower() == "bearer ":
         return raw[7:].strip()
     return None
@@ -94,7 +88,7 @@ class RequestContextMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        incoming = _header(scope, b"x-request-id")
+        incoming = scope_header(scope, b"x-request-id")
         request_id = incoming if incoming and _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
         scope.setdefault("state", {})["request_id"] = request_id

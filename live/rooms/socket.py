@@ -15,6 +15,7 @@ import msgspec
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from core.access import origin_allowed, scope_header
 from core.members import service as members
 from core.members.models import Member, Status
 from live.models import Broadcast
@@ -53,13 +54,6 @@ REACTIONS_PER_SECOND = 5
 PONG = OutFrame(encode(Pong()))
 
 
-def _header(scope: Any, name: bytes) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
-
-
 def _error(
     code: str, message: str, ref: str | None = None, retry_after: float | None = None, until: str | None = None
 ) -> OutFrame:
@@ -86,8 +80,8 @@ async def room_socket(scope: Any, receive: Any, send: Any) -> None:
     app = scope["app"]
     if (await receive())["type"] != "websocket.connect":
         return
-    origin = _header(scope, b"origin")
-    if origin is not None and origin.rstrip("/") not in app.state.settings.allowed_origins:
+    origin = scope_header(scope, b"origin")
+    if origin is not None and not origin_allowed(origin, app.state.settings.allowed_origins):
         # Refused before the handshake completes: the client gets HTTP 403, nothing else.
         metrics.PROTOCOL_ERRORS.labels("forbidden_origin").inc()
         await send({"type": "websocket.close", "code": CLOSE_FORBIDDEN})

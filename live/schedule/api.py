@@ -11,20 +11,13 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from core.access import active_member, member_guard, operator_guard
 from core.db import utcnow
-from core.deps import DbSession
-from core.events import EventBus
+from core.deps import Bus, DbSession
 from core.timefmt import JST
 from live.models import Broadcast, Program, ProgramException
 from live.schedule import recurrence, service
 from live.schedule.service import ScheduleError
 
 MAX_DAYS = 62
-
-
-def _bus(request: Request[Any, Any, Any]) -> EventBus:
-    # Not the `Bus` dependency: Litestar cannot check a Protocol-typed dependency at runtime.
-    bus: EventBus = request.app.state.bus
-    return bus
 
 
 class GuestOut(msgspec.Struct):
@@ -254,12 +247,13 @@ class ScheduleApi(Controller):
         self,
         request: Request[Any, Any, Any],
         db: DbSession,
+        bus: Bus,
         broadcast_id: FromPath[int],
         action: FromPath[str],
     ) -> BroadcastOut:
         """action: open | live | end (the personality, moderators and operators)."""
         member = active_member(request)
-        return BroadcastOut.of(await service.host_action(db, _bus(request), broadcast_id, action, member))
+        return BroadcastOut.of(await service.host_action(db, bus, broadcast_id, action, member))
 
     @get("/programs")
     async def programs(self, db: DbSession) -> list[ProgramOut]:
@@ -273,30 +267,37 @@ class ScheduleApi(Controller):
     # --- operators ---
 
     @post("/programs", status_code=201, guards=[operator_guard])
-    async def create(self, request: Request[Any, Any, Any], db: DbSession, data: JSONBody[ProgramIn]) -> ProgramOut:
+    async def create(
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, data: JSONBody[ProgramIn]
+    ) -> ProgramOut:
         parsed, errors = await service.validate_program(db, data.as_form())
         if parsed is None:
             raise _refuse(errors)
-        return ProgramOut.of(await service.create_program(db, _bus(request), parsed))
+        return ProgramOut.of(await service.create_program(db, bus, parsed))
 
     @put("/programs/{program_id:int}", guards=[operator_guard])
     async def update(
-        self, request: Request[Any, Any, Any], db: DbSession, program_id: FromPath[int], data: JSONBody[ProgramIn]
+        self,
+        request: Request[Any, Any, Any],
+        db: DbSession,
+        bus: Bus,
+        program_id: FromPath[int],
+        data: JSONBody[ProgramIn],
     ) -> ProgramOut:
         program = await service.get_program(db, program_id)
         parsed, errors = await service.validate_program(db, data.as_form())
         if parsed is None:
             raise _refuse(errors)
-        return ProgramOut.of(await service.update_program(db, _bus(request), program, parsed))
+        return ProgramOut.of(await service.update_program(db, bus, program, parsed))
 
     @post("/rotations", status_code=201, guards=[operator_guard])
     async def rotation(
-        self, request: Request[Any, Any, Any], db: DbSession, data: JSONBody[RotationIn]
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, data: JSONBody[RotationIn]
     ) -> list[ProgramOut]:
         form = data.as_form()
         for key, value in data.personalities.items():
             form[f"personality_{key.lower()[:2]}"] = str(value)
-        programs, errors = await service.create_rotation(db, _bus(request), form)
+        programs, errors = await service.create_rotation(db, bus, form)
         if errors:
             raise _refuse(errors, "invalid_rotation")
         return [ProgramOut.of(await service.get_program(db, p.id)) for p in programs]
@@ -306,6 +307,7 @@ class ScheduleApi(Controller):
         self,
         request: Request[Any, Any, Any],
         db: DbSession,
+        bus: Bus,
         program_id: FromPath[int],
         data: JSONBody[ExceptionIn],
     ) -> ExceptionOut:
@@ -317,11 +319,16 @@ class ScheduleApi(Controller):
             "new_start": data.new_start,
             "note": data.note,
         }
-        return ExceptionOut.of(await service.add_exception(db, _bus(request), program, form, active_member(request)))
+        return ExceptionOut.of(await service.add_exception(db, bus, program, form, active_member(request)))
 
     @delete("/programs/{program_id:int}/exceptions/{exception_id:int}", status_code=204, guards=[operator_guard])
     async def remove_exception(
-        self, request: Request[Any, Any, Any], db: DbSession, program_id: FromPath[int], exception_id: FromPath[int]
+        self,
+        request: Request[Any, Any, Any],
+        db: DbSession,
+        bus: Bus,
+        program_id: FromPath[int],
+        exception_id: FromPath[int],
     ) -> None:
         program = await service.get_program(db, program_id)
-        await service.remove_exception(db, _bus(request), program, exception_id)
+        await service.remove_exception(db, bus, program, exception_id)

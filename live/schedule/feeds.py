@@ -11,7 +11,7 @@ from litestar import Request, Response, WebSocket, get, websocket
 from litestar.exceptions import NotAuthorizedException
 from litestar.params import FromPath, FromQuery
 
-from core.access import active_member, current_member
+from core.access import active_member, current_member, origin_allowed
 from core.deps import AppSettings, DbSession
 from core.members.models import Member
 from core.settings import Settings
@@ -101,7 +101,7 @@ async def schedule_events(socket: WebSocket[Any, Any, Any]) -> None:
     if member is None or not member.is_active:
         await socket.close(code=4401, reason="login_required")
         return
-    if origin is not None and origin.rstrip("/") not in settings.allowed_origins:
+    if origin is not None and not origin_allowed(origin, settings.allowed_origins):
         await socket.close(code=4403, reason="origin_not_allowed")
         return
     if origin is None and socket.scope.get("auth") != "token":

@@ -12,8 +12,7 @@ from litestar.response import Redirect, Template
 
 from core.access import active_member, member_guard, operator_guard
 from core.db import utcnow
-from core.deps import AppSettings, DbSession
-from core.events import EventBus
+from core.deps import AppSettings, Bus, DbSession
 from core.members.models import Member, Role
 from core.timefmt import JST, WEEKDAYS
 from live.models import Broadcast, BroadcastState, ExceptionKind, Program
@@ -90,12 +89,6 @@ def _program_form_values(program: Program) -> dict[str, str]:
         "skip_holidays": "on" if program.skip_holidays else "",
         "active": "on" if program.active else "",
     }
-
-
-def _bus(request: Request[Any, Any, Any]) -> EventBus:
-    # Not the `Bus` dependency: Litestar cannot check a Protocol-typed dependency at runtime.
-    bus: EventBus = request.app.state.bus
-    return bus
 
 
 class SchedulePages(Controller):
@@ -287,12 +280,12 @@ class ProgramAdminPages(Controller):
         return await _edit_page(db, program=None, values=values, errors={})
 
     @post("/programs/new")
-    async def create_program(self, request: Request[Any, Any, Any], db: DbSession) -> Response[Any]:
+    async def create_program(self, request: Request[Any, Any, Any], db: DbSession, bus: Bus) -> Response[Any]:
         form = await _form(request)
         data, errors = await service.validate_program(db, form)
         if data is None:
             return await _edit_page(db, program=None, values=form, errors=errors, status=400)
-        program = await service.create_program(db, _bus(request), data)
+        program = await service.create_program(db, bus, data)
         return Redirect(f"/schedule/programs/{program.id}?msg=created", status_code=303)
 
     @get("/programs/{program_id:int}/edit")
@@ -305,7 +298,7 @@ class ProgramAdminPages(Controller):
 
     @post("/programs/{program_id:int}/edit")
     async def save_program(
-        self, request: Request[Any, Any, Any], db: DbSession, program_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, program_id: FromPath[int]
     ) -> Response[Any]:
         try:
             program = await service.get_program(db, program_id)
@@ -315,7 +308,7 @@ class ProgramAdminPages(Controller):
         data, errors = await service.validate_program(db, form)
         if data is None:
             return await _edit_page(db, program=program, values=form, errors=errors, status=400)
-        await service.update_program(db, _bus(request), program, data)
+        await service.update_program(db, bus, program, data)
         return Redirect(f"/schedule/programs/{program.id}?msg=saved", status_code=303)
 
     @get("/rotation/new")
@@ -332,22 +325,22 @@ class ProgramAdminPages(Controller):
         return await _rotation_page(db, values, {})
 
     @post("/rotation/new")
-    async def create_rotation(self, request: Request[Any, Any, Any], db: DbSession) -> Response[Any]:
+    async def create_rotation(self, request: Request[Any, Any, Any], db: DbSession, bus: Bus) -> Response[Any]:
         form = await _form(request)
         form.setdefault("timezone", recurrence.DEFAULT_TZ)
-        programs, errors = await service.create_rotation(db, _bus(request), form)
+        programs, errors = await service.create_rotation(db, bus, form)
         if errors:
             return await _rotation_page(db, form, errors, status=400)
         return Redirect(f"/schedule/programs/{programs[0].id}?msg=rotation", status_code=303)
 
     @post("/programs/{program_id:int}/exceptions")
     async def add_exception(
-        self, request: Request[Any, Any, Any], db: DbSession, program_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, program_id: FromPath[int]
     ) -> Response[Any]:
         form = await _form(request)
         try:
             program = await service.get_program(db, program_id)
-            await service.add_exception(db, _bus(request), program, form, active_member(request))
+            await service.add_exception(db, bus, program, form, active_member(request))
         except ScheduleError as exc:
             if exc.status != 400:
                 raise _raise(exc) from None
@@ -356,11 +349,16 @@ class ProgramAdminPages(Controller):
 
     @post("/programs/{program_id:int}/exceptions/{exception_id:int}/delete")
     async def remove_exception(
-        self, request: Request[Any, Any, Any], db: DbSession, program_id: FromPath[int], exception_id: FromPath[int]
+        self,
+        request: Request[Any, Any, Any],
+        db: DbSession,
+        bus: Bus,
+        program_id: FromPath[int],
+        exception_id: FromPath[int],
     ) -> Redirect:
         try:
             program = await service.get_program(db, program_id)
-            await service.remove_exception(db, _bus(request), program, exception_id)
+            await service.remove_exception(db, bus, program, exception_id)
         except ScheduleError as exc:
             raise _raise(exc) from None
         return Redirect(f"/schedule/programs/{program_id}?msg=exception_removed#exceptions", status_code=303)
@@ -427,12 +425,12 @@ class BroadcastPages(Controller):
 
     @post("/{broadcast_id:int}/state")
     async def change_state(
-        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, broadcast_id: FromPath[int]
     ) -> Response[Any]:
         form = await _form(request)
         member = active_member(request)
         try:
-            broadcast = await service.host_action(db, _bus(request), broadcast_id, form.get("action", ""), member)
+            broadcast = await service.host_action(db, bus, broadcast_id, form.get("action", ""), member)
         except ScheduleError as exc:
             if exc.status in (403, 404):
                 raise _raise(exc) from None
