@@ -105,8 +105,21 @@ class RedisBus(EventBus):
         self._pubsub: object | None = None
         self._lock = asyncio.Lock()
         from redis.asyncio import Redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import ExponentialBackoff
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
 
-        self._publisher = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=10)
+        # A pooled connection the server has closed fails once; retrying on a fresh one is safe
+        # for PUBLISH. A real outage still fails after these few quick attempts.
+        self._publisher = Redis.from_url(
+            url,
+            socket_connect_timeout=2,
+            socket_timeout=5,
+            health_check_interval=10,
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        )
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="redis-bus")
