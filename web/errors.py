@@ -15,10 +15,12 @@ from litestar.exceptions import (
 )
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
+from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from core.access import AccountInactive, LoginRequired
+from core.errors import Refusal
 
 log = logging.getLogger("chonai.errors")
 
@@ -112,6 +114,16 @@ def _database_down(request: Request[Any, Any, Any], exc: Exception) -> Response[
     return error_response(request, HTTP_503_SERVICE_UNAVAILABLE, "unavailable", MESSAGES[503])
 
 
+def _refusal(request: Request[Any, Any, Any], exc: Refusal) -> Response[Any]:
+    extra = {k: v for k, v in exc.body()["error"].items() if k not in ("code", "message", "status")}
+    return error_response(request, exc.status, exc.code, exc.message, extra)
+
+
+def _redis_down(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.error("redis unavailable: %s", exc.__class__.__name__)
+    return error_response(request, HTTP_503_SERVICE_UNAVAILABLE, "unavailable", MESSAGES[503])
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(request, HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", MESSAGES[500])
@@ -123,6 +135,8 @@ def _not_found(request: Request[Any, Any, Any], exc: NotFoundException) -> Respo
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     HTTPException: _http_exception,
+    Refusal: _refusal,
+    RedisError: _redis_down,  # e.g. a publish after a committed change while Redis is down
     NotFoundException: _not_found,
     OperationalError: _database_down,
     DBAPIError: _database_down,
