@@ -11,6 +11,7 @@ import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.cells import csv_row
 from core.members.models import Member, OrgKind
 from core.timefmt import JST
 from live.models import Broadcast
@@ -70,15 +71,16 @@ def to_csv(items: list[ReplayItem]) -> bytes:
     writer.writerow(["番号", "投稿者", "所属", "投稿日時（日本時間）", "放送開始からの経過", "コメント"])
     for item in items:
         writer.writerow(
-            [
-                item.position,
-                item.author,
-                item.organisation,
-                item.at.astimezone(JST).strftime("%Y-%m-%d %H:%M:%S"),
-                _offset_label(item.offset_ms),
-                # A leading = + - @ would be run as a formula by Excel: quote it as text.
-                "'" + item.text if item.text[:1] in ("=", "+", "-", "@") else item.text,
-            ]
+            csv_row(
+                [
+                    item.position,
+                    item.author,
+                    item.organisation,
+                    item.at.astimezone(JST).strftime("%Y-%m-%d %H:%M:%S"),
+                    _offset_label(item.offset_ms),
+                    item.text,
+                ]
+            )
         )
     return "\ufeff".encode() + out.getvalue().encode("utf-8")
 

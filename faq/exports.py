@@ -7,6 +7,7 @@ import io
 import re
 from xml.sax.saxutils import escape as xml_escape
 
+from core.cells import csv_row, xlsx_append
 from faq.documents import grouped
 from faq.models import FaqEntry, FaqVersion, StudySession
 
@@ -53,8 +54,7 @@ def csv_bytes(entries: list[FaqEntry], base_url: str) -> bytes:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     for row in _rows(entries, base_url):
-        # A leading = + - @ would be a formula in Excel: neutralise it.
-        writer.writerow([f"'{v}" if isinstance(v, str) and v[:1] in "=+-@" else v for v in row])
+        writer.writerow(csv_row(row))
     return out.getvalue().encode("utf-8-sig")
 
 
@@ -70,7 +70,7 @@ def xlsx_bytes(version: FaqVersion, entries: list[FaqEntry], base_url: str) -> b
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for row in _rows(entries, base_url):
-        ws.append([f"'{v}" if isinstance(v, str) and v[:1] in "=+-@" else v for v in row])
+        xlsx_append(ws, row)
     for letter, width in zip("ABCDEF", (6, 14, 50, 80, 6, 40), strict=True):
         ws.column_dimensions[letter].width = width
     for row in ws.iter_rows(min_row=2):
