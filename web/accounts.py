@@ -11,7 +11,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 
 from core.access import active_member, current_member, member_guard
-from core.deps import AppSettings, DbSession
+from core.deps import AppSettings, Bus, DbSession
 from core.mail import send_mail
 from core.members import service
 from core.members.models import Member, OrgKind, Role, Status
@@ -96,10 +96,12 @@ class AccountController(Controller):
         return login_response(settings, raw, member, next_url)
 
     @post("/logout")
-    async def logout(self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings) -> Response[Any]:
+    async def logout(
+        self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings, bus: Bus
+    ) -> Response[Any]:
         raw = cookie_value(request.scope, SESSION_COOKIE)
         if raw:
-            await service.end_session(db, raw)
+            await service.end_session(db, raw, bus=bus)
         return Redirect("/login?msg=logged_out", status_code=303, cookies=[session_cookie(settings, None)])
 
     @get("/pending")
@@ -136,7 +138,7 @@ class AccountController(Controller):
         return Template("password_reset.html", context={"token": token[:200], "errors": {}})
 
     @post("/password/reset")
-    async def reset(self, request: Request[Any, Any, Any], db: DbSession) -> Response[Any]:
+    async def reset(self, request: Request[Any, Any, Any], db: DbSession, bus: Bus) -> Response[Any]:
         form = await read_form(request)
         token, password = form.get("token", "")[:200], form.get("password", "")
         errors: dict[str, str] = {}
@@ -146,7 +148,7 @@ class AccountController(Controller):
             errors["password_confirm"] = "確認用パスワードが一致しません。"
         else:
             try:
-                await service.reset_password(db, token, password)
+                await service.reset_password(db, token, password, bus=bus)
             except MemberError as exc:
                 errors["token"] = exc.message
             else:
@@ -178,16 +180,16 @@ class ProfileController(Controller):
 
     @post("/tokens/{token_id:int}/revoke")
     async def revoke_token(
-        self, request: Request[Any, Any, Any], db: DbSession, token_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, token_id: FromPath[int]
     ) -> Response[Any]:
         try:
-            await service.revoke_api_token(db, active_member(request), token_id)
+            await service.revoke_api_token(db, active_member(request), token_id, bus=bus)
         except MemberError as exc:
             return await _profile_page(request, db, errors={"tokens": exc.message}, status=404)
         return Redirect("/profile?msg=token_revoked", status_code=303)
 
     @post("/password")
-    async def change_password(self, request: Request[Any, Any, Any], db: DbSession) -> Response[Any]:
+    async def change_password(self, request: Request[Any, Any, Any], db: DbSession, bus: Bus) -> Response[Any]:
         member = active_member(request)
         form = await read_form(request)
         errors: dict[str, str] = {}
@@ -197,7 +199,8 @@ class ProfileController(Controller):
             errors["password"] = problem
         if errors:
             return await _profile_page(request, db, errors=errors, status=400)
-        await service.change_password(db, member.id, form["password"])
+        keep = cookie_value(request.scope, SESSION_COOKIE) if request.scope.get("auth") == "session" else None
+        await service.change_password(db, member.id, form["password"], keep_session=keep, bus=bus)
         return Redirect("/profile?msg=password_changed", status_code=303)
 
 

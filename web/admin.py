@@ -9,7 +9,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from core.access import active_member, operator_guard
-from core.deps import AppSettings, DbSession
+from core.deps import AppSettings, Bus, DbSession
 from core.members import service
 from core.members.models import Role, Status
 from core.members.service import MemberError
@@ -62,14 +62,16 @@ class AdminMembersController(Controller):
         return Redirect("/admin/members?msg=role", status_code=303)
 
     @post("/{member_id:int}/status")
-    async def status(self, request: Request[Any, Any, Any], db: DbSession, member_id: FromPath[int]) -> Response[Any]:
+    async def status(
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, member_id: FromPath[int]
+    ) -> Response[Any]:
         form = await read_form(request)
         if form.get("status") not in {Status.APPROVED.value, Status.SUSPENDED.value}:
             return await _page(db, errors={member_id: "利用状態を一覧から選んでください。"}, status=400)
         if member_id == active_member(request).id:
             return await _page(db, errors={member_id: "自分自身を利用停止にはできません。"}, status=400)
         try:
-            await service.set_status(db, member_id, Status(form["status"]), form.get("reason", "")[:1000])
+            await service.set_status(db, member_id, Status(form["status"]), form.get("reason", "")[:1000], bus=bus)
         except MemberError as exc:
             return await _page(db, errors={member_id: exc.message}, status=404)
         return Redirect("/admin/members?msg=status", status_code=303)

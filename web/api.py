@@ -11,7 +11,7 @@ from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from core.access import active_member, member_guard, operator_guard
-from core.deps import AppSettings, DbSession
+from core.deps import AppSettings, Bus, DbSession
 from core.members import service
 from core.members.models import ApiToken, Member, Role, Status
 from core.members.service import MemberError
@@ -90,9 +90,11 @@ class MeController(Controller):
         return TokenOut.of(token, raw)
 
     @delete("/tokens/{token_id:int}", status_code=204)
-    async def revoke_token(self, request: Request[Any, Any, Any], db: DbSession, token_id: FromPath[int]) -> None:
+    async def revoke_token(
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, token_id: FromPath[int]
+    ) -> None:
         try:
-            await service.revoke_api_token(db, active_member(request), token_id)
+            await service.revoke_api_token(db, active_member(request), token_id, bus=bus)
         except MemberError as exc:
             raise NotFoundException(detail=exc.message) from None
 

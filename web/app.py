@@ -19,6 +19,7 @@ from core.db import Database
 from core.events import EventBus, create_bus
 from core.logs import configure_logging
 from core.settings import Settings, get_settings
+from core.sockets import SocketRegistry, registry_for
 from faq import routes as faq_routes
 from faq.lifecycle import BroadcastListener
 from live import routes as live_routes
@@ -53,6 +54,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await bus.start()
+        # Open sockets close when their session, token or account ends (core.sockets).
+        await registry_for(app).start()
         # Study sessions end (and get their FAQ draft) when their broadcast ends.
         faq_listener = BroadcastListener(db, bus)
         await faq_listener.start()
@@ -63,6 +66,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         finally:
             await stop_embedded_scheduler(scheduler)
             await faq_listener.stop()
+            await registry_for(app).stop()
             await bus.close()
             await db.dispose()
 
@@ -104,5 +108,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     app.state.db = db
     app.state.bus = bus
+    app.state.sockets = SocketRegistry(db, bus)
     app.state.settings = settings
     return app

@@ -77,6 +77,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from web.serving import WS_MAX_SIZE, HttpProtocol
+
     host = args.host or settings.host
     port = args.port or settings.port
     workers = args.workers or settings.workers
@@ -93,6 +95,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         workers=workers,
         proxy_headers=True,
         ws_per_message_deflate=False,  # fan-out sockets: compression costs far more than it saves
+        http=HttpProtocol,  # uvicorn's own, plus a deadline for request headers (web/serving.py)
+        ws_max_size=WS_MAX_SIZE,
         log_config=None,
         timeout_graceful_shutdown=10,
     )

@@ -23,6 +23,7 @@ from core.access import scope_header
 from core.db import Database
 from core.logs import request_id_var
 from core.members import service
+from core.sockets import session_credential, token_credential
 
 log = logging.getLogger("chonai.access")
 
@@ -154,8 +155,10 @@ class AuthMiddleware:
             return None, None
         async with self.db.session() as db:
             if token:
+                scope["credential"] = token_credential(service.hash_token(token))  # type: ignore[typeddict-unknown-key]
                 return await service.member_for_api_token(db, token), "token"
             assert session_raw is not None
+            scope["credential"] = session_credential(service.hash_token(session_raw))  # type: ignore[typeddict-unknown-key]
             return await service.member_for_session(db, session_raw), "session"
 
 

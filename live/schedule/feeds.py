@@ -15,6 +15,15 @@ from core.access import active_member, current_member, origin_allowed
 from core.deps import AppSettings, DbSession
 from core.members.models import Member
 from core.settings import Settings
+from core.sockets import (
+    CLOSE_ACCOUNT_INACTIVE,
+    CLOSE_SESSION_ENDED,
+    CLOSE_TOO_MANY_SOCKETS,
+    FrameBudget,
+    credential_of,
+    frame_refusal,
+    registry_for,
+)
 from live.events import SCHEDULE_CHANNEL
 from live.schedule import calendars, service
 from live.schedule.service import ScheduleError
@@ -98,8 +107,11 @@ async def schedule_events(socket: WebSocket[Any, Any, Any]) -> None:
     bus = socket.app.state.bus
     member = current_member(socket)
     origin = socket.headers.get("origin")
-    if member is None or not member.is_active:
-        await socket.close(code=4401, reason="login_required")
+    if member is None:
+        await socket.close(code=CLOSE_SESSION_ENDED, reason="login_required")
+        return
+    if not member.is_active:
+        await socket.close(code=CLOSE_ACCOUNT_INACTIVE, reason="account_inactive")
         return
     if origin is not None and not origin_allowed(origin, settings.allowed_origins):
         await socket.close(code=4403, reason="origin_not_allowed")
@@ -130,6 +142,24 @@ async def schedule_events(socket: WebSocket[Any, Any, Any]) -> None:
                 queue.get_nowait()
                 queue.put_nowait(None)
 
+    ended: list[tuple[int, str]] = []
+
+    def end(code: int, reason: str) -> None:  # the session, token or account ended (core.sockets)
+        ended.append((code, reason))
+        put_end()
+
+    def put_end() -> None:
+        with contextlib.suppress(asyncio.QueueFull, asyncio.QueueEmpty):
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(None)
+
+    registry = registry_for(socket.app)
+    handle = registry.open(member.id, credential_of(socket.scope), end)
+    if handle is None:
+        await socket.accept()  # accepted first, so that the client can read the close code
+        await socket.close(code=CLOSE_TOO_MANY_SOCKETS, reason="too_many_sockets")
+        return
     await bus.subscribe(SCHEDULE_CHANNEL, deliver)
     receiver: asyncio.Task[None] | None = None
     try:
@@ -137,9 +167,15 @@ async def schedule_events(socket: WebSocket[Any, Any, Any]) -> None:
         await socket.send_text('{"type":"hello"}')
 
         async def drain() -> None:
+            # Nothing is expected from the page; anything sent is held to the room socket's limits.
+            budget = FrameBudget()
             while True:
                 message = await socket.receive()
                 if message["type"] == "websocket.disconnect":
+                    return
+                refusal = frame_refusal(message, budget)
+                if refusal is not None:
+                    end(*refusal)
                     return
 
         receiver = asyncio.create_task(drain())
@@ -148,10 +184,13 @@ async def schedule_events(socket: WebSocket[Any, Any, Any]) -> None:
             done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
             if getter not in done:
                 getter.cancel()
+                if ended:  # the page broke the frame limits
+                    await socket.close(code=ended[0][0], reason=ended[0][1])
                 break
             data = getter.result()
             if data is None:
-                await socket.close(code=4008, reason="too_slow")
+                code, reason = ended[0] if ended else (4008, "too_slow")
+                await socket.close(code=code, reason=reason)
                 break
             await socket.send_text(data.decode())
     except Exception as exc:  # a closed or broken socket ends this handler quietly
@@ -159,6 +198,7 @@ async def schedule_events(socket: WebSocket[Any, Any, Any]) -> None:
     finally:
         if receiver is not None:
             receiver.cancel()
+        registry.release(handle)
         await bus.unsubscribe(SCHEDULE_CHANNEL, deliver)
 
 
