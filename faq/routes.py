@@ -17,6 +17,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 
 from core.access import active_member, member_guard
+from core.bounds import EARLIEST, LATEST, MAX_ID, Id, PathId, Position, QueryPosition
 from core.deps import AppSettings, Bus, DbSession
 from core.members.models import Member
 from core.sections import Section
@@ -54,10 +55,10 @@ async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
 
 
 def _int(value: str | None, label: str) -> int:
-    try:
-        return int(value or "")
-    except ValueError:
-        raise FaqError("bad_number", f"{label}が正しくありません。") from None
+    raw = (value or "").strip()
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 10 or int(raw) > MAX_ID:
+        raise FaqError("bad_number", f"{label}が正しくありません。")
+    return int(raw)
 
 
 def _parse_local(value: str) -> dt.datetime:
@@ -65,6 +66,8 @@ def _parse_local(value: str) -> dt.datetime:
         local = dt.datetime.fromisoformat(value)
     except ValueError:
         raise FaqError("bad_datetime", "開始日時を正しく入力してください。") from None
+    if not EARLIEST <= local.date() <= LATEST:
+        raise FaqError("bad_datetime", "開始日時は2000年から2100年までの範囲で入力してください。")
     return (local if local.tzinfo else local.replace(tzinfo=JST)).astimezone(dt.UTC)
 
 
@@ -150,7 +153,7 @@ class FaqPages(Controller):
 
     @get("/series/{series_id:int}")
     async def series_page(
-        self, request: Request[Any, Any, Any], db: DbSession, series_id: FromPath[int], msg: FromQuery[str] = ""
+        self, request: Request[Any, Any, Any], db: DbSession, series_id: PathId, msg: FromQuery[str] = ""
     ) -> Template:
         member = active_member(request)
         series = await service.get_series(db, series_id)
@@ -171,9 +174,7 @@ class FaqPages(Controller):
         )
 
     @post("/series/{series_id:int}/sessions")
-    async def create_session(
-        self, request: Request[Any, Any, Any], db: DbSession, series_id: FromPath[int]
-    ) -> Redirect:
+    async def create_session(self, request: Request[Any, Any, Any], db: DbSession, series_id: PathId) -> Redirect:
         form = await _form(request)
         series = await service.get_series(db, series_id)
         broadcast_id = _int(form["broadcast_id"], "放送") if form.get("broadcast_id") else None
@@ -190,20 +191,20 @@ class FaqPages(Controller):
         return Redirect(f"/faq/sessions/{session.id}", status_code=303)
 
     @post("/series/{series_id:int}/topics")
-    async def request_topic(self, request: Request[Any, Any, Any], db: DbSession, series_id: FromPath[int]) -> Redirect:
+    async def request_topic(self, request: Request[Any, Any, Any], db: DbSession, series_id: PathId) -> Redirect:
         form = await _form(request)
         series = await service.get_series(db, series_id)
         await service.request_topic(db, active_member(request), series, form.get("title", ""), form.get("body", ""))
         return Redirect(f"/faq/series/{series_id}?msg=topic#topics", status_code=303)
 
     @post("/topics/{topic_id:int}/vote")
-    async def vote_topic(self, request: Request[Any, Any, Any], db: DbSession, topic_id: FromPath[int]) -> Redirect:
+    async def vote_topic(self, request: Request[Any, Any, Any], db: DbSession, topic_id: PathId) -> Redirect:
         topic = await service.vote_topic(db, active_member(request), topic_id)
         return Redirect(f"/faq/series/{topic.series_id}?msg=voted#topics", status_code=303)
 
     @get("/sessions/{session_id:int}")
     async def session_page(
-        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, session_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, session_id: PathId
     ) -> Template:
         member = active_member(request)
         session = await service.get_session(db, session_id)
@@ -212,23 +213,19 @@ class FaqPages(Controller):
         return Template("faq/session.html", context=await _session_ctx(db, session, member))
 
     @post("/sessions/{session_id:int}/register")
-    async def register(self, request: Request[Any, Any, Any], db: DbSession, session_id: FromPath[int]) -> Redirect:
+    async def register(self, request: Request[Any, Any, Any], db: DbSession, session_id: PathId) -> Redirect:
         session = await service.get_session(db, session_id)
         await service.register(db, active_member(request), session)
         return Redirect(f"/faq/sessions/{session_id}", status_code=303)
 
     @post("/sessions/{session_id:int}/end")
-    async def end(
-        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, session_id: FromPath[int]
-    ) -> Redirect:
+    async def end(self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, session_id: PathId) -> Redirect:
         session = await service.get_session(db, session_id)
         doc = await documents.end_session(db, bus, active_member(request), session)
         return Redirect(f"/faq/documents/{doc.id}/edit", status_code=303)
 
     @get("/documents/{document_id:int}")
-    async def document(
-        self, request: Request[Any, Any, Any], db: DbSession, document_id: FromPath[int]
-    ) -> Response[Any]:
+    async def document(self, request: Request[Any, Any, Any], db: DbSession, document_id: PathId) -> Response[Any]:
         doc = await documents.get_document(db, document_id)
         if not doc.current_version:
             return Redirect(f"/faq/documents/{doc.id}/edit", status_code=303)
@@ -236,7 +233,7 @@ class FaqPages(Controller):
 
     @get("/documents/{document_id:int}/v/{number:int}")
     async def document_version(
-        self, request: Request[Any, Any, Any], db: DbSession, document_id: FromPath[int], number: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, document_id: PathId, number: PathId
     ) -> Template:
         return await self._version(request, db, await documents.get_document(db, document_id), number)
 
@@ -261,9 +258,7 @@ class FaqPages(Controller):
         )
 
     @get("/documents/{document_id:int}/edit")
-    async def edit_document(
-        self, request: Request[Any, Any, Any], db: DbSession, document_id: FromPath[int]
-    ) -> Template:
+    async def edit_document(self, request: Request[Any, Any, Any], db: DbSession, document_id: PathId) -> Template:
         doc = await documents.get_document(db, document_id)
         session = await db.get_one(StudySession, doc.session_id)
         await service.require_organiser(db, active_member(request), session.series_id)
@@ -280,9 +275,7 @@ class FaqPages(Controller):
         )
 
     @post("/documents/{document_id:int}/edit")
-    async def save_document(
-        self, request: Request[Any, Any, Any], db: DbSession, document_id: FromPath[int]
-    ) -> Redirect:
+    async def save_document(self, request: Request[Any, Any, Any], db: DbSession, document_id: PathId) -> Redirect:
         form = await _form(request)
         doc = await documents.get_document(db, document_id)
         entries = []
@@ -314,8 +307,8 @@ class FaqPages(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         settings: AppSettings,
-        document_id: FromPath[int],
-        number: FromPath[int],
+        document_id: PathId,
+        number: PathId,
         fmt: FromPath[str],
     ) -> Response[bytes]:
         doc = await documents.get_document(db, document_id)
@@ -339,7 +332,7 @@ class FaqPages(Controller):
         return Response(body, media_type=media, headers={"content-disposition": disposition})
 
     @get("/entries/{entry_id:int}")
-    async def entry(self, db: DbSession, entry_id: FromPath[int]) -> Template:
+    async def entry(self, db: DbSession, entry_id: PathId) -> Template:
         page = await documents.entry_page(db, entry_id)
         return Template("faq/entry.html", context={"p": page, "md": markdown_html})
 
@@ -368,11 +361,11 @@ class EditIn(msgspec.Struct):
 
 
 class MergeIn(msgspec.Struct):
-    into: int = 0
+    into: Position = 0
 
 
 class AnsweringIn(msgspec.Struct):
-    question_id: int | None = None
+    question_id: Id | None = None
 
 
 class ToggleIn(msgspec.Struct):
@@ -428,7 +421,7 @@ class FaqApi(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        session_id: FromPath[int],
+        session_id: PathId,
         data: JSONBody[QuestionIn],
     ) -> QuestionOut:
         session = await service.get_session(db, session_id)
@@ -437,7 +430,7 @@ class FaqApi(Controller):
 
     @get("/sessions/{session_id:int}/board")
     async def board_state(
-        self, request: Request[Any, Any, Any], db: DbSession, session_id: FromPath[int], since: FromQuery[int] = 0
+        self, request: Request[Any, Any, Any], db: DbSession, session_id: PathId, since: QueryPosition = 0
     ) -> Response[bytes]:
         member = active_member(request)
         session = await service.get_session(db, session_id)
@@ -446,14 +439,12 @@ class FaqApi(Controller):
         return Response(events.encoder.encode(snap), media_type=MediaType.JSON)
 
     @post("/questions/{question_id:int}/vote")
-    async def vote(
-        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, question_id: FromPath[int]
-    ) -> QuestionOut:
+    async def vote(self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, question_id: PathId) -> QuestionOut:
         return QuestionOut.of(await board.vote(db, bus, active_member(request), question_id))
 
     @post("/questions/{question_id:int}/approve")
     async def approve(
-        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, question_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, question_id: PathId
     ) -> QuestionOut:
         return QuestionOut.of(await board.approve(db, bus, active_member(request), question_id))
 
@@ -463,7 +454,7 @@ class FaqApi(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        question_id: FromPath[int],
+        question_id: PathId,
         data: JSONBody[EditIn],
     ) -> QuestionOut:
         return QuestionOut.of(await board.edit(db, bus, active_member(request), question_id, data.body, data.category))
@@ -474,7 +465,7 @@ class FaqApi(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        question_id: FromPath[int],
+        question_id: PathId,
         data: JSONBody[AnswerIn],
     ) -> QuestionOut:
         q = await board.answer(db, bus, active_member(request), question_id, data.answer, data.mark_answered)
@@ -482,7 +473,7 @@ class FaqApi(Controller):
 
     @post("/questions/{question_id:int}/answered")
     async def answered(
-        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, question_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, question_id: PathId
     ) -> QuestionOut:
         return QuestionOut.of(await board.mark_answered(db, bus, active_member(request), question_id))
 
@@ -492,7 +483,7 @@ class FaqApi(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        question_id: FromPath[int],
+        question_id: PathId,
         data: JSONBody[ReasonIn],
     ) -> QuestionOut:
         return QuestionOut.of(await board.dismiss(db, bus, active_member(request), question_id, data.reason))
@@ -503,7 +494,7 @@ class FaqApi(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        question_id: FromPath[int],
+        question_id: PathId,
         data: JSONBody[MergeIn],
     ) -> QuestionOut:
         return QuestionOut.of(await board.merge(db, bus, active_member(request), question_id, data.into))
@@ -514,7 +505,7 @@ class FaqApi(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        session_id: FromPath[int],
+        session_id: PathId,
         data: JSONBody[AnsweringIn],
     ) -> dict[str, Any]:
         session = await service.get_session(db, session_id)
@@ -527,7 +518,7 @@ class FaqApi(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        session_id: FromPath[int],
+        session_id: PathId,
         data: JSONBody[ToggleIn],
     ) -> dict[str, Any]:
         session = await service.get_session(db, session_id)
@@ -536,23 +527,21 @@ class FaqApi(Controller):
 
     @post("/sessions/{session_id:int}/start")
     async def start(
-        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, session_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, session_id: PathId
     ) -> dict[str, Any]:
         session = await service.get_session(db, session_id)
         await board.start(db, bus, active_member(request), session)
         return {"state": session.state.value}
 
     @post("/sessions/{session_id:int}/end")
-    async def end(
-        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, session_id: FromPath[int]
-    ) -> dict[str, Any]:
+    async def end(self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, session_id: PathId) -> dict[str, Any]:
         session = await service.get_session(db, session_id)
         doc = await documents.end_session(db, bus, active_member(request), session)
         return {"state": SessionState.ENDED.value, "document_id": doc.id, "edit_url": f"/faq/documents/{doc.id}/edit"}
 
     @post("/documents/{document_id:int}/publish")
     async def publish(
-        self, request: Request[Any, Any, Any], db: DbSession, document_id: FromPath[int], data: JSONBody[ReasonIn]
+        self, request: Request[Any, Any, Any], db: DbSession, document_id: PathId, data: JSONBody[ReasonIn]
     ) -> dict[str, Any]:
         doc = await documents.get_document(db, document_id)
         version = await documents.publish(db, active_member(request), doc, data.reason)

@@ -15,9 +15,9 @@ from typing import Any
 import msgspec
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
-from litestar.params import FromPath, FromQuery
 
 from core.access import current_member, origin_allowed
+from core.bounds import PathId, QueryPosition
 from core.sockets import (
     CLOSE_ACCOUNT_INACTIVE,
     CLOSE_SESSION_ENDED,
@@ -45,7 +45,7 @@ async def _refuse(socket: WebSocket[Any, Any, Any], code: int, error: str, messa
 
 
 @websocket("/ws/faq/sessions/{session_id:int}")
-async def board_socket(socket: WebSocket[Any, Any, Any], session_id: FromPath[int], since: FromQuery[int] = 0) -> None:
+async def board_socket(socket: WebSocket[Any, Any, Any], session_id: PathId, since: QueryPosition = 0) -> None:
     state = socket.app.state
     if not origin_allowed(socket.headers.get("origin"), state.settings.allowed_origins):
         await _refuse(socket, 4403, "bad_origin", "このサイト以外からは接続できません。")

@@ -6,11 +6,12 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy import select
 
 from core.access import active_member, current_member, member_guard
+from core.bounds import PathId
 from core.deps import AppSettings, Bus, DbSession
 from core.mail import send_mail
 from core.members import service
@@ -180,7 +181,7 @@ class ProfileController(Controller):
 
     @post("/tokens/{token_id:int}/revoke")
     async def revoke_token(
-        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, token_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, token_id: PathId
     ) -> Response[Any]:
         try:
             await service.revoke_api_token(db, active_member(request), token_id, bus=bus)

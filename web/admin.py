@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from core.access import active_member, operator_guard
+from core.bounds import PathId
 from core.deps import AppSettings, Bus, DbSession
 from core.members import service
 from core.members.models import Role, Status
@@ -35,7 +36,7 @@ class AdminMembersController(Controller):
 
     @post("/{member_id:int}/review")
     async def review(
-        self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings, member_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings, member_id: PathId
     ) -> Response[Any]:
         form = await read_form(request)
         approve = form.get("decision") == "approve"
@@ -49,7 +50,7 @@ class AdminMembersController(Controller):
         return Redirect(f"/admin/members?msg={'approved' if approve else 'rejected'}", status_code=303)
 
     @post("/{member_id:int}/role")
-    async def role(self, request: Request[Any, Any, Any], db: DbSession, member_id: FromPath[int]) -> Response[Any]:
+    async def role(self, request: Request[Any, Any, Any], db: DbSession, member_id: PathId) -> Response[Any]:
         form = await read_form(request)
         if form.get("role") not in {r.value for r in Role}:
             return await _page(db, errors={member_id: "権限を一覧から選んでください。"}, status=400)
@@ -63,7 +64,7 @@ class AdminMembersController(Controller):
 
     @post("/{member_id:int}/status")
     async def status(
-        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, member_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, member_id: PathId
     ) -> Response[Any]:
         form = await read_form(request)
         if form.get("status") not in {Status.APPROVED.value, Status.SUSPENDED.value}:

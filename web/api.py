@@ -8,9 +8,10 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, delete, get, post
 from litestar.exceptions import HTTPException, NotFoundException
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromQuery, JSONBody
 
 from core.access import active_member, member_guard, operator_guard
+from core.bounds import PathId
 from core.deps import AppSettings, Bus, DbSession
 from core.members import service
 from core.members.models import ApiToken, Member, Role, Status
@@ -90,9 +91,7 @@ class MeController(Controller):
         return TokenOut.of(token, raw)
 
     @delete("/tokens/{token_id:int}", status_code=204)
-    async def revoke_token(
-        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, token_id: FromPath[int]
-    ) -> None:
+    async def revoke_token(self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, token_id: PathId) -> None:
         try:
             await service.revoke_api_token(db, active_member(request), token_id, bus=bus)
         except MemberError as exc:
@@ -118,7 +117,7 @@ class MembersAdminController(Controller):
 
     @post("/{member_id:int}/approve")
     async def approve(
-        self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings, member_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings, member_id: PathId
     ) -> MemberOut:
         try:
             member = await service.review(db, member_id, active_member(request), approve=True)
@@ -133,7 +132,7 @@ class MembersAdminController(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         settings: AppSettings,
-        member_id: FromPath[int],
+        member_id: PathId,
         data: JSONBody[Review],
     ) -> MemberOut:
         try:
@@ -147,7 +146,7 @@ class MembersAdminController(Controller):
 
     @post("/{member_id:int}/role")
     async def role(
-        self, request: Request[Any, Any, Any], db: DbSession, member_id: FromPath[int], data: JSONBody[RoleChange]
+        self, request: Request[Any, Any, Any], db: DbSession, member_id: PathId, data: JSONBody[RoleChange]
     ) -> MemberOut:
         if member_id == active_member(request).id:
             raise HTTPException(status_code=400, detail="自分自身の権限は変更できません。")

@@ -8,10 +8,11 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, delete, get, post
 from litestar.exceptions import HTTPException, NotFoundException
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import JSONBody, QueryParameter
 from sqlalchemy import select
 
 from core.access import active_member, member_guard
+from core.bounds import Id, PathId, Position
 from core.deps import Bus, DbSession
 from live.models import Broadcast, BroadcastState
 from live.moderation import service
@@ -26,29 +27,29 @@ Reason = Annotated[str, msgspec.Meta(max_length=500)]
 
 
 class TimeoutIn(msgspec.Struct, forbid_unknown_fields=True):
-    member_id: int
-    seconds: int
+    member_id: Id
+    seconds: Position
     reason: Reason = ""
 
 
 class BanIn(msgspec.Struct, forbid_unknown_fields=True):
-    member_id: int
+    member_id: Id
     scope: str = "program"
     reason: Reason = ""
 
 
 class LiftIn(msgspec.Struct, forbid_unknown_fields=True):
-    member_id: int
+    member_id: Id
     reason: Reason = ""
 
 
 class ControlsIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    slow_mode_seconds: int | None = None
+    slow_mode_seconds: Position | None = None
     locked: bool | None = None
     comments_off: bool | None = None
-    delay_seconds: int | None = None
+    delay_seconds: Position | None = None
     pinned_text: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
-    picked_position: int | None = None
+    picked_position: Id | None = None  # a comment's position (1, 2, …); null clears the pick
 
 
 class ControlsOut(msgspec.Struct):
@@ -118,7 +119,7 @@ class SanctionOut(msgspec.Struct):
 
 
 class ReportIn(msgspec.Struct, forbid_unknown_fields=True):
-    position: Annotated[int, msgspec.Meta(ge=1)]
+    position: Id
     reason: Annotated[str, msgspec.Meta(max_length=200)] = ""
 
 
@@ -190,7 +191,7 @@ class ModerationController(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        broadcast_id: FromPath[int],
+        broadcast_id: PathId,
         data: JSONBody[TimeoutIn],
     ) -> dict[str, Any]:
         actor, broadcast = await self._moderator(request, db, broadcast_id)
@@ -207,7 +208,7 @@ class ModerationController(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        broadcast_id: FromPath[int],
+        broadcast_id: PathId,
         data: JSONBody[BanIn],
     ) -> dict[str, Any]:
         actor, broadcast = await self._moderator(request, db, broadcast_id)
@@ -224,7 +225,7 @@ class ModerationController(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        broadcast_id: FromPath[int],
+        broadcast_id: PathId,
         data: JSONBody[LiftIn],
     ) -> dict[str, Any]:
         actor, broadcast = await self._moderator(request, db, broadcast_id)
@@ -236,9 +237,7 @@ class ModerationController(Controller):
         return {"member_id": data.member_id, "lifted": lifted}
 
     @get("/controls")
-    async def get_controls(
-        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: FromPath[int]
-    ) -> ControlsOut:
+    async def get_controls(self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId) -> ControlsOut:
         await self._moderator(request, db, broadcast_id)
         controls = await service.controls(db, broadcast_id)
         await db.commit()
@@ -250,7 +249,7 @@ class ModerationController(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        broadcast_id: FromPath[int],
+        broadcast_id: PathId,
         data: JSONBody[ControlsIn],
     ) -> ControlsOut:
         actor, broadcast = await self._moderator(request, db, broadcast_id)
@@ -267,7 +266,7 @@ class ModerationController(Controller):
         return out
 
     @get("/words")
-    async def words(self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: FromPath[int]) -> list[WordOut]:
+    async def words(self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId) -> list[WordOut]:
         _, broadcast = await self._moderator(request, db, broadcast_id)
         return [WordOut.of(w) for w in await service.blocked_words(db, broadcast.program_id)]
 
@@ -277,7 +276,7 @@ class ModerationController(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        broadcast_id: FromPath[int],
+        broadcast_id: PathId,
         data: JSONBody[WordIn],
     ) -> WordOut:
         actor, broadcast = await self._moderator(request, db, broadcast_id)
@@ -299,8 +298,8 @@ class ModerationController(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        broadcast_id: FromPath[int],
-        word_id: FromPath[int],
+        broadcast_id: PathId,
+        word_id: PathId,
     ) -> None:
         actor, broadcast = await self._moderator(request, db, broadcast_id)
         try:
@@ -310,7 +309,7 @@ class ModerationController(Controller):
         await publish_notice(bus, broadcast.id, "words")
 
     @get("/held")
-    async def held(self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: FromPath[int]) -> list[HeldOut]:
+    async def held(self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId) -> list[HeldOut]:
         await self._moderator(request, db, broadcast_id)
         return [HeldOut.of(h) for h in await service.held_comments(db, broadcast_id)]
 
@@ -320,8 +319,8 @@ class ModerationController(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        broadcast_id: FromPath[int],
-        held_id: FromPath[int],
+        broadcast_id: PathId,
+        held_id: PathId,
     ) -> dict[str, Any]:
         """Approve exactly once, then post through the normal comment path (position, fan-out)."""
         actor, broadcast = await self._moderator(request, db, broadcast_id)
@@ -347,8 +346,8 @@ class ModerationController(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        broadcast_id: FromPath[int],
-        held_id: FromPath[int],
+        broadcast_id: PathId,
+        held_id: PathId,
     ) -> dict[str, Any]:
         actor, broadcast = await self._moderator(request, db, broadcast_id)
         try:
@@ -364,8 +363,8 @@ class ModerationController(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        broadcast_id: FromPath[int],
-        position: FromPath[int],
+        broadcast_id: PathId,
+        position: PathId,
         data: JSONBody[ReasonIn],
     ) -> dict[str, Any]:
         return await self._visibility(request, db, bus, broadcast_id, position, True, data.reason)
@@ -376,8 +375,8 @@ class ModerationController(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        broadcast_id: FromPath[int],
-        position: FromPath[int],
+        broadcast_id: PathId,
+        position: PathId,
         data: JSONBody[ReasonIn],
     ) -> dict[str, Any]:
         return await self._visibility(request, db, bus, broadcast_id, position, False, data.reason)
@@ -402,21 +401,21 @@ class ModerationController(Controller):
 
     @get("/questions")
     async def questions(
-        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId
     ) -> list[msgspec.Raw]:
         await self._moderator(request, db, broadcast_id)
         return [msgspec.Raw(item) for _, item in await rooms.questions(db, broadcast_id)]
 
     @get("/sanctions")
     async def sanctions(
-        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId
     ) -> list[SanctionOut]:
         _, broadcast = await self._moderator(request, db, broadcast_id)
         return [SanctionOut.of(s) for s in await service.active_sanctions(db, broadcast)]
 
     @get("/viewers")
     async def viewers(
-        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId
     ) -> list[dict[str, Any]]:
         """Viewer-count samples over time (oldest first, at most the last 24 hours' worth)."""
         await self._moderator(request, db, broadcast_id)
@@ -434,7 +433,7 @@ class ModerationController(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        broadcast_id: FromPath[int],
+        broadcast_id: PathId,
         data: JSONBody[StateIn],
     ) -> dict[str, Any]:
         """Open the lobby, go live, end (the host's buttons)."""
@@ -456,8 +455,8 @@ class ModerationController(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        broadcast_id: FromPath[int],
-        report_id: FromPath[int],
+        broadcast_id: PathId,
+        report_id: PathId,
     ) -> dict[str, Any]:
         actor, broadcast = await self._moderator(request, db, broadcast_id)
         try:
@@ -469,7 +468,7 @@ class ModerationController(Controller):
 
     @get("/reports")
     async def reports(
-        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId
     ) -> list[dict[str, Any]]:
         await self._moderator(request, db, broadcast_id)
         result = []
@@ -489,7 +488,11 @@ class ModerationController(Controller):
 
     @get("/audit")
     async def audit(
-        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: FromPath[int], limit: FromQuery[int] = 200
+        self,
+        request: Request[Any, Any, Any],
+        db: DbSession,
+        broadcast_id: PathId,
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
     ) -> list[AuditOut]:
         await self._moderator(request, db, broadcast_id)
         return [AuditOut.of(a) for a in (await service.audit_log(db, broadcast_id))[: max(1, min(limit, 1000))]]
@@ -508,7 +511,7 @@ class ReportController(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        broadcast_id: FromPath[int],
+        broadcast_id: PathId,
         data: JSONBody[ReportIn],
     ) -> dict[str, Any]:
         broadcast = await broadcast_or_404(db, broadcast_id)

@@ -9,11 +9,12 @@ from urllib.parse import parse_qs, urlsplit
 import msgspec
 from litestar import Response, asgi, get, put
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import JSONBody, QueryParameter
 from litestar.response import Template
 from sqlalchemy import select
 
 from core.access import member_guard, moderator_guard, operator_guard
+from core.bounds import PathId, QueryPosition
 from core.deps import DbSession
 from live.models import Broadcast
 from live.rooms import metrics, service
@@ -61,7 +62,7 @@ def room_context(broadcast: Broadcast) -> dict[str, Any]:
 
 
 @get("/broadcasts/{broadcast_id:int}/room", guards=[member_guard], include_in_schema=False)
-async def room_page(db: DbSession, broadcast_id: FromPath[int]) -> Template:
+async def room_page(db: DbSession, broadcast_id: PathId) -> Template:
     broadcast = await _broadcast(db, broadcast_id)
     return Template("room.html", context=room_context(broadcast))
 
@@ -79,9 +80,9 @@ class CommentsPage(msgspec.Struct, kw_only=True):
 @get("/api/broadcasts/{broadcast_id:int}/comments", guards=[member_guard])
 async def list_comments(
     db: DbSession,
-    broadcast_id: FromPath[int],
-    after: FromQuery[Annotated[int, msgspec.Meta(ge=0)]] = 0,
-    limit: FromQuery[Annotated[int, msgspec.Meta(ge=1, le=service.PAGE_SIZE)]] = 200,
+    broadcast_id: PathId,
+    after: QueryPosition = 0,
+    limit: Annotated[int, QueryParameter(ge=1, le=service.PAGE_SIZE)] = 200,
 ) -> CommentsPage:
     """Stored comments after a position, in order (scripts and the archive replay)."""
     info = await service.room_info(db, broadcast_id)
@@ -101,7 +102,7 @@ class LimitsUpdate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 @put("/api/broadcasts/{broadcast_id:int}/room/limits", guards=[moderator_guard])
-async def update_limits(db: DbSession, broadcast_id: FromPath[int], data: JSONBody[LimitsUpdate]) -> Limits:
+async def update_limits(db: DbSession, broadcast_id: PathId, data: JSONBody[LimitsUpdate]) -> Limits:
     """Per-room comment limits (moderators and above)."""
     try:
         return await service.set_limits(db, broadcast_id, Limits(**msgspec.structs.asdict(data)))

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, MediaType, Request, Response, delete, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from core.access import active_member, member_guard, operator_guard
+from core.bounds import Id, PathId, QueryId, in_range
 from core.db import utcnow
 from core.deps import Bus, DbSession
+from core.errors import Invalid
 from core.timefmt import JST
 from live.models import Broadcast, Program, ProgramException
 from live.schedule import recurrence, service
@@ -143,11 +145,11 @@ class ProgramIn(msgspec.Struct, forbid_unknown_fields=True):
     start_date: str
     start_time: str
     end_time: str
-    personality_id: int | None = None
+    personality_id: Id | None = None
     description: str = ""
-    section_id: int | None = None
+    section_id: Id | None = None
     guests: list[str] = msgspec.field(default_factory=list)
-    lobby_minutes: int = 10
+    lobby_minutes: Annotated[int, msgspec.Meta(ge=0, le=24 * 60)] = 10
     stream_url: str = ""
     rrule: str = ""
     until: str = ""
@@ -178,13 +180,13 @@ class ProgramIn(msgspec.Struct, forbid_unknown_fields=True):
 class RotationIn(ProgramIn, forbid_unknown_fields=True):
     """One personality per weekday (keys mo … su, member ids); one weekly program is created per day."""
 
-    personalities: dict[str, int] = msgspec.field(default_factory=dict)
+    personalities: dict[str, Id] = msgspec.field(default_factory=dict)
 
 
 class ExceptionIn(msgspec.Struct, forbid_unknown_fields=True):
     occurrence: str  # original start, local ISO (2026-11-27T21:00) or with offset
     kind: str  # cancel | substitute | move
-    personality_id: int | None = None
+    personality_id: Id | None = None
     new_start: str = ""
     note: str = ""
 
@@ -212,15 +214,15 @@ class ScheduleApi(Controller):
         db: DbSession,
         start: FromQuery[str | None] = None,
         days: FromQuery[int] = 7,
-        section: FromQuery[int | None] = None,
-        personality: FromQuery[int | None] = None,
+        section: QueryId | None = None,
+        personality: QueryId | None = None,
     ) -> list[BroadcastOut]:
         """Broadcasts from `start` (YYYY-MM-DD, JST; default today) for `days` days (1–62)."""
         if not 1 <= days <= MAX_DAYS:
             raise ScheduleError("bad_range", f"days は 1〜{MAX_DAYS} で指定してください。")
         try:
-            day = dt.date.fromisoformat(start) if start else utcnow().astimezone(JST).date()
-        except ValueError:
+            day = in_range(dt.date.fromisoformat(start)) if start else utcnow().astimezone(JST).date()
+        except (ValueError, Invalid):
             raise ScheduleError("bad_date", "start は 2026-11-23 の形式で指定してください。") from None
         lo, _ = service.jst_day_bounds(day)
         found = await service.broadcasts_between(
@@ -239,7 +241,7 @@ class ScheduleApi(Controller):
         )
 
     @get("/broadcasts/{broadcast_id:int}")
-    async def broadcast(self, db: DbSession, broadcast_id: FromPath[int]) -> BroadcastOut:
+    async def broadcast(self, db: DbSession, broadcast_id: PathId) -> BroadcastOut:
         return BroadcastOut.of(await service.get_broadcast(db, broadcast_id))
 
     @post("/broadcasts/{broadcast_id:int}/{action:str}", status_code=200)
@@ -248,7 +250,7 @@ class ScheduleApi(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        broadcast_id: FromPath[int],
+        broadcast_id: PathId,
         action: FromPath[str],
     ) -> BroadcastOut:
         """action: open | live | end (the personality, moderators and operators)."""
@@ -260,7 +262,7 @@ class ScheduleApi(Controller):
         return [ProgramOut.of(p) for p in await service.list_programs(db)]
 
     @get("/programs/{program_id:int}")
-    async def program(self, db: DbSession, program_id: FromPath[int]) -> ProgramOut:
+    async def program(self, db: DbSession, program_id: PathId) -> ProgramOut:
         program = await service.get_program(db, program_id)
         return ProgramOut.of(program, await service.exceptions_of(db, program.id))
 
@@ -281,7 +283,7 @@ class ScheduleApi(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        program_id: FromPath[int],
+        program_id: PathId,
         data: JSONBody[ProgramIn],
     ) -> ProgramOut:
         program = await service.get_program(db, program_id)
@@ -308,7 +310,7 @@ class ScheduleApi(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        program_id: FromPath[int],
+        program_id: PathId,
         data: JSONBody[ExceptionIn],
     ) -> ExceptionOut:
         program = await service.get_program(db, program_id)
@@ -327,8 +329,8 @@ class ScheduleApi(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        program_id: FromPath[int],
-        exception_id: FromPath[int],
+        program_id: PathId,
+        exception_id: PathId,
     ) -> None:
         program = await service.get_program(db, program_id)
         await service.remove_exception(db, bus, program, exception_id)

@@ -9,9 +9,10 @@ from typing import Any
 
 from litestar import Request, Response, WebSocket, get, websocket
 from litestar.exceptions import NotAuthorizedException
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 
 from core.access import active_member, current_member, origin_allowed
+from core.bounds import PathId
 from core.deps import AppSettings, DbSession
 from core.members.models import Member
 from core.settings import Settings
@@ -67,7 +68,7 @@ async def program_ics(
     request: Request[Any, Any, Any],
     db: DbSession,
     settings: AppSettings,
-    program_id: FromPath[int],
+    program_id: PathId,
     token: FromQuery[str | None] = None,
 ) -> Response[bytes]:
     await _feed_member(request, db, settings, token)
@@ -85,7 +86,7 @@ async def personality_ics(
     request: Request[Any, Any, Any],
     db: DbSession,
     settings: AppSettings,
-    member_id: FromPath[int],
+    member_id: PathId,
     token: FromQuery[str | None] = None,
 ) -> Response[bytes]:
     await _feed_member(request, db, settings, token)

@@ -7,12 +7,14 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from core.access import active_member, member_guard, operator_guard
+from core.bounds import PathId, in_range
 from core.db import utcnow
 from core.deps import AppSettings, Bus, DbSession
+from core.errors import Invalid
 from core.members.models import Member, Role
 from core.timefmt import JST, WEEKDAYS
 from live.models import Broadcast, BroadcastState, ExceptionKind, Program
@@ -58,14 +60,14 @@ def _week_start(raw: str | None, today: dt.date) -> tuple[dt.date, str | None]:
     problem = None
     if raw:
         try:
-            day = dt.date.fromisoformat(raw.strip()[:10])
-        except ValueError:
-            problem = "週の指定が正しくありません。今週を表示しています。"
+            day = in_range(dt.date.fromisoformat(raw.strip()[:10]))
+        except (ValueError, Invalid):
+            day, problem = today, "週の指定が正しくありません。今週を表示しています。"
     return day - dt.timedelta(days=day.weekday()), problem
 
 
 def _int_param(raw: str | None) -> int | None:
-    return int(raw) if raw and raw.isdigit() and len(raw) < 10 else None
+    return int(raw) if raw and raw.isascii() and raw.isdigit() and len(raw) < 10 else None
 
 
 def _program_form_values(program: Program) -> dict[str, str]:
@@ -154,13 +156,13 @@ class SchedulePages(Controller):
         self,
         request: Request[Any, Any, Any],
         db: DbSession,
-        program_id: FromPath[int],
+        program_id: PathId,
         msg: FromQuery[str | None] = None,
     ) -> Template:
         return await _program_page(request, db, program_id, notice=NOTICES.get(msg or ""))
 
     @get("/personalities/{member_id:int}")
-    async def personality(self, db: DbSession, member_id: FromPath[int]) -> Template:
+    async def personality(self, db: DbSession, member_id: PathId) -> Template:
         try:
             member = await service.get_personality(db, member_id)
         except ScheduleError as exc:
@@ -289,7 +291,7 @@ class ProgramAdminPages(Controller):
         return Redirect(f"/schedule/programs/{program.id}?msg=created", status_code=303)
 
     @get("/programs/{program_id:int}/edit")
-    async def edit_program(self, db: DbSession, program_id: FromPath[int]) -> Template:
+    async def edit_program(self, db: DbSession, program_id: PathId) -> Template:
         try:
             program = await service.get_program(db, program_id)
         except ScheduleError as exc:
@@ -298,7 +300,7 @@ class ProgramAdminPages(Controller):
 
     @post("/programs/{program_id:int}/edit")
     async def save_program(
-        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, program_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, program_id: PathId
     ) -> Response[Any]:
         try:
             program = await service.get_program(db, program_id)
@@ -335,7 +337,7 @@ class ProgramAdminPages(Controller):
 
     @post("/programs/{program_id:int}/exceptions")
     async def add_exception(
-        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, program_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, program_id: PathId
     ) -> Response[Any]:
         form = await _form(request)
         try:
@@ -353,8 +355,8 @@ class ProgramAdminPages(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        program_id: FromPath[int],
-        exception_id: FromPath[int],
+        program_id: PathId,
+        exception_id: PathId,
     ) -> Redirect:
         try:
             program = await service.get_program(db, program_id)
@@ -398,7 +400,7 @@ class BroadcastPages(Controller):
         self,
         request: Request[Any, Any, Any],
         db: DbSession,
-        broadcast_id: FromPath[int],
+        broadcast_id: PathId,
         msg: FromQuery[str | None] = None,
     ) -> Template:
         try:
@@ -414,7 +416,7 @@ class BroadcastPages(Controller):
         return Template("broadcast.html", context=context)
 
     @get("/{broadcast_id:int}/status")
-    async def status(self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: FromPath[int]) -> Template:
+    async def status(self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId) -> Template:
         try:
             broadcast = await service.get_broadcast(db, broadcast_id)
         except ScheduleError as exc:
@@ -425,7 +427,7 @@ class BroadcastPages(Controller):
 
     @post("/{broadcast_id:int}/state")
     async def change_state(
-        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, broadcast_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, broadcast_id: PathId
     ) -> Response[Any]:
         form = await _form(request)
         member = active_member(request)

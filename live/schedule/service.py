@@ -16,6 +16,7 @@ from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.bounds import EARLIEST, LATEST
 from core.db import utcnow
 from core.events import EventBus
 from core.members.models import Member, Role, Status
@@ -192,11 +193,15 @@ class ProgramData:
     extra: dict[str, str] = field(default_factory=dict)
 
 
+#: How far an exception may move one occurrence.
+MAX_MOVE = dt.timedelta(days=366)
+
+
 def _int_or_none(raw: str) -> int | str | None:
     raw = (raw or "").strip()
     if not raw:
         return None
-    return int(raw) if raw.isdigit() and len(raw) < 10 else "bad"
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else "bad"
 
 
 def validate_url(raw: str) -> tuple[str, str | None]:
@@ -213,9 +218,10 @@ def validate_url(raw: str) -> tuple[str, str | None]:
 
 def _parse_date(raw: str) -> dt.date | None:
     try:
-        return dt.date.fromisoformat((raw or "").strip())
+        day = dt.date.fromisoformat((raw or "").strip())
     except ValueError:
         return None
+    return day if EARLIEST <= day <= LATEST else None
 
 
 def _parse_time(raw: str) -> dt.time | None:
@@ -453,6 +459,8 @@ def parse_local_datetime(raw: str, tz: dt.tzinfo) -> dt.datetime | None:
         value = dt.datetime.fromisoformat((raw or "").strip())
     except ValueError:
         return None
+    if not EARLIEST <= value.date() <= LATEST:
+        return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=tz)
     return value.astimezone(dt.UTC)
@@ -520,6 +528,8 @@ async def add_exception(
             errors["new_start"] = "変更後の日時は未来の日時にしてください。"
         elif occurrence is not None and new_start == occurrence:
             errors["new_start"] = "変更後の日時が元の日時と同じです。"
+        elif occurrence is not None and abs(new_start - occurrence) > MAX_MOVE:
+            errors["new_start"] = "日時変更は元の日時の前後1年以内にしてください。"
     if occurrence is not None and "occurrence" not in errors:
         existing = (
             await db.execute(
