@@ -13,6 +13,7 @@ from typing import Any
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
+from litestar.exceptions import NotFoundException
 from litestar.middleware.csrf import CSRFMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from litestar.types.asgi_types import WebSocketResponseBodyEvent, WebSocketResponseStartEvent
@@ -89,6 +90,8 @@ class RequestContextMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
+        if "\x00" in scope.get("path", ""):  # no file or route has a NUL in its name
+            raise NotFoundException()
         incoming = scope_header(scope, b"x-request-id")
         request_id = incoming if incoming and _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
