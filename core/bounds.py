@@ -25,6 +25,7 @@ PathId = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 #: Query parameters: positions to resume from (0 = from the start) and other counts.
 QueryPosition = Annotated[int, QueryParameter(ge=0, le=MAX_ID)]
 QueryId = Annotated[int, QueryParameter(ge=1, le=MAX_ID)]
+OptionalQueryId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]
 #: JSON fields (msgspec structs).
 Id = Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]
 Position = Annotated[int, msgspec.Meta(ge=0, le=MAX_ID)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import Cookie
+from litestar.datastructures import CacheControlHeader, Cookie
 from litestar.params import FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy import select
@@ -161,6 +161,8 @@ class ProfileController(Controller):
     path = "/profile"
     guards = [member_guard]
     include_in_schema = False
+    # The profile shows the private calendar link and, once, a new API token: never cached.
+    cache_control = CacheControlHeader(no_store=True, private=True)
 
     @get("/")
     async def profile(

@@ -7,6 +7,7 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, delete, get, post
+from litestar.datastructures import CacheControlHeader
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromQuery, JSONBody
 
@@ -74,6 +75,7 @@ class MeController(Controller):
     path = "/api"
     guards = [member_guard]
     tags = ["members"]
+    cache_control = CacheControlHeader(no_store=True, private=True)  # a new token is shown once
 
     @get("/me")
     async def me(self, request: Request[Any, Any, Any]) -> MemberOut:

@@ -10,7 +10,7 @@ from litestar import Controller, MediaType, Request, Response, delete, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from core.access import active_member, member_guard, operator_guard
-from core.bounds import Id, PathId, QueryId, in_range
+from core.bounds import Id, OptionalQueryId, PathId, in_range
 from core.db import utcnow
 from core.deps import Bus, DbSession
 from core.errors import Invalid
@@ -214,8 +214,8 @@ class ScheduleApi(Controller):
         db: DbSession,
         start: FromQuery[str | None] = None,
         days: FromQuery[int] = 7,
-        section: QueryId | None = None,
-        personality: QueryId | None = None,
+        section: OptionalQueryId = None,
+        personality: OptionalQueryId = None,
     ) -> list[BroadcastOut]:
         """Broadcasts from `start` (YYYY-MM-DD, JST; default today) for `days` days (1–62)."""
         if not 1 <= days <= MAX_DAYS:

@@ -155,7 +155,7 @@ def normalise_rrule(text: str, tz: ZoneInfo | None = None) -> str:
     if not isinstance(rule, rrule):
         raise RecurrenceError("繰り返しルールは1つだけ指定してください。")
     if first is None:
-        raise RecurrenceError("この繰り返しルールでは10年以内に放送日がありません（例: 2月30日）。")
+        raise RecurrenceError("この繰り返しルールでは10年以内に放送日が1日もありません（例: 2月30日）。")
     if "BYHOUR" in parts or "BYMINUTE" in parts or "BYSECOND" in parts:
         raise RecurrenceError("時刻は開始時刻の欄で指定してください（BYHOUR / BYMINUTE は使えません）。")
     return value
