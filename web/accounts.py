@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import CacheControlHeader, Cookie
 from litestar.params import FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.access import active_member, current_member, member_guard
 from core.bounds import PathId
+from core.db import Database
 from core.deps import AppSettings, Bus, DbSession
 from core.mail import send_mail
-from core.members import service
+from core.members import service, throttle
 from core.members.models import Member, OrgKind, Role, Status
 from core.members.service import MemberError
-from core.members.validation import check_password, validate_signup
+from core.members.validation import check_password, normalise_email, validate_signup
+from core.settings import Settings
 from live.schedule.calendars import feed_token
 from web.forms import client_ip, read_form, safe_next
-from web.middleware import SESSION_COOKIE, cookie_value
+from web.middleware import SESSION_COOKIE, cookie_value, csrf_reset
+
+log = logging.getLogger("chonai.accounts")
 
 NOTICES = {
     "logged_out": "ログアウトしました。",
@@ -44,9 +51,23 @@ def session_cookie(settings: AppSettings, raw: str | None) -> Cookie:
     )
 
 
+def device_cookie(settings: AppSettings, email: str) -> Cookie:
+    """Remembers that this browser logged in to `email`: its own failures only count for itself."""
+    return Cookie(
+        key=throttle.DEVICE_COOKIE,
+        value=throttle.device_cookie(settings.secret_key, email),
+        max_age=int(throttle.DEVICE_LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        path="/login",
+    )
+
+
 def login_response(settings: AppSettings, raw: str, member: Member, next_url: str | None) -> Response[Any]:
+    """Start the session; a new session gets a new CSRF token (the old cookie is dropped)."""
     target = safe_next(next_url) if member.is_active else "/pending"
-    return Redirect(target, status_code=303, cookies=[session_cookie(settings, raw)])
+    return Redirect(target, status_code=303, cookies=[session_cookie(settings, raw), *csrf_reset(settings)])
 
 
 class AccountController(Controller):
@@ -59,20 +80,23 @@ class AccountController(Controller):
 
     @post("/signup")
     async def signup(self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings) -> Response[Any]:
+        """The same answer for every address: a new one becomes a pending member, a taken one gets a mail."""
         form = await read_form(request)
         data, errors = validate_signup(form)
         if data is not None:
             try:
-                member = await service.register(db, data)
-            except MemberError as exc:
-                errors["email"] = exc.message
-            else:
-                await _notify_operators(db, settings, member)
-                raw = await service.start_session(db, member, request.headers.get("user-agent", ""))
-                return login_response(settings, raw, member, None)
+                member_id: int | None = (await service.register(db, data)).id
+            except MemberError:  # already registered: its owner is told by mail, nobody else learns it
+                member_id = None
+            task = BackgroundTask(_after_signup, request.app.state.db, settings, member_id, data.email)
+            return Redirect("/signup/sent", status_code=303, background=task)
         form.pop("password", None)
         form.pop("password_confirm", None)
         return Template("signup.html", context={"values": form, "errors": errors}, status_code=400)
+
+    @get("/signup/sent")
+    async def signup_sent(self) -> Template:
+        return Template("signup_sent.html")
 
     @get("/login")
     async def login_form(
@@ -86,15 +110,21 @@ class AccountController(Controller):
     async def login(self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings) -> Response[Any]:
         form = await read_form(request)
         next_url = safe_next(form.get("next"), "")
+        email = normalise_email(form.get("email", ""))
+        device = throttle.trusted_device(settings.secret_key, email, request.cookies.get(throttle.DEVICE_COOKIE))
         try:
-            member = await service.authenticate(db, form.get("email", ""), form.get("password", ""), client_ip(request))
+            member = await service.authenticate(db, email, form.get("password", ""), client_ip(request), device)
         except MemberError as exc:
-            status = 429 if exc.code == "rate_limited" else 400
             values = {"email": form.get("email", "")[:254]}
             context = {"error": exc.message, "values": values, "next": next_url}
-            return Template("login.html", context=context, status_code=status)
+            if exc.retry_after is None:
+                return Template("login.html", context=context, status_code=400)
+            headers = {"retry-after": str(int(exc.retry_after))}
+            return Template("login.html", context=context, status_code=429, headers=headers)
         raw = await service.start_session(db, member, request.headers.get("user-agent", ""))
-        return login_response(settings, raw, member, next_url)
+        response = login_response(settings, raw, member, next_url)
+        response.set_cookie(device_cookie(settings, email))
+        return response
 
     @post("/logout")
     async def logout(
@@ -119,20 +149,11 @@ class AccountController(Controller):
         return Template("password_forgot.html", context={"values": {}, "errors": {}})
 
     @post("/password/forgot")
-    async def forgot(self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings) -> Response[Any]:
+    async def forgot(self, request: Request[Any, Any, Any], settings: AppSettings) -> Response[Any]:
+        """The same answer, at once, for every input; the lookup and the mail run after the response."""
         form = await read_form(request)
-        email = form.get("email", "")
-        raw = await service.request_password_reset(db, email)
-        if raw:
-            link = f"{settings.base_url}/password/reset?token={raw}"
-            body = (
-                "Chonai（庁内放送）のパスワード再設定のご依頼を受け付けました。\n\n"
-                f"次のリンクから1時間以内に新しいパスワードを設定してください。\n{link}\n\n"
-                "お心当たりがない場合は、このメールを破棄してください。\n"
-            )
-            await send_mail(settings, email.strip().lower(), "【Chonai】パスワード再設定のご案内", body)
-        # The same answer whether or not the address exists, so addresses can't be probed.
-        return Redirect("/login?msg=reset_sent", status_code=303)
+        task = BackgroundTask(_send_reset, request.app.state.db, settings, form.get("email", "")[:254])
+        return Redirect("/login?msg=reset_sent", status_code=303, background=task)
 
     @get("/password/reset")
     async def reset_form(self, token: FromQuery[str] = "") -> Template:
@@ -233,7 +254,56 @@ async def _profile_page(
     return Template("profile.html", context=context, status_code=status)
 
 
-async def _notify_operators(db: DbSession, settings: AppSettings, member: Member) -> None:
+async def _send_reset(database: Database, settings: Settings, email: str) -> None:
+    """After the response: a reset link, to the address as stored (never the raw input)."""
+    try:
+        async with database.session() as db:
+            found = await service.request_password_reset(db, email)
+        if found is None:
+            return
+        raw, stored = found
+        link = f"{settings.base_url}/password/reset?token={raw}"
+        body = (
+            "Chonai（庁内放送）のパスワード再設定のご依頼を受け付けました。\n\n"
+            f"次のリンクから1時間以内に新しいパスワードを設定してください。\n{link}\n\n"
+            "お心当たりがない場合は、このメールを破棄してください。\n"
+        )
+        await send_mail(settings, stored, "【Chonai】パスワード再設定のご案内", body)
+    except Exception:  # the answer is already sent; a mail failure must not differ per address
+        log.warning("sending a password reset mail failed", exc_info=True)
+
+
+async def _after_signup(database: Database, settings: Settings, member_id: int | None, email: str) -> None:
+    """After the response: notify operators of a new applicant, or tell an address's owner it is taken."""
+    try:
+        async with database.session() as db:
+            if member_id is not None:
+                member = await db.get(Member, member_id)
+                if member is not None:
+                    await _notify_operators(db, settings, member)
+                    await send_mail(settings, member.email, "【Chonai】登録申請を受け付けました", SIGNUP_RECEIVED)
+                return
+            owner = await service.get_by_email(db, email)
+        if owner is not None:
+            body = SIGNUP_TAKEN.format(link=f"{settings.base_url}/password/forgot")
+            await send_mail(settings, owner.email, "【Chonai】登録済みのメールアドレスです", body)
+    except Exception:  # the answer is already sent and must not depend on the address
+        log.warning("sign-up follow-up mail failed", exc_info=True)
+
+
+SIGNUP_RECEIVED = (
+    "Chonai（庁内放送）への登録申請を受け付けました。\n\n"
+    "運営が所属を確認して承認すると、メールでお知らせします。\n"
+    "お心当たりがない場合は、このメールを破棄してください。\n"
+)
+SIGNUP_TAKEN = (
+    "このメールアドレスで Chonai（庁内放送）への登録申請がありましたが、このアドレスは既に登録されています。\n\n"
+    "パスワードをお忘れの場合は、次のページから再設定できます。\n{link}\n\n"
+    "お心当たりがない場合は、このメールを破棄してください（アカウントに変更はありません）。\n"
+)
+
+
+async def _notify_operators(db: AsyncSession, settings: Settings, member: Member) -> None:
     rows = await db.execute(select(Member.email).where(Member.role == Role.OPERATOR, Member.status == Status.APPROVED))
     body = (
         f"新しい登録申請があります。\n\n氏名: {member.name}\n所属: {member.prefecture} {member.affiliation}\n"

@@ -15,15 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import utcnow
 from core.events import EventBus
+from core.members import throttle
 from core.members.models import ApiToken, AuthAttempt, LoginSession, Member, PasswordReset, Role, Status
 from core.members.validation import SignupData, normalise_email
 from core.sockets import Revoked, publish_revoked
 
 SESSION_LIFETIME = dt.timedelta(days=14)
 RESET_LIFETIME = dt.timedelta(hours=1)
-LOGIN_WINDOW = dt.timedelta(minutes=15)
-LOGIN_MAX_PER_EMAIL = 5
-LOGIN_MAX_PER_IP = 30
 RESET_MAX_PER_EMAIL = 3
 API_TOKEN_PREFIX = "chn_"
 
@@ -35,10 +33,11 @@ _DUMMY_HASH = _hasher.hash("chonai-dummy-password")
 class MemberError(Exception):
     """A refusal the caller shows to the user; `code` is stable for the API."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.retry_after = retry_after
 
 
 def hash_token(raw: str) -> str:
@@ -62,7 +61,8 @@ async def get_by_email(db: AsyncSession, email: str) -> Member | None:
 
 
 async def register(db: AsyncSession, data: SignupData) -> Member:
-    """Create a pending member; refuse a duplicate e-mail."""
+    """Create a pending member; refuse a duplicate e-mail (after hashing either way: same timing)."""
+    password_hash = await hash_password(data.password)
     if await get_by_email(db, data.email):
         raise MemberError("email_taken", "このメールアドレスは既に登録されています。")
     member = Member(
@@ -72,7 +72,7 @@ async def register(db: AsyncSession, data: SignupData) -> Member:
         organisation=data.organisation,
         department=data.department,
         prefecture=data.prefecture,
-        password_hash=await hash_password(data.password),
+        password_hash=password_hash,
         role=Role.MEMBER,
         status=Status.PENDING,
     )
@@ -168,20 +168,25 @@ async def _record_attempt(db: AsyncSession, kind: str, key: str) -> None:
     await db.commit()
 
 
-async def authenticate(db: AsyncSession, email: str, password: str, ip: str) -> Member:
-    """Check a password login, limited per address and per client IP across processes."""
+async def authenticate(db: AsyncSession, email: str, password: str, ip: str, device: str | None = None) -> Member:
+    """Check a password login under the throttle (core.members.throttle): atomic, across processes.
+
+    `device` is the nonce of a valid device cookie for this address (`throttle.trusted_device`).
+    """
     email = normalise_email(email)
-    if (
-        await _recent_attempts(db, "login_email", email, LOGIN_WINDOW) >= LOGIN_MAX_PER_EMAIL
-        or await _recent_attempts(db, "login_ip", ip, LOGIN_WINDOW) >= LOGIN_MAX_PER_IP
-    ):
-        raise MemberError("rate_limited", "ログインの試行回数が多すぎます。15分ほど待ってから再度お試しください。")
+    keys = throttle.keys_for(email, ip, device)
+    wait = await throttle.charge(db, keys)
+    if wait is not None:
+        raise MemberError(
+            "rate_limited",
+            f"ログインの失敗が続いたため、{int(wait)}秒ほど待ってから再度お試しください。",
+            retry_after=wait,
+        )
     member = await get_by_email(db, email)
     ok = await verify_password(member.password_hash if member else _DUMMY_HASH, password)
     if member is None or not ok:
-        await _record_attempt(db, "login_email", email)
-        await _record_attempt(db, "login_ip", ip)
         raise MemberError("bad_credentials", "メールアドレスまたはパスワードが正しくありません。")
+    await throttle.succeeded(db, keys)
     if _hasher.check_needs_rehash(member.password_hash):
         member.password_hash = await hash_password(password)
         await db.commit()
@@ -306,8 +311,11 @@ async def _expire_resets(db: AsyncSession, member_id: int) -> None:
     )
 
 
-async def request_password_reset(db: AsyncSession, email: str) -> str | None:
-    """Return a raw reset token for an existing member, or None; callers never reveal which."""
+async def request_password_reset(db: AsyncSession, email: str) -> tuple[str, str] | None:
+    """(raw reset token, the member's stored address) for an existing member, or None.
+
+    Callers never reveal which, and mail the stored address, never the raw input.
+    """
     email = normalise_email(email)
     if await _recent_attempts(db, "reset", email, dt.timedelta(hours=1)) >= RESET_MAX_PER_EMAIL:
         return None
@@ -316,9 +324,10 @@ async def request_password_reset(db: AsyncSession, email: str) -> str | None:
     if member is None or member.status in {Status.REJECTED, Status.SUSPENDED}:
         return None
     raw = secrets.token_urlsafe(32)
+    stored = member.email
     db.add(PasswordReset(token_hash=hash_token(raw), member_id=member.id, expires_at=utcnow() + RESET_LIFETIME))
     await db.commit()
-    return raw
+    return raw, stored
 
 
 async def reset_password(db: AsyncSession, raw: str, new_password: str, *, bus: EventBus | None = None) -> Member:

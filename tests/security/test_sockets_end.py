@@ -275,9 +275,9 @@ async def reset_token(url: str, email: str) -> str:
     db = Database(url)
     try:
         async with db.session() as s:
-            raw = await members.request_password_reset(s, email)
-            assert raw is not None
-            return raw
+            found = await members.request_password_reset(s, email)
+            assert found is not None
+            return found[0]
     finally:
         await db.dispose()
 
