@@ -129,7 +129,9 @@ async def _charge_one(db: AsyncSession, key: str, rule: Rule, now: dt.datetime) 
         .values(
             failures=LoginThrottle.failures + 1,
             last_at=now,
-            next_at=case((LoginThrottle.failures + 1 < rule.free, now), else_=next_at),
+            # A free failure leaves next_at alone: a parallel attempt that read the clock a
+            # moment earlier must not be refused by this one.
+            next_at=case((LoginThrottle.failures + 1 < rule.free, LoginThrottle.next_at), else_=next_at),
         )
         .returning(LoginThrottle.failures)
         .execution_options(synchronize_session=False)
