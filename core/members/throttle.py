@@ -88,13 +88,13 @@ async def charge(db: AsyncSession, keys: list[tuple[str, Rule]]) -> float | None
     charged: list[str] = []
     for key, rule in keys:
         wait = await _charge_one(db, key, rule, now)
+        await db.commit()  # row locks last one statement: parallel attempts queue briefly, never for long
         if wait is not None:
             for done in charged:
                 await _refund(db, done)
             await db.commit()
             return wait
         charged.append(key)
-    await db.commit()
     return None
 
 
@@ -119,6 +119,7 @@ async def _charge_one(db: AsyncSession, key: str, rule: Rule, now: dt.datetime) 
         .where(LoginThrottle.key == key, LoginThrottle.last_at < now - WINDOW, LoginThrottle.next_at <= now)
         .values(failures=0)
     )
+    await db.commit()
     # One statement decides: only an attempt whose key is not waiting gets through, and it
     # sets the key's next allowed time as if it failed (a success clears it afterwards).
     steps = {n: now + dt.timedelta(seconds=wait_after(n, rule)) for n in range(rule.free, rule.free + 12)}
