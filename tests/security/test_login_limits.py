@@ -19,7 +19,7 @@ from core.members.models import Member, OrgKind, Role, Status
 from tests.conftest import _truncate_postgres
 from tests.servers import ServerProcess, prepare_database
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(900)]
 PASSWORD = "correct-horse-battery-9"
 
 
@@ -92,7 +92,6 @@ async def test_parallel_guesses_are_counted_atomically(server: Any) -> None:
         await b.close()
 
 
-@pytest.mark.timeout(600)
 async def test_delays_grow_with_every_further_failure(server: Any) -> None:
     """After 5 free failures the wait doubles: 1, 2, 4, 8 s (read from the stored state, not guessed)."""
     proc, url = server
@@ -124,7 +123,6 @@ async def stored_wait(url: str, key: str) -> float:
         await db.dispose()
 
 
-@pytest.mark.timeout(600)
 async def test_nobody_can_lock_out_a_colleague_or_an_office(server: Any) -> None:
     proc, url = server
     victim = await new_member(url)

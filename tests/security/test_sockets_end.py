@@ -31,7 +31,8 @@ from tests.conftest import REDIS_TEST_URL, redis_available, require
 from tests.live.rooms_support import make_broadcast
 from tests.servers import ServerProcess, prepare_database
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
+# Starting two servers takes 20-60 s on a loaded 2-core machine: more than the default 120 s timeout allows.
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(900)]
 PASSWORD = "correct-horse-battery-9"
 CLOSE_WITHIN = 5.0
 
