@@ -112,7 +112,7 @@ async def api_token(url: str, email: str) -> str:
 
 async def browser(server: ServerProcess, email: str, password: str = PASSWORD) -> httpx.AsyncClient:
     """A logged-in HTTP client (session cookie and CSRF cookie) against one server process."""
-    client = httpx.AsyncClient(base_url=server.url, headers={"origin": server.url})
+    client = httpx.AsyncClient(base_url=server.url, headers={"origin": server.url}, timeout=60)
     await client.get("/login")
     r = await client.post("/login", data={"email": email, "password": password, "_csrf_token": csrf(client)})
     assert r.status_code == 303, r.text
@@ -263,7 +263,7 @@ async def test_password_change_keeps_this_browser_and_reset_ends_everything(clus
     assert (await elsewhere.get("/profile")).status_code in {302, 303, 401}
     # A reset (account recovery) ends every session, every token and every socket.
     reset_link = await reset_token(url, email)
-    anon = httpx.AsyncClient(base_url=b.url)
+    anon = httpx.AsyncClient(base_url=b.url, timeout=60)
     r = await post(anon, "/password/reset", {"token": reset_link, "password": PASSWORD, "password_confirm": PASSWORD})
     assert r.status_code == 303, r.text
     codes = await asyncio.gather(*(closed_with(ws) for ws in [*kept.values(), *by_token.values()]))
