@@ -26,7 +26,6 @@ from reportlab.platypus import (
     TableStyle,
 )
 from reportlab.platypus.doctemplate import LayoutError
-from reportlab.platypus.tableofcontents import TableOfContents
 
 from faq import pdf_blocks, render
 from faq.pdf_blocks import FONT, LINK, MUTED, RULE, attr, plain, printable, style
@@ -35,6 +34,7 @@ MARGIN_X = 18 * mm
 MARGIN_TOP = 20 * mm
 MARGIN_BOTTOM = 18 * mm
 TOC_QUESTION_CHARS = 48
+PAGE_COL = 12 * mm
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,8 +75,8 @@ class _Doc(BaseDocTemplate):  # type: ignore[misc]
             return
         level, text, key = toc
         self.canv.bookmarkPage(key)
-        self.canv.addOutlineEntry(text, key, level=level, closed=level > 0)
-        self.notify("TOCEntry", (level, text, self.page, key))
+        self.canv.addOutlineEntry(plain(text), key, level=level, closed=level > 0)
+        self.canv.toc_pages[key] = self.page
 
 
 def _canvas_class(header: str, right: str) -> type[Canvas]:
@@ -86,6 +86,7 @@ def _canvas_class(header: str, right: str) -> type[Canvas]:
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self._pages: list[dict[str, Any]] = []
+            self.toc_pages: dict[str, int] = {}
 
         def showPage(self) -> None:
             self._pages.append(dict(self.__dict__))
@@ -97,6 +98,12 @@ def _canvas_class(header: str, right: str) -> type[Canvas]:
                 self.__dict__.update(state)
                 self._decorate(total)
                 super().showPage()
+            for key, page in self.toc_pages.items():  # the contents' page numbers, now known
+                self.beginForm(f"page-{key}")
+                self.setFont(FONT, 9)
+                self.setFillColor(MUTED)
+                self.drawRightString(PAGE_COL - 1, 2.5, str(page))
+                self.endForm()
             super().save()
 
         def _decorate(self, total: int) -> None:
@@ -151,17 +158,63 @@ def _title_block(doc: PdfDocument, width: float) -> list[Flowable]:
     return out
 
 
-def _contents() -> list[Flowable]:
-    toc = TableOfContents(dotsMinLevel=0)
-    toc.tableStyle = TableStyle(
-        [("FONTNAME", (0, 0), (-1, -1), FONT), ("VALIGN", (0, 0), (-1, -1), "TOP")]
-        + [(pad, (0, 0), (-1, -1), 0) for pad in ("LEFTPADDING", "RIGHTPADDING", "TOPPADDING", "BOTTOMPADDING")]
-    )
-    toc.levelStyles = [
-        style("toc0", 10.5, 16, leftIndent=0, firstLineIndent=0, spaceBefore=3),
-        style("toc1", 9, 13, leftIndent=8 * mm, firstLineIndent=0, textColor=MUTED),
-    ]
-    return [Paragraph("目次", style("toc-title", 14, 20, spaceBefore=6 * mm, spaceAfter=3 * mm)), toc, PageBreak()]
+class _Permalink(Flowable):  # type: ignore[misc]
+    """「引用: URL」 under a question: one line, clickable (a plain string is much faster than a paragraph)."""
+
+    def __init__(self, url: str, st: Any) -> None:
+        super().__init__()
+        self.url, self.st = url, st
+
+    def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
+        return available_width, self.st.leading + 2
+
+    def draw(self) -> None:
+        text = plain(f"引用: {self.url}")
+        x, size = self.st.leftIndent, self.st.fontSize
+        self.canv.setFont(FONT, size)
+        self.canv.setFillColor(MUTED)
+        self.canv.drawString(x, 3, text)
+        end = x + self.canv.stringWidth(text, FONT, size)
+        self.canv.linkURL(self.url, (x, 1, end, 3 + size), relative=1)
+
+
+class _PageRef(Flowable):  # type: ignore[misc]
+    """A contents page number, drawn as a form filled in after layout: the PDF needs one pass, not three."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__()
+        self.key = key
+
+    def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
+        return PAGE_COL, 10
+
+    def draw(self) -> None:
+        self.canv.doForm(f"page-{self.key}")
+
+
+def _contents(doc: PdfDocument, width: float) -> list[Flowable]:
+    levels = [style("toc0", 10.5, 15, spaceBefore=2), style("toc1", 9, 12.5, leftIndent=6 * mm, textColor=MUTED)]
+    rows = []
+    n = 0
+    for c, (category, items) in enumerate(doc.groups, 1):
+        rows.append([Paragraph(f'<a href="#c{c}">{printable(f"{c}. {category}")}</a>', levels[0]), _PageRef(f"c{c}")])
+        for _ in items:
+            n += 1
+            text = printable(_fit(f"Q{n}. {_.question}", TOC_QUESTION_CHARS))
+            rows.append([Paragraph(f'<a href="#q{n}">{text}</a>', levels[1]), _PageRef(f"q{n}")])
+    out: list[Flowable] = [Paragraph("目次", style("toc-title", 14, 20, spaceBefore=6 * mm, spaceAfter=3 * mm))]
+    if rows:
+        table = Table(rows, colWidths=[width - PAGE_COL, PAGE_COL], repeatRows=0, hAlign="LEFT")
+        table.setStyle(
+            TableStyle(
+                [("FONTNAME", (0, 0), (-1, -1), FONT), ("VALIGN", (0, 0), (-1, -1), "BOTTOM")]
+                + [("LINEBELOW", (0, 0), (-1, -1), 0.25, RULE, None, (1, 2))]
+                + [(pad, (0, 0), (-1, -1), 1) for pad in ("LEFTPADDING", "RIGHTPADDING", "TOPPADDING", "BOTTOMPADDING")]
+            )
+        )
+        out.append(table)
+    out.append(PageBreak())
+    return out
 
 
 def _entries(doc: PdfDocument, width: float, *, flat: bool) -> list[Flowable]:
@@ -169,7 +222,7 @@ def _entries(doc: PdfDocument, width: float, *, flat: bool) -> list[Flowable]:
     question_style = style(
         "question", 11, 16.5, spaceBefore=4 * mm, spaceAfter=1.5 * mm, textColor=LINK, keepWithNext=1
     )
-    link_style = style("permalink", 7.5, 11, textColor=MUTED, leftIndent=5 * mm, spaceBefore=1 * mm)
+    link_style = style("permalink", 7.5, 11, textColor=MUTED, leftIndent=5 * mm)
     out: list[Flowable] = []
     n = 0
     for c, (category, items) in enumerate(doc.groups, 1):
@@ -181,8 +234,7 @@ def _entries(doc: PdfDocument, width: float, *, flat: bool) -> list[Flowable]:
             markup = printable(question).replace("\n", "<br/>")
             out.append(_Heading(markup, question_style, 1, _fit(question, TOC_QUESTION_CHARS), f"q{n}"))
             out += pdf_blocks.flowables(render.blocks(e.answer), width, 5 * mm, flat=flat)
-            url = doc.entry_url.format(id=e.id)
-            out.append(Paragraph(f'引用: <a href="{attr(url)}">{printable(url)}</a>', link_style))
+            out.append(_Permalink(doc.entry_url.format(id=e.id), link_style))
     return out
 
 
@@ -214,7 +266,7 @@ def _build(doc: PdfDocument, *, flat: bool) -> bytes:
     frame = Frame(template.leftMargin, template.bottomMargin, template.width, template.height, id="body")
     template.addPageTemplates([PageTemplate(id="page", frames=[frame])])
     width = template.width
-    story = _title_block(doc, width) + _contents() + _entries(doc, width, flat=flat)
+    story = _title_block(doc, width) + _contents(doc, width) + _entries(doc, width, flat=flat)
     header = plain(_fit(doc.title, 60))
-    template.multiBuild(story, canvasmaker=_canvas_class(header, f"v{doc.version}・{doc.published_on} 公開"))
+    template.build(story, canvasmaker=_canvas_class(header, f"v{doc.version}・{doc.published_on} 公開"))
     return out.getvalue()

@@ -174,6 +174,17 @@ def _col_widths(columns: list[list[list[Span]]], width: float) -> list[float]:
     return [floor if w < floor else w - short * w / rest for w in widths]
 
 
+def _cell(spans: list[Span], st: ParagraphStyle, width: float) -> Paragraph | str:
+    """A plain cell that fits on one line is drawn as a string (fast: big tables); others wrap as paragraphs."""
+    if all(not (s.href or s.bold or s.italic or s.code or s.strike or s.br or s.image) for s in spans):
+        from reportlab.pdfbase.pdfmetrics import stringWidth
+
+        text = plain("".join(s.text for s in spans))
+        if "\n" not in text and stringWidth(text, FONT, st.fontSize) <= width - 7:
+            return text
+    return Paragraph(markup(spans), st)
+
+
 def table(block: render.Table, width: float, st: Styles, *, flat: bool = False) -> list[Flowable]:
     head = block.head[:MAX_TABLE_COLUMNS]
     rows = [row[:MAX_TABLE_COLUMNS] + [[]] * (len(head) - len(row)) for row in block.rows]
@@ -186,14 +197,19 @@ def table(block: render.Table, width: float, st: Styles, *, flat: bool = False) 
         ParagraphStyle(f"cell-{n}", parent=st.cell, alignment=align.get(a, TA_LEFT))
         for n, a in enumerate(block.align[: len(head)] + ["left"] * len(head))
     ]
-    data = [[Paragraph(markup(c), st.head_cell) for c in head]]
-    data += [[Paragraph(markup(c), cell_styles[n]) for n, c in enumerate(row)] for row in rows]
     columns = [[r[n] for r in [head, *rows]] for n in range(len(head))]
-    t = Table(data, colWidths=_col_widths(columns, width - st.body.leftIndent), repeatRows=1, hAlign="LEFT")
+    widths = _col_widths(columns, width - st.body.leftIndent)
+    data = [[_cell(c, st.head_cell, widths[n]) for n, c in enumerate(head)]]
+    data += [[_cell(c, cell_styles[n], widths[n]) for n, c in enumerate(row)] for row in rows]
+    t = Table(data, colWidths=widths, repeatRows=1, hAlign="LEFT")
+    aligns = [("ALIGN", (n, 0), (n, -1), a.upper()) for n, a in enumerate(block.align[: len(head)]) if a != "left"]
     t.setStyle(
         TableStyle(
             [
+                *aligns,
                 ("FONTNAME", (0, 0), (-1, -1), FONT),
+                ("FONTSIZE", (0, 0), (-1, -1), st.cell.fontSize),
+                ("LEADING", (0, 0), (-1, -1), st.cell.leading),
                 ("GRID", (0, 0), (-1, -1), 0.5, RULE),
                 ("BACKGROUND", (0, 0), (-1, 0), HEAD_BG),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
