@@ -58,7 +58,18 @@ def _image_as_link(renderer: Any, tokens: Any, idx: int, options: Any, env: Any)
     return f'<a href="{html.escape(src)}" class="image-link">{IMAGE_LABEL}: {alt}</a>'
 
 
+def _without_tags(raw: str) -> str:
+    """Raw HTML with every tag removed (script/style with their content); entities stay escaped."""
+    return nh3.clean(raw, tags=set())
+
+
+def _html_block(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+    # A raw HTML block: its tags go, the Markdown left inside it (e.g. after a <script> line) still renders.
+    return str(_md.render(_without_tags(tokens[idx].content)))
+
+
 _md.add_render_rule("image", _image_as_link)
+_md.add_render_rule("html_block", _html_block)
 
 
 # --- sanitised HTML (board, document page, entry page, edit preview) --------------------------
@@ -145,10 +156,6 @@ def safe_href(url: str) -> str:
     return url if url.lower().startswith(URL_SCHEMES) else ""
 
 
-def _strip_html(raw: str) -> str:
-    return html.unescape(nh3.clean(raw, tags=set())).strip()
-
-
 _HIDDEN_HTML = ("<script", "<style", "<template", "<textarea")
 
 
@@ -226,9 +233,7 @@ def _blocks(nodes: Sequence[SyntaxTreeNode]) -> list[Block]:
         elif kind == "hr":
             out.append(Rule())
         elif kind == "html_block":
-            text = _strip_html(node.content)
-            if text:
-                out.append(Para([Span(text)]))
+            out += _blocks(SyntaxTreeNode(_md.parse(_without_tags(node.content))).children)
     return out
 
 

@@ -71,6 +71,12 @@ def _parse_local(value: str) -> dt.datetime:
 DRAFT_SAVED = "下書きとして保存されています"
 
 
+def _asks_json(request: Request[Any, Any, Any]) -> bool:
+    """A form post re-shows the form unless the client explicitly asked for JSON."""
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
 def _entries_from(form: dict[str, str]) -> list[documents.EntryInput]:
     """The edit form's rows, in form order; deleted rows and the blank "add an entry" row are left out."""
     entries = []
@@ -366,18 +372,17 @@ class FaqPages(Controller):
         try:
             await documents.save_draft(db, member, doc, form.get("title", ""), form.get("intro", ""), entries)
         except FaqError as exc:
-            if exc.status != 400:
+            if exc.status != 400 or _asks_json(request):
                 raise
-            await db.rollback()
+            # Refused before anything changed (the checks run before any write): nothing to roll back.
             return await _edit_page(db, doc, session, entries, form=form, error=exc)
         if form.get("action") == "publish":
             try:
                 await documents.publish(db, member, doc, form.get("note", ""))
             except FaqError as exc:
-                if exc.status not in (400, 409):
+                if exc.status not in (400, 409) or _asks_json(request):
                     raise
-                await db.rollback()
-                drafts = await documents.draft_entries(db, doc.id)
+                drafts = await documents.draft_entries(db, doc.id)  # saved just above; publishing wrote nothing
                 return await _edit_page(db, doc, session, drafts, form=form, error=exc, saved=True)
             return Redirect(f"/faq/documents/{doc.id}", status_code=303)
         return Redirect(f"/faq/documents/{doc.id}/edit?msg=saved", status_code=303)
