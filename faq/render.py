@@ -250,17 +250,17 @@ def blocks(text: str | None) -> list[Block]:
 # --- plain text (spreadsheets, search snippets, notifications) ---------------------------------
 
 
-def span_text(span: Span) -> str:
+def span_text(span: Span, urls: bool = True) -> str:
     if span.br:
         return "\n"
     if span.image:
-        return f"［{IMAGE_LABEL}: {span.text}］" + (f"（{span.href}）" if span.href else "")
-    if span.href and span.href not in (span.text, f"mailto:{span.text}"):
+        return f"［{IMAGE_LABEL}: {span.text}］" + (f"（{span.href}）" if span.href and urls else "")
+    if urls and span.href and span.href not in (span.text, f"mailto:{span.text}"):
         return f"{span.text}（{span.href}）"
     return span.text
 
 
-def spans_text(spans: list[Span]) -> str:
+def spans_text(spans: list[Span], urls: bool = True) -> str:
     """Adjacent pieces of one link share its URL: shown once, after the whole link text."""
     out: list[str] = []
     i = 0
@@ -270,38 +270,39 @@ def spans_text(spans: list[Span]) -> str:
             j = i
             while j + 1 < len(spans) and spans[j + 1].href == span.href and not spans[j + 1].image:
                 j += 1
-            out.append(span_text(Span("".join(s.text for s in spans[i : j + 1]), href=span.href)))
+            out.append(span_text(Span("".join(s.text for s in spans[i : j + 1]), href=span.href), urls))
             i = j + 1
             continue
-        out.append(span_text(span))
+        out.append(span_text(span, urls))
         i += 1
     return "".join(out)
 
 
-def _text_lines(items: list[Block], indent: str = "") -> list[str]:
+def _text_lines(items: list[Block], indent: str = "", urls: bool = True) -> list[str]:
     lines: list[str] = []
     for block in items:
         if isinstance(block, Heading | Para):
-            lines += [indent + line for line in spans_text(block.spans).split("\n")]
+            lines += [indent + line for line in spans_text(block.spans, urls).split("\n")]
         elif isinstance(block, ListBlock):
             for n, item in enumerate(block.items, block.start):
                 mark = f"{n}. " if block.ordered else "・"
-                inner = _text_lines(item, indent + "  ")
+                inner = _text_lines(item, indent + "  ", urls)
                 first = inner[0].strip() if inner else ""
                 lines.append(indent + mark + first)
                 lines += inner[1:]
         elif isinstance(block, Table):
             for row in [block.head, *block.rows]:
-                lines.append(indent + " | ".join(spans_text(cell) for cell in row))
+                lines.append(indent + " | ".join(spans_text(cell, urls) for cell in row))
         elif isinstance(block, Code):
             lines += [indent + line for line in block.text.split("\n")]
         elif isinstance(block, Quote):
-            lines += _text_lines(block.blocks, indent + "　")
+            lines += _text_lines(block.blocks, indent + "　", urls)
         elif isinstance(block, Rule):
             lines.append(indent + "―――")
     return lines
 
 
-def markdown_text(text: str | None) -> str:
-    """The Markdown as readable plain text: marks removed, link URLs in brackets, HTML stripped."""
-    return "\n".join(_text_lines(blocks(text))).strip()
+def markdown_text(text: str | None, *, urls: bool = True) -> str:
+    """The Markdown as readable plain text: marks removed, link URLs in brackets (unless `urls=False`,
+    e.g. for search snippets), HTML stripped. Cross-domain search and notifications can call this."""
+    return "\n".join(_text_lines(blocks(text), urls=urls)).strip()
