@@ -10,12 +10,16 @@ import csv
 import dataclasses
 import io
 import threading
+from typing import TYPE_CHECKING
 
 from core.cells import csv_row, xlsx_append
 from core.timefmt import format_jst
-from faq import pdf, render
+from faq import render
 from faq.documents import grouped
 from faq.models import FaqEntry, FaqVersion, StudySession
+
+if TYPE_CHECKING:  # reportlab is imported on the first PDF, not when the app starts
+    from faq import pdf
 
 COLUMNS = ["番号", "カテゴリ", "質問", "回答", "質問した自治体等", "票数", "版", "URL"]
 WIDTHS = (7, 16, 44, 80, 22, 7, 6, 38)
@@ -169,6 +173,8 @@ def xlsx_bytes(export: Export) -> bytes:
 
 
 def pdf_document(export: Export) -> pdf.PdfDocument:
+    from faq import pdf
+
     version = export.version
     groups = [
         (category, [pdf.PdfEntry(e.id, e.category, e.question, e.answer) for e in items])
@@ -190,4 +196,6 @@ def pdf_document(export: Export) -> pdf.PdfDocument:
 
 
 def pdf_bytes(export: Export) -> bytes:
+    from faq import pdf
+
     return pdf.render_pdf(pdf_document(export))
