@@ -108,7 +108,7 @@ def test_live_qa_to_published_faq(server, tmp_path):
         card.get_by_role("button", name="回答を送信").click()
         _card(alice, "会場の受付で本人確認").get_by_text("予約番号と照合").wait_for()
         # The board shows the answer rendered (server-side, sanitised), not as raw Markdown.
-        assert _card(alice, "会場の受付で本人確認").locator(".q-answer strong").inner_text() == "マイナンバーカード"
+        assert _card(alice, "会場の受付で本人確認").locator(".q-answer .md strong").inner_text() == "マイナンバーカード"
         bob.wait_for_selector("#answering-now", state="hidden")
 
         # One is dismissed with a reason its asker sees; others no longer see it.
