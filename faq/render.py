@@ -84,7 +84,8 @@ def _html(text: str) -> str:
     return nh3.clean(
         out,
         tags=TAGS,
-        attributes={"a": {"href", "title", "class"}},
+        attributes={"a": {"href", "title"}},
+        allowed_classes={"a": {"image-link"}},  # our image links only: a member's class="…" is dropped
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow",
     )
