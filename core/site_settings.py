@@ -32,7 +32,7 @@ class CommunitySettings:
 
 
 async def load(db: AsyncSession) -> CommunitySettings:
-    rows = dict((await db.execute(select(SiteSetting.key, SiteSetting.value))).tuples().all())
+    rows = {str(k): str(v) for k, v in (await db.execute(select(SiteSetting.key, SiteSetting.value))).all()}
     default = CommunitySettings()
     supporters = rows.get(FOUNDING_SUPPORTERS, "")
     return CommunitySettings(

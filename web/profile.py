@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, patch, post
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
 
 from core import site_settings
@@ -204,7 +204,7 @@ class ProfileApiController(Controller):
 
     @patch("/me")
     async def update_me(
-        self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings, data: ProfilePatch
+        self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings, data: JSONBody[ProfilePatch]
     ) -> ProfileOut:
         return await _patch(db, settings, active_member(request), data)
 
@@ -215,7 +215,7 @@ class ProfileApiController(Controller):
         db: DbSession,
         settings: AppSettings,
         member_id: FromPath[int],
-        data: ProfilePatch,
+        data: JSONBody[ProfilePatch],
     ) -> ProfileOut:
         """Only one's own profile: anyone else's is refused with 403."""
         me = active_member(request)

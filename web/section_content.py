@@ -71,7 +71,7 @@ async def section_content(db: AsyncSession, section: Section) -> SectionContent:
         programs=[p for p in programs if p.active],
         coming=list((await db.execute(coming_q)).unique().scalars()),
         series=series,
-        documents=[(d, s) for d, s in (await db.execute(docs_q)).unique().tuples()] if series else [],
+        documents=[(d, s) for d, s in (await db.execute(docs_q)).unique().all()] if series else [],
         archive=list((await db.execute(archive_q)).unique().scalars()),
     )
 
@@ -119,5 +119,5 @@ async def member_content(db: AsyncSession, member: Member) -> MemberContent:
         sections=await sections.sections_of(db, member.id),
         programs=[p for p in programs if p.active],
         appearances=list((await db.execute(appeared_q)).unique().scalars()),
-        documents=[(d, int(n)) for d, n in (await db.execute(docs_q)).tuples()],
+        documents=[(d, int(n)) for d, n in (await db.execute(docs_q)).all()],
     )

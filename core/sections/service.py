@@ -62,7 +62,7 @@ async def member_counts(db: AsyncSession, section_ids: list[int] | None = None) 
     query = query.join(Member, Member.id == SectionMembership.member_id).where(Member.status == Status.APPROVED)
     if section_ids is not None:
         query = query.where(SectionMembership.section_id.in_(section_ids))
-    return {int(k): int(v) for k, v in (await db.execute(query)).tuples()}
+    return {int(k): int(v) for k, v in (await db.execute(query)).all()}
 
 
 async def list_sections(db: AsyncSession, q: str = "", kind: SectionKind | None = None) -> list[SectionSummary]:
