@@ -73,6 +73,11 @@ class ChangeOut(msgspec.Struct):
     changed_by_id: int | None
 
 
+async def _me(request: Request[Any, Any, Any], db: DbSession) -> Member:
+    """The logged-in member as a row of this request's session (the middleware's copy is not written)."""
+    return await db.get_one(Member, active_member(request).id, populate_existing=True)
+
+
 def _values(member: Member) -> dict[str, str]:
     values = {f: str(getattr(member, f)) for f in PROFILE_FIELDS}
     values["org_kind"] = member.org_kind.value
@@ -145,7 +150,7 @@ class ProfileEditController(Controller):
 
     @post("/edit")
     async def edit(self, request: Request[Any, Any, Any], db: DbSession) -> Response[Any]:
-        member, form = active_member(request), await read_form(request)
+        member, form = await _me(request, db), await read_form(request)
         try:
             await _save(db, member, form)
         except Invalid as exc:
@@ -158,7 +163,7 @@ class ProfileEditController(Controller):
     async def change_email(
         self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings
     ) -> Response[Any]:
-        member, form = active_member(request), await read_form(request)
+        member, form = await _me(request, db), await read_form(request)
         try:
             await _start_email_change(db, settings, member, form.get("email", ""))
         except Invalid as exc:
@@ -200,13 +205,13 @@ class ProfileApiController(Controller):
 
     @get("/me")
     async def me(self, request: Request[Any, Any, Any], db: DbSession) -> ProfileOut:
-        return await _profile_out(db, active_member(request))
+        return await _profile_out(db, await _me(request, db))
 
     @patch("/me")
     async def update_me(
         self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings, data: JSONBody[ProfilePatch]
     ) -> ProfileOut:
-        return await _patch(db, settings, active_member(request), data)
+        return await _patch(db, settings, await _me(request, db), data)
 
     @patch("/members/{member_id:int}")
     async def update_member(
@@ -218,10 +223,9 @@ class ProfileApiController(Controller):
         data: JSONBody[ProfilePatch],
     ) -> ProfileOut:
         """Only one's own profile: anyone else's is refused with 403."""
-        me = active_member(request)
-        if member_id != me.id:
+        if member_id != active_member(request).id:
             raise Forbidden("他のメンバーのプロフィールは編集できません。")
-        return await _patch(db, settings, me, data)
+        return await _patch(db, settings, await _me(request, db), data)
 
     @get("/members/{member_id:int}/changes", guards=[operator_guard])
     async def changes(self, db: DbSession, member_id: FromPath[int]) -> list[ChangeOut]:

@@ -44,7 +44,9 @@ async def test_five_supporters_found_the_section_with_its_founder_as_chief(clien
     assert body["proposal"]["status"] == "founded"
     assert founded["name"] == "公用車管理課" and founded["type"] == "work"
     assert founded["chief"]["name"] == "市民 一郎" and founded["member_count"] == 6
-    late = await client.post(f"/api/sections/proposals/{proposal['id']}/support", headers=await bearer(db, "mhlw@example.jp"))
+    late = await client.post(
+        f"/api/sections/proposals/{proposal['id']}/support", headers=await bearer(db, "mhlw@example.jp")
+    )
     assert late.status_code == 409 and late.json()["error"]["code"] == "proposal_closed"
 
     listed = {s["name"]: s for s in (await client.get("/api/sections", headers=founder)).json()}
@@ -67,7 +69,9 @@ async def test_threshold_is_an_operator_setting(client, db):
     founder = await bearer(db, "member@example.jp")
     proposal = (await _propose(client, founder, name="窓口改善課", kind="skill")).json()
     assert proposal["needed"] == 2
-    first = await client.post(f"/api/sections/proposals/{proposal['id']}/support", headers=await bearer(db, "host@example.jp"))
+    first = await client.post(
+        f"/api/sections/proposals/{proposal['id']}/support", headers=await bearer(db, "host@example.jp")
+    )
     assert first.json()["founded"] is None
     second = await client.post(
         f"/api/sections/proposals/{proposal['id']}/support", headers=await bearer(db, "naha@example.jp")
@@ -80,7 +84,10 @@ async def test_threshold_is_an_operator_setting(client, db):
     [
         ("法規課", "同じ名前の課か設立提案が既にあります。"),  # an existing 課
         ("ほうき課", None),  # different name: accepted
-        ("庁内ｄｘ推進課", "同じ名前の課か設立提案が既にあります。"),  # the open demo proposal 庁内DX推進課, width/case folded
+        (
+            "庁内ｄｘ推進課",
+            "同じ名前の課か設立提案が既にあります。",
+        ),  # the open demo proposal 庁内DX推進課, width/case folded
         ("<b>太字課</b>", "課の名前に記号"),
         ("長" * 31, "課の名前は30文字以内で入力してください。"),
         ("", "課の名前を入力してください。"),
@@ -119,9 +126,13 @@ async def test_join_leave_and_the_chief_appoints_deputies(client, db):
     again = await client.post(f"/api/sections/{video}/join", headers=member)
     assert again.status_code == 409 and again.json()["error"]["code"] == "already_member"
     chief = await bearer(db, "host@example.jp")  # 放送 さくら is 動画課's 課長
-    assert (await client.post(f"/api/sections/{video}/leave", headers=chief)).json()["error"]["code"] == "chief_cannot_leave"
+    assert (await client.post(f"/api/sections/{video}/leave", headers=chief)).json()["error"][
+        "code"
+    ] == "chief_cannot_leave"
     member_id = (await client.get("/api/me", headers=member)).json()["id"]
-    stranger = await client.put(f"/api/sections/{video}/deputies/{member_id}", headers=await bearer(db, "naha@example.jp"))
+    stranger = await client.put(
+        f"/api/sections/{video}/deputies/{member_id}", headers=await bearer(db, "naha@example.jp")
+    )
     assert stranger.status_code == 403
     appointed = await client.put(f"/api/sections/{video}/deputies/{member_id}", headers=chief)
     assert appointed.status_code == 200
