@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Column, func, select, update
+from sqlalchemy import Column, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -24,6 +24,10 @@ def register_owner_column(column: InstrumentedAttribute[int | None]) -> None:
         OWNER_COLUMNS.append(column)
 
 
+#: 仕事直結型, 共通スキル育成型, 趣味・サークル型 — the order the community lists them in.
+KIND_ORDER = case({k: i for i, k in enumerate(SectionKind)}, value=Section.kind)
+
+
 @dataclass(frozen=True, slots=True)
 class SectionSummary:
     section: Section
@@ -32,7 +36,7 @@ class SectionSummary:
 
 async def section_choices(db: AsyncSession) -> list[Section]:
     """The one list every 課 filter offers: active 課 by type, then name."""
-    query = select(Section).where(Section.status == SectionStatus.ACTIVE).order_by(Section.kind, Section.name)
+    query = select(Section).where(Section.status == SectionStatus.ACTIVE).order_by(KIND_ORDER, Section.name)
     return list((await db.execute(query)).unique().scalars())
 
 
@@ -44,7 +48,7 @@ async def owner_choices(db: AsyncSession, member: Member) -> list[Section]:
         select(Section)
         .join(SectionMembership, SectionMembership.section_id == Section.id)
         .where(SectionMembership.member_id == member.id, Section.status == SectionStatus.ACTIVE)
-        .order_by(Section.kind, Section.name)
+        .order_by(KIND_ORDER, Section.name)
     )
     return list((await db.execute(query)).unique().scalars())
 
@@ -101,7 +105,7 @@ async def sections_of(db: AsyncSession, member_id: int) -> list[Section]:
         select(Section)
         .join(SectionMembership, SectionMembership.section_id == Section.id)
         .where(SectionMembership.member_id == member_id, Section.status == SectionStatus.ACTIVE)
-        .order_by(Section.kind, Section.name)
+        .order_by(KIND_ORDER, Section.name)
     )
     return list((await db.execute(query)).unique().scalars())
 
