@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import unicodedata
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec

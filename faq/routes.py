@@ -14,7 +14,6 @@ import msgspec
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
-from sqlalchemy import select
 
 from core.access import active_member, member_guard
 from core.deps import AppSettings, Bus, DbSession

@@ -3,8 +3,8 @@
 from archive import models as archive_models
 from core import sections, site_settings
 from core.db import Base
-from core.sections import models as section_models
 from core.members import models as member_models
+from core.sections import models as section_models
 from faq import models as faq_models
 from live import models as live_models
 from live.moderation import models as moderation_models
