@@ -172,9 +172,13 @@ class ProfileEditController(Controller):
 
 
 class EmailConfirmController(Controller):
-    """The link in the mail: a page with a button (mail scanners that prefetch links change nothing)."""
+    """The link in the mail: a page with a button (mail scanners that prefetch links change nothing).
+
+    It needs the member's own session too, so a leaked link alone cannot move an account.
+    """
 
     path = "/profile/email/confirm"
+    guards = [member_guard]
     include_in_schema = False
 
     @get("/")
@@ -185,7 +189,7 @@ class EmailConfirmController(Controller):
     async def confirm(self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings) -> Response[Any]:
         form = await read_form(request)
         try:
-            member, old = await profile.confirm_email_change(db, form.get("token", ""))
+            member, old = await profile.confirm_email_change(db, form.get("token", ""), active_member(request).id)
         except Invalid as exc:
             context = {"token": form.get("token", "")[:200], "error": exc.fields.get("email") or exc.message}
             return Template("email_confirm.html", context=context, status_code=400)

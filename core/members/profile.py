@@ -120,11 +120,11 @@ async def request_email_change(db: AsyncSession, member: Member, raw_email: str)
     return email, raw
 
 
-async def confirm_email_change(db: AsyncSession, raw: str) -> tuple[Member, str]:
+async def confirm_email_change(db: AsyncSession, raw: str, member_id: int) -> tuple[Member, str]:
     """Switch to the confirmed address; return the member and the old address (to tell it)."""
     row = await db.get(EmailChange, hash_token(raw[:200]))
     invalid = Invalid("このリンクは無効か期限切れです。もう一度お手続きください。", code="link_invalid")
-    if row is None or row.used_at is not None or row.expires_at <= utcnow():
+    if row is None or row.used_at is not None or row.expires_at <= utcnow() or row.member_id != member_id:
         raise invalid
     member = await db.get_one(Member, row.member_id)
     if await get_by_email(db, row.new_email) is not None:

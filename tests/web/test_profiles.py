@@ -80,7 +80,9 @@ async def test_reapproval_after_a_change_is_an_operator_setting(client, db):
     assert (await client.get("/api/me", headers=me)).json()["error"]["code"] == "account_inactive"
 
 
-async def test_email_change_is_confirmed_by_a_link_to_the_new_address(client, db, settings):
+async def test_email_change_is_confirmed_by_a_link_to_the_new_address(client, db, settings, app):
+    from litestar.testing import AsyncTestClient
+
     me = await bearer(db, "member@example.jp")
     started = await client.patch("/api/me", json={"email": "Ichiro.Shimin@City.Suita.example.jp"}, headers=me)
     assert started.status_code == 200 and started.json()["email_pending"] == "ichiro.shimin@city.suita.example.jp"
@@ -89,6 +91,11 @@ async def test_email_change_is_confirmed_by_a_link_to_the_new_address(client, db
     assert set(sent) == {"ichiro.shimin@city.suita.example.jp", "member@example.jp"}
     assert "token=" not in sent["member@example.jp"]  # the old address is told, not given the link
     token = sent["ichiro.shimin@city.suita.example.jp"].split("token=")[1].split()[0]
+    async with AsyncTestClient(app=app, base_url="http://127.0.0.1:8000") as someone_else:
+        await login(someone_else, "fukuoka@example.jp")
+        stolen = await post_form(someone_else, "/profile/email/confirm", {"token": token})
+        assert stolen.status_code == 400 and "無効か期限切れ" in stolen.text
+    await login(client, "member@example.jp")
     forged = await post_form(client, "/profile/email/confirm", {"token": "forged"})
     assert forged.status_code == 400 and "無効か期限切れ" in forged.text
     done = await post_form(client, "/profile/email/confirm", {"token": token})
