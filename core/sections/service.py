@@ -11,7 +11,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.members.models import Member, Role, Status
-from core.sections.models import Section, SectionKind, SectionMembership, SectionStatus
+from core.sections.models import Section, SectionKind, SectionMembership, SectionProposal, SectionStatus
 from core.sections.names import check_name, check_purpose, section_key
 
 #: Columns of other domains that name an owning 課 (programs, study series); merging moves them.
@@ -190,8 +190,9 @@ async def _check_free_name(db: AsyncSession, name: str, exclude_id: int | None =
     query = select(Section.id).where(Section.name_key == section_key(clean))
     if exclude_id is not None:
         query = query.where(Section.id != exclude_id)
-    if (await db.execute(query)).first() is not None:
-        raise Invalid("同じ名前の課が既にあります。", fields={"name": "同じ名前の課が既にあります。"})
+    proposed = select(SectionProposal.id).where(SectionProposal.open_key == section_key(clean))
+    if (await db.execute(query)).first() is not None or (await db.execute(proposed)).first() is not None:
+        raise Invalid("同じ名前の課が既にあります。", fields={"name": "同じ名前の課か設立提案が既にあります。"})
     return clean
 
 

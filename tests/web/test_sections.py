@@ -149,7 +149,9 @@ async def test_operators_rename_merge_and_archive(client, db):
     taken = await client.post(f"/api/sections/{law}/rename", json={"name": "ＤＯＵＧＡ課"}, headers=operator)
     assert taken.status_code == 201  # no 課 is called that
     dup = await client.post(f"/api/sections/{law}/rename", json={"name": "みんなの 財政課"}, headers=operator)
-    assert dup.status_code == 400 and dup.json()["error"]["fields"]["name"] == "同じ名前の課が既にあります。"
+    assert dup.status_code == 400 and dup.json()["error"]["fields"]["name"] == "同じ名前の課か設立提案が既にあります。"
+    proposed = await client.post(f"/api/sections/{law}/rename", json={"name": "庁内DX推進課"}, headers=operator)
+    assert proposed.status_code == 400  # an open proposal has that name
     member = await bearer(db, "member@example.jp")
     assert (await client.post(f"/api/sections/{law}/archive", headers=member)).status_code == 403
 

@@ -97,3 +97,43 @@ async def test_operator_merge_form_needs_a_target(client, db):
     finance = await section_id(db, "みんなの財政課")
     merged = await post_form(client, f"/sections/{runners}/merge", {"target_id": str(finance)})
     assert merged.status_code == 200 and "課を統合しました" in merged.text and "みんなの財政課" in merged.text
+
+
+async def test_operator_settings_form_validates_and_saves(client, db):
+    from core import site_settings
+
+    await login(client, "operator@example.jp")
+    page = await client.get("/admin/settings")
+    assert page.status_code == 200 and 'value="5"' in page.text
+    bad = await post_form(client, "/admin/settings", {"founding_supporters": "0"})
+    assert bad.status_code == 400 and "1〜50の整数" in bad.text
+    ok = await post_form(client, "/admin/settings", {"founding_supporters": "3", "reapproval_on_change": "on"})
+    assert ok.status_code == 200 and "設定を保存しました" in ok.text
+    saved = await site_settings.load(db)
+    assert saved == site_settings.CommunitySettings(founding_supporters=3, reapproval_on_change=True)
+    await login(client, "member@example.jp")
+    assert (await client.get("/admin/settings")).status_code == 403
+
+
+async def test_api_contract_is_in_the_openapi_document(client):
+    schema = (await client.get("/schema/openapi.json")).json()
+    paths = schema["paths"]
+    for path, method in [
+        ("/api/sections", "get"),
+        ("/api/sections/{section_id}", "get"),
+        ("/api/sections/proposals", "post"),
+        ("/api/sections/proposals/{proposal_id}/support", "post"),
+        ("/api/sections/{section_id}/join", "post"),
+        ("/api/sections/{section_id}/leave", "post"),
+        ("/api/directory", "get"),
+        ("/api/me", "get"),
+        ("/api/me", "patch"),
+        ("/api/members/{member_id}/changes", "get"),
+    ]:
+        assert method in paths[path], (path, method)
+    section = schema["components"]["schemas"]["SectionOut"]["properties"]
+    assert {"id", "name", "type", "chief", "member_count"} <= set(section)
+    proposal_in = schema["components"]["schemas"]["ProposalIn"]["properties"]
+    assert set(proposal_in) == {"name", "type", "purpose"}
+    directory_member = schema["components"]["schemas"]["DirectoryMember"]["properties"]
+    assert "email" not in directory_member
