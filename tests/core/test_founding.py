@@ -10,8 +10,7 @@ from sqlalchemy import func, select
 from core.db import Database
 from core.errors import Conflict
 from core.members.models import Member
-from core.sections import ProposalStatus, Section, SectionMembership, SectionProposal
-from core.sections import founding
+from core.sections import ProposalStatus, Section, SectionMembership, SectionProposal, founding
 
 pytestmark = pytest.mark.usefixtures("demo")
 
