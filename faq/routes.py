@@ -15,12 +15,11 @@ import msgspec
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
-from sqlalchemy import select
 
 from core.access import active_member, member_guard
 from core.deps import AppSettings, Bus, DbSession
 from core.members.models import Member
-from core.sections import Section
+from core.sections.service import check_owner, owner_choices
 from core.timefmt import JST
 from faq import board, documents, events, exports, service
 from faq.models import FaqDocument, Question, SessionState, StudySession
@@ -203,14 +202,15 @@ class FaqPages(Controller):
         )
 
     @get("/series/new")
-    async def new_series(self, db: DbSession) -> Template:
-        sections = list((await db.execute(select(Section).order_by(Section.id))).scalars())
+    async def new_series(self, request: Request[Any, Any, Any], db: DbSession) -> Template:
+        sections = await owner_choices(db, active_member(request))
         return Template("faq/series_new.html", context={"sections": sections})
 
     @post("/series")
     async def create_series(self, request: Request[Any, Any, Any], db: DbSession) -> Redirect:
         form = await _form(request)
         section_id = _int(form["section_id"], "課") if form.get("section_id") else None
+        await check_owner(db, active_member(request), section_id)
         series = await service.create_series(
             db,
             active_member(request),
