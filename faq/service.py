@@ -117,6 +117,7 @@ async def create_series(
         raise FaqError("duplicate", "同じタイトルのシリーズが既にあります。", 409) from None
     for member_id in dict.fromkeys([creator.id, *(organiser_ids_ or [])]):
         db.add(SeriesOrganiser(series_id=series.id, member_id=member_id))
+    await search.sync_series(db, series)
     await db.commit()
     return series
 

@@ -24,7 +24,7 @@ from faq.lifecycle import BroadcastListener
 from live import routes as live_routes
 from live.schedule.scheduler import start_embedded as start_embedded_scheduler
 from live.schedule.scheduler import stop_embedded as stop_embedded_scheduler
-from web import accounts, admin, api, health, pages
+from web import accounts, admin, api, health, pages, search
 from web.errors import EXCEPTION_HANDLERS
 from web.middleware import AuthMiddleware, ChonaiCSRFMiddleware, RequestContextMiddleware, csrf_config
 from web.templating import template_config
@@ -80,6 +80,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *live_routes.route_handlers,
             *archive_routes.route_handlers,
             *faq_routes.route_handlers,
+            *search.route_handlers,
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
         ],
         dependencies={

@@ -22,6 +22,7 @@ from core.members.models import Member, Role, Status
 from core.sections import Section
 from core.text import clean_block, clean_line
 from core.timefmt import JST
+from live import search_feed
 from live.models import Broadcast, BroadcastState, ExceptionKind, Program, ProgramException, ProgramGuest
 from live.schedule import recurrence
 from live.schedule.recurrence import WEEKDAY_CODES, WEEKDAY_LABELS, RecurrenceError
@@ -383,6 +384,8 @@ async def create_program(db: AsyncSession, bus: EventBus, data: ProgramData, now
     program = Program(rotation=data.rotation)
     _apply(program, data)
     db.add(program)
+    await db.flush()
+    await search_feed.sync_program(db, program.id)
     await db.commit()
     await materialise_program(db, bus, program.id, now)
     return await get_program(db, program.id)
@@ -393,6 +396,7 @@ async def update_program(
 ) -> Program:
     _apply(program, data)
     program.updated_at = utcnow()
+    await search_feed.sync_program(db, program.id)
     await db.commit()
     await materialise_program(db, bus, program.id, now)
     return await get_program(db, program.id)
