@@ -43,7 +43,7 @@ def _dictionary() -> Dictionary:
 def _tokenizer() -> object:
     tok = getattr(_local, "tok", None)
     if tok is None:
-        tok = _dictionary().create(mode=SplitMode.A, fields={"pos", "normalized_form", "reading_form"})
+        tok = _dictionary().tokenizer(mode=SplitMode.A, fields={"pos", "normalized_form", "reading_form"})
         _local.tok = tok
     return tok
 

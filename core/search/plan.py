@@ -133,9 +133,4 @@ async def suggestion(db: AsyncSession, plan: Plan) -> Plan | None:
     reading = "".join(w.reading for w in found)[:MAX_READING]
     if not reading:
         return None
-    alternative = await reading_plan(db, plan.query, reading)
-    if alternative is None:
-        return None
-    mine = [k for w in found for k in (w.key,)]
-    theirs = [s.alternatives[0][0] for s in alternative.slots]
-    return None if theirs == mine else alternative
+    return await reading_plan(db, plan.query, reading)  # the caller keeps it only if other words match
