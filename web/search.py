@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, FromQuery, Parameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
 from core.access import active_member, member_guard, operator_guard
@@ -135,8 +135,8 @@ class SearchApi(Controller):
         kind: FromQuery[str | None] = None,
         section: FromQuery[str | None] = None,
         series: FromQuery[str | None] = None,
-        date_from: Annotated[str | None, Parameter(query="from")] = None,
-        date_to: Annotated[str | None, Parameter(query="to")] = None,
+        date_from: Annotated[str | None, QueryParameter(name="from")] = None,
+        date_to: Annotated[str | None, QueryParameter(name="to")] = None,
         page: FromQuery[str | None] = None,
     ) -> SearchOut:
         """Everything Chonai knows, ranked together: FAQ entries, answered questions, archive, programs."""

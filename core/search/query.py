@@ -118,9 +118,9 @@ def _candidate_query(probes: list[list[str]], filters: Filters) -> Select[tuple[
     if filters.group_ids is not None:
         stmt = stmt.where(d.c.group_id.in_(list(filters.group_ids)))
     if filters.date_from is not None:
-        stmt = stmt.where(d.c.date >= filters.date_from.replace(tzinfo=None))
+        stmt = stmt.where(d.c.date >= filters.date_from)
     if filters.date_to is not None:
-        stmt = stmt.where(d.c.date < filters.date_to.replace(tzinfo=None))
+        stmt = stmt.where(d.c.date < filters.date_to)
     return stmt.order_by(d.c.id.desc()).limit(CANDIDATE_CAP + 1)
 
 
