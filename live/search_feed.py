@@ -65,6 +65,7 @@ def comment_doc(b: Broadcast, c: RoomComment) -> Doc:
         date=c.created_at,
         section_id=b.program.section_id if b.program else None,
         group_id=b.id,
+        title_indexed=False,
     )
 
 

@@ -31,6 +31,7 @@ class Doc:
     section_id: int | None = None
     series_id: int | None = None
     group_id: int | None = None
+    title_indexed: bool = True  # False: the title only labels the hit (a chat line's broadcast)
 
 
 @dataclasses.dataclass(slots=True)
@@ -72,7 +73,7 @@ class Analysed:
 
 
 def analyse(doc: Doc) -> Analysed:
-    return Analysed(doc, words(doc.title), words(doc.body))
+    return Analysed(doc, words(doc.title) if doc.title_indexed else [], words(doc.body))
 
 
 async def remember_terms(db: AsyncSession, rows: Iterable[dict[str, str]]) -> None:
