@@ -261,8 +261,9 @@ async def _fill(url: str, entries: list[tuple[str, str, str]], workers: int, log
             await conn.execute(
                 text(
                     "INSERT INTO search_documents (id, kind, ref_id, title, body, url, section_id, series_id, group_id,"
-                    " date, title_keys, body_keys, length) VALUES (:id, :kind, :ref_id, :title, :body, :url,"
-                    " :section_id, :series_id, :group_id, :date, :title_keys, :body_keys, :length)"
+                    " date, title_keys, body_keys, title_spans, body_spans, length) VALUES (:id, :kind, :ref_id, :title,"
+                    " :body, :url, :section_id, :series_id, :group_id, :date, :title_keys, :body_keys, :title_spans,"
+                    " :body_spans, :length)"
                 ),
                 docs[start : start + 5000],
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +19,8 @@ MAX_WORDS = 12
 Group = tuple[tuple[str, ...], ...]  # each member word as its key sequence
 
 _cache: dict[tuple[int, object], list[Group]] = {}
+_checked: list[float] = [0.0]  # when this process last compared the glossary's stamp
+RECHECK_S = 1.0  # another process's glossary change is seen within this many seconds
 
 
 def split_words(text: str) -> list[str]:
@@ -26,6 +29,9 @@ def split_words(text: str) -> list[str]:
 
 async def groups(db: AsyncSession) -> list[Group]:
     """Every glossary group as key sequences; re-read only when the glossary changed."""
+    if _cache and time.monotonic() - _checked[0] < RECHECK_S:
+        return next(iter(_cache.values()))
+    _checked[0] = time.monotonic()
     stamp = (await db.execute(select(func.count(), func.max(GlossaryEntry.updated_at)))).one()
     token = (int(stamp[0]), stamp[1])
     if token not in _cache:
@@ -68,6 +74,7 @@ async def save(db: AsyncSession, member_id: int, words_text: str, note: str, ent
         entry = found
         entry.words, entry.note, entry.updated_by_id = text, note, member_id
     await db.commit()
+    _cache.clear()  # this process sees its own change at once
     return entry
 
 
@@ -77,6 +84,7 @@ async def delete(db: AsyncSession, entry_id: int) -> None:
         raise NotFound("用語集の項目が見つかりません。")
     await db.delete(entry)
     await db.commit()
+    _cache.clear()
 
 
 async def seed(db: AsyncSession) -> int:
@@ -87,4 +95,5 @@ async def seed(db: AsyncSession) -> int:
         return 0
     db.add_all(GlossaryEntry(words=w, note=n) for w, n in GLOSSARY)
     await db.commit()
+    _cache.clear()
     return len(GLOSSARY)

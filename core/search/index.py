@@ -54,6 +54,8 @@ class Analysed:
             "group_id": d.group_id,
             "title_keys": " ".join(w.key[:MAX_KEY] for w in self.title_words),
             "body_keys": " ".join(w.key[:MAX_KEY] for w in self.body_words),
+            "title_spans": " ".join(f"{w.start}-{w.end}" for w in self.title_words),
+            "body_spans": " ".join(f"{w.start}-{w.end}" for w in self.body_words),
             "length": len(self.title_words) + len(self.body_words),
         }
 

@@ -29,6 +29,9 @@ class SearchDocument(Base):
     date: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     title_keys: Mapped[str] = mapped_column(Text, default="")  # space-separated keys, in order
     body_keys: Mapped[str] = mapped_column(Text, default="")
+    # "start-end" in the original text per key above: highlights without re-analysing at query time
+    title_spans: Mapped[str] = mapped_column(Text, default="")
+    body_spans: Mapped[str] = mapped_column(Text, default="")
     length: Mapped[int] = mapped_column(Integer, default=0)  # keys in title + body (BM25 length)
 
 

@@ -12,7 +12,7 @@ import dataclasses
 import datetime as dt
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from sqlalchemy import Select, and_, exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.search.models import SearchDocument, SearchPosting
 from core.search.plan import Keys, Plan, Slot
 
-CANDIDATE_CAP = 1000
-DF_CAP = 5000
+CANDIDATE_CAP = 200
+DF_CAP = 2000
 TITLE_WEIGHT = 3
 K1, B = 1.2, 0.75
 _stats: dict[str, tuple[float, int, float]] = {}
@@ -50,25 +50,35 @@ class Ranked:
         return (-self.tier, -round(self.score, 6), -self.date.timestamp())
 
 
-def find_run(stream: Sequence[str], keys: Keys) -> bool:
-    n = len(keys)
-    first = keys[0]
-    for i, k in enumerate(stream):
-        if k == first and tuple(stream[i : i + n]) == keys:
-            return True
-    return False
+def _positions(stream: list[str], key: str) -> Iterator[int]:
+    i = -1
+    while True:
+        try:
+            i = stream.index(key, i + 1)
+        except ValueError:
+            return
+        yield i
 
 
-def find_sequence(stream: Sequence[str], slots: Sequence[Sequence[Keys]]) -> bool:
+def find_run(stream: list[str], keys: Keys) -> bool:
+    if len(keys) == 1:
+        return keys[0] in stream
+    want = list(keys)
+    return any(stream[i : i + len(want)] == want for i in _positions(stream, keys[0]))
+
+
+def find_sequence(stream: list[str], slots: Sequence[Sequence[Keys]]) -> bool:
     """Whether one alternative of each slot occurs back to back, in order."""
 
     def at(pos: int, index: int) -> bool:
         if index == len(slots):
             return True
-        return any(tuple(stream[pos : pos + len(alt)]) == alt and at(pos + len(alt), index + 1) for alt in slots[index])
+        return any(stream[pos : pos + len(alt)] == list(alt) and at(pos + len(alt), index + 1) for alt in slots[index])
 
-    starts = {alt[0] for alt in slots[0]} if slots else set()
-    return any(k in starts and at(i, 0) for i, k in enumerate(stream))
+    if len(slots) == 1:
+        return any(find_run(stream, alt) for alt in slots[0])
+    firsts = {alt[0] for alt in slots[0]}
+    return any(at(i, 0) for first in firsts for i in _positions(stream, first))
 
 
 async def _document_frequencies(db: AsyncSession, terms: Sequence[str]) -> dict[str, int]:
@@ -104,10 +114,11 @@ def _candidate_query(probes: list[list[str]], filters: Filters) -> Select[tuple[
     p0 = SearchPosting.__table__.alias("p0")
     stmt = (
         select(d.c.id, d.c.kind, d.c.title_keys, d.c.body_keys, d.c.date, d.c.length)
-        .distinct()
         .select_from(p0.join(d, d.c.id == p0.c.doc_id))
-        .where(p0.c.term.in_(probes[0]))
+        .where(p0.c.term.in_(probes[0]) if len(probes[0]) > 1 else p0.c.term == probes[0][0])
     )
+    if len(probes[0]) > 1:
+        stmt = stmt.distinct()
     for i, terms in enumerate(probes[1:]):
         x = SearchPosting.__table__.alias(f"x{i}")
         stmt = stmt.where(exists().where(and_(x.c.doc_id == p0.c.doc_id, x.c.term.in_(terms))))
@@ -121,7 +132,10 @@ def _candidate_query(probes: list[list[str]], filters: Filters) -> Select[tuple[
         stmt = stmt.where(d.c.date >= filters.date_from)
     if filters.date_to is not None:
         stmt = stmt.where(d.c.date < filters.date_to)
-    return stmt.order_by(d.c.id.desc()).limit(CANDIDATE_CAP + 1)
+    # One driving key: its postings are read newest first straight from the (term, doc_id) key and
+    # the scan stops at the cap; several keys (glossary, readings) need DISTINCT.
+    order = p0.c.doc_id.desc() if len(probes[0]) == 1 else d.c.id.desc()
+    return stmt.order_by(order).limit(CANDIDATE_CAP + 1)
 
 
 async def rank(db: AsyncSession, plan: Plan, filters: Filters) -> tuple[list[Ranked], bool]:

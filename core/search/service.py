@@ -107,10 +107,9 @@ async def load_hits(db: AsyncSession, window: list[Ranked]) -> list[Hit]:
         if doc is None:
             continue
         keys = {k for alt in r.matched for k in alt}
-        body_keys = doc.body_keys.split()
-        first = next((i for i, k in enumerate(body_keys) if k in keys), 0)
-        hint = first / max(len(body_keys), 1)
-        hits.append(Hit(doc, r.tier, r.score, snippets.highlight(doc.title, keys), snippets.snippet(doc.body, keys, hint)))
+        title = snippets.mark(doc.title, snippets.spans(doc.title_keys, doc.title_spans, keys))
+        body = snippets.snippet(doc.body, snippets.spans(doc.body_keys, doc.body_spans, keys))
+        hits.append(Hit(doc, r.tier, r.score, title, body))
     return hits
 
 

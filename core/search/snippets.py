@@ -1,26 +1,28 @@
-"""Titles and snippets with the matched words marked; every piece of text is escaped."""
+"""Titles and snippets with the matched words marked, from the spans stored at index time.
+
+No analysis at query time: each document keeps, per key, where that word sits in its original
+text. Every piece of text is escaped.
+"""
 
 from __future__ import annotations
 
-import re
-
 from markupsafe import Markup, escape
 
-from core.search.analyse import words
-
 WIDTH = 110
-_SPACES = re.compile(r"\s+")
 
 
-def spans(text: str, keys: set[str]) -> list[tuple[int, int]]:
+def spans(keys_text: str, spans_text: str, keys: set[str]) -> list[tuple[int, int]]:
+    """Merged [start, end) ranges of the words whose key is in `keys`."""
     merged: list[tuple[int, int]] = []
-    for w in words(text):
-        if w.key not in keys:
+    for key, span in zip(keys_text.split(), spans_text.split(), strict=False):
+        if key not in keys:
             continue
-        if merged and w.start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(w.end, merged[-1][1]))
+        a, _, b = span.partition("-")
+        start, end = int(a), int(b)
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
         else:
-            merged.append((w.start, w.end))
+            merged.append((start, end))
     return merged
 
 
@@ -28,6 +30,8 @@ def mark(text: str, found: list[tuple[int, int]]) -> Markup:
     out: list[str] = []
     last = 0
     for start, end in found:
+        if start < last or end > len(text):
+            continue
         out.append(str(escape(text[last:start])))
         out.append(f"<mark>{escape(text[start:end])}</mark>")
         last = end
@@ -35,27 +39,15 @@ def mark(text: str, found: list[tuple[int, int]]) -> Markup:
     return Markup("".join(out))  # noqa: S704 - every piece above is escaped
 
 
-def highlight(text: str, keys: set[str]) -> Markup:
-    return mark(text, spans(text, keys))
-
-
-def snippet(body: str, keys: set[str], hint: float = 0.0) -> Markup:
-    """About WIDTH characters of `body` around its first match; `hint` guesses where (0..1)."""
-    plain = _SPACES.sub(" ", body).strip()
-    if not plain:
+def snippet(body: str, found: list[tuple[int, int]]) -> Markup:
+    """About WIDTH characters of `body` around its first match, line breaks as spaces."""
+    if not body.strip():
         return Markup("")
-    guess = int(hint * len(plain))
-    start = max(0, guess - 200)
-    window = plain[start : start + 500]
-    found = spans(window, keys)
-    if not found and len(plain) > 500:
-        start, window = 0, plain[:4000]
-        found = spans(window, keys)
-    first = found[0][0] + start if found else 0
+    first = found[0][0] if found else 0
     begin = max(0, first - WIDTH // 3)
-    piece = plain[begin : begin + WIDTH]
-    local = [(max(s + start - begin, 0), min(e + start - begin, len(piece))) for s, e in found]
-    local = [(s, e) for s, e in local if s < e]
+    end = min(len(body), begin + WIDTH)
+    local = [(s - begin, e - begin) for s, e in found if s >= begin and e <= end]
+    piece = body[begin:end].replace("\r", " ").replace("\n", " ")
     prefix = "…" if begin > 0 else ""
-    suffix = "…" if begin + WIDTH < len(plain) else ""
+    suffix = "…" if end < len(body) else ""
     return escape(prefix) + mark(piece, local) + escape(suffix)

@@ -33,6 +33,8 @@ def upgrade() -> None:
     sa.Column('date', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('title_keys', sa.Text(), nullable=False),
     sa.Column('body_keys', sa.Text(), nullable=False),
+    sa.Column('title_spans', sa.Text(), nullable=False),
+    sa.Column('body_spans', sa.Text(), nullable=False),
     sa.Column('length', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_search_documents')),
     sa.UniqueConstraint('kind', 'ref_id', name=op.f('uq_search_documents_kind'))
