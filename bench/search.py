@@ -8,7 +8,6 @@ and highlighting 10 hits). For reference it also times a plain `LIKE '%…%'` sc
 of the same queries in the same run, and states the analyser's memory.
 """
 
-
 from __future__ import annotations
 
 import argparse
@@ -213,7 +212,9 @@ async def _drop_postgres(url: str, name: str) -> None:
         await conn.close()
 
 
-def _analyse_chunk(chunk: list[tuple[int, str, str]]) -> list[tuple[int, dict[str, Any], list[tuple[str, int, int]], dict[str, tuple[str, str]]]]:
+def _analyse_chunk(
+    chunk: list[tuple[int, str, str]],
+) -> list[tuple[int, dict[str, Any], list[tuple[str, int, int]], dict[str, tuple[str, str]]]]:
     """In a worker process: analyse entries into (ref, document row, postings, vocabulary)."""
     from core.search.index import Doc, analyse
 
@@ -271,14 +272,18 @@ async def _fill(url: str, entries: list[tuple[str, str, str]], workers: int, log
         for _, _, _, ts in analysed:
             terms.update(ts)
         raw = await conn.get_raw_connection()
-        driver = raw.driver_connection
+        driver: Any = raw.driver_connection
+        vocabulary = [(t, r, s) for t, (r, s) in terms.items()]
         if url.startswith("sqlite"):
             postings.sort()
-            await driver.executemany("INSERT INTO search_postings VALUES (?, ?, ?, ?)", postings)  # type: ignore[union-attr]
-            await driver.executemany("INSERT INTO search_terms VALUES (?, ?, ?)", [(t, r, s) for t, (r, s) in terms.items()])  # type: ignore[union-attr]
+            await driver.executemany("INSERT INTO search_postings VALUES (?, ?, ?, ?)", postings)
+            await driver.executemany("INSERT INTO search_terms VALUES (?, ?, ?)", vocabulary)
         else:
-            await driver.copy_records_to_table("search_postings", records=postings, columns=["term", "doc_id", "title_tf", "body_tf"])  # type: ignore[union-attr]
-            await driver.copy_records_to_table("search_terms", records=[(t, r, s) for t, (r, s) in terms.items()], columns=["term", "reading", "surface"])  # type: ignore[union-attr]
+            columns = ["term", "doc_id", "title_tf", "body_tf"]
+            await driver.copy_records_to_table("search_postings", records=postings, columns=columns)
+            await driver.copy_records_to_table(
+                "search_terms", records=vocabulary, columns=["term", "reading", "surface"]
+            )
         log(f"index rows: {len(postings)} postings, {len(terms)} terms")
     if url.startswith("sqlite"):
         async with db.engine.connect() as conn:
@@ -339,7 +344,15 @@ async def _time_queries(url: str, queries: list[tuple[str, str]], reference: int
             stmt = (
                 select(func.count())
                 .select_from(SearchDocument)
-                .where(*[or_(SearchDocument.title.contains(t, autoescape=True), SearchDocument.body.contains(t, autoescape=True)) for t in terms])
+                .where(
+                    *[
+                        or_(
+                            SearchDocument.title.contains(t, autoescape=True),
+                            SearchDocument.body.contains(t, autoescape=True),
+                        )
+                        for t in terms
+                    ]
+                )
             )
             await session.execute(stmt)
             ref.append((time.perf_counter() - started) * 1000)

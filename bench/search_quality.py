@@ -15,7 +15,6 @@ import datetime as dt
 import importlib.util
 import json
 import math
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -105,7 +104,11 @@ def substring_run(data: Any) -> Callable[[str], list[str]]:
         terms = query_terms(query)
         if not terms:
             return []
-        found = [(sum(t in title for t in terms), i, sid) for i, (sid, title, body) in enumerate(texts) if all(t in title + "\n" + body for t in terms)]
+        found = [
+            (sum(t in title for t in terms), i, sid)
+            for i, (sid, title, body) in enumerate(texts)
+            if all(t in title + "\n" + body for t in terms)
+        ]
         return [sid for _, _, sid in sorted(found, key=lambda f: (-f[0], -f[1]))]
 
     return run
@@ -127,7 +130,9 @@ async def evaluate(db: Any) -> dict[str, Any]:
         engine_rows.append((cls, m))
         substring_rows.append((cls, metrics(substring(query), relevant)))
         if (relevant and (m["recall"] < 1 or m["mrr"] < 1)) or (not relevant and ranked):
-            failures.append({"class": cls, "query": query, "expected": relevant, "got": ranked[:5], "suggestion": suggestion})
+            failures.append(
+                {"class": cls, "query": query, "expected": relevant, "got": ranked[:5], "suggestion": suggestion}
+            )
     return {
         "entries": len(data.entries()),
         "queries": len(data.QUERIES),

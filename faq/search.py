@@ -21,7 +21,16 @@ from core.search import index
 from core.search import service as engine
 from core.search.index import Doc
 from core.search.query import Filters
-from faq.models import FaqDocument, FaqEntry, FaqVersion, Question, QuestionStatus, SessionState, StudySeries, StudySession
+from faq.models import (
+    FaqDocument,
+    FaqEntry,
+    FaqVersion,
+    Question,
+    QuestionStatus,
+    SessionState,
+    StudySeries,
+    StudySession,
+)
 from faq.normalize import match_spans, normalize
 
 _MARKDOWN_NOISE = re.compile(r"!?\[([^\]]*)\]\([^)]*\)|[#*_`>|~]+|^\s*[-+]\s+|^\s*\d+\.\s+", re.MULTILINE)
@@ -44,7 +53,12 @@ async def _series_of_documents(db: AsyncSession, document_ids: set[int]) -> dict
         .where(FaqDocument.id.in_(document_ids))
     )
     pairs = list(rows)
-    series = {s.id: s for s in (await db.execute(select(StudySeries).where(StudySeries.id.in_({p[1] for p in pairs})))).unique().scalars()}
+    series = {
+        s.id: s
+        for s in (await db.execute(select(StudySeries).where(StudySeries.id.in_({p[1] for p in pairs}))))
+        .unique()
+        .scalars()
+    }
     return {int(d): series[int(s)] for d, s in pairs}
 
 
@@ -54,7 +68,12 @@ async def index_entries(db: AsyncSession, entries: Iterable[FaqEntry]) -> None:
     if not entries:
         return
     series = await _series_of_documents(db, {e.document_id for e in entries})
-    versions = {v.id: v for v in (await db.execute(select(FaqVersion).where(FaqVersion.id.in_({e.version_id for e in entries})))).scalars()}
+    versions = {
+        v.id: v
+        for v in (
+            await db.execute(select(FaqVersion).where(FaqVersion.id.in_({e.version_id for e in entries})))
+        ).scalars()
+    }
     await index.upsert(
         db,
         [
@@ -182,7 +201,11 @@ async def search(
         .unique()
         .scalars()
     }
-    hits = [Hit(entries[h.doc.ref_id], h.score, h.title_html, h.snippet_html) for h in result.hits if h.doc.ref_id in entries]
+    hits = [
+        Hit(entries[h.doc.ref_id], h.score, h.title_html, h.snippet_html)
+        for h in result.hits
+        if h.doc.ref_id in entries
+    ]
     terms = query.split()[:5]
     return SearchResult(query, terms, result.total, result.capped, hits, result.suggestion)
 

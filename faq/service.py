@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.members.models import Member, OrgKind, Role
 from core.text import clean_block, clean_line
+from faq import search
 from faq.models import (
     Registration,
     SeriesOrganiser,

@@ -72,9 +72,7 @@ def comment_doc(b: Broadcast, c: RoomComment) -> Doc:
 async def sync_broadcast(db: AsyncSession, broadcast_id: int) -> None:
     """Index an ended broadcast and its visible chat; drop it from the index otherwise."""
     b = await _broadcast(db, broadcast_id)
-    comments = list(
-        (await db.execute(select(RoomComment).where(RoomComment.broadcast_id == broadcast_id))).scalars()
-    )
+    comments = list((await db.execute(select(RoomComment).where(RoomComment.broadcast_id == broadcast_id))).scalars())
     if b is None or b.state is not BroadcastState.ENDED:
         await index.remove(db, [("broadcast", broadcast_id), *[("comment", c.id) for c in comments]])
         return
@@ -106,7 +104,13 @@ async def program_doc(db: AsyncSession, program: Program) -> Doc:
     member = await db.get(Member, program.personality_id) if program.personality_id else None
     personality = member.name if member else ""
     body = "\n".join(
-        x for x in [program.description, f"パーソナリティ: {personality}" if personality else "", f"ゲスト: {'、'.join(guests)}" if guests else ""] if x
+        x
+        for x in [
+            program.description,
+            f"パーソナリティ: {personality}" if personality else "",
+            f"ゲスト: {'、'.join(guests)}" if guests else "",
+        ]
+        if x
     )
     return Doc(
         kind="program",

@@ -44,7 +44,9 @@ def _date(raw: str | None, label: str, field: str, *, end: bool = False) -> dt.d
     except ValueError:
         day = None
     if day is None:
-        raise Invalid(f"{label}は YYYY-MM-DD の形式で指定してください。", fields={field: "日付の形式が正しくありません。"})
+        raise Invalid(
+            f"{label}は YYYY-MM-DD の形式で指定してください。", fields={field: "日付の形式が正しくありません。"}
+        )
     start = dt.datetime.combine(day + dt.timedelta(days=1 if end else 0), dt.time(), JST)
     return start.astimezone(dt.UTC)
 
@@ -56,7 +58,8 @@ def parse_filters(
     unknown = [k for k in kinds if k not in KIND_LABELS]
     if unknown:
         raise Invalid(
-            "種類は " + "、".join(KIND_LABELS) + " から選んでください。", fields={"kind": f"知らない種類です: {unknown[0][:30]}"}
+            "種類は " + "、".join(KIND_LABELS) + " から選んでください。",
+            fields={"kind": f"知らない種類です: {unknown[0][:30]}"},
         )
     filters = Filters(
         kinds=kinds,
@@ -165,7 +168,14 @@ class SearchPages(Controller):
             error, filters = exc.message, Filters()
         return Template(
             "search.html",
-            context={"q": q[:500], "result": result, "error": error, "filters": filters, "labels": KIND_LABELS, "params": dict(params)},
+            context={
+                "q": q[:500],
+                "result": result,
+                "error": error,
+                "filters": filters,
+                "labels": KIND_LABELS,
+                "params": dict(params),
+            },
         )
 
     @get("/glossary")
@@ -189,7 +199,12 @@ class SearchPages(Controller):
 
 
 async def _glossary_page(
-    db: DbSession, *, notice: str | None = None, error: str | None = None, values: dict[str, str] | None = None, status: int = 200
+    db: DbSession,
+    *,
+    notice: str | None = None,
+    error: str | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
 ) -> Template:
     return Template(
         "search_glossary.html",

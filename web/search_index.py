@@ -26,7 +26,9 @@ def _quiet(_kind: str, _done: int, _total: int) -> None:
     return None
 
 
-async def _batches(db: AsyncSession, kind: str, ids: list[int], feed: Callable[[AsyncSession, list[int]], object], progress: Progress) -> None:
+async def _batches(
+    db: AsyncSession, kind: str, ids: list[int], feed: Callable[[AsyncSession, list[int]], object], progress: Progress
+) -> None:
     for start in range(0, len(ids), BATCH):
         await feed(db, ids[start : start + BATCH])  # type: ignore[misc]
         await db.commit()
@@ -95,7 +97,13 @@ async def _current_refs(db: AsyncSession) -> list[tuple[str, set[int]]]:
     ended = set((await db.execute(select(Broadcast.id).where(Broadcast.state == BroadcastState.ENDED))).scalars())
     out.append(("broadcast", ended))
     comments = set(
-        (await db.execute(select(SearchDocument.ref_id).where(SearchDocument.kind == "comment", SearchDocument.group_id.in_(ended)))).scalars()
+        (
+            await db.execute(
+                select(SearchDocument.ref_id).where(
+                    SearchDocument.kind == "comment", SearchDocument.group_id.in_(ended)
+                )
+            )
+        ).scalars()
     )
     out.append(("comment", comments))
     programs = set((await db.execute(select(Program.id).where(Program.active.is_(True)))).scalars())

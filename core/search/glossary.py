@@ -54,7 +54,9 @@ async def entries(db: AsyncSession) -> list[GlossaryEntry]:
 def _check(words_text: str, note: str) -> tuple[str, str]:
     members = split_words(words_text)
     if len(members) < 2:
-        raise Invalid("同じ意味の語を2つ以上、「、」で区切って入力してください。", fields={"words": "2語以上必要です。"})
+        raise Invalid(
+            "同じ意味の語を2つ以上、「、」で区切って入力してください。", fields={"words": "2語以上必要です。"}
+        )
     if len(members) > MAX_WORDS:
         raise Invalid(f"1つの組に入れられる語は{MAX_WORDS}語までです。", fields={"words": "語が多すぎます。"})
     if any(not keys(m) for m in members):
@@ -62,7 +64,9 @@ def _check(words_text: str, note: str) -> tuple[str, str]:
     return "、".join(members), clean_line(note)[:200]
 
 
-async def save(db: AsyncSession, member_id: int, words_text: str, note: str, entry_id: int | None = None) -> GlossaryEntry:
+async def save(
+    db: AsyncSession, member_id: int, words_text: str, note: str, entry_id: int | None = None
+) -> GlossaryEntry:
     text, note = _check(words_text, note)
     if entry_id is None:
         entry = GlossaryEntry(words=text, note=note, updated_by_id=member_id)

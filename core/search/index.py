@@ -7,7 +7,7 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import delete, insert, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -97,10 +97,14 @@ async def upsert(db: AsyncSession, docs: Sequence[Doc]) -> None:
     await remove(db, [(d.kind, d.ref_id) for d in docs])
     analysed = [analyse(d) for d in docs]
     rows = [a.row() for a in analysed]
-    ids = (await db.execute(SearchDocument.__table__.insert().returning(SearchDocument.id, sort_by_parameter_order=True), rows)).scalars().all()
+    ids = (
+        (await db.execute(insert(SearchDocument).returning(SearchDocument.id, sort_by_parameter_order=True), rows))
+        .scalars()
+        .all()
+    )
     postings = [p for a, doc_id in zip(analysed, ids, strict=True) for p in a.postings(int(doc_id))]
     for start in range(0, len(postings), 5000):
-        await db.execute(SearchPosting.__table__.insert(), postings[start : start + 5000])
+        await db.execute(insert(SearchPosting), postings[start : start + 5000])
     terms: dict[str, dict[str, str]] = {}
     for a in analysed:
         terms.update(a.terms())
@@ -126,5 +130,9 @@ async def remove(db: AsyncSession, refs: Sequence[tuple[str, int]]) -> None:
 async def remove_kind(db: AsyncSession, kind: str, keep: Iterable[int] = ()) -> None:
     """Drop every document of `kind` whose ref_id is not in `keep` (used by the full rebuild)."""
     keep_set = set(keep)
-    stale = [(kind, int(r)) for r in (await db.execute(select(SearchDocument.ref_id).where(SearchDocument.kind == kind))).scalars() if r not in keep_set]
+    stale = [
+        (kind, int(r))
+        for r in (await db.execute(select(SearchDocument.ref_id).where(SearchDocument.kind == kind))).scalars()
+        if r not in keep_set
+    ]
     await remove(db, stale)

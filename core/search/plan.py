@@ -75,7 +75,9 @@ def _glossary_slots(found: list[Word], groups: list[glossary.Group]) -> list[Slo
 async def readings(db: AsyncSession, reading: str) -> dict[str, list[tuple[str, str]]]:
     """Vocabulary entries whose reading is a substring of `reading`: reading -> [(key, surface)]."""
     subs = {reading[i:j] for i in range(len(reading)) for j in range(i + 1, min(len(reading), i + 16) + 1)}
-    rows = await db.execute(select(SearchTerm.reading, SearchTerm.term, SearchTerm.surface).where(SearchTerm.reading.in_(subs)))
+    rows = await db.execute(
+        select(SearchTerm.reading, SearchTerm.term, SearchTerm.surface).where(SearchTerm.reading.in_(subs))
+    )
     out: dict[str, list[tuple[str, str]]] = {}
     for r, term, surface in rows:
         out.setdefault(str(r), []).append((str(term), str(surface)))
@@ -104,9 +106,7 @@ async def reading_plan(db: AsyncSession, query: str, reading: str) -> Plan | Non
     pieces = segment(reading, vocab)
     if not pieces or len(pieces) > MAX_SLOTS:
         return None
-    slots = [
-        Slot([(key,) for key, _ in vocab[p][:MAX_ALTERNATIVES]], vocab[p][0][1]) for p in pieces
-    ]
+    slots = [Slot([(key,) for key, _ in vocab[p][:MAX_ALTERNATIVES]], vocab[p][0][1]) for p in pieces]
     surfaces = {key: surface for p in pieces for key, surface in vocab[p]}
     return Plan(query, slots, in_order=True, surfaces=surfaces)
 

@@ -13,6 +13,7 @@ import datetime as dt
 import math
 import time
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from sqlalchemy import Select, and_, exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -96,7 +97,7 @@ async def _document_frequencies(db: AsyncSession, terms: Sequence[str]) -> dict[
 
 async def corpus_stats(db: AsyncSession) -> tuple[int, float]:
     """(documents, mean length), cached for a few seconds per process."""
-    key = str(db.get_bind().url)
+    key = str(db.get_bind().engine.url)
     cached = _stats.get(key)
     if cached and time.monotonic() - cached[0] < 10:
         return cached[1], cached[2]
@@ -153,7 +154,9 @@ async def rank(db: AsyncSession, plan: Plan, filters: Filters) -> tuple[list[Ran
     n, avg = await corpus_stats(db)
     idf = {t: math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5)) for t in terms if t in df}
     out: list[Ranked] = []
-    for doc_id, kind, title_keys, body_keys, date, length in rows[:CANDIDATE_CAP]:
+    for row in rows[:CANDIDATE_CAP]:
+        values: Any = row
+        doc_id, kind, title_keys, body_keys, date, length = values
         title, body = title_keys.split(), body_keys.split()
         ranked = _score(plan, title, body, idf, int(length), avg)
         if ranked is None:

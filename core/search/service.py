@@ -99,7 +99,9 @@ async def load_hits(db: AsyncSession, window: list[Ranked]) -> list[Hit]:
         return []
     docs = {
         d.id: d
-        for d in (await db.execute(select(SearchDocument).where(SearchDocument.id.in_([r.doc_id for r in window])))).scalars()
+        for d in (
+            await db.execute(select(SearchDocument).where(SearchDocument.id.in_([r.doc_id for r in window])))
+        ).scalars()
     }
     hits: list[Hit] = []
     for r in window:

@@ -114,7 +114,9 @@ def normalize(text: str) -> str:
 
 _KEY_TABLE: dict[int, int | None] = {c: c - 0x60 for c in range(0x30A1, 0x30F7)}
 _KEY_TABLE.update({ord(a): ord(b) for a, b in zip("ぁぃぅぇぉっゃゅょゎゕゖ", "あいうえおつやゆよわかけ", strict=True)})
-_KEY_TABLE.update({ord(a) + 0x60: ord(b) for a, b in zip("ぁぃぅぇぉっゃゅょゎゕゖ", "あいうえおつやゆよわかけ", strict=True)})
+_KEY_TABLE.update(
+    {ord(a) + 0x60: ord(b) for a, b in zip("ぁぃぅぇぉっゃゅょゎゕゖ", "あいうえおつやゆよわかけ", strict=True)}
+)
 _KEY_TABLE[ord("ー")] = None
 
 

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db import utcnow
 from core.events import EventBus
 from core.members.models import Member
-from live.events import SCHEDULE_CHANNEL, BroadcastStateChanged, broadcast_channel
 from live import search_feed
+from live.events import SCHEDULE_CHANNEL, BroadcastStateChanged, broadcast_channel
 from live.models import Broadcast, BroadcastState
 
 log = logging.getLogger("chonai.schedule")

@@ -50,7 +50,9 @@ def test_variant_table_is_the_maintained_one():
     assert variants.fold("國") == "国" and variants.fold("高") == "高"
 
 
-@pytest.mark.parametrize(("text", "value"), [("一", 1), ("十一", 11), ("二十", 20), ("百二十三", 123), ("二〇二六", 2026)])
+@pytest.mark.parametrize(
+    ("text", "value"), [("一", 1), ("十一", 11), ("二十", 20), ("百二十三", 123), ("二〇二六", 2026)]
+)
 def test_kanji_numbers(text, value):
     assert kanji_number(text) == value
 

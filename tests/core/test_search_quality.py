@@ -9,7 +9,17 @@ async def test_labelled_set_meets_the_targets(db):
     result = await evaluate(db)
     assert result["entries"] >= 150 and result["queries"] >= 100
     engine = result["engine"]
-    for cls in ("width", "okurigana", "long_vowel", "variant_kanji", "numerals", "reading", "compound", "glossary", "ime"):
+    for cls in (
+        "width",
+        "okurigana",
+        "long_vowel",
+        "variant_kanji",
+        "numerals",
+        "reading",
+        "compound",
+        "glossary",
+        "ime",
+    ):
         assert engine[cls]["queries"] >= 6, cls
     assert result["failures"] == []
     assert engine["all"]["recall"] >= 0.95 and engine["all"]["ndcg"] >= 0.9

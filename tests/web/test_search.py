@@ -76,7 +76,18 @@ async def test_bad_filters_are_a_typed_400(client, demo, params, field):
 
 
 @pytest.mark.parametrize(
-    "q", ["接", "あ" * 500, "！？＃＄", "%_\\", "\x00\x07接種\x1b", '"接種券', "接種券'", "😀🙏", "<script>alert(1)</script>"]
+    "q",
+    [
+        "接",
+        "あ" * 500,
+        "！？＃＄",
+        "%_\\",
+        "\x00\x07接種\x1b",
+        '"接種券',
+        "接種券'",
+        "😀🙏",
+        "<script>alert(1)</script>",
+    ],
 )
 async def test_bad_input_is_a_normal_page(client, demo, q):
     await login(client, "member@example.jp")
@@ -119,7 +130,9 @@ async def test_lifecycle_questions_broadcasts_and_hidden_chat(client, demo, db):
     r = await api(client, f"/sessions/{session.id}/questions", {"body": "備蓄品の入れ替え周期はどう決めていますか？"})
     qid = r.json()["id"]
     await login(client, "naha@example.jp")
-    assert (await api(client, f"/questions/{qid}/answer", {"answer": "賞味期限の一年前に入れ替えています。"})).status_code == 201
+    assert (
+        await api(client, f"/questions/{qid}/answer", {"answer": "賞味期限の一年前に入れ替えています。"})
+    ).status_code == 201
     assert (await find(client, "備蓄品 入れ替え"))["total"] == 0  # the session has not ended yet
     await api(client, f"/sessions/{session.id}/end")
     hits = (await find(client, "備蓄品 入れ替え"))["hits"]
@@ -127,7 +140,12 @@ async def test_lifecycle_questions_broadcasts_and_hidden_chat(client, demo, db):
 
     start = dt.datetime(2026, 11, 2, 3, 0, tzinfo=dt.UTC)
     b = await make_broadcast(
-        db, title="備蓄倉庫の点検 特集", host_email="host@example.jp", section="動画課", start=start, state=BroadcastState.LIVE
+        db,
+        title="備蓄倉庫の点検 特集",
+        host_email="host@example.jp",
+        section="動画課",
+        start=start,
+        state=BroadcastState.LIVE,
     )
     host = b.personality_id
     db.add(RoomComment(broadcast_id=b.id, position=1, member_id=host, text="うちは備蓄倉庫を年二回点検しています"))
