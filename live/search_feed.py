@@ -132,3 +132,11 @@ async def sync_program(db: AsyncSession, program_id: int) -> None:
         await index.upsert(db, [await program_doc(db, program)])
     else:
         await index.remove(db, [("program", program_id)])
+    # Its archived broadcasts name the program, its personality and guests: they follow.
+    ended = select(Broadcast.id).where(Broadcast.program_id == program_id, Broadcast.state == BroadcastState.ENDED)
+    docs = []
+    for broadcast_id in (await db.execute(ended)).scalars():
+        b = await _broadcast(db, broadcast_id)
+        if b is not None:
+            docs.append(await broadcast_doc(db, b))
+    await index.upsert(db, docs)
