@@ -9,7 +9,6 @@ Answers are Markdown; the index and snippets see them as plain text.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Iterable, Sequence
 
 from markupsafe import Markup, escape
@@ -32,13 +31,12 @@ from faq.models import (
     StudySession,
 )
 from faq.normalize import match_spans, normalize
-
-_MARKDOWN_NOISE = re.compile(r"!?\[([^\]]*)\]\([^)]*\)|[#*_`>|~]+|^\s*[-+]\s+|^\s*\d+\.\s+", re.MULTILINE)
+from faq.render import markdown_text
 
 
 def plain_text(markdown: str) -> str:
-    """Markdown as the text a reader sees (links keep their label)."""
-    return _MARKDOWN_NOISE.sub(lambda m: m.group(1) or " ", markdown).strip()
+    """Markdown as the text a reader sees (faq.render's own text rendering)."""
+    return markdown_text(markdown, urls=False).strip()
 
 
 def search_text(question: str, answer: str) -> str:
