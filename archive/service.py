@@ -7,7 +7,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -15,9 +15,11 @@ from archive.media import MediaError, parse_media_url
 from archive.models import Recording
 from core.bounds import EARLIEST, LATEST
 from core.members.models import Member, Role
+from core.search import service as search_service
 from core.text import clean_line
 from core.timefmt import JST
-from live.models import Broadcast, BroadcastState, Program, ProgramGuest
+from live import search_feed
+from live.models import Broadcast, BroadcastState, Program
 
 PAGE_SIZE = 20
 MAX_OFFSET = 6 * 3600
@@ -115,6 +117,8 @@ async def add_recording(
         added_by_id=member.id,
     )
     db.add(recording)
+    await db.flush()
+    await search_feed.sync_broadcast(db, broadcast.id)
     await db.commit()
     return recording
 
@@ -127,6 +131,7 @@ async def delete_recording(db: AsyncSession, broadcast_id: int, recording_id: in
     if not can_manage(member, broadcast):
         raise ArchiveError("録画を削除できるのは、この放送のパーソナリティと運営だけです。", status=403)
     await db.delete(recording)
+    await search_feed.sync_broadcast(db, broadcast_id)
     await db.commit()
 
 
@@ -160,33 +165,17 @@ def _search_query(filters: ArchiveFilters) -> Select[Broadcast]:
     if filters.month:
         start, end = month_range(filters.month)
         query = query.where(and_(Broadcast.starts_at >= start, Broadcast.starts_at < end))
-    for word in unicodedata.normalize("NFKC", filters.q).split()[:5]:
-        word = word.lower()[:50]
-        guest_member = aliased(Member)
-        guests = (
-            select(ProgramGuest.program_id)
-            .outerjoin(guest_member, guest_member.id == ProgramGuest.member_id)
-            .where(
-                or_(
-                    func.lower(ProgramGuest.name).contains(word, autoescape=True),
-                    func.lower(guest_member.name).contains(word, autoescape=True),
-                )
-            )
-        )
-        query = query.where(
-            or_(
-                func.lower(Broadcast.title).contains(word, autoescape=True),
-                func.lower(Broadcast.description).contains(word, autoescape=True),
-                func.lower(Program.title).contains(word, autoescape=True),
-                func.lower(personality.name).contains(word, autoescape=True),
-                Broadcast.program_id.in_(guests),
-            )
-        )
     return query
 
 
 async def search_archive(db: AsyncSession, filters: ArchiveFilters) -> tuple[list[Broadcast], int]:
+    """Filters in SQL; the keywords go through the one search engine (title, description, program,
+    personality, guests and visible chat), so variants and readings match as on /search."""
     query = _search_query(filters)
+    if filters.q.strip():
+        refs = await search_service.matching_refs(db, filters.q, ("broadcast", "comment"))
+        ids = {ref if kind == "broadcast" else group for kind, ref, group in refs}
+        query = query.where(Broadcast.id.in_([i for i in ids if i is not None]))
     total = int((await db.execute(select(func.count()).select_from(query.subquery()))).scalar_one())
     page = max(1, filters.page)
     rows = await db.execute(query.order_by(Broadcast.starts_at.desc()).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE))

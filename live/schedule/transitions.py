@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db import utcnow
 from core.events import EventBus
 from core.members.models import Member
+from live import search_feed
 from live.events import SCHEDULE_CHANNEL, BroadcastStateChanged, broadcast_channel
 from live.models import Broadcast, BroadcastState
 
@@ -96,6 +97,8 @@ async def transition(
         .execution_options(synchronize_session=False)
     )
     changed = bool(getattr(result, "rowcount", 0))
+    if changed:  # an ended broadcast is archived: searchable in the same transaction
+        await search_feed.sync_broadcast(db, broadcast_id)
     await db.commit()
     broadcast = (
         await db.execute(
