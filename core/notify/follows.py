@@ -10,27 +10,28 @@ from core.errors import NotFound
 from core.notify.models import Follow, Target
 
 
-async def follow(db: AsyncSession, member_id: int, target: Target, target_id: int, *, commit: bool = True) -> tuple[Follow, bool]:
-    """Follow (idempotent): returns the follow and whether it is new."""
+async def follow(db: AsyncSession, member_id: int, target: Target, target_id: int) -> tuple[Follow, bool]:
+    """Follow (idempotent); commits. Returns the follow and whether it is new."""
     existing = await find(db, member_id, target, target_id)
     if existing is not None:
         return existing, False
     row = Follow(member_id=member_id, target=target, target_id=target_id)
     db.add(row)
     try:
-        if commit:
-            await db.commit()
-        else:
-            async with db.begin_nested():
-                await db.flush()
+        await db.commit()
     except IntegrityError:  # the same member following twice at once
-        if commit:
-            await db.rollback()
+        await db.rollback()
         again = await find(db, member_id, target, target_id)
         if again is None:
             raise
         return again, False
     return row, True
+
+
+async def add_follow(db: AsyncSession, member_id: int, target: Target, target_id: int) -> None:
+    """Follow inside the caller's transaction (e.g. registering for a session follows its series)."""
+    if await find(db, member_id, target, target_id) is None:
+        db.add(Follow(member_id=member_id, target=target, target_id=target_id))
 
 
 async def find(db: AsyncSession, member_id: int, target: Target, target_id: int) -> Follow | None:

@@ -16,7 +16,9 @@ RETENTION = dt.timedelta(days=90)
 PAGE = 50
 
 
-async def listing(db: AsyncSession, member_id: int, *, before: int | None = None, limit: int = PAGE) -> list[Notification]:
+async def listing(
+    db: AsyncSession, member_id: int, *, before: int | None = None, limit: int = PAGE
+) -> list[Notification]:
     stmt = select(Notification).where(
         Notification.member_id == member_id,
         Notification.in_app.is_(True),

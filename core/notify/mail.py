@@ -55,20 +55,19 @@ def build(
     unsubscribe = unsubscribe_url(settings, member_id, kind)
     link = absolute(settings, url)
     what = "すべての通知メール" if kind == ALL else "この種類の通知メール"
-    text = "\n\n".join(
-        [f"{name} 様", *lines, *([f"詳しくはこちら: {link}"] if link else [])]
-        + [
-            "――",
-            f"{what}の配信停止: {unsubscribe}",
-            f"通知の設定: {settings.base_url}/settings/notifications",
-        ]
-    )
+    lines = [_absolute_paths(settings, line) for line in lines]
+    footer = [
+        "――",
+        f"{what}の配信停止: {unsubscribe}",
+        f"通知の設定: {settings.base_url}/settings/notifications",
+    ]
+    text = "\n\n".join([f"{name} 様", *lines, *([f"詳しくはこちら: {link}"] if link else []), *footer])
     html_lines = "".join(f"<p>{_linkify(line)}</p>" for line in lines)
     html = (
         '<!doctype html><html lang="ja"><body>'
         f"<p>{escape(name)} 様</p>{html_lines}"
         + (f'<p><a href="{escape(link)}">詳しくはこちら</a></p>' if link else "")
-        + f'<hr><p style="font-size:small"><a href="{escape(unsubscribe)}">{what}の配信停止</a> ・ '
+        + f'<hr><p><a href="{escape(unsubscribe)}">{what}の配信停止</a> ・ '
         f'<a href="{escape(settings.base_url)}/settings/notifications">通知の設定</a></p></body></html>'
     )
     msg = EmailMessage()
@@ -85,11 +84,20 @@ def build(
     return msg
 
 
+def _absolute_paths(settings: Settings, line: str) -> str:
+    """Site paths in a notification's text ("PDF: /faq/…") become full URLs for the mail."""
+    return "\n".join(
+        " ".join(absolute(settings, w) if w.startswith("/") and len(w) > 1 else w for w in part.split(" "))
+        for part in line.split("\n")
+    )
+
+
 def _linkify(line: str) -> str:
-    out = []
-    for word in line.split(" "):
-        if word.startswith(("http://", "https://")):
-            out.append(f'<a href="{escape(word)}">{escape(word)}</a>')
-        else:
-            out.append(escape(word).replace("\n", "<br>"))
-    return " ".join(out)
+    parts = []
+    for part in line.split("\n"):
+        words = [
+            f'<a href="{escape(w)}">{escape(w)}</a>' if w.startswith(("http://", "https://")) else escape(w)
+            for w in part.split(" ")
+        ]
+        parts.append(" ".join(words))
+    return "<br>".join(parts)

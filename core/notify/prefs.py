@@ -40,8 +40,8 @@ def defaults() -> dict[Kind, tuple[bool, bool]]:
 
 async def load(db: AsyncSession, member_id: int) -> Prefs:
     kinds = defaults()
-    for row in (await db.execute(select(KindPref).where(KindPref.member_id == member_id))).scalars():
-        kinds[row.kind] = (row.app, row.mail)
+    for pref in (await db.execute(select(KindPref).where(KindPref.member_id == member_id))).scalars():
+        kinds[pref.kind] = (pref.app, pref.mail)
     row = await db.get(MemberSettings, member_id)
     if row is None:
         return Prefs(kinds=kinds)

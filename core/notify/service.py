@@ -12,14 +12,25 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Select, and_, false, func, literal, or_, select, true, union
+from sqlalchemy import Select, and_, false, func, literal, or_, select, true, union, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import utcnow
 from core.members.models import Member, Role, Status
 from core.notify import live
-from core.notify.models import DEFAULT_MAIL_OFF, Delivery, DeliveryState, Follow, Kind, KindPref, Notification, Target
+from core.notify.models import (
+    DEFAULT_MAIL_OFF,
+    Delivery,
+    DeliveryState,
+    Follow,
+    Kind,
+    KindPref,
+    MemberSettings,
+    Notification,
+    Target,
+)
+from core.notify.prefs import DEFAULT_LEAD
 
 MAX_TITLE = 300
 MAX_BODY = 4000
@@ -31,6 +42,18 @@ def followers(targets: Iterable[tuple[Target, int | None]]) -> Select[Any]:
     if not pairs:
         return select(Follow.member_id).where(false())
     return select(Follow.member_id).where(or_(*(and_(Follow.target == t, Follow.target_id == i) for t, i in pairs)))
+
+
+def with_lead_time(recipients: Select[Any], minutes_left: int) -> Select[Any]:
+    """Those recipients whose reminder lead time (default 10, 0 = none) reaches `minutes_left`."""
+    lead = func.coalesce(MemberSettings.lead_minutes, DEFAULT_LEAD)
+    ids = recipients.subquery()
+    return (
+        select(ids.c[0].label("member_id"))
+        .select_from(ids)
+        .outerjoin(MemberSettings, MemberSettings.member_id == ids.c[0])
+        .where(lead > 0, lead >= minutes_left)
+    )
 
 
 def members(ids: Iterable[int]) -> Select[Any]:
@@ -99,6 +122,20 @@ async def notify(
         await _deliveries(db, kind, event_key[:200], mail_on, now)
         live.changed(db, None if count > 50 else await _member_ids(db, event_key[:200], now))
     return count
+
+
+async def withdraw(db: AsyncSession, event_keys: Sequence[str]) -> int:
+    """An event that no longer holds (a reminder for a moved or cancelled occurrence): drop its unsent mails."""
+    if not event_keys:
+        return 0
+    ids = select(Notification.id).where(Notification.event_key.in_(list(event_keys)))
+    result = await db.execute(
+        update(Delivery)
+        .where(Delivery.notification_id.in_(ids), Delivery.state.in_([DeliveryState.PENDING, DeliveryState.DIGEST]))
+        .values(state=DeliveryState.DROPPED, last_error="event withdrawn")
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def _deliveries(db: AsyncSession, kind: Kind, event_key: str, mail_on: Any, now: dt.datetime) -> None:

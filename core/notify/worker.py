@@ -18,6 +18,7 @@ import logging
 import os
 import socket
 import uuid
+from email.message import EmailMessage
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -150,14 +151,18 @@ class MailWorker:
                 state = S.FAILED if attempts >= MAX_ATTEMPTS else S.PENDING
                 log.warning("mail %s failed (attempt %s): %r", d.id, attempts, exc)
                 await self._release(
-                    db, d.id, state=state, attempts=attempts, next_attempt_at=now + backoff(attempts),
+                    db,
+                    d.id,
+                    state=state,
+                    attempts=attempts,
+                    next_attempt_at=now + backoff(attempts),
                     last_error=repr(exc)[:300],
                 )
                 return 0
             await self._release(db, d.id, state=S.SENT, sent_at=utcnow(), attempts=d.attempts + 1)
             return 1
 
-    async def _message(self, db: AsyncSession, d: Delivery, member: Member) -> object:
+    async def _message(self, db: AsyncSession, d: Delivery, member: Member) -> EmailMessage:
         if d.kind == "digest":
             subject, lines, url, kind = d.subject, d.body.split("\n\n"), "/notifications", mail.ALL
         else:
@@ -167,8 +172,15 @@ class MailWorker:
             lines = [title, *([n.body] if n and n.body else [])]
             url, kind = (n.url if n else "/notifications"), d.kind
         return mail.build(
-            self.settings, to=member.email, name=member.name, subject=subject, lines=lines, url=url,
-            member_id=member.id, kind=kind, delivery_id=d.id,
+            self.settings,
+            to=member.email,
+            name=member.name,
+            subject=subject,
+            lines=lines,
+            url=url,
+            member_id=member.id,
+            kind=kind,
+            delivery_id=d.id,
         )
 
     async def _digests(self, db: AsyncSession, now: dt.datetime) -> None:
@@ -202,15 +214,23 @@ class MailWorker:
             if not rows:
                 await db.rollback()
                 continue
-            body = "\n\n".join(f"・{t or 'お知らせ'}\n{mail.absolute(self.settings, u or '/notifications')}" for _, t, u in rows)
+            body = "\n\n".join(
+                f"・{t or 'お知らせ'}\n{mail.absolute(self.settings, u or '/notifications')}" for _, t, u in rows
+            )
             digest = Delivery(
-                member_id=member_id, kind="digest", state=S.PENDING, next_attempt_at=now,
-                subject=f"【Chonai】お知らせのまとめ（{len(rows)}件）", body=f"最近のお知らせ {len(rows)} 件です。\n\n{body}",
+                member_id=member_id,
+                kind="digest",
+                state=S.PENDING,
+                next_attempt_at=now,
+                subject=f"【Chonai】お知らせのまとめ（{len(rows)}件）",
+                body=f"最近のお知らせ {len(rows)} 件です。\n\n{body}",
             )
             db.add(digest)
             await db.flush()
             await db.execute(
-                update(Delivery).where(Delivery.id.in_([r[0] for r in rows])).values(state=S.DIGESTED, digest_id=digest.id)
+                update(Delivery)
+                .where(Delivery.id.in_([r[0] for r in rows]))
+                .values(state=S.DIGESTED, digest_id=digest.id)
             )
             await db.commit()
 
