@@ -123,11 +123,15 @@ class NotificationsApi(Controller):
         return UnreadOut(await inbox.unread(db, active_member(request).id))
 
     @post("/read", status_code=200)
-    async def read(
-        self, request: Request[Any, Any, Any], db: DbSession, data: JSONBody[ReadIn] | None = None
-    ) -> ReadOut:
+    async def read(self, request: Request[Any, Any, Any], db: DbSession) -> ReadOut:
+        """`{"ids": [...]}` marks those; an empty body, `{}` or `{"ids": []}` marks all."""
         member = active_member(request)
-        updated = await inbox.mark_read(db, member.id, data.ids if data else None)
+        raw = await request.body()
+        try:
+            data = msgspec.json.decode(raw, type=ReadIn) if raw.strip() else ReadIn()
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            raise Invalid('本文は {"ids": [通知のID, …]} です。', fields={"ids": "整数の配列で指定してください。"}) from None
+        updated = await inbox.mark_read(db, member.id, data.ids)
         return ReadOut(updated, await inbox.unread(db, member.id))
 
     @get("/settings")

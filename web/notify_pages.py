@@ -112,7 +112,9 @@ def _what(kind: str) -> str:
 
 
 @get("/notifications/unsubscribe", include_in_schema=False)
-async def unsubscribe_form(db: DbSession, settings: AppSettings, m: str = "", k: str = "", s: str = "") -> Template:
+async def unsubscribe_form(
+    db: DbSession, settings: AppSettings, m: FromQuery[str] = "", k: FromQuery[str] = "", s: FromQuery[str] = ""
+) -> Template:
     member, kind = await _unsubscribe_target(db, settings, m[:12], k[:40], s)
     context = {"what": _what(kind), "m": m, "k": kind, "s": s, "done": False, "name": member.name}
     return Template("unsubscribe.html", context=context)
