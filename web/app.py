@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await mail_worker.stop(mails)
             await stop_embedded_scheduler(scheduler)
             await bells.stop()
+            notify_live.use_bus(None)
             await faq_listener.stop()
             await bus.close()
             await db.dispose()
