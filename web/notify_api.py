@@ -172,12 +172,12 @@ async def bell_socket(socket: WebSocket[Any, Any, Any]) -> None:
     try:
         await socket.accept()
         async with state.db.session() as db:
-            await socket.send_bytes(_encoder.encode(BellMessage(count=await inbox.unread(db, member.id))))
+            await socket.send_text(_encoder.encode(BellMessage(count=await inbox.unread(db, member.id))).decode())
 
         async def pump() -> None:
             while True:
                 count = await queue.get()
-                await socket.send_bytes(_encoder.encode(BellMessage(count=count)))
+                await socket.send_text(_encoder.encode(BellMessage(count=count)).decode())
 
         async def listen() -> None:
             while True:

@@ -155,6 +155,7 @@ class MemberSettings(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
     lead_minutes: Mapped[int] = mapped_column(Integer, default=10)
     digest: Mapped[bool] = mapped_column(Boolean, default=False)
-    quiet_start: Mapped[str | None] = mapped_column(String(5), default="22:00")
-    quiet_end: Mapped[str | None] = mapped_column(String(5), default="07:00")
+    # No column default: None means "no quiet hours" (a member without a row gets 22:00–07:00).
+    quiet_start: Mapped[str | None] = mapped_column(String(5))
+    quiet_end: Mapped[str | None] = mapped_column(String(5))
     digest_sent_on: Mapped[str | None] = mapped_column(String(10), default=None)  # JST date of the last digest
