@@ -134,9 +134,13 @@ def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
         # The mail worker runs in every scheduler process: claims keep each mail to one sender.
         mails = MailWorker(db, settings, interval=min(interval, 1.0))
         loop = asyncio.get_running_loop()
+
+        def stop() -> None:
+            scheduler.stop()
+            mails.stop()
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, scheduler.stop)
-            loop.add_signal_handler(sig, mails.stop)
+            loop.add_signal_handler(sig, stop)
         try:
             if args.once:
                 await scheduler.step()
