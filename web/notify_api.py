@@ -130,7 +130,9 @@ class NotificationsApi(Controller):
         try:
             data = msgspec.json.decode(raw, type=ReadIn) if raw.strip() else ReadIn()
         except (msgspec.DecodeError, msgspec.ValidationError):
-            raise Invalid('本文は {"ids": [通知のID, …]} です。', fields={"ids": "整数の配列で指定してください。"}) from None
+            raise Invalid(
+                '本文は {"ids": [通知のID, …]} です。', fields={"ids": "整数の配列で指定してください。"}
+            ) from None
         updated = await inbox.mark_read(db, member.id, data.ids)
         return ReadOut(updated, await inbox.unread(db, member.id))
 
