@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, post
@@ -17,7 +17,7 @@ from faq.service import FaqError
 
 
 class AttendanceIn(msgspec.Struct):
-    member_id: int
+    member_id: Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
     attended: bool = True
 
 
@@ -47,7 +47,7 @@ async def mark_attendance(
 async def mark_attendance_form(request: Request[Any, Any, Any], db: DbSession, session_id: FromPath[int]) -> Redirect:
     form = await request.form()
     raw = str(form.get("member_id", ""))
-    if not raw.isdigit() or len(raw) > 10:
+    if not raw.isdigit() or len(raw) > 9:
         raise Invalid("メンバーを選んでください。", fields={"member_id": "メンバーを選んでください。"})
     await _mark(request, db, session_id, int(raw), form.get("attended") == "on")
     return Redirect(f"/faq/sessions/{session_id}#attendance", status_code=303)

@@ -6,7 +6,7 @@ The targets live in different domains; this module (the shell) checks that a tar
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
@@ -20,7 +20,7 @@ from core.deps import DbSession
 from core.errors import Invalid, NotFound
 from core.members.models import Member, Status
 from core.notify import follows
-from core.notify.models import Follow, Target
+from core.notify.models import MAX_ID, Follow, Target
 from core.sections import Section
 from faq.models import StudySeries
 from live.models import Program
@@ -29,7 +29,7 @@ from web.forms import read_form, safe_next
 
 class FollowIn(msgspec.Struct):
     target: str
-    id: int
+    id: Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]
 
 
 class FollowOut(msgspec.Struct):
@@ -124,6 +124,8 @@ class FollowsApi(Controller):
 
     @delete("/{follow_id:int}", status_code=204)
     async def unfollow(self, request: Request[Any, Any, Any], db: DbSession, follow_id: FromPath[int]) -> None:
+        if not 1 <= follow_id <= MAX_ID:
+            raise NotFound("このフォローは見つかりませんでした。")
         await follows.unfollow(db, active_member(request).id, follow_id)
 
 
@@ -133,7 +135,7 @@ async def follow_form(request: Request[Any, Any, Any], db: DbSession) -> Redirec
     form = await read_form(request)
     member = active_member(request)
     raw_id = form.get("id", "")
-    if not raw_id.isdigit() or len(raw_id) > 10:
+    if not raw_id.isdigit() or not 1 <= int(raw_id[:10]) <= MAX_ID or len(raw_id) > 10:
         raise Invalid("フォローの対象が正しくありません。", fields={"id": "数字で指定してください。"})
     target = _target(form.get("target", ""))
     if form.get("action") == "unfollow":

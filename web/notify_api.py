@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, WebSocket, get, post, put, websocket
@@ -16,7 +16,7 @@ from core.access import active_member, current_member, member_guard, origin_allo
 from core.deps import DbSession
 from core.errors import Invalid
 from core.notify import inbox, prefs
-from core.notify.models import Kind, Notification
+from core.notify.models import MAX_ID, Kind, Notification
 
 
 class NotificationOut(msgspec.Struct):
@@ -34,7 +34,7 @@ class NotificationOut(msgspec.Struct):
 
 
 class ReadIn(msgspec.Struct):
-    ids: list[int] | None = None
+    ids: Annotated[list[Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]], msgspec.Meta(max_length=1000)] | None = None
 
 
 class ReadOut(msgspec.Struct):
@@ -115,7 +115,8 @@ class NotificationsApi(Controller):
         before: FromQuery[int | None] = None,
         limit: FromQuery[int] = 50,
     ) -> list[NotificationOut]:
-        rows = await inbox.listing(db, active_member(request).id, before=before, limit=limit)
+        before = None if before is None else max(0, min(before, MAX_ID))
+        rows = await inbox.listing(db, active_member(request).id, before=before, limit=max(1, min(limit, 200)))
         return [NotificationOut.of(n) for n in rows]
 
     @get("/unread")

@@ -38,7 +38,7 @@ class NotificationPages(Controller):
         msg: FromQuery[str] = "",
     ) -> Template:
         member = active_member(request)
-        rows = await inbox.listing(db, member.id, before=before)
+        rows = await inbox.listing(db, member.id, before=None if before is None else max(0, min(before, 2**31 - 1)))
         context = {
             "items": rows,
             "labels": KIND_LABELS,
@@ -52,7 +52,7 @@ class NotificationPages(Controller):
     async def read(self, request: Request[Any, Any, Any], db: DbSession) -> Redirect:
         form = await read_form(request)
         raw = form.get("id", "")
-        ids = [int(raw)] if raw.isdigit() and len(raw) <= 10 else None
+        ids = [int(raw)] if raw.isdigit() and len(raw) <= 9 else None
         await inbox.mark_read(db, active_member(request).id, ids)
         return Redirect("/notifications?msg=read", status_code=303)
 
@@ -95,7 +95,7 @@ def _settings_page(p: prefs.Prefs, errors: dict[str, str], notice: str | None, s
 
 async def _unsubscribe_target(db: DbSession, settings: AppSettings, m: str, k: str, s: str) -> tuple[Member, str]:
     valid_kind = k == ALL or k in {x.value for x in Kind}
-    if not (m.isdigit() and len(m) <= 10 and valid_kind and check_unsubscribe(settings.secret_key, int(m), k, s[:64])):
+    if not (m.isdigit() and len(m) <= 9 and valid_kind and check_unsubscribe(settings.secret_key, int(m), k, s[:64])):
         raise Refusal(
             "bad_signature", "この配信停止リンクは正しくありません。メールのリンクをそのまま開いてください。", 400
         )

@@ -20,6 +20,10 @@ def _enum(cls: type[enum.Enum]) -> Enum:
     return Enum(cls, native_enum=False, length=30, values_callable=lambda e: [m.value for m in e])
 
 
+#: Ids in the API are SQL integers: anything outside this range cannot name a row.
+MAX_ID = 2**31 - 1
+
+
 class Kind(enum.StrEnum):
     PROGRAM_LIVE = "program_live"
     PROGRAM_REMINDER = "program_reminder"
