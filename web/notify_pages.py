@@ -65,7 +65,6 @@ class NotificationPages(Controller):
     async def save_settings(self, request: Request[Any, Any, Any], db: DbSession) -> Response[Any]:
         member = active_member(request)
         form = await read_form(request)
-        p = await prefs.load(db, member.id)
         kinds = {k: (form.get(f"{k.value}.app") == "on", form.get(f"{k.value}.mail") == "on") for k in Kind}
         errors: dict[str, str] = {}
         lead_raw = form.get("lead_minutes", "").strip()
@@ -84,7 +83,6 @@ class NotificationPages(Controller):
         if errors:
             return _settings_page(changed, errors, None, status=400)
         await prefs.save(db, member.id, changed)
-        del p
         return Redirect("/settings/notifications?msg=saved", status_code=303)
 
 
