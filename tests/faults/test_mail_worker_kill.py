@@ -116,7 +116,11 @@ def test_worker_killed_mid_send_every_mail_exactly_once(tmp_path: Path) -> None:
             _wait(lambda: asyncio.run(_states(url)) == {"sent": MAILS}, 30, "every delivery marked sent")
         finally:
             second.terminate()
-            second.wait(10)
+            try:
+                second.wait(10)
+            except subprocess.TimeoutExpired:
+                second.kill()
+                second.wait(5)
     finally:
         sink.stop()
     held = sink.received[3]
