@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.errors import Refusal
 from core.members.models import Member, Role
 from core.notify.follows import add_follow
 from core.notify.models import Target
@@ -25,14 +26,8 @@ from faq.models import (
 from live.models import Broadcast, BroadcastState
 
 
-class FaqError(Exception):
-    """A refusal with a Japanese message; `status` is the HTTP status the API answers with."""
-
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
+class FaqError(Refusal):
+    """A refusal of the faq domain: stable `code`, Japanese `message`, HTTP `status`, optional field errors."""
 
 
 def not_found(what: str) -> FaqError:

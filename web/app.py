@@ -28,9 +28,23 @@ from faq.notices import session_reminders
 from live import routes as live_routes
 from live.schedule.scheduler import start_embedded as start_embedded_scheduler
 from live.schedule.scheduler import stop_embedded as stop_embedded_scheduler
-from web import accounts, admin, api, follows, health, notify_api, notify_pages, pages
+from web import (
+    accounts,
+    admin,
+    api,
+    directory,
+    follows,
+    health,
+    notify_api,
+    notify_pages,
+    pages,
+    profile,
+    sections,
+    sections_api,
+)
 from web.errors import EXCEPTION_HANDLERS
 from web.middleware import AuthMiddleware, ChonaiCSRFMiddleware, RequestContextMiddleware, csrf_config
+from web.section_content import register_owner_columns
 from web.templating import template_config
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -41,6 +55,7 @@ SCHEDULER_STEPS = (session_reminders,)  # forms and JSON are small; uploads are 
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
+    register_owner_columns()  # merging 課 moves programs and study series too
     configure_logging(settings.log_level, settings.log_json)
     db = Database(settings.database_url, pool_size=settings.database_pool_size)
 
@@ -95,7 +110,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
             accounts.AccountController,
             accounts.ProfileController,
             admin.AdminMembersController,
+            admin.AdminSettingsController,
             api.MeController,
+            profile.ProfileEditController,
+            profile.EmailConfirmController,
+            profile.ProfileApiController,
+            sections.SectionPagesController,
+            sections_api.SectionsApiController,
+            directory.DirectoryController,
+            directory.DirectoryApiController,
             api.MembersAdminController,
             *follows.route_handlers,
             *notify_api.route_handlers,

@@ -20,6 +20,7 @@ from core.db import utcnow
 from core.events import EventBus
 from core.members.models import Member, Role, Status
 from core.sections import Section
+from core.sections.service import section_choices
 from core.text import clean_block, clean_line
 from core.timefmt import JST
 from live.models import Broadcast, BroadcastState, ExceptionKind, Program, ProgramException, ProgramGuest
@@ -149,7 +150,8 @@ async def active_members(db: AsyncSession) -> list[Member]:
 
 
 async def sections(db: AsyncSession) -> list[Section]:
-    return list((await db.execute(select(Section).order_by(Section.name))).unique().scalars())
+    """The 課 filter and (operator-only) program forms offer the one shared list of active 課."""
+    return await section_choices(db)
 
 
 def can_host(member: Member | None, broadcast: Broadcast) -> bool:
