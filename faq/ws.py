@@ -27,7 +27,7 @@ from core.sockets import (
     frame_refusal,
     registry_for,
 )
-from faq import board, events
+from faq import attendance, board, events
 from faq.documents import end_session
 from faq.models import StudySession
 from faq.service import broadcast_ended, can_organise
@@ -66,6 +66,7 @@ async def board_socket(socket: WebSocket[Any, Any, Any], session_id: PathId, sin
         if await broadcast_ended(db, session):
             await end_session(db, state.bus, None, session)
         moderator = await can_organise(db, member, session.series_id)
+        await attendance.record(db, session, member.id, "board")  # opened the board while it runs
     queue: asyncio.Queue[bytes] = asyncio.Queue(QUEUE_LIMIT)
     overflow = asyncio.Event()
 

@@ -10,8 +10,6 @@ from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import CacheControlHeader, Cookie
 from litestar.params import FromQuery, QueryParameter
 from litestar.response import Redirect, Template
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.access import active_member, current_member, member_guard
 from core.bounds import PathId
@@ -19,7 +17,7 @@ from core.db import Database
 from core.deps import AppSettings, Bus, DbSession
 from core.mail import send_mail
 from core.members import service, throttle
-from core.members.models import Member, OrgKind, Role, Status
+from core.members.models import Member, OrgKind, Status
 from core.members.service import MemberError
 from core.members.validation import check_password, normalise_email, validate_signup
 from core.settings import Settings
@@ -279,8 +277,7 @@ async def _after_signup(database: Database, settings: Settings, member_id: int |
         async with database.session() as db:
             if member_id is not None:
                 member = await db.get(Member, member_id)
-                if member is not None:
-                    await _notify_operators(db, settings, member)
+                if member is not None:  # operators were notified by service.register
                     await send_mail(settings, member.email, "【Chonai】登録申請を受け付けました", SIGNUP_RECEIVED)
                 return
             owner = await service.get_by_email(db, email)
@@ -301,13 +298,3 @@ SIGNUP_TAKEN = (
     "パスワードをお忘れの場合は、次のページから再設定できます。\n{link}\n\n"
     "お心当たりがない場合は、このメールを破棄してください（アカウントに変更はありません）。\n"
 )
-
-
-async def _notify_operators(db: AsyncSession, settings: Settings, member: Member) -> None:
-    rows = await db.execute(select(Member.email).where(Member.role == Role.OPERATOR, Member.status == Status.APPROVED))
-    body = (
-        f"新しい登録申請があります。\n\n氏名: {member.name}\n所属: {member.prefecture} {member.affiliation}\n"
-        f"メール: {member.email}\n\n承認ページ: {settings.base_url}/admin/members\n"
-    )
-    for email in rows.scalars():
-        await send_mail(settings, email, "【Chonai】新しい登録申請", body)

@@ -108,7 +108,10 @@ def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
     import signal
 
     from core.events import create_bus
+    from core.notify import live as notify_live
+    from core.notify.worker import MailWorker
     from live.schedule.scheduler import Scheduler, make_lease, tick_interval
+    from web.app import SCHEDULER_STEPS
 
     interval = args.tick if args.tick is not None else tick_interval()
     if not 0.05 <= interval <= 60:
@@ -129,16 +132,26 @@ def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
         db = Database(settings.database_url, pool_size=2)
         bus = create_bus(settings.redis_url)
         await bus.start()
-        scheduler = Scheduler(db, bus, make_lease(db, settings.redis_url, ttl=ttl), interval=interval)
+        notify_live.use_bus(bus)  # bells in the web processes ring for what this process writes
+        lease = make_lease(db, settings.redis_url, ttl=ttl)
+        scheduler = Scheduler(db, bus, lease, interval=interval, steps=SCHEDULER_STEPS)
+        # The mail worker runs in every scheduler process: claims keep each mail to one sender.
+        mails = MailWorker(db, settings, interval=min(interval, 1.0))
         loop = asyncio.get_running_loop()
+
+        def stop() -> None:
+            scheduler.stop()
+            mails.stop()
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, scheduler.stop)
+            loop.add_signal_handler(sig, stop)
         try:
             if args.once:
                 await scheduler.step()
                 await scheduler.lease.release()
+                await mails.step()
             else:
-                await scheduler.run()
+                await asyncio.gather(scheduler.run(), mails.run())
         finally:
             await bus.close()
             await db.dispose()

@@ -256,7 +256,14 @@ def csrf_cookie_name(secure: bool) -> str:
 
 
 def csrf_config(secret: str, secure: bool) -> CSRFConfig:
-    return CSRFConfig(secret=secret, cookie_secure=secure, cookie_samesite="lax", cookie_name=csrf_cookie_name(secure))
+    # The mail's one-click unsubscribe (RFC 8058) is POSTed by mail clients: its signed link is the credential.
+    return CSRFConfig(
+        secret=secret,
+        cookie_secure=secure,
+        cookie_samesite="lax",
+        cookie_name=csrf_cookie_name(secure),
+        exclude=["/notifications/unsubscribe"],
+    )
 
 
 def csrf_reset(settings: Any) -> list[Cookie]:
