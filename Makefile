@@ -12,17 +12,29 @@ DEV_STAMP := $(VENV)/.stamp-dev
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(VENV)/bin/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+# uv installs the locked versions (uv.lock) in a few seconds; an uv already on PATH is used as it is,
+# otherwise one is bootstrapped once into .tools/ with the system pip.
+UV_VERSION := 0.13.9
+UV ?= $(or $(shell command -v uv 2>/dev/null),.tools/uv/bin/uv)
+# pip's settings (extra indexes, constraints) are not uv's: uv reads only uv.lock and PyPI.
+UV_SYNC := UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --quiet --no-progress --python $(PYTHON)
 
-$(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
-	$(BIN)/pip install -q -e .
-	touch $@
+.tools/uv/bin/uv:
+	@$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
+		--target .tools/uv 'uv==$(UV_VERSION)' 2>&1 | grep -vE '^WARNING: (Location|Running pip)' || true
+	@test -x $@ || { echo "could not install uv with $(PYTHON) -m pip; install uv (https://docs.astral.sh/uv/) and re-run"; exit 1; }
 
-$(DEV_STAMP): pyproject.toml | $(VENV)/bin/python
-	$(BIN)/pip install -q -e '.[dev]'
-	touch $@ $(RUN_STAMP)
+$(RUN_STAMP): pyproject.toml uv.lock | $(UV)
+	@$(UV_SYNC) --inexact
+	@touch $@
+
+$(DEV_STAMP): pyproject.toml uv.lock | $(UV)
+	@$(UV_SYNC) --extra dev
+	@touch $@ $(RUN_STAMP)
+
+.PHONY: lock
+lock: | $(UV) ## re-resolve uv.lock after changing dependencies in pyproject.toml
+	$(UV) lock
 
 .PHONY: install
 install: $(RUN_STAMP) ## create the venv and install Chonai
