@@ -41,7 +41,7 @@ install: $(RUN_STAMP) ## create the venv and install Chonai
 
 .PHONY: run
 run: $(RUN_STAMP) ## migrate, load demo data on first start, serve on http://127.0.0.1:8000
-	$(BIN)/chonai run
+	@$(BIN)/chonai run
 
 .PHONY: services
 services: ## make sure PostgreSQL, Redis and Chromium are there for the tests (installs/starts them if not)

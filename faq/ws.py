@@ -17,7 +17,7 @@ from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath, FromQuery
 
-from core.access import current_member, origin_allowed
+from core.access import ORIGIN_REFUSED, current_member, origin_allowed, origin_refusal
 from faq import board, events
 from faq.documents import end_session
 from faq.models import StudySession
@@ -38,8 +38,9 @@ async def _refuse(socket: WebSocket[Any, Any, Any], code: int, error: str, messa
 @websocket("/ws/faq/sessions/{session_id:int}")
 async def board_socket(socket: WebSocket[Any, Any, Any], session_id: FromPath[int], since: FromQuery[int] = 0) -> None:
     state = socket.app.state
-    if not origin_allowed(socket.headers.get("origin"), state.settings.allowed_origins):
-        await _refuse(socket, 4403, "bad_origin", "このサイト以外からは接続できません。")
+    origin = socket.headers.get("origin")
+    if not origin_allowed(origin, state.settings.allowed_origins):
+        await _refuse(socket, 4403, ORIGIN_REFUSED, origin_refusal(origin, state.settings))
         return
     member = current_member(socket)
     if member is None or not member.is_active:

@@ -60,12 +60,18 @@ def _banner(settings: Settings) -> None:
         print(f"  Demo logins (password: {DEMO_PASSWORD}):")
         for m in DEMO_MEMBERS:
             print(f"    {m.email:<24} {m.role.label} / {m.status.label}  {m.name}（{m.organisation}）")
+    if settings.log_level == "WARNING":
+        print("  Only warnings are logged; LOG_LEVEL=INFO shows every request. Stop with Ctrl+C.")
     print()
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     """What `make run` does: migrate, demo data on first start, then serve (with the scheduler inside)."""
     os.environ.setdefault("CHONAI_SCHEDULER", "embedded")
+    if not os.environ.get("LOG_LEVEL"):  # a quiet terminal: the URL and the logins, then only warnings
+        os.environ["LOG_LEVEL"] = "WARNING"
+        get_settings.cache_clear()
+        settings = get_settings()
     cmd_migrate(settings, args)
     if settings.demo_data:
         args.quiet = True

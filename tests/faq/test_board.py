@@ -221,7 +221,7 @@ async def test_websocket_refuses_foreign_origin_and_strangers(client, demo, db):
     sid = (await live_session(db)).id
     await login(client, "member@example.jp")
     with await client.websocket_connect(f"/ws/faq/sessions/{sid}", headers={"origin": "https://evil.example"}) as ws:
-        assert json.loads(ws.receive_bytes(timeout=10))["code"] == "bad_origin"
+        assert json.loads(ws.receive_bytes(timeout=10))["code"] == "origin_not_allowed"
     with await client.websocket_connect("/ws/faq/sessions/999999", headers=ORIGIN) as ws:
         assert json.loads(ws.receive_bytes(timeout=10))["code"] == "not_found"
     client.cookies.clear()

@@ -259,6 +259,8 @@ async def test_state_socket_streams_transitions_to_members_only(client, db, demo
             pytest.raises(WebSocketDisconnect) as info,
             await client.websocket_connect("/schedule/events", headers=headers) as ws,
         ):
+            first = ws.receive_json(timeout=5)  # a foreign Origin is told why before the close
+            assert first["type"] == "error" and first["code"] == "origin_not_allowed", first
             ws.receive_text(timeout=5)
         return info.value.code
 
