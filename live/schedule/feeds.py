@@ -40,7 +40,7 @@ async def _feed_member(request: Request[Any, Any, Any], db: DbSession, settings:
 def _ics(body: bytes, filename: str) -> Response[bytes]:
     return Response(
         body,
-        media_type="text/calendar; charset=utf-8",
+        media_type="text/calendar",  # Litestar adds "; charset=utf-8" to text/* itself
         headers={"cache-control": "private, max-age=300", "content-disposition": f'inline; filename="{filename}"'},
     )
 
