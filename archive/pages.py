@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -41,7 +42,20 @@ async def _filter_choices(db: DbSession) -> dict[str, Any]:
         if personality_ids
         else []
     )
-    return {"programs": programs, "sections": sections, "personalities": people}
+    return {"programs": program_choices(programs), "sections": sections, "personalities": people}
+
+
+def program_choices(programs: Sequence[Program]) -> list[dict[str, Any]]:
+    """One choice per program, and one per weekday rotation (its programs share one title and label)."""
+    choices: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for program in sorted(programs, key=lambda p: (p.title, p.id)):
+        if program.rotation:
+            if program.rotation in seen:
+                continue
+            seen.add(program.rotation)
+        choices.append({"id": program.id, "title": program.rotation or program.title})
+    return choices
 
 
 class ArchiveController(Controller):

@@ -146,8 +146,12 @@ def _search_query(filters: ArchiveFilters) -> Select[Broadcast]:
         .outerjoin(personality, personality.id == func.coalesce(Broadcast.personality_id, Program.personality_id))
         .where(Broadcast.state == BroadcastState.ENDED)
     )
-    if filters.program_id:
-        query = query.where(Broadcast.program_id == filters.program_id)
+    if filters.program_id:  # a rotation's programs are one choice: any of them finds all of them
+        rotation = select(Program.rotation).where(Program.id == filters.program_id).scalar_subquery()
+        same = select(Program.id).where(
+            or_(Program.id == filters.program_id, and_(Program.rotation != "", Program.rotation == rotation))
+        )
+        query = query.where(Broadcast.program_id.in_(same))
     if filters.personality_id:
         query = query.where(personality.id == filters.personality_id)
     if filters.section_id:

@@ -16,9 +16,9 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
 from sqlalchemy import select
 
-from core.access import active_member, member_guard
+from core.access import active_member, member_guard, role_guard
 from core.deps import AppSettings, Bus, DbSession
-from core.members.models import Member
+from core.members.models import Member, Role
 from core.sections import Section
 from core.timefmt import JST
 from faq import board, documents, events, exports, service
@@ -129,7 +129,7 @@ class FaqPages(Controller):
             context={"name": name, "entries": await documents.category_entries(db, name[:40], series)},
         )
 
-    @get("/series/new")
+    @get("/series/new", guards=[role_guard(Role.HOST)])  # the form only for those who may submit it
     async def new_series(self, db: DbSession) -> Template:
         sections = list((await db.execute(select(Section).order_by(Section.id))).scalars())
         return Template("faq/series_new.html", context={"sections": sections})

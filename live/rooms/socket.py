@@ -224,6 +224,7 @@ class Connection:
             await self.sink.close(CLOSE_FORBIDDEN, "not a moderator of this broadcast")
             raise ConnectionDone
         self.viewer.moderator = self.moderator = moderator
+        self.viewer.watching = not message.control
         try:
             await self.hub.join(self.viewer, room, self.member.id, message.after, restriction)
         except service.RoomError as exc:

@@ -227,3 +227,13 @@ async def test_websocket_refuses_foreign_origin_and_strangers(client, demo, db):
     client.cookies.clear()
     with await client.websocket_connect(f"/ws/faq/sessions/{sid}", headers=ORIGIN) as ws:
         assert json.loads(ws.receive_bytes(timeout=10))["code"] == "login_required"
+
+
+async def test_the_new_series_form_is_only_for_those_who_may_submit_it(client, demo):
+    await login(client, "member@example.jp")
+    page = await client.get("/faq/series/new", headers={"accept": "text/html"})
+    assert page.status_code == 403 and "ホスト" in page.text
+    assert 'href="/faq/series/new"' not in (await client.get("/faq")).text
+    await login(client, "host@example.jp")
+    page = await client.get("/faq/series/new", headers={"accept": "text/html"})
+    assert page.status_code == 200 and 'action="/faq/series"' in page.text

@@ -105,6 +105,8 @@
 
   function applyControls(c) {
     controls = c;
+    // Slow mode turned off (or shortened): the countdown ends with it; the server no longer waits either.
+    slowUntil = c.slow_mode_seconds ? Math.min(slowUntil, Date.now() + c.slow_mode_seconds * 1000) : 0;
     var pinned = $("room-pinned");
     $("room-pinned-text").textContent = c.pinned_text || "";
     pinned.hidden = !c.pinned_text;
