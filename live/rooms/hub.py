@@ -98,7 +98,6 @@ class Viewer:
 class Room:
     __slots__ = (
         "_controls_again",
-        "audience",
         "_controls_task",
         "_delay_handle",
         "_fetch_again",
@@ -106,6 +105,7 @@ class Room:
         "_flush_handle",
         "_waiters",
         "_write_lock",
+        "audience",
         "batch",
         "batch_committed",
         "controls",
