@@ -232,6 +232,54 @@ def cmd_faq_import(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
+    """Database (online), var/media and the secret key into one .tar.gz, safe while serving."""
+    from pathlib import Path
+
+    from web import backup
+
+    try:
+        manifest = backup.backup(settings, Path(args.path))
+    except backup.BackupError as exc:
+        print(f"chonai: {exc}", file=sys.stderr)
+        return 2
+    size = Path(args.path).stat().st_size
+    print(
+        f"バックアップを作成しました: {args.path}（{manifest.database}、メディア {manifest.media_files} 件、"
+        f"秘密鍵を含む、{size / 1024:.0f} KiB）"
+    )
+    return 0
+
+
+def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
+    """Replace the database, var/media and the secret key with a backup's."""
+    from pathlib import Path
+
+    from web import backup
+
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print("chonai: restore replaces every member's data; add --yes to confirm", file=sys.stderr)
+            return 2
+        if input(f"{settings.database_url} とメディアを {args.path} の内容で置き換えます。yes と入力: ") != "yes":
+            print("中止しました / cancelled")
+            return 1
+    try:
+        notes = backup.restore(settings, Path(args.path), os.environ.get("SECRET_KEY", ""))
+    except backup.BackupError as exc:
+        print(f"chonai: {exc}", file=sys.stderr)
+        return 2
+    for note in notes:
+        print(note)
+    return 0
+
+
+def cmd_doctor(_settings: Settings | None, args: argparse.Namespace) -> int:
+    from web import doctor
+
+    return doctor.run(args.origin)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chonai", description="Chonai: 庁内放送・ライブコメント・勉強会FAQ")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -274,6 +322,16 @@ def build_parser() -> argparse.ArgumentParser:
     faq_import = faq.add_parser("import", help="import FAQ entries from a JSON Lines file")
     faq_import.add_argument("path")
     faq_import.set_defaults(func=cmd_faq_import)
+    bak = sub.add_parser("backup", help="back up the database, var/media and the secret key (while serving)")
+    bak.add_argument("path", help="the .tar.gz file to write")
+    bak.set_defaults(func=cmd_backup)
+    res = sub.add_parser("restore", help="restore a backup made by `chonai backup`")
+    res.add_argument("path")
+    res.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    res.set_defaults(func=cmd_restore)
+    doc = sub.add_parser("doctor", help="check settings, database, Redis, SMTP, time zone, disk and BASE_URL")
+    doc.add_argument("--origin", help="the address you open the site at, e.g. http://localhost:8000")
+    doc.set_defaults(func=cmd_doctor)
     token = sub.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
     tcreate = token.add_parser("create", help="print a new API token for a member")
     tcreate.add_argument("--email", required=True)
@@ -289,6 +347,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return bench_main(argv[1:])
     args = build_parser().parse_args(argv)
+    if args.command == "doctor":  # reports a bad setting as a finding instead of stopping
+        return int(args.func(None, args))
     settings = get_settings()
     return int(args.func(settings, args))
 

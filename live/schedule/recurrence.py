@@ -110,7 +110,7 @@ def with_until(rule: str, until_local: dt.date, tz: ZoneInfo) -> str:
 
 _JP_HOLIDAYS = holidays.country_holidays("JP", language="ja")
 #: The end of the last year the holiday calendar knows (holidays' JP tables end in 2099).
-HOLIDAYS_KNOWN_UNTIL = dt.datetime(int(getattr(holidays.JP, "end_year", 2099)) + 1, 1, 1, tzinfo=dt.UTC)
+HOLIDAYS_KNOWN_UNTIL = dt.datetime(int(type(_JP_HOLIDAYS).end_year) + 1, 1, 1, tzinfo=dt.UTC)
 
 
 def holiday_name(day: dt.date) -> str | None:
