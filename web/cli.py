@@ -206,10 +206,11 @@ def cmd_token_create(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_faq_import(settings: Settings, args: argparse.Namespace) -> int:
-    """Load FAQ documents from JSON Lines: every line is checked first, then all are written at once."""
+    """Load FAQ documents from JSON Lines: every line is checked first, then all are merged at once."""
     from pathlib import Path
 
     from faq import importer
+    from web.progress import ProgressBar
 
     path = Path(args.path)
     if not path.is_file():
@@ -220,14 +221,17 @@ def cmd_faq_import(settings: Settings, args: argparse.Namespace) -> int:
     except importer.ImportError_ as exc:
         print(f"chonai: {path}: {exc} 何も取り込んでいません / nothing imported", file=sys.stderr)
         return 2
-
-    def progress(done: int, total: int) -> None:
-        print(f"  {done}/{total} 件", file=sys.stderr)
-
-    summary = _run_db(settings, lambda s: importer.import_rows(s, rows, progress))
+    bar = ProgressBar(len(rows), "確認中" if args.dry_run else "取り込み中")
+    summary = _run_db(settings, lambda s: importer.import_rows(s, rows, bar.update, dry_run=args.dry_run))
+    bar.finish()
+    for change in summary.changes:
+        if args.dry_run or change.version is not None or args.verbose:
+            print(change.line())
+    verb = "取り込むと" if args.dry_run else "取り込み完了:"
     print(
-        f"取り込み完了: {summary.entries}件, シリーズ新規 {summary.series_created}, "
-        f"回新規 {summary.sessions_created}, 公開した資料 {summary.documents_published}"
+        f"{verb} {summary.entries}件（追加 {summary.added}、変更 {summary.changed}、同じ {summary.unchanged}）, "
+        f"シリーズ新規 {summary.series_created}, 回新規 {summary.sessions_created}, "
+        f"公開する版 {summary.documents_published}" + ("（--dry-run: 何も書き込んでいません）" if args.dry_run else "")
     )
     return 0
 
@@ -321,6 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
     faq = sub.add_parser("faq", help="FAQ documents").add_subparsers(dest="faq_command", required=True)
     faq_import = faq.add_parser("import", help="import FAQ entries from a JSON Lines file")
     faq_import.add_argument("path")
+    faq_import.add_argument("--dry-run", action="store_true", help="show what would change, write nothing")
+    faq_import.add_argument("--verbose", action="store_true", help="list unchanged documents too")
     faq_import.set_defaults(func=cmd_faq_import)
     bak = sub.add_parser("backup", help="back up the database, var/media and the secret key (while serving)")
     bak.add_argument("path", help="the .tar.gz file to write")
