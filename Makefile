@@ -32,6 +32,14 @@ $(DEV_STAMP): pyproject.toml uv.lock | $(UV)
 	@$(UV_SYNC) --extra dev
 	@touch $@ $(RUN_STAMP)
 
+# axe-core for the accessibility test, from npm into .tools/node (injected into pages by Playwright).
+AXE_VERSION := 4.14.1
+AXE := .tools/node/node_modules/axe-core/axe.min.js
+
+$(AXE):
+	@command -v npm >/dev/null || { echo "npm is needed for the accessibility test (Debian: apt-get install npm)"; exit 1; }
+	@npm install --prefix .tools/node --no-audit --no-fund --silent 'axe-core@$(AXE_VERSION)'
+
 .PHONY: lock
 lock: | $(UV) ## re-resolve uv.lock after changing dependencies in pyproject.toml
 	$(UV) lock
@@ -48,7 +56,7 @@ services: ## make sure PostgreSQL, Redis and Chromium are there for the tests (i
 	bash scripts/ensure-services.sh
 
 .PHONY: test
-test: $(DEV_STAMP) services ## the whole suite: SQLite + PostgreSQL, Redis, several processes, Chromium
+test: $(DEV_STAMP) services $(AXE) ## the whole suite: SQLite + PostgreSQL, Redis, several processes, Chromium
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 .PHONY: soak

@@ -26,6 +26,12 @@
     4403: "このアカウントではコメントルームを利用できません。"
   };
 
+  // A busy room would drown a screen reader: the log is silent unless the member asks to hear new comments.
+  var announce = $("room-announce");
+  if (announce) {
+    announce.addEventListener("change", function () { $("room-log").setAttribute("aria-live", announce.checked ? "polite" : "off"); });
+  }
+
   function newRef() {
     var a = new Uint8Array(9);
     crypto.getRandomValues(a);
