@@ -10,7 +10,8 @@ import pytest
 from tests.browser import chromium
 from tests.servers import ServerProcess, prepare_database
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
+START = 90  # seconds for a server to answer: generous, this machine may be shared
 WAIT_MS = 20_000
 
 
@@ -33,7 +34,7 @@ def _live_broadcast(db_path) -> int:
 def test_the_room_works_from_every_loopback_name_and_a_foreign_address_is_told_why(tmp_path):
     env = {"VAR_DIR": str(tmp_path), "SECRET_KEY": "n" * 48, "LOG_LEVEL": "WARNING"}
     prepare_database(env)
-    server = ServerProcess(env, tmp_path / "server.log").start()  # BASE_URL http://127.0.0.1:PORT
+    server = ServerProcess(env, tmp_path / "server.log").start(START)  # BASE_URL http://127.0.0.1:PORT
     strict = ServerProcess({**env, "BASE_URL": "http://chonai.example.jp"}, tmp_path / "strict.log")
     try:
         live = _live_broadcast(tmp_path / "chonai.db")
@@ -48,7 +49,7 @@ def test_the_room_works_from_every_loopback_name_and_a_foreign_address_is_told_w
                 page.click("#room-send")
                 page.locator("#room-comments li", has_text=f"{host} から参加しています").wait_for(timeout=WAIT_MS)
                 page.context.close()
-            strict.start()
+            strict.start(START)
             page = browser.new_context(locale="ja-JP").new_page()
             base = f"http://127.0.0.1:{strict.port}"
             _login(page, base, "member@example.jp")
@@ -72,13 +73,14 @@ def test_the_room_works_from_every_loopback_name_and_a_foreign_address_is_told_w
 def test_the_start_button_follows_the_session_state_on_every_organiser_page(tmp_path):
     env = {"VAR_DIR": str(tmp_path), "SECRET_KEY": "s" * 48, "LOG_LEVEL": "WARNING"}
     prepare_database(env)
-    server = ServerProcess(env, tmp_path / "server.log").start()
+    server = ServerProcess(env, tmp_path / "server.log").start(START)
     try:
         series = sqlite3.connect(tmp_path / "chonai.db").execute("SELECT id FROM faq_series LIMIT 1").fetchone()[0]
         with chromium() as browser:
             one = browser.new_context(locale="ja-JP").new_page()
             _login(one, server.url, "naha@example.jp")  # an organiser of the demo series
             one.goto(f"{server.url}/faq/series/{series}")
+            one.click("summary:has-text('開催回を追加')")
             one.fill("#f-title", "次回の相談会")
             one.fill("#f-starts", "2031-01-10T19:00")
             one.locator("form[action$='/sessions'] button[type=submit]").click()
