@@ -75,5 +75,5 @@ format: $(DEV_STAMP) ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix .
 
 .PHONY: clean
-clean: ## remove the venv and local data (var/)
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+clean: ## remove the venv, local data (var/) and the bootstrapped tools (.tools/)
+	rm -rf $(VENV) var .tools .pytest_cache .mypy_cache .ruff_cache
