@@ -35,8 +35,9 @@ def test_the_room_works_from_every_loopback_name_and_a_foreign_address_is_told_w
     env = {"VAR_DIR": str(tmp_path), "SECRET_KEY": "n" * 48, "LOG_LEVEL": "WARNING"}
     prepare_database(env)
     server = ServerProcess(env, tmp_path / "server.log").start(START)  # BASE_URL http://127.0.0.1:PORT
-    strict = ServerProcess({**env, "BASE_URL": "http://chonai.example.jp"}, tmp_path / "strict.log").start(START)
+    strict = ServerProcess({**env, "BASE_URL": "http://chonai.example.jp"}, tmp_path / "strict.log")
     try:
+        strict.start(START)  # up front: the browser part below needs both
         live = _live_broadcast(tmp_path / "chonai.db")
         with chromium() as browser:
             for host in ("localhost", "127.0.0.1"):
