@@ -7,16 +7,18 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from archive.media import MediaError, parse_media_url
 from archive.models import Recording
 from core.members.models import Member, Role
+from core.search import service as search_service
 from core.text import clean_line
 from core.timefmt import JST
-from live.models import Broadcast, BroadcastState, Program, ProgramGuest
+from live import search_feed
+from live.models import Broadcast, BroadcastState, Program
 
 PAGE_SIZE = 20
 MAX_OFFSET = 6 * 3600
@@ -37,6 +39,8 @@ class ArchiveError(Exception):
 @dataclass(frozen=True, slots=True)
 class ArchiveFilters:
     program_id: int | None = None
+    #: A weekday rotation's label: its programs are one entry in the filter.
+    rotation: str = ""
     personality_id: int | None = None
     section_id: int | None = None
     month: str = ""
@@ -112,6 +116,8 @@ async def add_recording(
         added_by_id=member.id,
     )
     db.add(recording)
+    await db.flush()
+    await search_feed.sync_broadcast(db, broadcast.id)
     await db.commit()
     return recording
 
@@ -124,6 +130,7 @@ async def delete_recording(db: AsyncSession, broadcast_id: int, recording_id: in
     if not can_manage(member, broadcast):
         raise ArchiveError("録画を削除できるのは、この放送のパーソナリティと運営だけです。", status=403)
     await db.delete(recording)
+    await search_feed.sync_broadcast(db, broadcast_id)
     await db.commit()
 
 
@@ -146,12 +153,10 @@ def _search_query(filters: ArchiveFilters) -> Select[Broadcast]:
         .outerjoin(personality, personality.id == func.coalesce(Broadcast.personality_id, Program.personality_id))
         .where(Broadcast.state == BroadcastState.ENDED)
     )
-    if filters.program_id:  # a rotation's programs are one choice: any of them finds all of them
-        rotation = select(Program.rotation).where(Program.id == filters.program_id).scalar_subquery()
-        same = select(Program.id).where(
-            or_(Program.id == filters.program_id, and_(Program.rotation != "", Program.rotation == rotation))
-        )
-        query = query.where(Broadcast.program_id.in_(same))
+    if filters.program_id:
+        query = query.where(Broadcast.program_id == filters.program_id)
+    if filters.rotation:
+        query = query.where(Program.rotation == filters.rotation)
     if filters.personality_id:
         query = query.where(personality.id == filters.personality_id)
     if filters.section_id:
@@ -159,33 +164,17 @@ def _search_query(filters: ArchiveFilters) -> Select[Broadcast]:
     if filters.month:
         start, end = month_range(filters.month)
         query = query.where(and_(Broadcast.starts_at >= start, Broadcast.starts_at < end))
-    for word in unicodedata.normalize("NFKC", filters.q).split()[:5]:
-        word = word.lower()[:50]
-        guest_member = aliased(Member)
-        guests = (
-            select(ProgramGuest.program_id)
-            .outerjoin(guest_member, guest_member.id == ProgramGuest.member_id)
-            .where(
-                or_(
-                    func.lower(ProgramGuest.name).contains(word, autoescape=True),
-                    func.lower(guest_member.name).contains(word, autoescape=True),
-                )
-            )
-        )
-        query = query.where(
-            or_(
-                func.lower(Broadcast.title).contains(word, autoescape=True),
-                func.lower(Broadcast.description).contains(word, autoescape=True),
-                func.lower(Program.title).contains(word, autoescape=True),
-                func.lower(personality.name).contains(word, autoescape=True),
-                Broadcast.program_id.in_(guests),
-            )
-        )
     return query
 
 
 async def search_archive(db: AsyncSession, filters: ArchiveFilters) -> tuple[list[Broadcast], int]:
+    """Filters in SQL; the keywords go through the one search engine (title, description, program,
+    personality, guests and visible chat), so variants and readings match as on /search."""
     query = _search_query(filters)
+    if filters.q.strip():
+        refs = await search_service.matching_refs(db, filters.q, ("broadcast", "comment"))
+        ids = {ref if kind == "broadcast" else group for kind, ref, group in refs}
+        query = query.where(Broadcast.id.in_([i for i in ids if i is not None]))
     total = int((await db.execute(select(func.count()).select_from(query.subquery()))).scalar_one())
     page = max(1, filters.page)
     rows = await db.execute(query.order_by(Broadcast.starts_at.desc()).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE))

@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db import utcnow
 from core.events import EventBus
 from core.members.models import Member
-from faq import events
+from faq import events, notices, search
 from faq.models import Question, QuestionAsker, QuestionStatus, QuestionVote, SessionState, StudySession
+from faq.render import markdown_html
 from faq.service import FaqError, can_organise, not_found, require_organiser, require_text
 
 log = logging.getLogger("chonai.faq")
@@ -65,6 +66,7 @@ async def record(db: AsyncSession, q: Question) -> events.QuestionRecord:
         asker_names=[f"{a.member.name}（{a.member.organisation}）" + ("・匿名" if a.anonymous else "") for a in askers],
         voter_ids=voters,
         answer=q.answer,
+        answer_html=str(markdown_html(q.answer)) if q.answer else "",
         dismiss_reason=q.dismiss_reason,
         merged_into_id=q.merged_into_id,
         merged_bodies=merged,
@@ -93,6 +95,7 @@ def view_for(r: events.QuestionRecord, viewer_id: int, moderator: bool) -> event
         askers=len(r.asker_ids),
         asker_names=r.asker_names if moderator else [],
         answer=r.answer,
+        answer_html=r.answer_html or (str(markdown_html(r.answer)) if r.answer else ""),
         dismiss_reason=r.dismiss_reason if (moderator or mine) else "",
         merged_into_id=r.merged_into_id,
         merged_bodies=r.merged_bodies,
@@ -115,6 +118,7 @@ async def _commit_questions(db: AsyncSession, bus: EventBus, questions: list[Que
         q.position = await _next_position(db, q.session_id)
     await db.flush()
     records = [await record(db, q) for q in questions]
+    await search.sync_questions(db, questions)
     await db.commit()
     for r in records:
         await _publish(bus, events.QuestionChanged(question=r), r.session_id)
@@ -239,6 +243,7 @@ async def answer(
     if mark_answered:
         q.status = QuestionStatus.ANSWERED
         q.answered_at = utcnow()
+        await notices.question_answered(db, q, member.id)
     await _commit_questions(db, bus, [q])
     if mark_answered and session.answering_id == q.id:
         session.answering_id = None
@@ -252,6 +257,7 @@ async def mark_answered(db: AsyncSession, bus: EventBus, member: Member, questio
         raise FaqError("not_open", f"「{q.status.label}」の質問は回答済みにできません。", 409)
     q.status = QuestionStatus.ANSWERED
     q.answered_at = utcnow()
+    await notices.question_answered(db, q, member.id)
     await _commit_questions(db, bus, [q])
     if session.answering_id == q.id:
         session.answering_id = None
@@ -263,6 +269,7 @@ async def dismiss(db: AsyncSession, bus: EventBus, member: Member, question_id: 
     q, session = await _moderated(db, member, question_id)
     q.dismiss_reason = require_text(reason, "見送りの理由", MAX_REASON)
     q.status = QuestionStatus.DISMISSED
+    await notices.question_dismissed(db, q, member.id)
     await _commit_questions(db, bus, [q])
     if session.answering_id == q.id:
         session.answering_id = None
@@ -307,6 +314,7 @@ async def merge(db: AsyncSession, bus: EventBus, member: Member, source_id: int,
     source.merged_into_id = target.id
     await db.flush()
     await _recount(db, target)
+    await notices.question_merged(db, source, target, member.id)
     await _commit_questions(db, bus, [source, target])
     if session.answering_id == source.id:
         session.answering_id = target.id
@@ -345,6 +353,8 @@ async def end(db: AsyncSession, bus: EventBus, session: StudySession) -> None:
     session.state = SessionState.ENDED
     session.ended_at = utcnow()
     session.answering_id = None
+    await db.flush()
+    await search.sync_session(db, session)
     await board_changed(db, bus, session)
 
 

@@ -12,6 +12,7 @@ from core.members.models import Member
 from core.sections import Section
 from faq import board, documents
 from faq.models import (
+    Attendance,
     Question,
     QuestionAsker,
     QuestionStatus,
@@ -53,7 +54,10 @@ SESSION_1 = [
     (
         "会場運営",
         "集団接種会場の人員配置の目安を教えてください。",
-        "1レーン（1時間あたり約40人）で、医師1名・看護師2名・受付事務3名・誘導2名を目安にしています。経過観察エリアには看護師1名を常駐させています。",
+        "1レーン（1時間あたり約40人）で、医師1名・看護師2名・受付事務3名・誘導2名を目安にしています。経過観察エリアには看護師1名を常駐させています。\n\n"
+        "| 役割 | 1レーンあたり | 確保の方法 |\n|---|--:|---|\n| 医師 | 1名 | 医師会の輪番 |\n| 看護師 | 2名 | 潜在看護師の登録 |\n"
+        "| 受付事務 | 3名 | 人材派遣（市の職員1名を責任者に） |\n| 誘導 | 2名 | シルバー人材センター |\n\n"
+        "配置の考え方は[厚生労働省の接種会場の手引き](https://www.mhlw.go.jp/stf/seisakunitsuite/bunya/vaccine_00184.html)も参考にしました。",
         "member@example.jp",
         ["host@example.jp"],
     ),
@@ -140,6 +144,9 @@ async def load(db: AsyncSession, members: dict[str, Member], sections: dict[str,
             "naha@example.jp",
         ):
             db.add(Registration(session_id=session.id, member_id=members[email].id))
+        # Who actually took part (the board was open while it ran); one registrant never came.
+        for email in ("member@example.jp", "fukuoka@example.jp", "naha@example.jp", "mhlw@example.jp"):
+            db.add(Attendance(session_id=session.id, member_id=members[email].id, source="board"))
         for category, question, answer, asker, voters in entries:
             await _answered(db, session, members, category, question, answer, asker, voters)
         await db.commit()

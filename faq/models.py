@@ -208,6 +208,8 @@ class DraftEntry(Base):
     answer: Mapped[str] = mapped_column(Text, default="")  # Markdown
     votes: Mapped[int] = mapped_column(Integer, default=0)
     question_id: Mapped[int | None] = mapped_column(ForeignKey("faq_questions.id", ondelete="SET NULL"), default=None)
+    # The organisations of the members who asked by name ("横浜市、札幌市"); empty when all were anonymous.
+    asker: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
 
 class FaqVersion(Base):
@@ -244,6 +246,7 @@ class FaqEntry(Base):
     # Normalised question + answer (see faq.normalize); only entries of current versions are indexed.
     search_text: Mapped[str] = mapped_column(Text, default="")
     current: Mapped[bool] = mapped_column(Boolean, default=True)
+    asker: Mapped[str] = mapped_column(String(200), default="", server_default="")  # as on its draft entry
 
     version: Mapped[FaqVersion] = relationship(lazy="raise")
 
@@ -257,3 +260,15 @@ class SearchGram(Base):
     gram: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     # No foreign key: un-indexing deletes by (gram, entry_id), and a cascade would scan this table.
     entry_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+
+
+class Attendance(Base):
+    """Who took part in a session (apart from who registered): opened its board or room while it ran,
+    or was marked by an organiser (`source`: board, room, organiser)."""
+
+    __tablename__ = "faq_attendances"
+
+    session_id: Mapped[int] = mapped_column(ForeignKey("faq_sessions.id", ondelete="CASCADE"), primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
+    source: Mapped[str] = mapped_column(String(20), default="board")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

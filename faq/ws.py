@@ -18,7 +18,7 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath, FromQuery
 
 from core.access import ORIGIN_REFUSED, current_member, origin_allowed, origin_refusal
-from faq import board, events
+from faq import attendance, board, events
 from faq.documents import end_session
 from faq.models import StudySession
 from faq.service import broadcast_ended, can_organise
@@ -55,6 +55,7 @@ async def board_socket(socket: WebSocket[Any, Any, Any], session_id: FromPath[in
             await end_session(db, state.bus, None, session)
         moderator = await can_organise(db, member, session.series_id)
         series_id = session.series_id
+        await attendance.record(db, session, member.id, "board")  # opened the board while it runs
     queue: asyncio.Queue[bytes] = asyncio.Queue(QUEUE_LIMIT)
     overflow = asyncio.Event()
 

@@ -110,7 +110,10 @@ def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
     import signal
 
     from core.events import create_bus
+    from core.notify import live as notify_live
+    from core.notify.worker import MailWorker
     from live.schedule.scheduler import Scheduler, make_lease, tick_interval
+    from web.app import SCHEDULER_STEPS
 
     interval = args.tick if args.tick is not None else tick_interval()
     if not 0.05 <= interval <= 60:
@@ -131,16 +134,26 @@ def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
         db = Database(settings.database_url, pool_size=2)
         bus = create_bus(settings.redis_url)
         await bus.start()
-        scheduler = Scheduler(db, bus, make_lease(db, settings.redis_url, ttl=ttl), interval=interval)
+        notify_live.use_bus(bus)  # bells in the web processes ring for what this process writes
+        lease = make_lease(db, settings.redis_url, ttl=ttl)
+        scheduler = Scheduler(db, bus, lease, interval=interval, steps=SCHEDULER_STEPS)
+        # The mail worker runs in every scheduler process: claims keep each mail to one sender.
+        mails = MailWorker(db, settings, interval=min(interval, 1.0))
         loop = asyncio.get_running_loop()
+
+        def stop() -> None:
+            scheduler.stop()
+            mails.stop()
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, scheduler.stop)
+            loop.add_signal_handler(sig, stop)
         try:
             if args.once:
                 await scheduler.step()
                 await scheduler.lease.release()
+                await mails.step()
             else:
-                await scheduler.run()
+                await asyncio.gather(scheduler.run(), mails.run())
         finally:
             await bus.close()
             await db.dispose()
@@ -284,6 +297,21 @@ def cmd_doctor(_settings: Settings | None, args: argparse.Namespace) -> int:
     return doctor.run(args.origin)
 
 
+def cmd_search_reindex(settings: Settings, args: argparse.Namespace) -> int:
+    """Rebuild the search index from every domain; the server may keep serving meanwhile."""
+    from web.search_index import rebuild
+
+    def progress(kind: str, done: int, total: int) -> None:
+        width = 30
+        filled = width * done // max(total, 1)
+        end = "\n" if done >= total else "\r"
+        print(f"  {kind:<10} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end=end, file=sys.stderr)
+
+    counts = _run_db(settings, lambda s: rebuild(s, progress))
+    print("索引を作り直しました: " + ", ".join(f"{k} {n}件" for k, n in counts.items()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chonai", description="Chonai: 庁内放送・ライブコメント・勉強会FAQ")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -338,6 +366,10 @@ def build_parser() -> argparse.ArgumentParser:
     doc = sub.add_parser("doctor", help="check settings, database, Redis, SMTP, time zone, disk and BASE_URL")
     doc.add_argument("--origin", help="the address you open the site at, e.g. http://localhost:8000")
     doc.set_defaults(func=cmd_doctor)
+    search = sub.add_parser("search", help="the search index").add_subparsers(dest="search_command", required=True)
+    search.add_parser("reindex", help="rebuild the search index (with a progress bar) while serving").set_defaults(
+        func=cmd_search_reindex
+    )
     token = sub.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
     tcreate = token.add_parser("create", help="print a new API token for a member")
     tcreate.add_argument("--email", required=True)

@@ -14,6 +14,7 @@ from litestar.params import FromPath, FromQuery
 from core.access import ORIGIN_REFUSED, active_member, current_member, origin_allowed, origin_refusal
 from core.deps import AppSettings, DbSession
 from core.members.models import Member
+from core.notify import prefs
 from core.settings import Settings
 from live.events import SCHEDULE_CHANNEL
 from live.schedule import calendars, service
@@ -37,6 +38,11 @@ async def _feed_member(request: Request[Any, Any, Any], db: DbSession, settings:
     return active_member(request)
 
 
+async def _lead(db: DbSession, member: Member) -> int:
+    """The member's reminder lead time (notification settings) for the feed's VALARMs; 0 = none."""
+    return (await prefs.load(db, member.id)).lead_minutes
+
+
 def _ics(body: bytes, filename: str) -> Response[bytes]:
     return Response(
         body,
@@ -49,8 +55,8 @@ def _ics(body: bytes, filename: str) -> Response[bytes]:
 async def schedule_ics(
     request: Request[Any, Any, Any], db: DbSession, settings: AppSettings, token: FromQuery[str | None] = None
 ) -> Response[bytes]:
-    await _feed_member(request, db, settings, token)
-    return _ics(await calendars.feed(db, settings.base_url), "chonai.ics")
+    lead = await _lead(db, await _feed_member(request, db, settings, token))
+    return _ics(await calendars.feed(db, settings.base_url, lead_minutes=lead), "chonai.ics")
 
 
 @get("/schedule/programs/{program_id:int}/calendar.ics", include_in_schema=False)
@@ -61,14 +67,15 @@ async def program_ics(
     program_id: FromPath[int],
     token: FromQuery[str | None] = None,
 ) -> Response[bytes]:
-    await _feed_member(request, db, settings, token)
+    lead = await _lead(db, await _feed_member(request, db, settings, token))
     try:
         await service.get_program(db, program_id)
     except ScheduleError as exc:
         from litestar.exceptions import NotFoundException
 
         raise NotFoundException(detail=exc.message) from None
-    return _ics(await calendars.feed(db, settings.base_url, program_id=program_id), f"chonai-program-{program_id}.ics")
+    body = await calendars.feed(db, settings.base_url, program_id=program_id, lead_minutes=lead)
+    return _ics(body, f"chonai-program-{program_id}.ics")
 
 
 @get("/schedule/personalities/{member_id:int}/calendar.ics", include_in_schema=False)
@@ -79,7 +86,7 @@ async def personality_ics(
     member_id: FromPath[int],
     token: FromQuery[str | None] = None,
 ) -> Response[bytes]:
-    await _feed_member(request, db, settings, token)
+    lead = await _lead(db, await _feed_member(request, db, settings, token))
     try:
         await service.get_personality(db, member_id)
     except ScheduleError as exc:
@@ -87,7 +94,8 @@ async def personality_ics(
 
         raise NotFoundException(detail=exc.message) from None
     return _ics(
-        await calendars.feed(db, settings.base_url, personality_id=member_id), f"chonai-personality-{member_id}.ics"
+        await calendars.feed(db, settings.base_url, personality_id=member_id, lead_minutes=lead),
+        f"chonai-personality-{member_id}.ics",
     )
 
 

@@ -20,8 +20,10 @@ from core.db import utcnow
 from core.events import EventBus
 from core.members.models import Member, Role, Status
 from core.sections import Section
+from core.sections.service import section_choices
 from core.text import clean_block, clean_line
 from core.timefmt import JST
+from live import search_feed
 from live.models import Broadcast, BroadcastState, ExceptionKind, Program, ProgramException, ProgramGuest
 from live.schedule import recurrence, rule_editor
 from live.schedule.recurrence import WEEKDAY_CODES, WEEKDAY_LABELS, RecurrenceError
@@ -149,7 +151,8 @@ async def active_members(db: AsyncSession) -> list[Member]:
 
 
 async def sections(db: AsyncSession) -> list[Section]:
-    return list((await db.execute(select(Section).order_by(Section.name))).unique().scalars())
+    """The 課 filter and (operator-only) program forms offer the one shared list of active 課."""
+    return await section_choices(db)
 
 
 def can_host(member: Member | None, broadcast: Broadcast) -> bool:
@@ -385,6 +388,8 @@ async def create_program(db: AsyncSession, bus: EventBus, data: ProgramData, now
     program = Program(rotation=data.rotation)
     _apply(program, data)
     db.add(program)
+    await db.flush()
+    await search_feed.sync_program(db, program.id)
     await db.commit()
     await materialise_program(db, bus, program.id, now)
     return await get_program(db, program.id)
@@ -395,6 +400,7 @@ async def update_program(
 ) -> Program:
     _apply(program, data)
     program.updated_at = utcnow()
+    await search_feed.sync_program(db, program.id)
     await db.commit()
     await materialise_program(db, bus, program.id, now)
     return await get_program(db, program.id)
