@@ -16,10 +16,10 @@ from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
 
-from core.access import active_member, member_guard
+from core.access import active_member, member_guard, role_guard
 from core.bounds import EARLIEST, LATEST, MAX_ID, Id, PathId, Position, QueryPosition
 from core.deps import AppSettings, Bus, DbSession
-from core.members.models import Member
+from core.members.models import Member, Role
 from core.sections.service import check_owner, owner_choices
 from core.timefmt import JST
 from faq import attendance, attendance_routes, board, documents, events, exports, service
@@ -206,7 +206,7 @@ class FaqPages(Controller):
             context={"name": name, "entries": await documents.category_entries(db, name[:40], series)},
         )
 
-    @get("/series/new")
+    @get("/series/new", guards=[role_guard(Role.HOST)])  # the form only for those who may submit it
     async def new_series(self, request: Request[Any, Any, Any], db: DbSession) -> Template:
         sections = await owner_choices(db, active_member(request))
         return Template("faq/series_new.html", context={"sections": sections})

@@ -16,7 +16,7 @@ import msgspec
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 
-from core.access import current_member, origin_allowed
+from core.access import ORIGIN_REFUSED, current_member, origin_allowed, origin_refusal
 from core.bounds import PathId, QueryPosition
 from core.sockets import (
     CLOSE_ACCOUNT_INACTIVE,
@@ -47,8 +47,9 @@ async def _refuse(socket: WebSocket[Any, Any, Any], code: int, error: str, messa
 @websocket("/ws/faq/sessions/{session_id:int}")
 async def board_socket(socket: WebSocket[Any, Any, Any], session_id: PathId, since: QueryPosition = 0) -> None:
     state = socket.app.state
-    if not origin_allowed(socket.headers.get("origin"), state.settings.allowed_origins):
-        await _refuse(socket, 4403, "bad_origin", "このサイト以外からは接続できません。")
+    origin = socket.headers.get("origin")
+    if not origin_allowed(origin, state.settings.allowed_origins):
+        await _refuse(socket, 4403, ORIGIN_REFUSED, origin_refusal(origin, state.settings))
         return
     member = current_member(socket)
     if member is None:

@@ -23,7 +23,6 @@ from live.models import Broadcast, BroadcastState, CalendarFeedToken, ExceptionK
 from live.schedule import recurrence
 
 HOLIDAY_LOOKBACK = dt.timedelta(days=365)
-HOLIDAY_LOOKAHEAD = dt.timedelta(days=730)
 
 
 # --- tokens --------------------------------------------------------------------------------------
@@ -141,14 +140,10 @@ def program_events(
                 events.append(event)
         return events
 
-    skipped: list[dt.datetime] = []
-    if program.skip_holidays:
-        lo = max(program.dtstart, now - HOLIDAY_LOOKBACK)
-        skipped = [
-            s
-            for s in recurrence.rule_starts(program, lo, now + HOLIDAY_LOOKAHEAD)
-            if recurrence.is_holiday_skipped(program, s)
-        ]
+    # To the rule's end, or as far as the holiday calendar is known (2099): a subscribed calendar
+    # repeats the rule for ever, so every skipped holiday must be listed. Day-aligned, so it caches.
+    since = (now - HOLIDAY_LOOKBACK).replace(hour=0, minute=0, second=0, microsecond=0)
+    skipped = list(recurrence.holiday_skips(program, max(program.dtstart, since), recurrence.HOLIDAYS_KNOWN_UNTIL))
     skipped_set = set(skipped)
     exdates = list(skipped)
     overrides: list[icalendar.Event] = []

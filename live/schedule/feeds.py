@@ -11,7 +11,7 @@ from litestar import Request, Response, WebSocket, get, websocket
 from litestar.exceptions import NotAuthorizedException
 from litestar.params import FromQuery
 
-from core.access import active_member, current_member, origin_allowed
+from core.access import ORIGIN_REFUSED, active_member, current_member, origin_allowed, origin_refusal
 from core.bounds import PathId
 from core.deps import AppSettings, DbSession
 from core.members.models import Member
@@ -56,7 +56,7 @@ async def _lead(db: DbSession, member: Member) -> int:
 def _ics(body: bytes, filename: str) -> Response[bytes]:
     return Response(
         body,
-        media_type="text/calendar; charset=utf-8",
+        media_type="text/calendar",  # Litestar adds "; charset=utf-8" to text/* itself
         headers={"cache-control": "private, max-age=300", "content-disposition": f'inline; filename="{filename}"'},
     )
 
@@ -123,7 +123,10 @@ async def schedule_events(socket: WebSocket[Any, Any, Any]) -> None:
         await socket.close(code=CLOSE_ACCOUNT_INACTIVE, reason="account_inactive")
         return
     if origin is not None and not origin_allowed(origin, settings.allowed_origins):
-        await socket.close(code=4403, reason="origin_not_allowed")
+        # Accept to tell the page why: a refused handshake reaches the browser as a bare 1006.
+        await socket.accept()
+        await socket.send_json({"type": "error", "code": ORIGIN_REFUSED, "message": origin_refusal(origin, settings)})
+        await socket.close(code=4403, reason=ORIGIN_REFUSED)
         return
     if origin is None and socket.scope.get("auth") != "token":
         # Browsers always send Origin; a cookie-only socket without one is not a page of ours.

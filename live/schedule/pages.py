@@ -20,7 +20,7 @@ from core.timefmt import JST, WEEKDAYS
 from live.models import Broadcast, BroadcastState, ExceptionKind, Program
 from live.moderation import service as moderation
 from live.rooms.routes import room_context
-from live.schedule import calendars, recurrence, service
+from live.schedule import calendars, projection, recurrence, rule_editor, service
 from live.schedule.service import ScheduleError
 
 NOTICES = {
@@ -86,7 +86,7 @@ def _program_form_values(program: Program) -> dict[str, str]:
         "end_time": f"{end:%H:%M}",
         "lobby_minutes": str(program.lobby_minutes),
         "stream_url": program.stream_url,
-        "rrule": program.rrule,
+        **rule_editor.edit_values(program.rrule, tz),
         "timezone": program.timezone,
         "skip_holidays": "on" if program.skip_holidays else "",
         "active": "on" if program.active else "",
@@ -109,10 +109,14 @@ class SchedulePages(Controller):
     ) -> Template:
         now = utcnow()
         start_day, problem = _week_start(week, now.astimezone(JST).date())
+        if start_day > projection.LAST_DAY - dt.timedelta(days=6) or start_day.year < 2000:
+            start_day, _ = _week_start(None, now.astimezone(JST).date())
+            problem = f"番組表は2000年から{projection.LAST_DAY.year}年までを表示できます。今週を表示しています。"
         section_id, personality_id = _int_param(section), _int_param(personality)
         start, _ = service.jst_day_bounds(start_day)
-        broadcasts = await service.broadcasts_between(
-            db, start, start + dt.timedelta(days=7), section_id=section_id, personality_id=personality_id
+        # Beyond the 30-day materialisation horizon the week is computed from the programs' rules.
+        broadcasts = await projection.week_entries(
+            db, start, start + dt.timedelta(days=7), now, section_id=section_id, personality_id=personality_id
         )
         days = []
         for offset in range(7):
@@ -257,6 +261,9 @@ async def _edit_page(
             "errors": errors,
             "sections": await service.sections(db),
             "members": await service.active_members(db),
+            "repeats": rule_editor.REPEATS,
+            "nths": rule_editor.NTHS,
+            "weekdays": list(zip(recurrence.WEEKDAY_CODES, recurrence.WEEKDAY_LABELS, strict=True)),
         },
         status_code=status,
     )
@@ -276,7 +283,10 @@ class ProgramAdminPages(Controller):
             "end_time": "22:00",
             "lobby_minutes": "10",
             "timezone": recurrence.DEFAULT_TZ,
-            "rrule": "FREQ=WEEKLY",
+            "repeat": "weekly",
+            "interval": "1",
+            f"day_{recurrence.WEEKDAY_CODES[today.weekday()]}": "on",
+            "rrule": f"FREQ=WEEKLY;BYDAY={recurrence.WEEKDAY_CODES[today.weekday()]}",
             "active": "on",
         }
         return await _edit_page(db, program=None, values=values, errors={})

@@ -27,7 +27,7 @@ from core.text import clean_block, clean_line
 from core.timefmt import JST
 from live import search_feed
 from live.models import Broadcast, BroadcastState, ExceptionKind, Program, ProgramException, ProgramGuest
-from live.schedule import recurrence
+from live.schedule import recurrence, rule_editor
 from live.schedule.recurrence import WEEKDAY_CODES, WEEKDAY_LABELS, RecurrenceError
 from live.schedule.transitions import TransitionError, transition
 
@@ -332,7 +332,9 @@ async def validate_program(
     if not rotation_days:
         try:
             # Bounded (a few ms, at most ~40 ms for a rule that never matches), still kept off the loop.
-            rule = await asyncio.to_thread(recurrence.normalise_rrule, form.get("rrule", ""), tz)
+            rule = await asyncio.to_thread(recurrence.normalise_rrule, rule_editor.rule_from_form(form), tz)
+        except rule_editor.EditorError as exc:
+            errors["repeat"] = str(exc)
         except RecurrenceError as exc:
             errors["rrule"] = str(exc)
     until_raw = (form.get("until") or "").strip()
@@ -341,7 +343,7 @@ async def validate_program(
         errors["until"] = "繰り返しの終了日を 2027-03-31 の形式で入力してください。"
     elif until is not None and start_date is not None and until < start_date:
         errors["until"] = "繰り返しの終了日は開始日より後にしてください。"
-    elif until is not None and not rotation_days and not rule and "rrule" not in errors:
+    elif until is not None and not rotation_days and not rule and "rrule" not in errors and "repeat" not in errors:
         errors["until"] = "繰り返しの終了日は繰り返しルールと一緒に指定してください。"
     elif until is not None and ("UNTIL=" in rule or "COUNT=" in rule):
         errors["until"] = "繰り返しルールに UNTIL / COUNT がある場合は終了日を空欄にしてください。"
