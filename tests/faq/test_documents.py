@@ -121,7 +121,7 @@ def test_import_is_all_or_nothing(tmp_path):
     path.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in good) + "\n")
     ok = _chonai(env, "faq", "import", str(path))
     assert ok.returncode == 0, ok.stderr
-    assert "2件" in ok.stdout and "2/2" in ok.stderr
+    assert "2件" in ok.stdout  # (the progress bar starts at 200 entries: tests/faq/test_import.py)
     bench_like = _chonai(env, "faq", "import", str(tmp_path / "missing.jsonl"))
     assert bench_like.returncode == 2
 
