@@ -118,8 +118,10 @@ async def test_feed_access_session_token_bearer_and_revocation(client, db, demo)
     profile = (await client.get("/profile")).text
     token = profile.split("/schedule.ics?token=")[1].split("<")[0]
     r = await client.get("/api/schedule/programs")
-    program_id = r.json()[0]["id"]
-    personality_id = r.json()[0]["personality"]["id"]
+    # A recurring program (the demo also has one-off broadcasts, whose feeds carry no RRULE).
+    recurring = next(p for p in r.json() if p.get("rrule"))
+    program_id = recurring["id"]
+    personality_id = recurring["personality"]["id"]
 
     client.cookies.clear()
     for url in (
