@@ -42,7 +42,8 @@ class _HeaderDeadline:
             self.transport.close()
 
     def _awaiting_headers(self) -> bool:
-        raise NotImplementedError
+        """Whether the request line/headers are still incomplete; each protocol subclass below answers it."""
+        raise NotImplementedError  # abstract: TimedH11Protocol and TimedHttpToolsProtocol override it
 
 
 class TimedH11Protocol(_HeaderDeadline, H11Protocol):
