@@ -13,9 +13,7 @@ from core.db import utcnow
 from core.members.models import Member
 from core.sections import Section
 from core.timefmt import JST
-from live.models import Broadcast, BroadcastState, Program
-from live.moderation.models import ViewerSample
-from live.rooms.models import CommentRoom, RoomComment, RoomVisit
+from live.public import Broadcast, BroadcastState, CommentRoom, Program, RoomComment, RoomVisit, ViewerSample
 
 # (seconds after the live start, author, text)
 CHAT = [

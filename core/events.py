@@ -192,5 +192,20 @@ class RedisBus(EventBus):
             delay = min(delay * 2, 5.0)
 
 
+async def publish_committed(bus: EventBus, channel: str, data: bytes) -> bool:
+    """Publish news of a change that is already committed; the one place actions publish from.
+
+    It never raises: the change is durable, so a bus outage must not turn it into an error
+    for the caller. Readers catch up from the database (positions, `on_reconnect`, the sweep).
+    Returns whether the bus took the message.
+    """
+    try:
+        await bus.publish(channel, data)
+    except Exception as exc:
+        log.error("publish on %s failed after commit (%s); readers resync", channel, exc.__class__.__name__)
+        return False
+    return True
+
+
 def create_bus(redis_url: str | None) -> EventBus:
     return RedisBus(redis_url) if redis_url else InProcessBus()

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import utcnow
-from core.events import EventBus
+from core.events import EventBus, publish_committed
 from core.members.models import Member
 from faq import events
 from faq.models import Question, QuestionAsker, QuestionStatus, QuestionVote, SessionState, StudySession
@@ -103,10 +103,8 @@ def view_for(r: events.QuestionRecord, viewer_id: int, moderator: bool) -> event
 
 
 async def _publish(bus: EventBus, event: events.QuestionChanged | events.BoardChanged, session_id: int) -> None:
-    try:
-        await bus.publish(events.board_channel(session_id), events.encoder.encode(event))
-    except Exception:  # the change is committed; clients catch up from their position
-        log.warning("board event not published for session %s", session_id, exc_info=True)
+    # The change is committed; clients catch up from their position if the bus drops it.
+    await publish_committed(bus, events.board_channel(session_id), events.encoder.encode(event))
 
 
 async def _commit_questions(db: AsyncSession, bus: EventBus, questions: list[Question]) -> None:

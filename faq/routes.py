@@ -27,21 +27,9 @@ from faq.render import markdown_html
 from faq.search import search
 from faq.service import FaqError
 from faq.ws import board_socket
-from live.models import Broadcast
+from live.public import Broadcast
 
 MAX_FIELD = 20_000
-
-
-def _faq_error(request: Request[Any, Any, Any], exc: FaqError) -> Response[Any]:
-    if request.url.path.startswith("/api/") or "text/html" not in request.headers.get("accept", "text/html"):
-        body = {"error": {"code": exc.code, "message": exc.message, "status": exc.status}}
-        return Response(body, status_code=exc.status, media_type=MediaType.JSON)
-    return Template(
-        "error.html", context={"status": exc.status, "message": exc.message, "code": exc.code}, status_code=exc.status
-    )
-
-
-HANDLERS: dict[Any, Any] = {FaqError: _faq_error}
 
 
 async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
@@ -87,7 +75,6 @@ class FaqPages(Controller):
     path = "/faq"
     guards = [member_guard]
     include_in_schema = False
-    exception_handlers = HANDLERS
 
     @get("/")
     async def index(self, db: DbSession, category: FromQuery[str | None] = None) -> Template:
@@ -416,11 +403,34 @@ class SearchOut(msgspec.Struct):
     hits: list[SearchHitOut]
 
 
+class AnsweringOut(msgspec.Struct):
+    answering_id: int | None
+
+
+class PremoderationOut(msgspec.Struct):
+    premoderation: bool
+
+
+class SessionStateOut(msgspec.Struct):
+    state: str
+
+
+class SessionEndedOut(msgspec.Struct):
+    state: str
+    document_id: int
+    edit_url: str
+
+
+class PublishedOut(msgspec.Struct):
+    document_id: int
+    version: int
+    url: str
+
+
 class FaqApi(Controller):
     path = "/api/faq"
     guards = [member_guard]
     tags = ["faq"]
-    exception_handlers = HANDLERS
 
     @post("/sessions/{session_id:int}/questions", status_code=201)
     async def ask(
@@ -516,10 +526,10 @@ class FaqApi(Controller):
         bus: Bus,
         session_id: FromPath[int],
         data: JSONBody[AnsweringIn],
-    ) -> dict[str, Any]:
+    ) -> AnsweringOut:
         session = await service.get_session(db, session_id)
         await board.set_answering(db, bus, active_member(request), session, data.question_id)
-        return {"answering_id": session.answering_id}
+        return AnsweringOut(answering_id=session.answering_id)
 
     @post("/sessions/{session_id:int}/premoderation")
     async def premoderation(
@@ -529,34 +539,34 @@ class FaqApi(Controller):
         bus: Bus,
         session_id: FromPath[int],
         data: JSONBody[ToggleIn],
-    ) -> dict[str, Any]:
+    ) -> PremoderationOut:
         session = await service.get_session(db, session_id)
         await board.set_premoderation(db, bus, active_member(request), session, data.on)
-        return {"premoderation": session.premoderation}
+        return PremoderationOut(premoderation=session.premoderation)
 
     @post("/sessions/{session_id:int}/start")
     async def start(
         self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, session_id: FromPath[int]
-    ) -> dict[str, Any]:
+    ) -> SessionStateOut:
         session = await service.get_session(db, session_id)
         await board.start(db, bus, active_member(request), session)
-        return {"state": session.state.value}
+        return SessionStateOut(state=session.state.value)
 
     @post("/sessions/{session_id:int}/end")
     async def end(
         self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, session_id: FromPath[int]
-    ) -> dict[str, Any]:
+    ) -> SessionEndedOut:
         session = await service.get_session(db, session_id)
         doc = await documents.end_session(db, bus, active_member(request), session)
-        return {"state": SessionState.ENDED.value, "document_id": doc.id, "edit_url": f"/faq/documents/{doc.id}/edit"}
+        return SessionEndedOut(SessionState.ENDED.value, doc.id, f"/faq/documents/{doc.id}/edit")
 
     @post("/documents/{document_id:int}/publish")
     async def publish(
         self, request: Request[Any, Any, Any], db: DbSession, document_id: FromPath[int], data: JSONBody[ReasonIn]
-    ) -> dict[str, Any]:
+    ) -> PublishedOut:
         doc = await documents.get_document(db, document_id)
         version = await documents.publish(db, active_member(request), doc, data.reason)
-        return {"document_id": doc.id, "version": version.number, "url": f"/faq/documents/{doc.id}/v/{version.number}"}
+        return PublishedOut(doc.id, version.number, f"/faq/documents/{doc.id}/v/{version.number}")
 
     @get("/suggest")
     async def suggest(self, db: DbSession, q: FromQuery[str] = "") -> list[Suggestion]:

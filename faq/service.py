@@ -10,6 +10,7 @@ from sqlalchemy import distinct, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.errors import Refusal
 from core.members.models import Member, OrgKind, Role
 from core.text import clean_block, clean_line
 from faq.models import (
@@ -21,17 +22,14 @@ from faq.models import (
     TopicRequest,
     TopicVote,
 )
-from live.models import Broadcast, BroadcastState
+from live.public import Broadcast, BroadcastState
 
 
-class FaqError(Exception):
+class FaqError(Refusal):
     """A refusal with a Japanese message; `status` is the HTTP status the API answers with."""
 
     def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
+        super().__init__(code, message, status)
 
 
 def not_found(what: str) -> FaqError:

@@ -88,10 +88,9 @@ class AccountController(Controller):
         try:
             member = await service.authenticate(db, form.get("email", ""), form.get("password", ""), client_ip(request))
         except MemberError as exc:
-            status = 429 if exc.code == "rate_limited" else 400
             values = {"email": form.get("email", "")[:254]}
             context = {"error": exc.message, "values": values, "next": next_url}
-            return Template("login.html", context=context, status_code=status)
+            return Template("login.html", context=context, status_code=exc.status)
         raw = await service.start_session(db, member, request.headers.get("user-agent", ""))
         return login_response(settings, raw, member, next_url)
 

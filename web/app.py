@@ -9,8 +9,6 @@ from pathlib import Path
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
-from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.static_files import create_static_files_router
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +25,7 @@ from live.schedule.scheduler import stop_embedded as stop_embedded_scheduler
 from web import accounts, admin, api, health, pages
 from web.errors import EXCEPTION_HANDLERS
 from web.middleware import AuthMiddleware, ChonaiCSRFMiddleware, RequestContextMiddleware, csrf_config
+from web.openapi import openapi_config
 from web.templating import template_config
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -94,9 +93,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         template_config=template_config(),
-        openapi_config=OpenAPIConfig(
-            title="Chonai API", version="1", path="/schema", render_plugins=[JsonRenderPlugin()]
-        ),
+        openapi_config=openapi_config(),
         request_max_body_size=MAX_BODY,
         lifespan=[lifespan],
         logging_config=None,  # ours (core.logs) carries request ids and optional JSON

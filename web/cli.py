@@ -77,6 +77,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from live.rooms.transport import UVICORN_WS
+
     host = args.host or settings.host
     port = args.port or settings.port
     workers = args.workers or settings.workers
@@ -92,6 +94,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         port=port,
         workers=workers,
         proxy_headers=True,
+        ws=UVICORN_WS,  # the protocol live.rooms.transport.DirectSink writes through (never "auto")
         ws_per_message_deflate=False,  # fan-out sockets: compression costs far more than it saves
         log_config=None,
         timeout_graceful_shutdown=10,

@@ -23,7 +23,7 @@ from typing import Any
 import msgspec
 
 from core.db import Database
-from core.events import EventBus
+from core.events import EventBus, publish_committed
 from live.events import BroadcastStateChanged, broadcast_channel
 from live.models import BroadcastState
 from live.moderation.events import CommentVisibility, ControlsChanged, MemberRestricted, ModerationNotice
@@ -704,9 +704,9 @@ class Hub:
         for room in rooms:
             if room.reaction_delta:
                 delta, room.reaction_delta = room.reaction_delta, {}
-                await self.bus.publish(room_channel(room.id), encode(BusReactions(delta)))
-                async with self.db.session() as db:
+                async with self.db.session() as db:  # stored first: a published count is a durable one
                     await service.add_reactions(db, room.id, delta)
+                await publish_committed(self.bus, room_channel(room.id), encode(BusReactions(delta)))
             if room.presence_dirty or beat:
                 room.presence_dirty = False
                 await self.bus.publish(room_channel(room.id), encode(BusPresence(self.node, len(room.viewers))))
@@ -755,8 +755,8 @@ async def record_viewers(db: Any, broadcast_id: int, viewers: int) -> None:
 
 async def publish_comment(bus: EventBus, broadcast_id: int, posted: service.Posted) -> None:
     """Fan a stored comment out to every process (after commit; the sweep covers a lost publish)."""
-    await bus.publish(
-        room_channel(broadcast_id), encode(BusComment(posted.position, posted.committed, msgspec.Raw(posted.item)))
+    await publish_committed(
+        bus, room_channel(broadcast_id), encode(BusComment(posted.position, posted.committed, msgspec.Raw(posted.item)))
     )
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db import utcnow
 from core.members.models import Member
 from core.text import clean_line
+from live.errors import RoomError as RoomError  # raised by the moderation gate too
 from live.models import Broadcast, BroadcastState
 from live.moderation.models import RoomControls
 from live.moderation.service import log_comment_visibility
@@ -32,19 +33,6 @@ ACCEPTING = frozenset({BroadcastState.OPEN, BroadcastState.LIVE})
 HISTORY_SIZE = 50
 PAGE_SIZE = 500
 _encode = msgspec.json.Encoder().encode
-
-
-class RoomError(Exception):
-    """A refusal with a stable code and a Japanese message the page shows as is."""
-
-    def __init__(
-        self, code: str, message: str, retry_after: float | None = None, until: dt.datetime | None = None
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.retry_after = retry_after
-        self.until = until  # end of a timeout/ban, shown as remaining time
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from core.access import origin_allowed, scope_header
 from core.members import service as members
 from core.members.models import Member, Status
+from live.access import can_moderate
 from live.models import Broadcast
 from live.moderation import gate
 from live.moderation import service as moderation
@@ -209,7 +210,7 @@ class Connection:
         restriction = None
         async with self.hub.db.session() as db:
             broadcast = await db.get(Broadcast, room.id)
-            moderator = broadcast is not None and await moderation.can_moderate(db, self.member, broadcast)
+            moderator = broadcast is not None and await can_moderate(db, self.member, broadcast)
             if not moderator:
                 found = await moderation.restriction_of(db, self.member.id, room.id, room.program_id)
                 self.viewer.restriction, self.viewer.checked_at = found, time.monotonic()

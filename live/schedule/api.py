@@ -6,12 +6,13 @@ import datetime as dt
 from typing import Any
 
 import msgspec
-from litestar import Controller, MediaType, Request, Response, delete, get, post, put
+from litestar import Controller, Request, delete, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from core.access import active_member, member_guard, operator_guard
 from core.db import utcnow
 from core.deps import Bus, DbSession
+from core.errors import Invalid
 from core.timefmt import JST
 from live.models import Broadcast, Program, ProgramException
 from live.schedule import recurrence, service
@@ -189,22 +190,14 @@ class ExceptionIn(msgspec.Struct, forbid_unknown_fields=True):
     note: str = ""
 
 
-def schedule_error(request: Request[Any, Any, Any], exc: ScheduleError) -> Response[Any]:
-    body: dict[str, Any] = {"error": {"code": exc.code, "message": exc.message, "status": exc.status}}
-    if exc.errors:
-        body["error"]["fields"] = exc.errors
-    return Response(body, status_code=exc.status, media_type=MediaType.JSON)
-
-
-def _refuse(errors: dict[str, str], code: str = "invalid_program") -> ScheduleError:
-    return ScheduleError(code, next(iter(errors.values())), errors, status=400)
+def _invalid(errors: dict[str, str], code: str = "invalid_program") -> Invalid:
+    return Invalid(next(iter(errors.values())), fields=errors, code=code)
 
 
 class ScheduleApi(Controller):
     path = "/api/schedule"
     guards = [member_guard]
     tags = ["schedule"]
-    exception_handlers = {ScheduleError: schedule_error}
 
     @get("/")
     async def schedule(
@@ -272,7 +265,7 @@ class ScheduleApi(Controller):
     ) -> ProgramOut:
         parsed, errors = await service.validate_program(db, data.as_form())
         if parsed is None:
-            raise _refuse(errors)
+            raise _invalid(errors)
         return ProgramOut.of(await service.create_program(db, bus, parsed))
 
     @put("/programs/{program_id:int}", guards=[operator_guard])
@@ -287,7 +280,7 @@ class ScheduleApi(Controller):
         program = await service.get_program(db, program_id)
         parsed, errors = await service.validate_program(db, data.as_form())
         if parsed is None:
-            raise _refuse(errors)
+            raise _invalid(errors)
         return ProgramOut.of(await service.update_program(db, bus, program, parsed))
 
     @post("/rotations", status_code=201, guards=[operator_guard])
@@ -299,7 +292,7 @@ class ScheduleApi(Controller):
             form[f"personality_{key.lower()[:2]}"] = str(value)
         programs, errors = await service.create_rotation(db, bus, form)
         if errors:
-            raise _refuse(errors, "invalid_rotation")
+            raise _invalid(errors, "invalid_rotation")
         return [ProgramOut.of(await service.get_program(db, p.id)) for p in programs]
 
     @post("/programs/{program_id:int}/exceptions", status_code=201, guards=[operator_guard])

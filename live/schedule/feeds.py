@@ -17,7 +17,6 @@ from core.members.models import Member
 from core.settings import Settings
 from live.events import SCHEDULE_CHANNEL
 from live.schedule import calendars, service
-from live.schedule.service import ScheduleError
 
 log = logging.getLogger("chonai.schedule")
 
@@ -62,12 +61,7 @@ async def program_ics(
     token: FromQuery[str | None] = None,
 ) -> Response[bytes]:
     await _feed_member(request, db, settings, token)
-    try:
-        await service.get_program(db, program_id)
-    except ScheduleError as exc:
-        from litestar.exceptions import NotFoundException
-
-        raise NotFoundException(detail=exc.message) from None
+    await service.get_program(db, program_id)
     return _ics(await calendars.feed(db, settings.base_url, program_id=program_id), f"chonai-program-{program_id}.ics")
 
 
@@ -80,12 +74,7 @@ async def personality_ics(
     token: FromQuery[str | None] = None,
 ) -> Response[bytes]:
     await _feed_member(request, db, settings, token)
-    try:
-        await service.get_personality(db, member_id)
-    except ScheduleError as exc:
-        from litestar.exceptions import NotFoundException
-
-        raise NotFoundException(detail=exc.message) from None
+    await service.get_personality(db, member_id)
     return _ics(
         await calendars.feed(db, settings.base_url, personality_id=member_id), f"chonai-personality-{member_id}.ics"
     )

@@ -6,20 +6,20 @@ import datetime as dt
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from core.access import active_member, member_guard, operator_guard
 from core.db import utcnow
 from core.deps import AppSettings, Bus, DbSession
+from core.errors import Refusal
 from core.members.models import Member, Role
 from core.timefmt import JST, WEEKDAYS
+from live.access import can_host, can_moderate
 from live.models import Broadcast, BroadcastState, ExceptionKind, Program
-from live.moderation import service as moderation
-from live.rooms.routes import room_context
 from live.schedule import calendars, recurrence, service
 from live.schedule.service import ScheduleError
+from live.stream import room_context
 
 NOTICES = {
     "created": "番組を作成しました。",
@@ -33,14 +33,6 @@ NOTICES = {
     "token": "カレンダー用の非公開リンクを発行しました。以前のリンクは使えなくなりました。",
     "token_revoked": "カレンダー用の非公開リンクを無効にしました。",
 }
-
-
-def _raise(exc: ScheduleError) -> HTTPException:
-    if exc.status == 404:
-        return NotFoundException(detail=exc.message)
-    if exc.status == 403:
-        return PermissionDeniedException(detail=exc.message)
-    return HTTPException(status_code=exc.status, detail=exc.message)
 
 
 async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
@@ -161,10 +153,7 @@ class SchedulePages(Controller):
 
     @get("/personalities/{member_id:int}")
     async def personality(self, db: DbSession, member_id: FromPath[int]) -> Template:
-        try:
-            member = await service.get_personality(db, member_id)
-        except ScheduleError as exc:
-            raise _raise(exc) from None
+        member = await service.get_personality(db, member_id)
         now = utcnow()
         return Template(
             "schedule/personality.html",
@@ -210,10 +199,7 @@ async def _program_page(
     values: dict[str, str] | None = None,
     status: int = 200,
 ) -> Template:
-    try:
-        program = await service.get_program(db, program_id)
-    except ScheduleError as exc:
-        raise _raise(exc) from None
+    program = await service.get_program(db, program_id)
     member = active_member(request)
     now = utcnow()
     siblings = []
@@ -290,20 +276,14 @@ class ProgramAdminPages(Controller):
 
     @get("/programs/{program_id:int}/edit")
     async def edit_program(self, db: DbSession, program_id: FromPath[int]) -> Template:
-        try:
-            program = await service.get_program(db, program_id)
-        except ScheduleError as exc:
-            raise _raise(exc) from None
+        program = await service.get_program(db, program_id)
         return await _edit_page(db, program=program, values=_program_form_values(program), errors={})
 
     @post("/programs/{program_id:int}/edit")
     async def save_program(
         self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, program_id: FromPath[int]
     ) -> Response[Any]:
-        try:
-            program = await service.get_program(db, program_id)
-        except ScheduleError as exc:
-            raise _raise(exc) from None
+        program = await service.get_program(db, program_id)
         form = await _form(request)
         data, errors = await service.validate_program(db, form)
         if data is None:
@@ -343,8 +323,8 @@ class ProgramAdminPages(Controller):
             await service.add_exception(db, bus, program, form, active_member(request))
         except ScheduleError as exc:
             if exc.status != 400:
-                raise _raise(exc) from None
-            return await _program_page(request, db, program_id, errors=exc.errors, values=form, status=400)
+                raise
+            return await _program_page(request, db, program_id, errors=exc.fields, values=form, status=400)
         return Redirect(f"/schedule/programs/{program_id}?msg=exception_added#exceptions", status_code=303)
 
     @post("/programs/{program_id:int}/exceptions/{exception_id:int}/delete")
@@ -356,11 +336,8 @@ class ProgramAdminPages(Controller):
         program_id: FromPath[int],
         exception_id: FromPath[int],
     ) -> Redirect:
-        try:
-            program = await service.get_program(db, program_id)
-            await service.remove_exception(db, bus, program, exception_id)
-        except ScheduleError as exc:
-            raise _raise(exc) from None
+        program = await service.get_program(db, program_id)
+        await service.remove_exception(db, bus, program, exception_id)
         return Redirect(f"/schedule/programs/{program_id}?msg=exception_removed#exceptions", status_code=303)
 
 
@@ -378,11 +355,11 @@ async def _rotation_page(db: DbSession, values: dict[str, str], errors: dict[str
     )
 
 
-def _broadcast_context(broadcast: Broadcast, member: Member) -> dict[str, Any]:
+async def _broadcast_context(db: DbSession, broadcast: Broadcast, member: Member) -> dict[str, Any]:
     return {
         "broadcast": broadcast,
         "program": broadcast.program,
-        "can_host": service.can_host(member, broadcast),
+        "can_host": await can_host(db, member, broadcast),
         "stream_label": service.stream_label(broadcast.stream_url) if broadcast.stream_url else "",
         "S": BroadcastState,
     }
@@ -401,26 +378,20 @@ class BroadcastPages(Controller):
         broadcast_id: FromPath[int],
         msg: FromQuery[str | None] = None,
     ) -> Template:
-        try:
-            broadcast = await service.get_broadcast(db, broadcast_id)
-        except ScheduleError as exc:
-            raise _raise(exc) from None
-        context = _broadcast_context(broadcast, active_member(request))
+        broadcast = await service.get_broadcast(db, broadcast_id)
+        context = await _broadcast_context(db, broadcast, active_member(request))
         context["notice"] = NOTICES.get(msg or "")
         # The broadcast page hosts the live comment room (stream embed + comments).
         room = room_context(broadcast)
         context.update(stream_url=room["stream_url"], embed_url=room["embed_url"], show_room=True)
-        context["can_moderate"] = await moderation.can_moderate(db, active_member(request), broadcast)
+        context["can_moderate"] = await can_moderate(db, active_member(request), broadcast)
         return Template("broadcast.html", context=context)
 
     @get("/{broadcast_id:int}/status")
     async def status(self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: FromPath[int]) -> Template:
-        try:
-            broadcast = await service.get_broadcast(db, broadcast_id)
-        except ScheduleError as exc:
-            raise _raise(exc) from None
+        broadcast = await service.get_broadcast(db, broadcast_id)
         return Template(
-            "schedule/_broadcast_status.html", context=_broadcast_context(broadcast, active_member(request))
+            "schedule/_broadcast_status.html", context=await _broadcast_context(db, broadcast, active_member(request))
         )
 
     @post("/{broadcast_id:int}/state")
@@ -431,11 +402,11 @@ class BroadcastPages(Controller):
         member = active_member(request)
         try:
             broadcast = await service.host_action(db, bus, broadcast_id, form.get("action", ""), member)
-        except ScheduleError as exc:
+        except Refusal as exc:  # re-render the page with the reason next to the buttons
             if exc.status in (403, 404):
-                raise _raise(exc) from None
+                raise
             current = await service.get_broadcast(db, broadcast_id)
-            context = _broadcast_context(current, member)
+            context = await _broadcast_context(db, current, member)
             context["action_error"] = exc.message
             return Template("broadcast.html", context=context, status_code=exc.status)
         msg = {"open": "opened", "live": "live", "ended": "ended"}.get(broadcast.state.value, "")

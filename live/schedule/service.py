@@ -17,15 +17,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import utcnow
+from core.errors import Refusal
 from core.events import EventBus
-from core.members.models import Member, Role, Status
+from core.members.models import Member, Status
 from core.sections import Section
 from core.text import clean_block, clean_line
 from core.timefmt import JST
+from live.access import require_host
 from live.models import Broadcast, BroadcastState, ExceptionKind, Program, ProgramException, ProgramGuest
 from live.schedule import recurrence
 from live.schedule.recurrence import WEEKDAY_CODES, WEEKDAY_LABELS, RecurrenceError
-from live.schedule.transitions import TransitionError, transition
+from live.schedule.transitions import TransitionError, TransitionResult, transition
 
 log = logging.getLogger("chonai.schedule")
 
@@ -35,15 +37,11 @@ MAX_DURATION = 12 * 60
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-class ScheduleError(Exception):
-    """A refusal shown to the user; `errors` maps form fields to Japanese messages."""
+class ScheduleError(Refusal):
+    """A refusal shown to the user; `fields` maps form fields to Japanese messages."""
 
     def __init__(self, code: str, message: str, errors: dict[str, str] | None = None, status: int = 400) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.errors = errors or {}
-        self.status = status
+        super().__init__(code, message, status, fields=errors)
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -150,13 +148,6 @@ async def active_members(db: AsyncSession) -> list[Member]:
 
 async def sections(db: AsyncSession) -> list[Section]:
     return list((await db.execute(select(Section).order_by(Section.name))).unique().scalars())
-
-
-def can_host(member: Member | None, broadcast: Broadcast) -> bool:
-    """The personality, moderators and operators may open, go live and end early."""
-    if member is None or not member.is_active:
-        return False
-    return member.has_role(Role.MODERATOR) or broadcast.personality_id == member.id
 
 
 def stream_label(url: str) -> str:
@@ -739,19 +730,30 @@ HOST_ACTIONS = {"open": BroadcastState.OPEN, "live": BroadcastState.LIVE, "end":
 async def host_action(
     db: AsyncSession, bus: EventBus, broadcast_id: int, action: str, member: Member, now: dt.datetime | None = None
 ) -> Broadcast:
-    """Open the lobby, go live or end early, by the personality, a moderator or an operator."""
-    broadcast = await get_broadcast(db, broadcast_id)
-    if not can_host(member, broadcast):
-        raise ScheduleError(
-            "forbidden", "この放送を操作できるのはパーソナリティ・モデレーター・運営だけです。", status=403
-        )
+    """Open the lobby, go live or end early (action: open | live | end)."""
     target = HOST_ACTIONS.get(action)
     if target is None:
+        await require_host(db, member, await get_broadcast(db, broadcast_id))  # no hints for outsiders
         raise ScheduleError("bad_action", "操作が正しくありません（open / live / end）。")
+    return (await change_state(db, bus, broadcast_id, target, member, now)).broadcast
+
+
+async def change_state(
+    db: AsyncSession,
+    bus: EventBus,
+    broadcast_id: int,
+    target: BroadcastState,
+    member: Member,
+    now: dt.datetime | None = None,
+) -> TransitionResult:
+    """The one way a person moves a broadcast: the schedule page, /api/schedule and the control page.
+
+    Hosts (live.access) may open, go live and end; a broadcast that has not started cannot end.
+    """
+    broadcast = await get_broadcast(db, broadcast_id)
+    await require_host(db, member, broadcast)
+    if target not in HOST_ACTIONS.values():
+        raise ScheduleError("invalid_state", "指定できる状態は「開場」「放送開始」「終了」です。")
     if target is BroadcastState.ENDED and broadcast.state is BroadcastState.SCHEDULED:
         raise ScheduleError("not_started", "まだ開始していない放送は終了できません。", status=409)
-    try:
-        result = await transition(db, bus, broadcast_id, target, actor=member, now=now)
-    except TransitionError as exc:
-        raise ScheduleError(exc.code, exc.message, status=409) from None
-    return result.broadcast
+    return await transition(db, bus, broadcast_id, target, actor=member, now=now)

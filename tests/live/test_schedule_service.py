@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from core.db import Database
+from core.errors import Forbidden
 from live.models import Broadcast, BroadcastState
 from live.schedule import service
 from live.schedule.scheduler import DatabaseLease, RedisLease, Scheduler
@@ -103,7 +104,7 @@ async def test_exception_refusals(db):
     async def refused(form):
         with pytest.raises(ScheduleError) as info:
             await service.add_exception(db, bus, p, form, None, NOW)
-        return info.value.errors
+        return info.value.fields
 
     assert "予定にありません" in (await refused({"occurrence": "2026-12-05T21:00", "kind": "cancel"}))["occurrence"]
     assert "対象の回" in (await refused({"occurrence": "not-a-date", "kind": "cancel"}))["occurrence"]
@@ -232,13 +233,14 @@ async def test_transitions_are_idempotent_and_checked(db):
         await transition(db, bus, 999999, BroadcastState.OPEN, now=NOW)
 
     # Host actions: only the personality, moderators and operators.
-    with pytest.raises(ScheduleError) as info:
+    with pytest.raises(Forbidden) as info:  # the access policy (live.access) refuses
         await service.host_action(db, bus, b.id, "end", people["ben"], NOW)
     assert info.value.status == 403
     ended = await service.host_action(db, bus, b.id, "end", people["anna"], NOW)
     assert ended.state is BroadcastState.ENDED
-    with pytest.raises(ScheduleError, match="現在の状態（終了）"):
+    with pytest.raises(TransitionError, match="現在の状態（終了）") as moved:
         await service.host_action(db, bus, b.id, "live", people["mod"], NOW)
+    assert moved.value.status == 409
 
 
 async def test_only_one_scheduler_acts(db, database):
