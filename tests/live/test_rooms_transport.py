@@ -7,6 +7,7 @@ to the slower QueueSink without failing anything else; these tests are what noti
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import httpx
 import pytest
@@ -46,7 +47,7 @@ def test_the_uvicorn_protocol_is_chosen_explicitly():
     assert UVICORN_WS == "websockets-sansio"
     assert WS_PROTOCOLS[UVICORN_WS] == "uvicorn.protocols.websockets.websockets_sansio_impl:WebSocketsSansIOProtocol"
     # The attributes DirectSink reads exist on this uvicorn's protocol.
-    source = open(sansio.__file__, encoding="utf-8").read()
+    source = Path(sansio.__file__).read_text(encoding="utf-8")
     for attribute in ("self.transport", "self.conn", "self.close_sent", "self.disconnected"):
         assert attribute in source, attribute
 

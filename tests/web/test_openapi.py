@@ -41,9 +41,8 @@ def test_every_success_response_has_a_typed_schema(document):
     for path, method, operation in _operations(document):
         for status, response in operation["responses"].items():
             schema = response.get("content", {}).get("application/json", {}).get("schema")
-            if status.startswith("2") and schema is not None:
-                if schema.get("type") == "object" and "properties" not in schema:
-                    untyped.append((method, path))
+            if status.startswith("2") and schema and schema.get("type") == "object" and "properties" not in schema:
+                untyped.append((method, path))
     assert untyped == []
 
 
