@@ -16,6 +16,7 @@ from archive import chat, files, service
 from archive.service import ArchiveError, ArchiveFilters
 from core.access import active_member, member_guard
 from core.deps import AppSettings, DbSession
+from core.forms import read_form
 from core.members.models import Member
 from core.sections import Section
 from live.public import Broadcast, Program, can_manage, require_manager
@@ -97,7 +98,7 @@ class ArchiveController(Controller):
     async def add_recording(
         self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: FromPath[int]
     ) -> Response[Any]:
-        form = {k: v[:1000] for k, v in (await request.form()).items() if isinstance(v, str)}
+        form = await read_form(request)
         try:
             await service.add_recording(
                 db,

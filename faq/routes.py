@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from core.access import active_member, member_guard
 from core.deps import AppSettings, Bus, DbSession
+from core.forms import read_form
 from core.members.models import Member
 from core.sections import Section
 from core.timefmt import JST
@@ -28,17 +29,6 @@ from faq.search import search
 from faq.service import FaqError
 from faq.ws import board_socket
 from live.public import Broadcast
-
-MAX_FIELD = 20_000
-
-
-async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
-    form = await request.form()
-    out: dict[str, str] = {}
-    for key, value in form.multi_items():
-        if isinstance(value, str):
-            out[str(key)[:100]] = value[:MAX_FIELD]
-    return out
 
 
 def _int(value: str | None, label: str) -> int:
@@ -123,7 +113,7 @@ class FaqPages(Controller):
 
     @post("/series")
     async def create_series(self, request: Request[Any, Any, Any], db: DbSession) -> Redirect:
-        form = await _form(request)
+        form = await read_form(request)
         section_id = _int(form["section_id"], "課") if form.get("section_id") else None
         series = await service.create_series(
             db,
@@ -161,7 +151,7 @@ class FaqPages(Controller):
     async def create_session(
         self, request: Request[Any, Any, Any], db: DbSession, series_id: FromPath[int]
     ) -> Redirect:
-        form = await _form(request)
+        form = await read_form(request)
         series = await service.get_series(db, series_id)
         broadcast_id = _int(form["broadcast_id"], "放送") if form.get("broadcast_id") else None
         session = await service.create_session(
@@ -178,7 +168,7 @@ class FaqPages(Controller):
 
     @post("/series/{series_id:int}/topics")
     async def request_topic(self, request: Request[Any, Any, Any], db: DbSession, series_id: FromPath[int]) -> Redirect:
-        form = await _form(request)
+        form = await read_form(request)
         series = await service.get_series(db, series_id)
         await service.request_topic(db, active_member(request), series, form.get("title", ""), form.get("body", ""))
         return Redirect(f"/faq/series/{series_id}?msg=topic#topics", status_code=303)
@@ -270,7 +260,7 @@ class FaqPages(Controller):
     async def save_document(
         self, request: Request[Any, Any, Any], db: DbSession, document_id: FromPath[int]
     ) -> Redirect:
-        form = await _form(request)
+        form = await read_form(request)
         doc = await documents.get_document(db, document_id)
         entries = []
         count = min(_int(form.get("count", "0"), "件数"), documents.MAX_ENTRIES + 1)

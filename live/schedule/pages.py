@@ -13,11 +13,13 @@ from core.access import active_member, member_guard, operator_guard
 from core.db import utcnow
 from core.deps import AppSettings, Bus, DbSession
 from core.errors import Refusal
+from core.forms import read_form
 from core.members.models import Member, Role
 from core.timefmt import JST, WEEKDAYS
 from live.access import can_host, can_moderate
 from live.models import Broadcast, BroadcastState, ExceptionKind, Program
 from live.schedule import calendars, recurrence, service
+from live.schedule.inputs import ExceptionInput, ProgramInput, RotationInput, validate_program
 from live.schedule.service import ScheduleError
 from live.stream import room_context
 
@@ -33,16 +35,6 @@ NOTICES = {
     "token": "カレンダー用の非公開リンクを発行しました。以前のリンクは使えなくなりました。",
     "token_revoked": "カレンダー用の非公開リンクを無効にしました。",
 }
-
-
-async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
-    """The form as plain strings (last value wins, overlong values cut) so hostile input can't 500."""
-    form = await request.form()
-    out: dict[str, str] = {}
-    for key, value in form.multi_items():
-        if isinstance(value, str):
-            out[str(key)[:100]] = value[:10_000]
-    return out
 
 
 def _week_start(raw: str | None, today: dt.date) -> tuple[dt.date, str | None]:
@@ -267,8 +259,8 @@ class ProgramAdminPages(Controller):
 
     @post("/programs/new")
     async def create_program(self, request: Request[Any, Any, Any], db: DbSession, bus: Bus) -> Response[Any]:
-        form = await _form(request)
-        data, errors = await service.validate_program(db, form)
+        form = await read_form(request)
+        data, errors = await validate_program(db, ProgramInput.from_form(form))
         if data is None:
             return await _edit_page(db, program=None, values=form, errors=errors, status=400)
         program = await service.create_program(db, bus, data)
@@ -284,8 +276,8 @@ class ProgramAdminPages(Controller):
         self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, program_id: FromPath[int]
     ) -> Response[Any]:
         program = await service.get_program(db, program_id)
-        form = await _form(request)
-        data, errors = await service.validate_program(db, form)
+        form = await read_form(request)
+        data, errors = await validate_program(db, ProgramInput.from_form(form))
         if data is None:
             return await _edit_page(db, program=program, values=form, errors=errors, status=400)
         await service.update_program(db, bus, program, data)
@@ -306,9 +298,9 @@ class ProgramAdminPages(Controller):
 
     @post("/rotation/new")
     async def create_rotation(self, request: Request[Any, Any, Any], db: DbSession, bus: Bus) -> Response[Any]:
-        form = await _form(request)
+        form = await read_form(request)
         form.setdefault("timezone", recurrence.DEFAULT_TZ)
-        programs, errors = await service.create_rotation(db, bus, form)
+        programs, errors = await service.create_rotation(db, bus, RotationInput.from_form(form))
         if errors:
             return await _rotation_page(db, form, errors, status=400)
         return Redirect(f"/schedule/programs/{programs[0].id}?msg=rotation", status_code=303)
@@ -317,10 +309,10 @@ class ProgramAdminPages(Controller):
     async def add_exception(
         self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, program_id: FromPath[int]
     ) -> Response[Any]:
-        form = await _form(request)
+        form = await read_form(request)
         try:
             program = await service.get_program(db, program_id)
-            await service.add_exception(db, bus, program, form, active_member(request))
+            await service.add_exception(db, bus, program, ExceptionInput.from_form(form), active_member(request))
         except ScheduleError as exc:
             if exc.status != 400:
                 raise
@@ -398,7 +390,7 @@ class BroadcastPages(Controller):
     async def change_state(
         self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, broadcast_id: FromPath[int]
     ) -> Response[Any]:
-        form = await _form(request)
+        form = await read_form(request)
         member = active_member(request)
         try:
             broadcast = await service.host_action(db, bus, broadcast_id, form.get("action", ""), member)

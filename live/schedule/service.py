@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from sqlalchemy import and_, delete, or_, select
@@ -21,12 +21,19 @@ from core.errors import Refusal
 from core.events import EventBus
 from core.members.models import Member, Status
 from core.sections import Section
-from core.text import clean_block, clean_line
+from core.text import clean_line
 from core.timefmt import JST
 from live.access import require_host
 from live.models import Broadcast, BroadcastState, ExceptionKind, Program, ProgramException, ProgramGuest
 from live.schedule import recurrence
-from live.schedule.recurrence import WEEKDAY_CODES, WEEKDAY_LABELS, RecurrenceError
+from live.schedule.inputs import (
+    ExceptionInput,
+    ProgramData,
+    RotationInput,
+    approved_member,
+    validate_program,
+)
+from live.schedule.recurrence import WEEKDAY_CODES, WEEKDAY_LABELS
 from live.schedule.transitions import TransitionError, TransitionResult, transition
 
 log = logging.getLogger("chonai.schedule")
@@ -161,199 +168,6 @@ def stream_label(url: str) -> str:
     return "配信ページ"
 
 
-# --- validation ------------------------------------------------------------------------------
-
-
-@dataclass
-class ProgramData:
-    title: str
-    description: str
-    section_id: int | None
-    personality_id: int | None
-    guests: list[tuple[int | None, str]]
-    dtstart: dt.datetime
-    duration_minutes: int
-    lobby_minutes: int
-    stream_url: str
-    rrule: str
-    timezone: str
-    skip_holidays: bool
-    active: bool
-    rotation: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
-
-
-def _int_or_none(raw: str) -> int | str | None:
-    raw = (raw or "").strip()
-    if not raw:
-        return None
-    return int(raw) if raw.isdigit() and len(raw) < 10 else "bad"
-
-
-def validate_url(raw: str) -> tuple[str, str | None]:
-    url = (raw or "").strip()
-    if not url:
-        return "", None
-    if len(url) > 500:
-        return url, "配信URLは500文字以内にしてください。"
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.netloc or any(c.isspace() for c in url):
-        return url, "配信URLは https:// で始まるURLを入力してください（YouTube・Zoom・Facebook など）。"
-    return url, None
-
-
-def _parse_date(raw: str) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat((raw or "").strip())
-    except ValueError:
-        return None
-
-
-def _parse_time(raw: str) -> dt.time | None:
-    raw = (raw or "").strip()
-    if not re.fullmatch(r"\d{1,2}:\d{2}", raw):
-        return None
-    hour, minute = (int(x) for x in raw.split(":"))
-    if hour > 23 or minute > 59:
-        return None
-    return dt.time(hour, minute)
-
-
-async def _member(db: AsyncSession, member_id: int) -> Member | None:
-    member = await db.get(Member, member_id)
-    return member if member is not None and member.status is Status.APPROVED else None
-
-
-async def _parse_guests(db: AsyncSession, raw: str, errors: dict[str, str]) -> list[tuple[int | None, str]]:
-    guests: list[tuple[int | None, str]] = []
-    lines = [clean_line(x) for x in (raw or "").splitlines() if clean_line(x)]
-    if len(lines) > MAX_GUESTS:
-        errors["guests"] = f"ゲストは{MAX_GUESTS}人までです。"
-        return []
-    for line in lines:
-        if _EMAIL.match(line):
-            member = (await db.execute(select(Member).where(Member.email == line.lower()))).scalar_one_or_none()
-            if member is None or member.status is not Status.APPROVED:
-                errors["guests"] = (
-                    f"メンバー「{line}」が見つかりません。メンバーはメールアドレス、外部の方はお名前で入力してください。"
-                )
-                return []
-            guests.append((member.id, ""))
-        elif len(line) > 100:
-            errors["guests"] = "ゲストの名前は100文字以内にしてください。"
-            return []
-        else:
-            guests.append((None, line))
-    return guests
-
-
-async def validate_program(
-    db: AsyncSession, form: dict[str, str], *, rotation_days: bool = False
-) -> tuple[ProgramData | None, dict[str, str]]:
-    """Check a program form (also used by the JSON API); errors are keyed by field name."""
-    errors: dict[str, str] = {}
-    title = clean_line(form.get("title", ""))
-    if not title:
-        errors["title"] = "番組名を入力してください。"
-    elif len(title) > 100:
-        errors["title"] = "番組名は100文字以内にしてください。"
-    description = clean_block(form.get("description", ""))
-    if len(description) > 5000:
-        errors["description"] = "説明は5000文字以内にしてください。"
-
-    section_id = _int_or_none(form.get("section_id", ""))
-    if section_id == "bad" or (isinstance(section_id, int) and await db.get(Section, section_id) is None):
-        errors["section_id"] = "指定された課が見つかりません。"
-        section_id = None
-
-    personality_id: int | None = None
-    if not rotation_days:
-        raw_p = _int_or_none(form.get("personality_id", ""))
-        if raw_p is None:
-            errors["personality_id"] = "パーソナリティを選んでください。"
-        elif raw_p == "bad" or not isinstance(raw_p, int) or await _member(db, raw_p) is None:
-            errors["personality_id"] = "指定されたパーソナリティ（メンバー）が見つかりません。"
-        else:
-            personality_id = raw_p
-
-    guests = await _parse_guests(db, form.get("guests", ""), errors)
-
-    tz_name = (form.get("timezone") or recurrence.DEFAULT_TZ).strip()
-    tz = None
-    try:
-        tz = recurrence.zone(tz_name)
-    except RecurrenceError as exc:
-        errors["timezone"] = str(exc)
-
-    start_date = _parse_date(form.get("start_date", ""))
-    if start_date is None:
-        errors["start_date"] = "開始日を 2026-11-23 の形式で入力してください。"
-    start_time = _parse_time(form.get("start_time", ""))
-    if start_time is None:
-        errors["start_time"] = "開始時刻を 21:00 の形式で入力してください。"
-    end_time = _parse_time(form.get("end_time", ""))
-    duration = 0
-    if end_time is None:
-        errors["end_time"] = "終了時刻を 22:00 の形式で入力してください。"
-    elif start_time is not None:
-        duration = (end_time.hour * 60 + end_time.minute) - (start_time.hour * 60 + start_time.minute)
-        if duration <= 0:
-            errors["end_time"] = "終了時刻は開始時刻より後にしてください（日をまたぐ放送はできません）。"
-
-    lobby_raw = (form.get("lobby_minutes") or "10").strip()
-    lobby = int(lobby_raw) if lobby_raw.isdigit() and len(lobby_raw) < 4 else -1
-    if not 0 <= lobby <= 120:
-        errors["lobby_minutes"] = "待機室を開く時間は0〜120分で入力してください。"
-
-    stream_url, url_error = validate_url(form.get("stream_url", ""))
-    if url_error:
-        errors["stream_url"] = url_error
-
-    rule = ""
-    if not rotation_days:
-        try:
-            rule = recurrence.normalise_rrule(form.get("rrule", ""), tz)
-        except RecurrenceError as exc:
-            errors["rrule"] = str(exc)
-    until_raw = (form.get("until") or "").strip()
-    until = _parse_date(until_raw) if until_raw else None
-    if until_raw and until is None:
-        errors["until"] = "繰り返しの終了日を 2027-03-31 の形式で入力してください。"
-    elif until is not None and start_date is not None and until < start_date:
-        errors["until"] = "繰り返しの終了日は開始日より後にしてください。"
-    elif until is not None and not rotation_days and not rule and "rrule" not in errors:
-        errors["until"] = "繰り返しの終了日は繰り返しルールと一緒に指定してください。"
-    elif until is not None and ("UNTIL=" in rule or "COUNT=" in rule):
-        errors["until"] = "繰り返しルールに UNTIL / COUNT がある場合は終了日を空欄にしてください。"
-
-    if errors or start_date is None or start_time is None or tz is None:
-        return None, errors
-    if until is not None and rule:
-        rule = recurrence.with_until(rule, until, tz)
-    dtstart = dt.datetime.combine(start_date, start_time, tz).astimezone(dt.UTC)
-    data = ProgramData(
-        title=title,
-        description=description,
-        section_id=section_id if isinstance(section_id, int) else None,
-        personality_id=personality_id,
-        guests=guests,
-        dtstart=dtstart,
-        duration_minutes=duration,
-        lobby_minutes=lobby,
-        stream_url=stream_url,
-        rrule=rule,
-        timezone=tz_name,
-        skip_holidays=form.get("skip_holidays", "") in {"on", "1", "true", "yes"},
-        active=form.get("active", "") in {"on", "1", "true", "yes"},
-        extra={"until": until.isoformat()} if until else {},
-    )
-    if rule and not rotation_days:
-        probe = Program(dtstart=dtstart, rrule=rule, timezone=tz_name, duration_minutes=duration)
-        if not recurrence.next_rule_starts(probe, dtstart - dt.timedelta(seconds=1), 1):
-            return None, {"rrule": "この繰り返しルールでは放送日が1日もありません。"}
-    return data, {}
-
-
 def _apply(program: Program, data: ProgramData) -> None:
     program.title = data.title
     program.description = data.description
@@ -390,16 +204,17 @@ async def update_program(
 
 
 async def create_rotation(
-    db: AsyncSession, bus: EventBus, form: dict[str, str], now: dt.datetime | None = None
+    db: AsyncSession, bus: EventBus, form: RotationInput, now: dt.datetime | None = None
 ) -> tuple[list[Program], dict[str, str]]:
     """The daily-rotation form: one weekly program per weekday that has a personality."""
     data, errors = await validate_program(db, form, rotation_days=True)
     days: list[tuple[int, int]] = []
+    chosen = form.weekday_personalities()
     for index, code in enumerate(WEEKDAY_CODES):
-        raw = _int_or_none(form.get(f"personality_{code.lower()}", ""))
+        raw = chosen.get(code.lower())
         if raw is None:
             continue
-        if raw == "bad" or not isinstance(raw, int) or await _member(db, raw) is None:
+        if await approved_member(db, raw) is None:
             errors[f"personality_{code.lower()}"] = f"{WEEKDAY_LABELS[index]}曜日のパーソナリティが見つかりません。"
         else:
             days.append((index, raw))
@@ -470,31 +285,31 @@ async def add_exception(
     db: AsyncSession,
     bus: EventBus,
     program: Program,
-    form: dict[str, str],
+    form: ExceptionInput,
     actor: Member | None,
     now: dt.datetime | None = None,
 ) -> ProgramException:
-    """Cancel, substitute or move one occurrence (form fields: occurrence, kind, personality_id, new_start, note)."""
+    """Cancel, substitute or move one occurrence."""
     now = now or utcnow()
     tz = recurrence.zone(program.timezone or recurrence.DEFAULT_TZ)
     errors: dict[str, str] = {}
-    occurrence = parse_local_datetime(form.get("occurrence", ""), tz)
+    occurrence = parse_local_datetime(form.occurrence, tz)
     if occurrence is None:
         errors["occurrence"] = "対象の回を選んでください。"
     elif not recurrence.is_rule_start(program, occurrence):
         errors["occurrence"] = "指定された回はこの番組の予定にありません。"
     try:
-        kind = ExceptionKind(form.get("kind", ""))
+        kind = ExceptionKind(form.kind)
     except ValueError:
         errors["kind"] = "変更の種類（中止・代役・日時変更）を選んでください。"
         kind = ExceptionKind.CANCEL
-    note = clean_line(form.get("note", ""))
+    note = clean_line(form.note)
     if len(note) > 200:
         errors["note"] = "メモは200文字以内にしてください。"
     personality_id: int | None = None
-    raw_p = _int_or_none(form.get("personality_id", ""))
+    raw_p = form.personality_id
     if raw_p is not None:
-        if raw_p == "bad" or not isinstance(raw_p, int) or await _member(db, raw_p) is None:
+        if await approved_member(db, raw_p) is None:
             errors["personality_id"] = "指定されたメンバーが見つかりません。"
         else:
             personality_id = raw_p
@@ -504,7 +319,7 @@ async def add_exception(
         errors["personality_id"] = "代役には番組のパーソナリティ以外のメンバーを選んでください。"
     new_start: dt.datetime | None = None
     if kind is ExceptionKind.MOVE:
-        new_start = parse_local_datetime(form.get("new_start", ""), tz)
+        new_start = parse_local_datetime(form.new_start, tz)
         if new_start is None:
             errors["new_start"] = "変更後の日時を入力してください。"
         elif new_start <= now:
