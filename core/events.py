@@ -56,6 +56,11 @@ class EventBus(abc.ABC):
     def on_reconnect(self, callback: Callable[[], None]) -> None:
         self.reconnect_hooks.append(callback)
 
+    def remove_reconnect(self, callback: Callable[[], None]) -> None:
+        """Forget a hook (its owner is closing); unknown hooks are ignored."""
+        if callback in self.reconnect_hooks:
+            self.reconnect_hooks.remove(callback)
+
     @abc.abstractmethod
     async def start(self) -> None: ...
 

@@ -508,6 +508,7 @@ class Hub:
         gc.freeze()
 
     async def close(self) -> None:
+        self.bus.remove_reconnect(self._on_bus_reconnect)
         if self.loop is not asyncio.get_running_loop():
             self.detach()
             return
@@ -528,7 +529,8 @@ class Hub:
         self.rooms.clear()
 
     def detach(self) -> None:
-        """Drop this hub's rooms without awaiting (its loop is gone): callbacks leave the bus."""
+        """Drop this hub's rooms without awaiting (its loop is gone): callbacks and hooks leave the bus."""
+        self.bus.remove_reconnect(self._on_bus_reconnect)
         for room in self.rooms.values():
             for channel, callback in (
                 (room_channel(room.id), room.on_bus),
