@@ -15,7 +15,7 @@ from websockets.sync.client import connect
 
 from live.rooms import metrics
 from live.rooms.transport import UVICORN_WS, DirectSink, QueueSink, make_sink
-from tests.servers import ServerProcess, prepare_database
+from tests.servers import serve
 from tests.web.test_cli import chonai
 
 
@@ -25,18 +25,13 @@ def _sinks(text: str) -> dict[str, float]:
 
 @pytest.mark.slow
 def test_chonai_serve_writes_to_viewers_through_the_direct_sink(tmp_path):
-    env = {"VAR_DIR": str(tmp_path), "SECRET_KEY": "s" * 48}
-    prepare_database(env, demo=True)
-    token = chonai(env, "token", "create", "--email", "operator@example.jp").stdout.strip()
-    server = ServerProcess(env, tmp_path / "server.log").start()
-    try:
+    with serve(tmp_path, LOG_LEVEL="INFO") as server:
+        token = chonai(server.env, "token", "create", "--email", "operator@example.jp").stdout.strip()
         with connect(server.url.replace("http", "ws") + "/ws/rooms", open_timeout=10) as ws:
             assert '"login_required"' in ws.recv(timeout=10)  # answered through the sink
         scraped = httpx.get(server.url + "/metrics", headers={"authorization": f"Bearer {token}"}, timeout=10)
         assert scraped.status_code == 200
         assert _sinks(scraped.text) == {"direct": 1.0}
-    finally:
-        server.stop()
     assert "slow queue writer" not in (tmp_path / "server.log").read_text()
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from tests.browser import chromium
 from tests.security.xss_corpus import DETECTOR, PAYLOADS, injected
-from tests.servers import ServerProcess, prepare_database
+from tests.servers import serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -19,14 +19,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("xss")
-    env = {"VAR_DIR": str(tmp), "SECRET_KEY": "x" * 48, "LOG_LEVEL": "WARNING"}
-    prepare_database(env)
-    broadcast_id = asyncio.run(_ended_broadcast(f"sqlite+aiosqlite:///{tmp / 'chonai.db'}"))
-    proc = ServerProcess(env, tmp / "server.log").start()
-    proc.broadcast_id = broadcast_id  # type: ignore[attr-defined]
-    proc.env = env
-    yield proc
-    proc.stop()
+    with serve(tmp, seed=lambda url: asyncio.run(_ended_broadcast(url))) as proc:
+        proc.broadcast_id = proc.seeded  # type: ignore[attr-defined]
+        yield proc
 
 
 async def _ended_broadcast(url: str) -> int:
