@@ -1,3 +1,4 @@
+# size: the demo loader is one long list of rows, read top to bottom.
 """Demo archive: two past broadcasts with a recording link, their chat and viewer counts."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# size: over 400 lines (the FAQ pages and API in one module); a pages/API split is listed in docs/architecture.md.
 """Route handlers of the faq domain; `web.app` mounts them (a domain never imports `web`).
 
 Handlers are thin: parse, guard, call one service function. Pages answer errors as a

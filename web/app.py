@@ -1,3 +1,4 @@
+# size: create_app is the one place the app is assembled (routes, dependencies, middleware, config).
 """The application factory: assembles settings, storage, middleware and every domain's routes."""
 
 from __future__ import annotations

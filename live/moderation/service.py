@@ -1,3 +1,4 @@
+# size: over 400 lines (sanctions, words, held comments, reports, audit in one service); a split per concern is listed in docs/architecture.md.
 """Moderation rules: who may act, what a member may do right now, and every action logged.
 
 Every mutating function here writes its audit-log row in the same transaction as the

@@ -1,3 +1,4 @@
+# size: over 400 lines (the room hot path kept in one file for now); its split into stream/fan-out/presence pieces is the next step in docs/architecture.md.
 """The per-process room registry and fan-out.
 
 Each room keeps `last` (highest position accepted into its stream, gapless) and `flushed`

@@ -1,3 +1,4 @@
+# size: over 400 lines and a long _post: the insert-with-position transaction reads best in one piece; splitting reads from writes is listed in docs/architecture.md.
 """What can happen in a comment room: validate, persist with a position, read back, react.
 
 The database is the source of truth for order. A comment's position is allocated by

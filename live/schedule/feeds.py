@@ -1,3 +1,4 @@
+# size: schedule_events is one socket lifecycle (checks, subscribe, relay, close) kept in one function.
 """Calendar feeds (.ics, members only by session, Bearer token or private link) and the live state socket."""
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Annotated
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import msgspec
 from sqlalchemy import select
@@ -83,6 +84,30 @@ class ProgramInput(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             skip_holidays=form.get("skip_holidays", "") in _CHECKED,
             active=form.get("active", "") in _CHECKED,
         )
+
+
+def program_form_values(program: Program) -> dict[str, str]:
+    """A stored program as the edit form shows it (the inverse of ProgramInput.from_form)."""
+    tz = recurrence.zone(program.timezone or recurrence.DEFAULT_TZ)
+    local = program.dtstart.astimezone(tz)
+    end = local + dt.timedelta(minutes=program.duration_minutes)
+    guests = [g.member.email if g.member else g.name for g in program.guests]
+    return {
+        "title": program.title,
+        "description": program.description,
+        "section_id": str(program.section_id or ""),
+        "personality_id": str(program.personality_id or ""),
+        "guests": "\n".join(guests),
+        "start_date": local.date().isoformat(),
+        "start_time": f"{local:%H:%M}",
+        "end_time": f"{end:%H:%M}",
+        "lobby_minutes": str(program.lobby_minutes),
+        "stream_url": program.stream_url,
+        "rrule": program.rrule,
+        "timezone": program.timezone,
+        "skip_holidays": "on" if program.skip_holidays else "",
+        "active": "on" if program.active else "",
+    }
 
 
 class RotationInput(ProgramInput, forbid_unknown_fields=True, kw_only=True):
@@ -197,14 +222,16 @@ async def _parse_guests(db: AsyncSession, raw: list[str], errors: dict[str, str]
     return guests
 
 
-async def validate_program(
-    db: AsyncSession, form: ProgramInput, *, rotation_days: bool = False
-) -> tuple[ProgramData | None, dict[str, str]]:
-    """The validate step of a ProgramInput (form or JSON): field rules, cross-field rules, lookups.
+@dataclass
+class _Times:
+    tz_name: str
+    tz: ZoneInfo | None
+    start_date: dt.date | None
+    start_time: dt.time | None
+    duration: int
 
-    Errors are keyed by field name, in Japanese.
-    """
-    errors: dict[str, str] = {}
+
+def _check_text(form: ProgramInput, errors: dict[str, str]) -> tuple[str, str]:
     title = clean_line(form.title)
     if not title:
         errors["title"] = "番組名を入力してください。"
@@ -213,14 +240,18 @@ async def validate_program(
     description = clean_block(form.description)
     if len(description) > 5000:
         errors["description"] = "説明は5000文字以内にしてください。"
+    return title, description
 
+
+async def _check_people(
+    db: AsyncSession, form: ProgramInput, errors: dict[str, str], rotation_days: bool
+) -> tuple[int | None, int | None, list[tuple[int | None, str]]]:
     section_id = form.section_id
     if section_id is not None and await db.get(Section, section_id) is None:
         errors["section_id"] = "指定された課が見つかりません。"
         section_id = None
-
     personality_id: int | None = None
-    if not rotation_days:
+    if not rotation_days:  # a rotation names one personality per weekday instead
         raw_p = form.personality_id
         if raw_p is None:
             errors["personality_id"] = "パーソナリティを選んでください。"
@@ -228,16 +259,16 @@ async def validate_program(
             errors["personality_id"] = "指定されたパーソナリティ（メンバー）が見つかりません。"
         else:
             personality_id = raw_p
+    return section_id, personality_id, await _parse_guests(db, form.guests, errors)
 
-    guests = await _parse_guests(db, form.guests, errors)
 
+def _check_times(form: ProgramInput, errors: dict[str, str]) -> _Times:
     tz_name = (form.timezone or recurrence.DEFAULT_TZ).strip()
     tz = None
     try:
         tz = recurrence.zone(tz_name)
     except RecurrenceError as exc:
         errors["timezone"] = str(exc)
-
     start_date = _parse_date(form.start_date)
     if start_date is None:
         errors["start_date"] = "開始日を 2026-11-23 の形式で入力してください。"
@@ -252,55 +283,70 @@ async def validate_program(
         duration = (end_time.hour * 60 + end_time.minute) - (start_time.hour * 60 + start_time.minute)
         if duration <= 0:
             errors["end_time"] = "終了時刻は開始時刻より後にしてください（日をまたぐ放送はできません）。"
+    return _Times(tz_name, tz, start_date, start_time, duration)
 
-    lobby = form.lobby_minutes
-    if not 0 <= lobby <= 120:
-        errors["lobby_minutes"] = "待機室を開く時間は0〜120分で入力してください。"
 
-    stream_url, url_error = validate_url(form.stream_url)
-    if url_error:
-        errors["stream_url"] = url_error
-
+def _check_recurrence(
+    form: ProgramInput, times: _Times, errors: dict[str, str], rotation_days: bool
+) -> tuple[str, dt.date | None]:
     rule = ""
     if not rotation_days:
         try:
-            rule = recurrence.normalise_rrule(form.rrule, tz)
+            rule = recurrence.normalise_rrule(form.rrule, times.tz)
         except RecurrenceError as exc:
             errors["rrule"] = str(exc)
     until_raw = form.until.strip()
     until = _parse_date(until_raw) if until_raw else None
     if until_raw and until is None:
         errors["until"] = "繰り返しの終了日を 2027-03-31 の形式で入力してください。"
-    elif until is not None and start_date is not None and until < start_date:
+    elif until is not None and times.start_date is not None and until < times.start_date:
         errors["until"] = "繰り返しの終了日は開始日より後にしてください。"
     elif until is not None and not rotation_days and not rule and "rrule" not in errors:
         errors["until"] = "繰り返しの終了日は繰り返しルールと一緒に指定してください。"
     elif until is not None and ("UNTIL=" in rule or "COUNT=" in rule):
         errors["until"] = "繰り返しルールに UNTIL / COUNT がある場合は終了日を空欄にしてください。"
+    return rule, until
 
-    if errors or start_date is None or start_time is None or tz is None:
+
+async def validate_program(
+    db: AsyncSession, form: ProgramInput, *, rotation_days: bool = False
+) -> tuple[ProgramData | None, dict[str, str]]:
+    """The validate step of a ProgramInput (form or JSON): field rules, cross-field rules, lookups.
+
+    Errors are keyed by field name, in Japanese, in the form's order (the API's message is the first).
+    """
+    errors: dict[str, str] = {}
+    title, description = _check_text(form, errors)
+    section_id, personality_id, guests = await _check_people(db, form, errors, rotation_days)
+    times = _check_times(form, errors)
+    if not 0 <= form.lobby_minutes <= 120:
+        errors["lobby_minutes"] = "待機室を開く時間は0〜120分で入力してください。"
+    stream_url, url_error = validate_url(form.stream_url)
+    if url_error:
+        errors["stream_url"] = url_error
+    rule, until = _check_recurrence(form, times, errors, rotation_days)
+    if errors or times.start_date is None or times.start_time is None or times.tz is None:
         return None, errors
     if until is not None and rule:
-        rule = recurrence.with_until(rule, until, tz)
-    dtstart = dt.datetime.combine(start_date, start_time, tz).astimezone(dt.UTC)
-    data = ProgramData(
+        rule = recurrence.with_until(rule, until, times.tz)
+    dtstart = dt.datetime.combine(times.start_date, times.start_time, times.tz).astimezone(dt.UTC)
+    if rule and not rotation_days:
+        probe = Program(dtstart=dtstart, rrule=rule, timezone=times.tz_name, duration_minutes=times.duration)
+        if not recurrence.next_rule_starts(probe, dtstart - dt.timedelta(seconds=1), 1):
+            return None, {"rrule": "この繰り返しルールでは放送日が1日もありません。"}
+    return ProgramData(
         title=title,
         description=description,
         section_id=section_id,
         personality_id=personality_id,
         guests=guests,
         dtstart=dtstart,
-        duration_minutes=duration,
-        lobby_minutes=lobby,
+        duration_minutes=times.duration,
+        lobby_minutes=form.lobby_minutes,
         stream_url=stream_url,
         rrule=rule,
-        timezone=tz_name,
+        timezone=times.tz_name,
         skip_holidays=form.skip_holidays,
         active=form.active,
         extra={"until": until.isoformat()} if until else {},
-    )
-    if rule and not rotation_days:
-        probe = Program(dtstart=dtstart, rrule=rule, timezone=tz_name, duration_minutes=duration)
-        if not recurrence.next_rule_starts(probe, dtstart - dt.timedelta(seconds=1), 1):
-            return None, {"rrule": "この繰り返しルールでは放送日が1日もありません。"}
-    return data, {}
+    ), {}

@@ -19,7 +19,7 @@ from core.timefmt import JST, WEEKDAYS
 from live.access import can_host, can_moderate
 from live.models import Broadcast, BroadcastState, ExceptionKind, Program
 from live.schedule import calendars, recurrence, service
-from live.schedule.inputs import ExceptionInput, ProgramInput, RotationInput, validate_program
+from live.schedule.inputs import ExceptionInput, ProgramInput, RotationInput, program_form_values, validate_program
 from live.schedule.service import ScheduleError
 from live.stream import room_context
 
@@ -50,29 +50,6 @@ def _week_start(raw: str | None, today: dt.date) -> tuple[dt.date, str | None]:
 
 def _int_param(raw: str | None) -> int | None:
     return int(raw) if raw and raw.isdigit() and len(raw) < 10 else None
-
-
-def _program_form_values(program: Program) -> dict[str, str]:
-    tz = recurrence.zone(program.timezone or recurrence.DEFAULT_TZ)
-    local = program.dtstart.astimezone(tz)
-    end = local + dt.timedelta(minutes=program.duration_minutes)
-    guests = [g.member.email if g.member else g.name for g in program.guests]
-    return {
-        "title": program.title,
-        "description": program.description,
-        "section_id": str(program.section_id or ""),
-        "personality_id": str(program.personality_id or ""),
-        "guests": "\n".join(guests),
-        "start_date": local.date().isoformat(),
-        "start_time": f"{local:%H:%M}",
-        "end_time": f"{end:%H:%M}",
-        "lobby_minutes": str(program.lobby_minutes),
-        "stream_url": program.stream_url,
-        "rrule": program.rrule,
-        "timezone": program.timezone,
-        "skip_holidays": "on" if program.skip_holidays else "",
-        "active": "on" if program.active else "",
-    }
 
 
 class SchedulePages(Controller):
@@ -269,7 +246,7 @@ class ProgramAdminPages(Controller):
     @get("/programs/{program_id:int}/edit")
     async def edit_program(self, db: DbSession, program_id: FromPath[int]) -> Template:
         program = await service.get_program(db, program_id)
-        return await _edit_page(db, program=program, values=_program_form_values(program), errors={})
+        return await _edit_page(db, program=program, values=program_form_values(program), errors={})
 
     @post("/programs/{program_id:int}/edit")
     async def save_program(

@@ -1,3 +1,4 @@
+# size: over 400 lines; add_exception and _materialise_program are long rule lists kept whole; splitting materialising out is listed in docs/architecture.md.
 """What can happen to the schedule: programs, exceptions, materialised broadcasts, host actions.
 
 Handlers call these; every refusal is a ScheduleError with a stable code and a Japanese
