@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -18,7 +19,7 @@ from core.access import active_member, member_guard
 from core.deps import AppSettings, DbSession
 from core.forms import read_form
 from core.members.models import Member
-from core.sections import Section
+from core.sections.service import section_choices
 from live.public import Broadcast, Program, can_manage, require_manager
 
 NOTICES = {"added": "録画を登録しました。", "deleted": "録画を削除しました。"}
@@ -33,16 +34,38 @@ def _optional_int(raw: str, label: str) -> int | None:
     return int(value)
 
 
+ROTATION_PREFIX = "rotation:"
+
+
+def program_filter_choices(programs: Sequence[Program]) -> list[tuple[str, str]]:
+    """(value, label) for the program filter: a weekday rotation is one entry, not five identical titles."""
+    choices: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for p in programs:
+        if not p.rotation:
+            choices.append((str(p.id), p.title))
+        elif p.rotation not in seen:
+            seen.add(p.rotation)
+            choices.append((ROTATION_PREFIX + p.rotation, f"{p.rotation}（日替わり）"))
+    return choices
+
+
+def _program_filter(raw: str) -> tuple[int | None, str]:
+    if raw.startswith(ROTATION_PREFIX):
+        return None, raw.removeprefix(ROTATION_PREFIX)[:100]
+    return _optional_int(raw, "番組"), ""
+
+
 async def _filter_choices(db: DbSession) -> dict[str, Any]:
     programs = (await db.execute(select(Program).order_by(Program.title))).unique().scalars().all()
-    sections = (await db.execute(select(Section).order_by(Section.name))).unique().scalars().all()
+    sections = await section_choices(db)
     personality_ids = {p.personality_id for p in programs if p.personality_id}
     people = (
         (await db.execute(select(Member).where(Member.id.in_(personality_ids)).order_by(Member.name))).scalars().all()
         if personality_ids
         else []
     )
-    return {"programs": programs, "sections": sections, "personalities": people}
+    return {"programs": program_filter_choices(programs), "sections": sections, "personalities": people}
 
 
 class ArchiveController(Controller):
@@ -66,8 +89,10 @@ class ArchiveController(Controller):
         broadcasts: list[Broadcast] = []
         total = 0
         try:
+            program_id, rotation = _program_filter(program)
             filters = ArchiveFilters(
-                program_id=_optional_int(program, "番組"),
+                program_id=program_id,
+                rotation=rotation,
                 personality_id=_optional_int(personality, "パーソナリティ"),
                 section_id=_optional_int(section, "課"),
                 month=month.strip(),

@@ -40,6 +40,8 @@ class ArchiveError(Refusal):
 @dataclass(frozen=True, slots=True)
 class ArchiveFilters:
     program_id: int | None = None
+    #: A weekday rotation's label: its programs are one entry in the filter.
+    rotation: str = ""
     personality_id: int | None = None
     section_id: int | None = None
     month: str = ""
@@ -141,6 +143,8 @@ def _search_query(filters: ArchiveFilters) -> Select[Broadcast]:
     )
     if filters.program_id:
         query = query.where(Broadcast.program_id == filters.program_id)
+    if filters.rotation:
+        query = query.where(Program.rotation == filters.rotation)
     if filters.personality_id:
         query = query.where(personality.id == filters.personality_id)
     if filters.section_id:

@@ -11,7 +11,9 @@ import bench
 
 def available() -> list[str]:
     return sorted(
-        m.name for m in pkgutil.iter_modules(bench.__path__) if m.name not in {"cli"} and not m.name.startswith("_")
+        m.name.replace("_", "-")
+        for m in pkgutil.iter_modules(bench.__path__)
+        if m.name not in {"cli"} and not m.name.startswith("_")
     )
 
 
@@ -23,5 +25,5 @@ def main(argv: list[str]) -> int:
     if name not in available():
         print(f"chonai bench: unknown benchmark {name!r}; available: {', '.join(available())}", file=sys.stderr)
         return 2
-    module = importlib.import_module(f"bench.{name}")
+    module = importlib.import_module(f"bench.{name.replace('-', '_')}")
     return int(module.main(argv[1:]))

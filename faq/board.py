@@ -16,6 +16,7 @@ from core.events import EventBus, publish_committed
 from core.members.models import Member
 from faq import events
 from faq.models import Question, QuestionAsker, QuestionStatus, QuestionVote, SessionState, StudySession
+from faq.render import markdown_html
 from faq.service import FaqError, can_organise, count_votes, not_found, require_organiser, require_text, vote_once
 
 log = logging.getLogger("chonai.faq")
@@ -64,6 +65,7 @@ async def record(db: AsyncSession, q: Question) -> events.QuestionRecord:
         asker_names=[f"{a.member.name}（{a.member.organisation}）" + ("・匿名" if a.anonymous else "") for a in askers],
         voter_ids=voters,
         answer=q.answer,
+        answer_html=str(markdown_html(q.answer)) if q.answer else "",
         dismiss_reason=q.dismiss_reason,
         merged_into_id=q.merged_into_id,
         merged_bodies=merged,
@@ -92,6 +94,7 @@ def view_for(r: events.QuestionRecord, viewer_id: int, moderator: bool) -> event
         askers=len(r.asker_ids),
         asker_names=r.asker_names if moderator else [],
         answer=r.answer,
+        answer_html=r.answer_html or (str(markdown_html(r.answer)) if r.answer else ""),
         dismiss_reason=r.dismiss_reason if (moderator or mine) else "",
         merged_into_id=r.merged_into_id,
         merged_bodies=r.merged_bodies,

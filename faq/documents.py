@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Callable
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +19,8 @@ from faq.models import (
     FaqDocument,
     FaqEntry,
     FaqVersion,
+    Question,
+    QuestionAsker,
     SessionState,
     StudySeries,
     StudySession,
@@ -44,6 +47,24 @@ async def get_document(db: AsyncSession, document_id: int) -> FaqDocument:
     return doc
 
 
+async def askers_of(db: AsyncSession, session_id: int, question_ids: list[int]) -> dict[int, str]:
+    """The organisations that asked each question by name (author and merged duplicates), e.g. 横浜市、札幌市."""
+    if not question_ids:
+        return {}
+    rows = await db.execute(
+        select(QuestionAsker)
+        .join(Question, Question.id == QuestionAsker.question_id)
+        .where(Question.session_id == session_id, QuestionAsker.question_id.in_(question_ids))
+        .order_by(QuestionAsker.question_id, QuestionAsker.member_id)
+    )
+    out: dict[int, list[str]] = {}
+    for a in rows.scalars():
+        names = out.setdefault(a.question_id, [])
+        if not a.anonymous and a.member.organisation and a.member.organisation not in names:
+            names.append(a.member.organisation)
+    return {qid: "、".join(names)[:200] for qid, names in out.items()}
+
+
 async def compile_draft(db: AsyncSession, session: StudySession) -> FaqDocument:
     """Answered questions, grouped by category (in the series' order), most votes first."""
     doc = await document_of(db, session.id)
@@ -57,6 +78,7 @@ async def compile_draft(db: AsyncSession, session: StudySession) -> FaqDocument:
     order = {c: i for i, c in enumerate(session.series.category_list)}
     questions = await board.answered_questions(db, session.id)
     questions.sort(key=lambda q: (order.get(q.category or UNCATEGORISED, len(order)), -q.votes, q.id))
+    askers = await askers_of(db, session.id, [q.id for q in questions])
     for i, q in enumerate(questions):
         db.add(
             DraftEntry(
@@ -67,6 +89,7 @@ async def compile_draft(db: AsyncSession, session: StudySession) -> FaqDocument:
                 answer=q.answer,
                 votes=q.votes,
                 question_id=q.id,
+                asker=askers.get(q.id, ""),
             )
         )
     doc.updated_at = utcnow()
@@ -97,6 +120,27 @@ class EntryInput:
     question_id: int | None = None
 
 
+def _field(name: str, check: Callable[[], str], prefix: str = "") -> str:
+    """Run one field's check; its refusal names the form field so the form can show it in place."""
+    try:
+        return check()
+    except FaqError as exc:
+        raise FaqError(exc.code, prefix + exc.message, exc.status, fields={name: exc.message}) from None
+
+
+def _clean_entry(i: int, e: EntryInput) -> EntryInput:
+    """Entry `i` (0-based, as the edit form numbers its fields) checked and trimmed."""
+    prefix = f"Q{i + 1}: "
+    return EntryInput(
+        category=_field(f"category-{i}", lambda: require_text(e.category, "カテゴリ", 40, required=False), prefix)
+        or UNCATEGORISED,
+        question=_field(f"question-{i}", lambda: require_text(e.question, "質問", 1000, block=True), prefix),
+        answer=_field(f"answer-{i}", lambda: require_text(e.answer, "回答", 10_000, block=True), prefix),
+        votes=e.votes,
+        question_id=e.question_id,
+    )
+
+
 async def save_draft(
     db: AsyncSession, member: Member, doc: FaqDocument, title: str, intro: str, entries: list[EntryInput]
 ) -> None:
@@ -104,22 +148,11 @@ async def save_draft(
     await require_organiser(db, member, session.series_id)
     if len(entries) > MAX_ENTRIES:
         raise FaqError("too_many", f"項目は{MAX_ENTRIES}件までです。")
-    doc.title = require_text(title, "資料のタイトル", 150)
-    doc.intro = require_text(intro, "はじめに", 10_000, block=True, required=False)
-    cleaned = []
-    for n, e in enumerate(entries, 1):
-        try:
-            cleaned.append(
-                EntryInput(
-                    category=require_text(e.category, "カテゴリ", 40, required=False) or UNCATEGORISED,
-                    question=require_text(e.question, "質問", 1000, block=True),
-                    answer=require_text(e.answer, "回答", 10_000, block=True),
-                    votes=e.votes,
-                    question_id=e.question_id,
-                )
-            )
-        except FaqError as exc:
-            raise FaqError(exc.code, f"{n}件目: {exc.message}") from None
+    title = _field("title", lambda: require_text(title, "資料のタイトル", 150))
+    intro = _field("intro", lambda: require_text(intro, "はじめに", 10_000, block=True, required=False))
+    cleaned = [_clean_entry(i, e) for i, e in enumerate(entries)]
+    doc.title, doc.intro = title, intro
+    askers = await askers_of(db, session.id, [e.question_id for e in cleaned if e.question_id])
     await db.execute(delete(DraftEntry).where(DraftEntry.document_id == doc.id))
     for i, e in enumerate(cleaned):
         db.add(
@@ -131,6 +164,7 @@ async def save_draft(
                 answer=e.answer,
                 votes=e.votes,
                 question_id=e.question_id,
+                asker=askers.get(e.question_id, "") if e.question_id else "",
             )
         )
     doc.updated_at = utcnow()
@@ -147,7 +181,9 @@ async def publish(
     drafts = await draft_entries(db, doc.id)
     if not drafts:
         raise FaqError("empty_document", "項目が1件もない資料は公開できません。回答済みの質問を追加してください。", 409)
-    note = require_text(note, "変更内容のメモ", 1000, block=True, required=doc.current_version > 0)
+    note = _field(
+        "note", lambda: require_text(note, "変更内容のメモ", 1000, block=True, required=doc.current_version > 0)
+    )
     number = doc.current_version + 1
     version = FaqVersion(
         document_id=doc.id,
@@ -175,6 +211,7 @@ async def publish(
             votes=d.votes,
             search_text=search_text(d.question, d.answer),
             current=True,
+            asker=d.asker,
         )
         for d in drafts
     ]
@@ -188,6 +225,20 @@ async def publish(
     else:
         await db.flush()
     return version
+
+
+async def draft_pending(db: AsyncSession, doc: FaqDocument) -> bool:
+    """True when the saved draft differs from the published current version (or nothing is published)."""
+    drafts = await draft_entries(db, doc.id)
+    if not doc.current_version:
+        return bool(drafts) or bool(doc.intro)
+    version = await get_version(db, doc, None)
+    published = await entries_of(db, version.id)
+
+    def shape(items: list[DraftEntry] | list[FaqEntry]) -> list[tuple[str, str, str]]:
+        return [(e.category, e.question, e.answer) for e in items]
+
+    return (doc.title, doc.intro) != (version.title, version.intro) or shape(drafts) != shape(published)
 
 
 async def versions_of(db: AsyncSession, document_id: int) -> list[FaqVersion]:

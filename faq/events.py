@@ -38,6 +38,7 @@ class QuestionRecord(msgspec.Struct, kw_only=True):
     merged_into_id: int | None
     merged_bodies: list[str]
     created_at: dt.datetime
+    answer_html: str = ""  # the answer through faq.render (sanitised); a default keeps older publishers readable
 
 
 class QuestionChanged(msgspec.Struct, tag="question_changed", kw_only=True):
@@ -70,7 +71,8 @@ class QuestionView(msgspec.Struct, kw_only=True):
     anonymous: bool
     askers: int
     asker_names: list[str]  # moderators only (empty otherwise)
-    answer: str
+    answer: str  # Markdown source (moderators edit it)
+    answer_html: str  # the same, rendered and sanitised by faq.render: what the board shows
     dismiss_reason: str  # only to moderators and the askers
     merged_into_id: int | None
     merged_bodies: list[str]

@@ -208,6 +208,8 @@ class DraftEntry(Base):
     answer: Mapped[str] = mapped_column(Text, default="")  # Markdown
     votes: Mapped[int] = mapped_column(Integer, default=0)
     question_id: Mapped[int | None] = mapped_column(ForeignKey("faq_questions.id", ondelete="SET NULL"), default=None)
+    # The organisations of the members who asked by name ("横浜市、札幌市"); empty when all were anonymous.
+    asker: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
 
 class FaqVersion(Base):
@@ -244,6 +246,7 @@ class FaqEntry(Base):
     # Normalised question + answer (see faq.normalize); only entries of current versions are indexed.
     search_text: Mapped[str] = mapped_column(Text, default="")
     current: Mapped[bool] = mapped_column(Boolean, default=True)
+    asker: Mapped[str] = mapped_column(String(200), default="", server_default="")  # as on its draft entry
 
     version: Mapped[FaqVersion] = relationship(lazy="raise")
 

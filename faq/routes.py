@@ -7,6 +7,7 @@ Japanese page, `/api/faq/...` as typed JSON `{"error": {"code", "message", "stat
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 from urllib.parse import quote
@@ -15,13 +16,12 @@ import msgspec
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
-from sqlalchemy import select
 
 from core.access import active_member, member_guard
 from core.deps import AppSettings, Bus, DbSession
 from core.forms import read_form
 from core.members.models import Member
-from core.sections import Section
+from core.sections.service import check_owner, owner_choices
 from core.timefmt import JST
 from faq import board, documents, events, exports, service
 from faq.models import FaqDocument, Question, SessionState, StudySession
@@ -45,6 +45,79 @@ def _parse_local(value: str) -> dt.datetime:
     except ValueError:
         raise FaqError("bad_datetime", "開始日時を正しく入力してください。") from None
     return (local if local.tzinfo else local.replace(tzinfo=JST)).astimezone(dt.UTC)
+
+
+DRAFT_SAVED = "下書きとして保存されています"
+
+
+def _asks_json(request: Request[Any, Any, Any]) -> bool:
+    """A form post re-shows the form unless the client explicitly asked for JSON."""
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def _entries_from(form: dict[str, str]) -> list[documents.EntryInput]:
+    """The edit form's rows, in form order; deleted rows and the blank "add an entry" row are left out."""
+    entries = []
+    count = min(_int(form.get("count", "0"), "件数"), documents.MAX_ENTRIES + 1)
+    for i in range(count + 1):  # the last row is the blank "add an entry" row
+        q, a = form.get(f"question-{i}", "").strip(), form.get(f"answer-{i}", "").strip()
+        if form.get(f"delete-{i}") == "on" or (i == count and not q and not a):
+            continue
+        entries.append(
+            documents.EntryInput(
+                category=form.get(f"category-{i}", ""),
+                question=q,
+                answer=a,
+                votes=_int(form.get(f"votes-{i}") or "0", "票数"),
+                question_id=_int(form[f"qid-{i}"], "質問") if form.get(f"qid-{i}") else None,
+            )
+        )
+    return entries
+
+
+async def _edit_page(
+    db: DbSession,
+    doc: FaqDocument,
+    session: StudySession,
+    entries: list[Any],
+    *,
+    form: dict[str, str] | None = None,
+    error: FaqError | None = None,
+    saved: bool = False,
+) -> Template:
+    """The edit form; after a refusal it shows the submitted values, the error beside its field, and
+    whether the draft was kept (publishing refused) or not (the draft itself was refused)."""
+    form = form or {}
+    pending = saved or await documents.draft_pending(db, doc)
+    if error is not None and not saved:
+        notice = "入力内容を確認してください。この変更はまだ保存されていません。"
+    elif error is not None:
+        notice = f"公開できませんでした。編集内容は{DRAFT_SAVED}（まだ公開されていません）。"
+    elif pending:
+        notice = f"{DRAFT_SAVED}（まだ公開されていません）。"
+    else:
+        notice = None
+    return Template(
+        "faq/edit.html",
+        context={
+            "doc": doc,
+            "session": session,
+            "entries": entries,
+            "categories": session.series.category_list,
+            "md": markdown_html,
+            "edit_notice": notice,
+            "draft_pending": pending,
+            "error": error,
+            "errors": error.fields if error else {},
+            "values": {
+                "title": form.get("title", doc.title),
+                "intro": form.get("intro", doc.intro),
+                "note": form.get("note", ""),
+            },
+        },
+        status_code=error.status if error else 200,
+    )
 
 
 async def _session_ctx(db: DbSession, session: StudySession, member: Member) -> dict[str, Any]:
@@ -108,14 +181,15 @@ class FaqPages(Controller):
         )
 
     @get("/series/new")
-    async def new_series(self, db: DbSession) -> Template:
-        sections = list((await db.execute(select(Section).order_by(Section.id))).scalars())
+    async def new_series(self, request: Request[Any, Any, Any], db: DbSession) -> Template:
+        sections = await owner_choices(db, active_member(request))
         return Template("faq/series_new.html", context={"sections": sections})
 
     @post("/series")
     async def create_series(self, request: Request[Any, Any, Any], db: DbSession) -> Redirect:
         form = await read_form(request)
         section_id = _int(form["section_id"], "課") if form.get("section_id") else None
+        await check_owner(db, active_member(request), section_id)
         series = await service.create_series(
             db,
             active_member(request),
@@ -205,25 +279,38 @@ class FaqPages(Controller):
 
     @get("/documents/{document_id:int}")
     async def document(
-        self, request: Request[Any, Any, Any], db: DbSession, document_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings, document_id: FromPath[int]
     ) -> Response[Any]:
         doc = await documents.get_document(db, document_id)
         if not doc.current_version:
             return Redirect(f"/faq/documents/{doc.id}/edit", status_code=303)
-        return await self._version(request, db, doc, None)
+        return await self._version(request, db, settings, doc, None)
 
     @get("/documents/{document_id:int}/v/{number:int}")
     async def document_version(
-        self, request: Request[Any, Any, Any], db: DbSession, document_id: FromPath[int], number: FromPath[int]
+        self,
+        request: Request[Any, Any, Any],
+        db: DbSession,
+        settings: AppSettings,
+        document_id: FromPath[int],
+        number: FromPath[int],
     ) -> Template:
-        return await self._version(request, db, await documents.get_document(db, document_id), number)
+        doc = await documents.get_document(db, document_id)
+        return await self._version(request, db, settings, doc, number)
 
     async def _version(
-        self, request: Request[Any, Any, Any], db: DbSession, doc: FaqDocument, number: int | None
+        self,
+        request: Request[Any, Any, Any],
+        db: DbSession,
+        settings: AppSettings,
+        doc: FaqDocument,
+        number: int | None,
     ) -> Template:
         version = await documents.get_version(db, doc, number)
         entries = await documents.entries_of(db, version.id)
         session = await db.get_one(StudySession, doc.session_id)
+        organiser = await service.can_organise(db, active_member(request), session.series_id)
+        base = settings.base_url
         return Template(
             "faq/document.html",
             context={
@@ -232,7 +319,11 @@ class FaqPages(Controller):
                 "session": session,
                 "groups": documents.grouped(entries),
                 "versions": await documents.versions_of(db, doc.id),
-                "organiser": await service.can_organise(db, active_member(request), session.series_id),
+                "organiser": organiser,
+                "draft_pending": organiser and await documents.draft_pending(db, doc),
+                "draft_notice": DRAFT_SAVED,
+                "base_url": base,
+                "permalink": f"{base}/faq/documents/{doc.id}/v/{version.number}",
                 "md": markdown_html,
                 "notice": None,
             },
@@ -245,44 +336,33 @@ class FaqPages(Controller):
         doc = await documents.get_document(db, document_id)
         session = await db.get_one(StudySession, doc.session_id)
         await service.require_organiser(db, active_member(request), session.series_id)
-        return Template(
-            "faq/edit.html",
-            context={
-                "doc": doc,
-                "session": session,
-                "entries": await documents.draft_entries(db, doc.id),
-                "categories": session.series.category_list,
-                "md": markdown_html,
-                "notice": request.query_params.get("msg") and "下書きを保存しました。",
-            },
-        )
+        saved = bool(request.query_params.get("msg"))
+        return await _edit_page(db, doc, session, await documents.draft_entries(db, doc.id), saved=saved)
 
     @post("/documents/{document_id:int}/edit")
     async def save_document(
         self, request: Request[Any, Any, Any], db: DbSession, document_id: FromPath[int]
-    ) -> Redirect:
+    ) -> Response[Any]:
         form = await read_form(request)
         doc = await documents.get_document(db, document_id)
-        entries = []
-        count = min(_int(form.get("count", "0"), "件数"), documents.MAX_ENTRIES + 1)
-        for i in range(count + 1):  # the last row is the blank "add an entry" row
-            q, a = form.get(f"question-{i}", "").strip(), form.get(f"answer-{i}", "").strip()
-            if form.get(f"delete-{i}") == "on" or (i == count and not q and not a):
-                continue
-            entries.append(
-                documents.EntryInput(
-                    category=form.get(f"category-{i}", ""),
-                    question=q,
-                    answer=a,
-                    votes=_int(form.get(f"votes-{i}") or "0", "票数"),
-                    question_id=_int(form[f"qid-{i}"], "質問") if form.get(f"qid-{i}") else None,
-                )
-            )
-        await documents.save_draft(
-            db, active_member(request), doc, form.get("title", ""), form.get("intro", ""), entries
-        )
+        session = await db.get_one(StudySession, doc.session_id)
+        member = active_member(request)
+        entries = _entries_from(form)
+        try:
+            await documents.save_draft(db, member, doc, form.get("title", ""), form.get("intro", ""), entries)
+        except FaqError as exc:
+            if exc.status != 400 or _asks_json(request):
+                raise
+            # Refused before anything changed (the checks run before any write): nothing to roll back.
+            return await _edit_page(db, doc, session, entries, form=form, error=exc)
         if form.get("action") == "publish":
-            await documents.publish(db, active_member(request), doc, form.get("note", ""))
+            try:
+                await documents.publish(db, member, doc, form.get("note", ""))
+            except FaqError as exc:
+                if exc.status not in (400, 409) or _asks_json(request):
+                    raise
+                drafts = await documents.draft_entries(db, doc.id)  # saved just above; publishing wrote nothing
+                return await _edit_page(db, doc, session, drafts, form=form, error=exc, saved=True)
             return Redirect(f"/faq/documents/{doc.id}", status_code=303)
         return Redirect(f"/faq/documents/{doc.id}/edit?msg=saved", status_code=303)
 
@@ -296,23 +376,16 @@ class FaqPages(Controller):
         number: FromPath[int],
         fmt: FromPath[str],
     ) -> Response[bytes]:
+        if fmt not in exports.FORMATS:
+            raise FaqError("bad_format", "形式は pdf / docx / md / csv / xlsx のいずれかです。", 404)
         doc = await documents.get_document(db, document_id)
         version = await documents.get_version(db, doc, number)
         entries = await documents.entries_of(db, version.id)
         session = await db.get_one(StudySession, doc.session_id)
-        base = settings.base_url
+        export = exports.Export(version, session, entries, settings.base_url)
+        body = await asyncio.to_thread(exports.render_export, fmt, export)
+        media = exports.MEDIA_TYPES[fmt]
         name = f"{version.title}_v{version.number}"
-        if fmt == "pdf":
-            body, media = exports.pdf_bytes(version, session, entries, base), "application/pdf"
-        elif fmt == "md":
-            body, media = exports.markdown(version, session, entries, base).encode(), "text/markdown; charset=utf-8"
-        elif fmt == "csv":
-            body, media = exports.csv_bytes(entries, base), "text/csv; charset=utf-8"
-        elif fmt == "xlsx":
-            body = exports.xlsx_bytes(version, entries, base)
-            media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        else:
-            raise FaqError("bad_format", "形式は pdf / md / csv / xlsx のいずれかです。", 404)
         disposition = f"attachment; filename=\"faq_v{version.number}.{fmt}\"; filename*=UTF-8''{quote(name)}.{fmt}"
         return Response(body, media_type=media, headers={"content-disposition": disposition})
 

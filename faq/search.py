@@ -21,6 +21,7 @@ from sqlalchemy.orm import joinedload
 
 from faq.models import FaqDocument, FaqEntry, FaqVersion, SearchGram
 from faq.normalize import grams, match_spans, normalize, query_terms, term_grams
+from faq.render import markdown_text
 
 RANK_CAP = 500  # candidates ranked per query; more matches are reported as "500件以上"
 DF_CAP = 2000  # how far a gram's postings are counted when choosing the rarest
@@ -137,12 +138,9 @@ def highlight(text: str, terms: list[str]) -> Markup:
     return Markup("".join(out))  # noqa: S704 - every piece above is escaped
 
 
-_MARKDOWN_NOISE = re.compile(r"[#*_`>\[\]|]+|\(https?://[^)]*\)")
-
-
 def snippet(markdown: str, terms: list[str], width: int = 90) -> Markup:
     """Plain text around the first match, with matches marked."""
-    plain = re.sub(r"\s+", " ", _MARKDOWN_NOISE.sub(" ", markdown)).strip()
+    plain = re.sub(r"\s+", " ", markdown_text(markdown, urls=False)).strip()
     spans = match_spans(plain, terms)
     start = max(0, spans[0][0] - width // 3) if spans else 0
     piece = plain[start : start + width]

@@ -28,10 +28,7 @@ from live.public import Broadcast, BroadcastState
 
 
 class FaqError(Refusal):
-    """A refusal with a Japanese message; `status` is the HTTP status the API answers with."""
-
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(code, message, status)
+    """A refusal of the faq domain: stable `code`, Japanese `message`, HTTP `status`, optional field errors."""
 
 
 def not_found(what: str) -> FaqError:

@@ -1,4 +1,4 @@
-"""Operator pages: review sign-ups (approve / reject with a reason) and manage roles."""
+"""Operator pages: review sign-ups (approve / reject with a reason), manage roles, community settings."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
+from core import site_settings
 from core.access import active_member, operator_guard
 from core.deps import AppSettings, DbSession
+from core.errors import Invalid
 from core.members import service
 from core.members.models import Role, Status
 from core.members.service import MemberError
@@ -94,3 +96,31 @@ async def _page(
         "Status": Status,
     }
     return Template("admin_members.html", context=context, status_code=status)
+
+
+class AdminSettingsController(Controller):
+    """Community settings: supporters needed to found a 課, re-approval after a name/organisation change."""
+
+    path = "/admin/settings"
+    guards = [operator_guard]
+    include_in_schema = False
+
+    @get("/")
+    async def form(self, db: DbSession, msg: FromQuery[str | None] = None) -> Template:
+        current = await site_settings.load(db)
+        values = {
+            site_settings.FOUNDING_SUPPORTERS: str(current.founding_supporters),
+            site_settings.REAPPROVAL_ON_CHANGE: "on" if current.reapproval_on_change else "",
+        }
+        notice = "設定を保存しました。" if msg == "saved" else None
+        return Template("admin_settings.html", context={"values": values, "errors": {}, "notice": notice})
+
+    @post("/")
+    async def save(self, request: Request[Any, Any, Any], db: DbSession) -> Response[Any]:
+        form = await read_form(request)
+        try:
+            value = site_settings.parse(form)
+        except Invalid as exc:
+            return Template("admin_settings.html", context={"values": form, "errors": exc.fields}, status_code=400)
+        await site_settings.save(db, value)
+        return Redirect("/admin/settings?msg=saved", status_code=303)

@@ -1,4 +1,4 @@
-"""JSON API for members: who am I, personal API tokens, and sign-up review for operators."""
+"""JSON API for members: personal API tokens and sign-up review for operators (GET/PATCH /api/me: web/profile.py)."""
 
 from __future__ import annotations
 
@@ -67,10 +67,6 @@ class MeController(Controller):
     path = "/api"
     guards = [member_guard]
     tags = ["members"]
-
-    @get("/me")
-    async def me(self, request: Request[Any, Any, Any]) -> MemberOut:
-        return MemberOut.of(active_member(request))
 
     @get("/tokens")
     async def tokens(self, request: Request[Any, Any, Any], db: DbSession) -> list[TokenOut]:

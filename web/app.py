@@ -23,10 +23,11 @@ from faq.lifecycle import BroadcastListener
 from live import routes as live_routes
 from live.schedule.scheduler import start_embedded as start_embedded_scheduler
 from live.schedule.scheduler import stop_embedded as stop_embedded_scheduler
-from web import accounts, admin, api, health, pages
+from web import accounts, admin, api, directory, health, pages, profile, sections, sections_api
 from web.errors import EXCEPTION_HANDLERS
 from web.middleware import AuthMiddleware, ChonaiCSRFMiddleware, RequestContextMiddleware, csrf_config
 from web.openapi import openapi_config
+from web.section_content import register_owner_columns
 from web.templating import template_config
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -35,6 +36,7 @@ MAX_BODY = 1024 * 1024  # forms and JSON are small; uploads are links, not files
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
+    register_owner_columns()  # merging 課 moves programs and study series too
     configure_logging(settings.log_level, settings.log_json)
     db = Database(settings.database_url, pool_size=settings.database_pool_size)
 
@@ -75,7 +77,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
             accounts.AccountController,
             accounts.ProfileController,
             admin.AdminMembersController,
+            admin.AdminSettingsController,
             api.MeController,
+            profile.ProfileEditController,
+            profile.EmailConfirmController,
+            profile.ProfileApiController,
+            sections.SectionPagesController,
+            sections_api.SectionsApiController,
+            directory.DirectoryController,
+            directory.DirectoryApiController,
             api.MembersAdminController,
             *live_routes.route_handlers,
             *archive_routes.route_handlers,

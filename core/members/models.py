@@ -62,10 +62,13 @@ class Member(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(100))
+    # ふりがな, stored in hiragana so a katakana or hiragana query finds it.
+    reading: Mapped[str] = mapped_column(String(100), default="")
     org_kind: Mapped[OrgKind] = mapped_column(_enum(OrgKind))
     organisation: Mapped[str] = mapped_column(String(100))
     department: Mapped[str] = mapped_column(String(100))
     prefecture: Mapped[str] = mapped_column(String(10))
+    interests: Mapped[str] = mapped_column(Text, default="")
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[Role] = mapped_column(_enum(Role), default=Role.MEMBER)
     status: Mapped[Status] = mapped_column(_enum(Status), default=Status.PENDING, index=True)
@@ -135,3 +138,30 @@ class AuthAttempt(Base):
     kind: Mapped[str] = mapped_column(String(20))
     key: Mapped[str] = mapped_column(String(300))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MemberChange(Base):
+    """One changed profile field (name, organisation, ...) with its old and new value, for operators."""
+
+    __tablename__ = "member_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    field: Mapped[str] = mapped_column(String(30))
+    old_value: Mapped[str] = mapped_column(String(200))
+    new_value: Mapped[str] = mapped_column(String(200))
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), default=None)
+
+
+class EmailChange(Base):
+    """A pending new address; it takes effect when the link mailed to it is opened."""
+
+    __tablename__ = "email_changes"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    new_email: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)

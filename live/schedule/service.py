@@ -22,6 +22,7 @@ from core.errors import Refusal
 from core.events import EventBus
 from core.members.models import Member, Status
 from core.sections import Section
+from core.sections.service import section_choices
 from core.text import clean_line
 from core.timefmt import JST
 from live.access import require_host
@@ -155,7 +156,8 @@ async def active_members(db: AsyncSession) -> list[Member]:
 
 
 async def sections(db: AsyncSession) -> list[Section]:
-    return list((await db.execute(select(Section).order_by(Section.name))).unique().scalars())
+    """The 課 filter and (operator-only) program forms offer the one shared list of active 課."""
+    return await section_choices(db)
 
 
 def stream_label(url: str) -> str:

@@ -91,6 +91,16 @@ async def test_questions_votes_merge_dismiss_answer_and_draft(client, demo, db):
     assert r.json()["status"] == "answered"
     board = (await client.get(f"/api/faq/sessions/{sid}/board")).json()
     assert board["answering_id"] is None
+    answered = next(q for q in board["questions"] if q["id"] == q1)
+    assert answered["answer_html"] == "<p>1レーンあたり<strong>20台</strong>を目安にしています。</p>\n"
+    await api(
+        client, f"/questions/{q1}/answer", {"answer": "<script>alert(1)</script>\n\n![図](https://example.jp/a.png)"}
+    )
+    answered = next(
+        q for q in (await client.get(f"/api/faq/sessions/{sid}/board")).json()["questions"] if q["id"] == q1
+    )
+    assert "<script" not in answered["answer_html"] and "alert" not in answered["answer_html"]
+    assert 'class="image-link"' in answered["answer_html"] and "<img" not in answered["answer_html"]
 
     await login(client, "member@example.jp")
     board = (await client.get(f"/api/faq/sessions/{sid}/board")).json()

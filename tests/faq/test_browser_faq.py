@@ -100,10 +100,12 @@ def test_live_qa_to_published_faq(server, tmp_path):
         card = _card(organiser, "会場の受付で本人確認")
         card.locator(".mod-more > summary").click()
         card.locator("textarea[data-role=answer]").fill(
-            "受付でマイナンバーカードか保険証を確認し、予約番号と照合しています。"
+            "受付で**マイナンバーカード**か保険証を確認し、予約番号と照合しています。"
         )
         card.get_by_role("button", name="回答を送信").click()
         _card(alice, "会場の受付で本人確認").get_by_text("予約番号と照合").wait_for()
+        # The board shows the answer rendered (server-side, sanitised), not as raw Markdown.
+        assert _card(alice, "会場の受付で本人確認").locator(".q-answer .md strong").inner_text() == "マイナンバーカード"
         bob.wait_for_selector("#answering-now", state="hidden")
 
         # One is dismissed with a reason its asker sees; others no longer see it.
@@ -136,6 +138,12 @@ def test_live_qa_to_published_faq(server, tmp_path):
         screenshot(alice, "faq-search")
         hit.locator("a.hit-question").click()
         alice.get_by_role("link", name="第3回 FAQ資料", exact=False).first.click()
+        # Printing the page keeps the document's structure and drops the site's chrome.
+        alice.emulate_media(media="print")
+        assert alice.locator(".site-header").is_hidden() and alice.locator(".downloads").is_hidden()
+        assert alice.locator(".faq-toc").is_visible() and alice.locator(".print-meta").is_visible()
+        assert "/faq/documents/" in alice.inner_text(".print-meta")
+        alice.emulate_media(media="screen")
         with alice.expect_download() as info:
             alice.click("#download-pdf")
         pdf = tmp_path / "faq.pdf"

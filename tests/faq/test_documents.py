@@ -37,7 +37,7 @@ async def test_downloads_render_japanese(client, demo, db, tmp_path):
     raw = (await client.get(base + "/csv")).content
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
-    assert rows[0] == ["番号", "カテゴリ", "質問", "回答", "票数", "URL"] and len(rows) == 5
+    assert rows[0] == ["番号", "カテゴリ", "質問", "回答", "質問した自治体等", "票数", "版", "URL"] and len(rows) == 5
     book = load_workbook(io.BytesIO((await client.get(base + "/xlsx")).content))
     assert book.active["C2"].value and "予約" in str(book.active["C2"].value)
     assert (await client.get(base + "/exe")).status_code == 404

@@ -53,6 +53,8 @@ def _fuzz(operation, examples: int, check) -> None:
     run()
 
 
+# 30 examples for each of ~60 operations: past the default 120 s on a loaded 2-core machine.
+@pytest.mark.timeout(900)
 def test_no_server_errors_as_operator(api_server):
     server, token = api_server
     operations = _operations(server)

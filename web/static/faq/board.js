@@ -118,7 +118,12 @@
       main.append(el("details", { class: "merged" }, el("summary", { text: `統合された質問 ${q.merged_bodies.length}件` }),
         el("ul", {}, ...q.merged_bodies.map((b) => el("li", { text: b })))));
     }
-    if (q.answer) main.append(el("div", { class: "q-answer" }, el("strong", { text: "回答: " }), el("span", { class: "pre-line", text: q.answer })));
+    if (q.answer) {
+      // answer_html is rendered and sanitised on the server (faq/render.py: markdown-it-py + nh3).
+      const body = el("div", { class: "md" });
+      body.innerHTML = q.answer_html;
+      main.append(el("div", { class: "q-answer" }, el("strong", { text: "回答: " }), body));
+    }
     if (q.status === "dismissed" && q.dismiss_reason) main.append(el("p", { class: "q-dismissed", text: "見送りの理由: " + q.dismiss_reason }));
     if (q.status === "merged") main.append(el("p", { class: "muted", text: `この質問は #${q.merged_into_id} に統合されました。` }));
     if (moderator && q.status !== "merged") main.append(moderation(q));

@@ -1,0 +1,146 @@
+"""The member directory (/members, GET /api/directory) and member profile pages. Never an e-mail."""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, get
+from litestar.params import FromPath, FromQuery
+from litestar.response import Template
+
+from core.access import active_member, member_guard
+from core.deps import DbSession
+from core.errors import Invalid, NotFound
+from core.members import directory, profile
+from core.members.models import Member, Role, Status
+from core.members.prefectures import PREFECTURES
+from core.sections import service as sections
+from web.section_content import member_content
+
+
+class SectionRef(msgspec.Struct):
+    id: int
+    name: str
+
+
+class DirectoryMember(msgspec.Struct):
+    id: int
+    name: str
+    reading: str
+    org_kind: str
+    organisation: str
+    department: str
+    prefecture: str
+    sections: list[SectionRef]
+
+
+class DirectoryOut(msgspec.Struct):
+    items: list[DirectoryMember]
+    total: int
+    page: int
+    pages: int
+    page_size: int
+
+
+def _number(raw: str, label: str, field: str) -> int | None:
+    value = unicodedata.normalize("NFKC", raw).strip()
+    if not value:
+        return None
+    if not value.isdigit() or len(value) > 9:
+        raise Invalid(f"{label}の指定が正しくありません。", fields={field: f"{label}の指定が正しくありません。"})
+    return int(value)
+
+
+def parse_query(q: str, organisation: str, prefecture: str, section: str, page: str) -> directory.DirectoryQuery:
+    if prefecture and prefecture not in PREFECTURES:
+        raise Invalid("都道府県を一覧から選んでください。", fields={"prefecture": "都道府県を一覧から選んでください。"})
+    return directory.DirectoryQuery(
+        q=q[:100],
+        organisation=organisation[:100],
+        prefecture=prefecture,
+        section_id=_number(section, "課", "section"),
+        page=_number(page, "ページ", "page") or 1,
+    )
+
+
+async def _cards(db: DbSession, members: list[Member]) -> list[DirectoryMember]:
+    out = []
+    for m in members:
+        refs = [SectionRef(s.id, s.name) for s in await sections.sections_of(db, m.id)]
+        out.append(
+            DirectoryMember(m.id, m.name, m.reading, m.org_kind.value, m.organisation, m.department, m.prefecture, refs)
+        )
+    return out
+
+
+class DirectoryController(Controller):
+    path = "/members"
+    guards = [member_guard]
+    include_in_schema = False
+
+    @get("/")
+    async def index(
+        self,
+        db: DbSession,
+        q: FromQuery[str] = "",
+        organisation: FromQuery[str] = "",
+        prefecture: FromQuery[str] = "",
+        section: FromQuery[str] = "",
+        page: FromQuery[str] = "1",
+    ) -> Template:
+        values = {"q": q[:100], "organisation": organisation[:100], "prefecture": prefecture, "section": section}
+        error, status = None, 200
+        try:
+            result = await directory.search(db, parse_query(q, organisation, prefecture, section, page))
+        except Invalid as exc:
+            error, status = exc.message, 400
+            result = directory.DirectoryPage([], 0, 1, 1)
+        context = {
+            "result": result,
+            "cards": await _cards(db, result.members),
+            "values": values,
+            "error": error,
+            "sections": await sections.section_choices(db),
+            "searched": any(values.values()),
+        }
+        return Template("members/directory.html", context=context, status_code=status)
+
+    @get("/{member_id:int}")
+    async def member(self, request: Request[Any, Any, Any], db: DbSession, member_id: FromPath[int]) -> Template:
+        viewer = active_member(request)
+        member = await db.get(Member, member_id)
+        operator = viewer.has_role(Role.OPERATOR)
+        # Pending, rejected and suspended accounts don't exist for members; operators see them.
+        if member is None or (member.status is not Status.APPROVED and not operator):
+            raise NotFound("該当するメンバーが見つかりません。")
+        context = {
+            "person": member,
+            "content": await member_content(db, member),
+            "changes": await profile.changes_of(db, member.id) if operator else None,
+            "labels": profile.LOGGED,
+        }
+        return Template("members/member.html", context=context)
+
+
+class DirectoryApiController(Controller):
+    path = "/api/directory"
+    guards = [member_guard]
+    tags = ["members"]
+
+    @get("/")
+    async def search(
+        self,
+        db: DbSession,
+        q: FromQuery[str] = "",
+        organisation: FromQuery[str] = "",
+        prefecture: FromQuery[str] = "",
+        section: FromQuery[str] = "",
+        page: FromQuery[str] = "1",
+    ) -> DirectoryOut:
+        """Approved members only; matches name, ふりがな, organisation and department; never an e-mail."""
+        result = await directory.search(db, parse_query(q, organisation, prefecture, section, page))
+        return DirectoryOut(
+            await _cards(db, result.members), result.total, result.page, result.pages, directory.PAGE_SIZE
+        )
