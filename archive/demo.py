@@ -38,9 +38,14 @@ async def load(db: AsyncSession, members: dict[str, Member], sections: dict[str,
         .scalar_one_or_none()
     )
     today = utcnow().astimezone(JST).date()
-    for weeks_ago, title, video in (
-        (1, "お昼の庁内放送 ― 窓口DXのいま", "https://www.youtube.com/watch?v=aqz-KE-bpKQ"),
-        (2, "お昼の庁内放送 ― 予算要求の季節", "https://files.example.jp/recordings/2026-11-09.mp4"),
+    for weeks_ago, title, video, topic in (
+        (
+            1,
+            "お昼の庁内放送 ― 窓口DXのいま",
+            "https://www.youtube.com/watch?v=aqz-KE-bpKQ",
+            "今回は、接種券の再発行をオンラインで受け付けた自治体の窓口DXを紹介します。",
+        ),
+        (2, "お昼の庁内放送 ― 予算要求の季節", "https://files.example.jp/recordings/2026-11-09.mp4", ""),
     ):
         day = today - dt.timedelta(days=7 * weeks_ago + today.weekday())  # a Monday
         start = dt.datetime.combine(day, dt.time(12, 10), tzinfo=JST).astimezone(dt.UTC)
@@ -48,7 +53,7 @@ async def load(db: AsyncSession, members: dict[str, Member], sections: dict[str,
         broadcast = Broadcast(
             program_id=program.id if program else None,
             title=title,
-            description="日替わりのパーソナリティが全国の自治体の「いま」をお届けします。",
+            description="日替わりのパーソナリティが全国の自治体の「いま」をお届けします。" + topic,
             personality_id=host.id,
             starts_at=start,
             ends_at=start + dt.timedelta(minutes=30),

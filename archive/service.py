@@ -7,7 +7,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -15,9 +15,10 @@ from archive.media import MediaError, parse_media_url
 from archive.models import Recording
 from core.errors import Refusal
 from core.members.models import Member
+from core.search import service as search_service
 from core.text import clean_line
 from core.timefmt import JST
-from live.public import Broadcast, BroadcastState, Program, ProgramGuest, require_manager
+from live.public import Broadcast, BroadcastState, Program, require_manager, search_feed
 
 PAGE_SIZE = 20
 MAX_OFFSET = 6 * 3600
@@ -108,6 +109,8 @@ async def add_recording(
         added_by_id=member.id,
     )
     db.add(recording)
+    await db.flush()
+    await search_feed.sync_broadcast(db, broadcast.id)
     await db.commit()
     return recording
 
@@ -119,6 +122,7 @@ async def delete_recording(db: AsyncSession, broadcast_id: int, recording_id: in
         raise ArchiveError("録画が見つかりません。", status=404)
     require_manager(member, broadcast, "録画を削除できるのは、この放送のパーソナリティと運営だけです。")
     await db.delete(recording)
+    await search_feed.sync_broadcast(db, broadcast_id)
     await db.commit()
 
 
@@ -152,33 +156,17 @@ def _search_query(filters: ArchiveFilters) -> Select[Broadcast]:
     if filters.month:
         start, end = month_range(filters.month)
         query = query.where(and_(Broadcast.starts_at >= start, Broadcast.starts_at < end))
-    for word in unicodedata.normalize("NFKC", filters.q).split()[:5]:
-        word = word.lower()[:50]
-        guest_member = aliased(Member)
-        guests = (
-            select(ProgramGuest.program_id)
-            .outerjoin(guest_member, guest_member.id == ProgramGuest.member_id)
-            .where(
-                or_(
-                    func.lower(ProgramGuest.name).contains(word, autoescape=True),
-                    func.lower(guest_member.name).contains(word, autoescape=True),
-                )
-            )
-        )
-        query = query.where(
-            or_(
-                func.lower(Broadcast.title).contains(word, autoescape=True),
-                func.lower(Broadcast.description).contains(word, autoescape=True),
-                func.lower(Program.title).contains(word, autoescape=True),
-                func.lower(personality.name).contains(word, autoescape=True),
-                Broadcast.program_id.in_(guests),
-            )
-        )
     return query
 
 
 async def search_archive(db: AsyncSession, filters: ArchiveFilters) -> tuple[list[Broadcast], int]:
+    """Filters in SQL; the keywords go through the one search engine (title, description, program,
+    personality, guests and visible chat), so variants and readings match as on /search."""
     query = _search_query(filters)
+    if filters.q.strip():
+        refs = await search_service.matching_refs(db, filters.q, ("broadcast", "comment"))
+        ids = {ref if kind == "broadcast" else group for kind, ref, group in refs}
+        query = query.where(Broadcast.id.in_([i for i in ids if i is not None]))
     total = int((await db.execute(select(func.count()).select_from(query.subquery()))).scalar_one())
     page = max(1, filters.page)
     rows = await db.execute(query.order_by(Broadcast.starts_at.desc()).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE))

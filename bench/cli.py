@@ -21,7 +21,7 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] in {"-h", "--help"}:
         print("usage: chonai bench {" + ",".join(available()) + "} [options]")
         return 0 if argv else 2
-    name = argv[0]
+    name = argv[0].replace("-", "_")  # `search-quality` is bench/search_quality.py
     if name not in available():
         print(f"chonai bench: unknown benchmark {name!r}; available: {', '.join(available())}", file=sys.stderr)
         return 2

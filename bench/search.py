@@ -1,10 +1,11 @@
-"""`chonai bench search --entries N --json`: Japanese FAQ search latency on the configured database kind.
+"""`chonai bench search --entries N --json`: the search engine's latency and indexing rate.
 
-Builds a scratch database of the configured kind (a temporary SQLite file, or a
-temporary PostgreSQL database on the configured server), fills it with N generated
-Japanese Q&A entries, and times a mix of 1-4 character and phrase queries. For
-reference it also times a plain `LIKE '%…%'` scan (what a naive search does) on a
-sample of the same queries in the same run.
+Builds a scratch database of the configured kind (a temporary SQLite file, or a temporary
+PostgreSQL database on the configured server), indexes N generated Japanese Q&A entries with
+the real engine (core.search: Sudachi analysis in `--workers` processes, then bulk inserts),
+and times a realistic mix of queries through `core.search.service.search` (ranking, loading
+and highlighting 10 hits). For reference it also times a plain `LIKE '%…%'` scan on a sample
+of the same queries in the same run, and states the analyser's memory.
 """
 
 from __future__ import annotations
@@ -164,27 +165,23 @@ def generate_entries(count: int, seed: int = 7) -> Iterator[tuple[str, str, str]
 
 
 def query_mix(entries: list[tuple[str, str, str]], count: int, seed: int = 11) -> list[tuple[str, str]]:
-    """(kind, query): 1-, 2-, 3-, 4-character words and phrases, some in 半角/ひらがな variants."""
+    """(kind, query): one topic word, two words, spelling variants and readings, fragments of real text."""
     rng = random.Random(seed)
-    words = [w for w in SUBJECTS + ASPECTS if len(w) >= 2]
-    one = sorted({ch for w in words for ch in w if "\u4e00" <= ch <= "\u9fff"})
-    by_len = {n: sorted({w[i : i + n] for w in words for i in range(len(w) - n + 1)}) for n in (2, 3, 4)}
-    variants = ["ﾜｸﾁﾝ", "よやく", "せっしゅけん", "ｺｰﾙｾﾝﾀｰ", "マイナンバー", "わくちん接種"]
+    variants = ["ﾜｸﾁﾝ接種", "よやく", "せっしゅけん", "ｺｰﾙｾﾝﾀｰ", "マイナカード", "わくちん", "手続", "申込み", "第3回"]
     out: list[tuple[str, str]] = []
     for i in range(count):
-        kind = ["1", "2", "3", "4", "phrase"][i % 5]
-        if kind == "1":
-            out.append((kind, rng.choice(one)))
-        elif kind == "phrase":
-            if i % 3 == 0:
-                out.append((kind, rng.choice(variants)))
-            else:
-                _, question, answer = rng.choice(entries)
-                text = rng.choice([question, answer])
-                start = rng.randrange(0, max(1, len(text) - 10))
-                out.append((kind, text[start : start + rng.randint(5, 10)]))
+        kind = ["word", "two_words", "variant", "phrase"][i % 4]
+        if kind == "word":
+            out.append((kind, rng.choice(SUBJECTS)))
+        elif kind == "two_words":
+            out.append((kind, f"{rng.choice(SUBJECTS)} {rng.choice(ASPECTS)}"))
+        elif kind == "variant":
+            out.append((kind, rng.choice(variants)))
         else:
-            out.append((kind, rng.choice(by_len[int(kind)])))
+            _, question, answer = rng.choice(entries)
+            text = rng.choice([question, answer])
+            start = rng.randrange(0, max(1, len(text) - 10))
+            out.append((kind, text[start : start + rng.randint(5, 10)]))
     return out
 
 
@@ -215,96 +212,77 @@ async def _drop_postgres(url: str, name: str) -> None:
         await conn.close()
 
 
-async def _fill(url: str, entries: list[tuple[str, str, str]], log: Any) -> None:
-    """Bulk-load series, sessions, documents, versions, entries and the gram index."""
+def _analyse_chunk(chunk: list[tuple[int, str, str]]) -> tuple[float, list[Any]]:
+    """In a worker process: analyse entries into (ref, document row, postings, vocabulary); CPU seconds."""
+    from core.search.index import Doc, analyse
+
+    cpu = time.process_time()
+    base = _now()
+    out = []
+    for ref, question, answer in chunk:
+        a = analyse(Doc("faq_entry", ref, question, answer, f"/faq/entries/{ref}", base))
+        postings = [(str(p["term"]), int(str(p["title_tf"])), int(str(p["body_tf"]))) for p in a.postings(0)]
+        terms = {t: (v["reading"], v["surface"]) for t, v in a.terms().items()}
+        out.append((ref, a.row(), postings, terms))
+    return time.process_time() - cpu, out
+
+
+def _analyse_all(entries: list[tuple[str, str, str]], workers: int) -> tuple[list[Any], float]:
+    """Every entry analysed (in `workers` processes) and the CPU seconds that took in total."""
+    rows = [(i + 1, q, a) for i, (_, q, a) in enumerate(entries)]
+    chunks = [rows[s : s + 500] for s in range(0, len(rows), 500)]
+    if workers <= 1:
+        parts = [_analyse_chunk(chunk) for chunk in chunks]
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(workers) as pool:
+            parts = list(pool.map(_analyse_chunk, chunks))
+    return [r for _, part in parts for r in part], sum(cpu for cpu, _ in parts)
+
+
+async def _fill(url: str, entries: list[tuple[str, str, str]], workers: int, log: Any) -> dict[str, float]:
+    """Analyse and bulk-load the index; returns the seconds spent analysing and writing."""
     from sqlalchemy import text
 
     from core.db import Database
-    from faq.search import entry_grams, search_text
 
     db = Database(url, pool_size=2, command_timeout=None)  # bulk load, index builds, VACUUM: no statement timeout
-    per_doc = 50
-    docs = (len(entries) + per_doc - 1) // per_doc
+    started = time.perf_counter()
+    analysed, analyse_cpu_s = _analyse_all(entries, workers)
+    analyse_s = time.perf_counter() - started
+    log(f"analysed {len(analysed)} entries in {analyse_s:.1f}s with {workers} worker(s)")
+    started = time.perf_counter()
+    terms: dict[str, tuple[str, str]] = {}
     async with db.engine.begin() as conn:
-        await conn.execute(
-            text(
-                "INSERT INTO faq_series (id, title, description, categories, created_at) VALUES (1, 'ベンチ', '', '', :t)"
-            ),
-            {"t": _now()},
-        )
-        await conn.execute(
-            text(
-                "INSERT INTO faq_sessions (id, series_id, number, title, starts_at, meeting_url, state, premoderation,"
-                " position, created_at) VALUES (:id, 1, :id, :title, :t, '', 'ended', false, 0, :t)"
-            ),
-            [{"id": d + 1, "title": f"第{d + 1}回", "t": _now()} for d in range(docs)],
-        )
-        await conn.execute(
-            text(
-                "INSERT INTO faq_documents (id, session_id, title, intro, current_version, created_at, updated_at)"
-                " VALUES (:id, :id, :title, '', 1, :t, :t)"
-            ),
-            [{"id": d + 1, "title": f"第{d + 1}回 FAQ", "t": _now()} for d in range(docs)],
-        )
-        await conn.execute(
-            text(
-                "INSERT INTO faq_versions (id, document_id, number, note, title, intro, published_at)"
-                " VALUES (:id, :id, 1, '', :title, '', :t)"
-            ),
-            [{"id": d + 1, "title": f"第{d + 1}回 FAQ", "t": _now()} for d in range(docs)],
-        )
-        rows: list[dict[str, Any]] = [
-            {
-                "id": i + 1,
-                "v": i // per_doc + 1,
-                "ord": i % per_doc,
-                "c": c,
-                "q": q,
-                "a": a,
-                "st": search_text(q, a),
-            }
-            for i, (c, q, a) in enumerate(entries)
-        ]
-        for start in range(0, len(rows), 5000):
+        docs = [{"id": ref, **row} for ref, row, _, _ in analysed]
+        for start in range(0, len(docs), 5000):
             await conn.execute(
                 text(
-                    "INSERT INTO faq_entries (id, version_id, document_id, ord, category, question, answer, votes,"
-                    " search_text, current) VALUES (:id, :v, :v, :ord, :c, :q, :a, 0, :st, true)"
+                    "INSERT INTO search_documents (id, kind, ref_id, title, body, url, section_id, series_id, group_id,"
+                    " date, title_keys, body_keys, title_spans, body_spans, length) VALUES (:id, :kind, :ref_id, :title,"
+                    " :body, :url, :section_id, :series_id, :group_id, :date, :title_keys, :body_keys, :title_spans,"
+                    " :body_spans, :length)"
                 ),
-                rows[start : start + 5000],
+                docs[start : start + 5000],
             )
-        log(f"entries: {len(rows)}")
+        postings = [(t, ref, ttf, btf) for ref, _, ps, _ in analysed for t, ttf, btf in ps]
+        for _, _, _, ts in analysed:
+            terms.update(ts)
         raw = await conn.get_raw_connection()
-        driver = raw.driver_connection
-        grams_total = 0
+        driver: Any = raw.driver_connection
+        vocabulary = [(t, r, s) for t, (r, s) in terms.items()]
         if url.startswith("sqlite"):
-            await conn.execute(text("CREATE TEMP TABLE g_load (gram INTEGER, entry_id INTEGER)"))
-            batch: list[tuple[int, int]] = []
-            for r in rows:
-                batch.extend((g, int(r["id"])) for g in entry_grams(str(r["st"])))
-                if len(batch) > 200_000:
-                    await driver.executemany("INSERT INTO g_load VALUES (?, ?)", batch)  # type: ignore[union-attr]
-                    grams_total += len(batch)
-                    batch = []
-            await driver.executemany("INSERT INTO g_load VALUES (?, ?)", batch)  # type: ignore[union-attr]
-            grams_total += len(batch)
-            await conn.execute(text("INSERT INTO faq_search_grams SELECT gram, entry_id FROM g_load ORDER BY 1, 2"))
-            await conn.execute(text("DROP TABLE g_load"))
+            postings.sort()
+            await driver.executemany("INSERT INTO search_postings VALUES (?, ?, ?, ?)", postings)
+            await driver.executemany("INSERT INTO search_terms VALUES (?, ?, ?)", vocabulary)
         else:
-            await conn.execute(text("ALTER TABLE faq_search_grams DROP CONSTRAINT pk_faq_search_grams"))
-            batch = []
-            for r in rows:
-                batch.extend((g, int(r["id"])) for g in entry_grams(str(r["st"])))
-                if len(batch) > 200_000:
-                    await driver.copy_records_to_table("faq_search_grams", records=batch, columns=["gram", "entry_id"])  # type: ignore[union-attr]
-                    grams_total += len(batch)
-                    batch = []
-            await driver.copy_records_to_table("faq_search_grams", records=batch, columns=["gram", "entry_id"])  # type: ignore[union-attr]
-            grams_total += len(batch)
-            await conn.execute(
-                text("ALTER TABLE faq_search_grams ADD CONSTRAINT pk_faq_search_grams PRIMARY KEY (gram, entry_id)")
+            columns = ["term", "doc_id", "title_tf", "body_tf"]
+            await driver.copy_records_to_table("search_postings", records=postings, columns=columns)
+            await driver.copy_records_to_table(
+                "search_terms", records=vocabulary, columns=["term", "reading", "surface"]
             )
-        log(f"index rows: {grams_total}")
+        log(f"index rows: {len(postings)} postings, {len(terms)} terms")
     if url.startswith("sqlite"):
         async with db.engine.connect() as conn:
             await conn.execute(text("ANALYZE"))
@@ -312,7 +290,14 @@ async def _fill(url: str, entries: list[tuple[str, str, str]], log: Any) -> None
         async with db.engine.connect() as conn:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
             await conn.execute(text("VACUUM ANALYZE"))
+    write_s = time.perf_counter() - started
     await db.dispose()
+    return {
+        "analyse_s": analyse_s,
+        "analyse_cpu_s": analyse_cpu_s,
+        "write_s": write_s,
+        "postings": float(len(postings)),
+    }
 
 
 def _now() -> Any:
@@ -322,23 +307,37 @@ def _now() -> Any:
     return utcnow().replace(tzinfo=None)
 
 
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096 / 2**20
+
+
+def analyser_memory() -> dict[str, float]:
+    """Resident memory the analyser adds to a process (dictionary mapped + tokenizer + variant table)."""
+    before = _rss_mb()
+    from core.search.analyse import words
+
+    words("当市では予約システムの手続きを担当課で一元化しています。髙橋")
+    return {"analyser_rss_mb": round(_rss_mb() - before, 1)}
+
+
 async def _time_queries(url: str, queries: list[tuple[str, str]], reference: int) -> dict[str, Any]:
-    from sqlalchemy import func, select
+    from sqlalchemy import func, or_, select
 
     from core.db import Database
-    from faq.models import FaqEntry
+    from core.search.models import SearchDocument
+    from core.search.service import search
     from faq.normalize import query_terms
-    from faq.search import _like, search
 
     db = Database(url, pool_size=2)
     timings: dict[str, list[float]] = {}
     hits: list[int] = []
     async with db.session() as session:
         for _, q in queries[:10]:  # warm the cache the way a running server is warm
-            await search(session, q)
+            await search(session, q, per_page=10)
         for kind, q in queries:
             started = time.perf_counter()
-            result = await search(session, q)
+            result = await search(session, q, per_page=10)
             timings.setdefault(kind, []).append((time.perf_counter() - started) * 1000)
             hits.append(result.total)
         ref: list[float] = []
@@ -347,8 +346,16 @@ async def _time_queries(url: str, queries: list[tuple[str, str]], reference: int
             started = time.perf_counter()
             stmt = (
                 select(func.count())
-                .select_from(FaqEntry)
-                .where(FaqEntry.current.is_(True), *[FaqEntry.search_text.like(_like(t), escape="\\") for t in terms])
+                .select_from(SearchDocument)
+                .where(
+                    *[
+                        or_(
+                            SearchDocument.title.contains(t, autoescape=True),
+                            SearchDocument.body.contains(t, autoescape=True),
+                        )
+                        for t in terms
+                    ]
+                )
             )
             await session.execute(stmt)
             ref.append((time.perf_counter() - started) * 1000)
@@ -377,7 +384,7 @@ def _pct(values: list[float], p: int) -> float:
 
 
 async def run(
-    entries_n: int, queries_n: int, reference: int, database_url: str, log: Any, keep: bool = False
+    entries_n: int, queries_n: int, reference: int, database_url: str, log: Any, keep: bool = False, workers: int = 2
 ) -> dict[str, Any]:
     from core.migrate import upgrade
 
@@ -389,17 +396,28 @@ async def run(
     else:
         url, pg_name = await _create_postgres(database_url)
     try:
+        memory = analyser_memory()
         await asyncio.to_thread(upgrade, url)
-        started = time.perf_counter()
         entries = list(generate_entries(entries_n))
-        await _fill(url, entries, log)
+        started = time.perf_counter()
+        cpu = time.process_time()
+        fill = await _fill(url, entries, workers, log)
         build_s = time.perf_counter() - started
         log(f"built in {build_s:.1f}s")
         result = await _time_queries(url, query_mix(entries, queries_n), reference)
         return {
             "database": "sqlite" if tmp else "postgresql",
             "entries": entries_n,
+            "workers": workers,
             "build_s": round(build_s, 1),
+            "index_entries_per_s": round(entries_n / build_s),
+            "analyse_entries_per_s": round(entries_n / fill["analyse_s"]),
+            # Per CPU-second of one analyser process: the rate on an idle core, whatever else runs.
+            "analyse_entries_per_cpu_s": round(entries_n / max(fill["analyse_cpu_s"], 1e-9)),
+            "write_entries_per_s": round(entries_n / fill["write_s"]),
+            "main_process_cpu_s": round(time.process_time() - cpu, 1),
+            "postings": int(fill["postings"]),
+            **memory,
             **result,
         }
     finally:
@@ -416,12 +434,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--entries", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--reference", type=int, default=20, help="queries also timed as a plain LIKE scan")
+    parser.add_argument("--workers", type=int, default=2, help="analyser processes while indexing")
     parser.add_argument("--database-url", help="defaults to the configured DATABASE_URL (its kind and server)")
     parser.add_argument("--json", action="store_true", help="print only the JSON result")
     parser.add_argument("--keep", action="store_true", help="keep the scratch PostgreSQL database (for EXPLAIN)")
     args = parser.parse_args(argv)
-    if args.entries < 1 or args.queries < 5:
-        parser.error("--entries must be at least 1 and --queries at least 5")
+    if args.entries < 1 or args.queries < 5 or args.workers < 1:
+        parser.error("--entries and --workers must be at least 1 and --queries at least 5")
     from core.settings import get_settings, normalise_database_url
 
     url = normalise_database_url(args.database_url, Path.cwd()) if args.database_url else get_settings().database_url
@@ -429,6 +448,6 @@ def main(argv: list[str]) -> int:
     def log(message: str) -> None:
         print(f"bench search: {message}", file=sys.stderr)
 
-    result = asyncio.run(run(args.entries, args.queries, args.reference, url, log, args.keep))
+    result = asyncio.run(run(args.entries, args.queries, args.reference, url, log, args.keep, args.workers))
     print(json.dumps(result, ensure_ascii=False, indent=None if args.json else 2))
     return 0

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db import utcnow
 from core.events import EventBus, publish_committed
 from core.members.models import Member
-from faq import events
+from faq import events, search
 from faq.models import Question, QuestionAsker, QuestionStatus, QuestionVote, SessionState, StudySession
 from faq.render import markdown_html
 from faq.service import FaqError, can_organise, count_votes, not_found, require_organiser, require_text, vote_once
@@ -115,6 +115,7 @@ async def _commit_questions(db: AsyncSession, bus: EventBus, questions: list[Que
         q.position = await _next_position(db, q.session_id)
     await db.flush()
     records = [await record(db, q) for q in questions]
+    await search.sync_questions(db, questions)
     await db.commit()
     for r in records:
         await _publish(bus, events.QuestionChanged(question=r), r.session_id)
@@ -337,6 +338,8 @@ async def end(db: AsyncSession, bus: EventBus, session: StudySession) -> None:
     session.state = SessionState.ENDED
     session.ended_at = utcnow()
     session.answering_id = None
+    await db.flush()
+    await search.sync_session(db, session)
     await board_changed(db, bus, session)
 
 

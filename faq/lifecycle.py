@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database, utcnow
 from core.events import EventBus
-from faq import board
+from faq import board, search
 from faq.documents import compile_draft
 from faq.models import SessionState, StudySession
 from live.public import SCHEDULE_CHANNEL, BroadcastStateChanged
@@ -37,11 +37,13 @@ async def end_sessions_of_broadcast(db: AsyncSession, bus: EventBus, broadcast_i
             .values(state=SessionState.ENDED, ended_at=utcnow(), answering_id=None)
             .execution_options(synchronize_session=False)
         )
-        await db.commit()
         if not getattr(claimed, "rowcount", 0):
+            await db.commit()
             continue
         session = await db.get_one(StudySession, session_id)
         await db.refresh(session)
+        await search.sync_session(db, session)  # answered questions become searchable with the end
+        await db.commit()
         await board.board_changed(db, bus, session)
         await compile_draft(db, session)
         ended.append(session_id)

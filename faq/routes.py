@@ -662,7 +662,7 @@ class FaqApi(Controller):
                     str(h.snippet_html),
                     f"/faq/entries/{h.entry.id}",
                     h.entry.version.title,
-                    h.score,
+                    round(h.score),
                 )
                 for h in result.hits
             ],

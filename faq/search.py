@@ -1,61 +1,165 @@
-"""Japanese full-text search over published FAQ entries, the same SQL on SQLite and PostgreSQL.
+"""FAQ in the one search engine (core.search): what faq feeds it, and the FAQ search page's query.
 
-The index (`faq_search_grams`) holds every distinct character and adjacent character
-pair of each current entry's normalised text. A query term of one character looks up
-its unigram, two characters their bigram (exact), longer terms intersect their rarest
-bigrams and then confirm the substring with LIKE on the normalised text. Candidates
-are read newest first and capped at `RANK_CAP`; those are ranked (question hits
-before answer hits, more hits first, newer first) and highlighted in Python.
+Fed inside faq's own transactions: the entries of a document's current version when it is
+published (the previous version's leave the index), answered questions of ended sessions with
+a written answer (on answer, edit, merge, dismissal and when the session ends), and series.
+Answers are Markdown; the index and snippets see them as plain text.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Iterable, Sequence
 
 from markupsafe import Markup, escape
-from sqlalchemy import delete, exists, func, insert, literal, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from faq.models import FaqDocument, FaqEntry, FaqVersion, SearchGram
-from faq.normalize import grams, match_spans, normalize, query_terms, term_grams
+from core.search import index
+from core.search import service as engine
+from core.search.index import Doc
+from core.search.query import Filters
+from faq.models import (
+    FaqDocument,
+    FaqEntry,
+    FaqVersion,
+    Question,
+    QuestionStatus,
+    SessionState,
+    StudySeries,
+    StudySession,
+)
+from faq.normalize import match_spans, normalize
 from faq.render import markdown_text
 
-RANK_CAP = 500  # candidates ranked per query; more matches are reported as "500件以上"
-DF_CAP = 2000  # how far a gram's postings are counted when choosing the rarest
-MAX_EXISTS_PER_TERM = 6  # index-only probes are far cheaper than the LIKE check on the row
+
+def plain_text(markdown: str) -> str:
+    """Markdown as the text a reader sees (faq.render's own text rendering)."""
+    return markdown_text(markdown, urls=False).strip()
 
 
 def search_text(question: str, answer: str) -> str:
-    """What the index and the substring check see: normalised question, newline, normalised answer."""
+    """The normalised text kept on each entry (the plain-substring reference of the benchmarks)."""
     return normalize(question) + "\n" + normalize(answer)
 
 
-def entry_grams(text: str) -> set[int]:
-    return grams(text.replace("\n", " "))
+async def _series_of_documents(db: AsyncSession, document_ids: set[int]) -> dict[int, StudySeries]:
+    rows = await db.execute(
+        select(FaqDocument.id, StudySession.series_id)
+        .join(StudySession, StudySession.id == FaqDocument.session_id)
+        .where(FaqDocument.id.in_(document_ids))
+    )
+    pairs = list(rows)
+    series = {
+        s.id: s
+        for s in (await db.execute(select(StudySeries).where(StudySeries.id.in_({p[1] for p in pairs}))))
+        .unique()
+        .scalars()
+    }
+    return {int(d): series[int(s)] for d, s in pairs}
 
 
 async def index_entries(db: AsyncSession, entries: Iterable[FaqEntry]) -> None:
-    rows = [{"gram": g, "entry_id": e.id} for e in entries for g in entry_grams(e.search_text)]
-    for start in range(0, len(rows), 5000):
-        await db.execute(insert(SearchGram), rows[start : start + 5000])
+    """A version was published: its entries (ids assigned) become searchable."""
+    entries = list(entries)
+    if not entries:
+        return
+    series = await _series_of_documents(db, {e.document_id for e in entries})
+    versions = {
+        v.id: v
+        for v in (
+            await db.execute(select(FaqVersion).where(FaqVersion.id.in_({e.version_id for e in entries})))
+        ).scalars()
+    }
+    await index.upsert(
+        db,
+        [
+            Doc(
+                kind="faq_entry",
+                ref_id=e.id,
+                title=e.question,
+                body=plain_text(e.answer),
+                url=f"/faq/entries/{e.id}",
+                date=versions[e.version_id].published_at,
+                section_id=series[e.document_id].section_id,
+                series_id=series[e.document_id].id,
+                group_id=e.document_id,
+            )
+            for e in entries
+        ],
+    )
 
 
 async def unindex_entries(db: AsyncSession, entries: Iterable[FaqEntry]) -> None:
-    for e in entries:
-        codes = list(entry_grams(e.search_text))
-        for start in range(0, len(codes), 500):
-            await db.execute(
-                delete(SearchGram).where(SearchGram.entry_id == e.id, SearchGram.gram.in_(codes[start : start + 500]))
+    await index.remove(db, [("faq_entry", e.id) for e in entries])
+
+
+def question_doc(q: Question, session: StudySession) -> Doc | None:
+    """An answered question of an ended session with a written answer; None for anything else."""
+    if session.state is not SessionState.ENDED or q.status is not QuestionStatus.ANSWERED or not q.answer.strip():
+        return None
+    return Doc(
+        kind="question",
+        ref_id=q.id,
+        title=q.body,
+        body=plain_text(q.answer),
+        url=f"/faq/sessions/{session.id}#q-{q.id}",
+        date=q.answered_at or q.created_at,
+        section_id=session.series.section_id,
+        series_id=session.series_id,
+        group_id=session.id,
+    )
+
+
+async def sync_questions(db: AsyncSession, questions: Sequence[Question]) -> None:
+    """Questions changed (answered, edited, merged, dismissed): the index follows."""
+    sessions: dict[int, StudySession] = {}
+    docs: list[Doc] = []
+    gone: list[tuple[str, int]] = []
+    for q in questions:
+        if q.session_id not in sessions:
+            sessions[q.session_id] = await db.get_one(StudySession, q.session_id)
+        doc = question_doc(q, sessions[q.session_id])
+        if doc is None:
+            gone.append(("question", q.id))
+        else:
+            docs.append(doc)
+    await index.remove(db, gone)
+    await index.upsert(db, docs)
+
+
+async def sync_session(db: AsyncSession, session: StudySession) -> None:
+    """A session ended (or re-opened): index its answered questions."""
+    questions = list((await db.execute(select(Question).where(Question.session_id == session.id))).scalars())
+    await sync_questions(db, questions)
+
+
+async def sync_series(db: AsyncSession, series: StudySeries) -> None:
+    await index.upsert(
+        db,
+        [
+            Doc(
+                kind="series",
+                ref_id=series.id,
+                title=series.title,
+                body=plain_text(series.description),
+                url=f"/faq/series/{series.id}",
+                date=series.created_at,
+                section_id=series.section_id,
+                series_id=series.id,
             )
+        ],
+    )
+
+
+# --- the FAQ search page (/faq/search, /api/faq/search) -----------------------------------
 
 
 @dataclasses.dataclass
 class Hit:
     entry: FaqEntry
-    score: int
+    score: float
     question_html: Markup
     snippet_html: Markup
 
@@ -67,67 +171,45 @@ class SearchResult:
     total: int
     capped: bool
     hits: list[Hit]
+    suggestion: str | None = None
 
     @property
     def total_label(self) -> str:
         return f"{self.total}件以上" if self.capped else f"{self.total}件"
 
 
-def _like(term: str) -> str:
-    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-async def _document_frequencies(db: AsyncSession, codes: Sequence[int]) -> dict[int, int]:
-    """Postings per gram, counted up to DF_CAP, in one round trip."""
-    g = SearchGram.__table__
-    columns = []
-    for i, code in enumerate(codes):
-        capped = select(literal(1)).select_from(g).where(g.c.gram == code).limit(DF_CAP).subquery(f"d{i}")
-        columns.append(select(func.count()).select_from(capped).scalar_subquery().label(f"c{i}"))
-    row = (await db.execute(select(*columns))).one()
-    return {code: int(row[i]) for i, code in enumerate(codes)}
-
-
-async def candidates(
-    db: AsyncSession, terms: list[str], document_ids: Sequence[int] | None = None, cap: int = RANK_CAP
-) -> list[tuple[int, str]]:
-    """(id, search_text) of current entries containing every term, newest first, at most cap + 1."""
-    per_term = {t: term_grams(t) for t in terms}
-    codes = list(dict.fromkeys(c for cs in per_term.values() for c in cs))
-    df = await _document_frequencies(db, codes)
-    if any(n == 0 for n in df.values()):
-        return []
-    required: list[int] = []
-    verify: list[str] = []
-    for term, cs in per_term.items():
-        if len(term) <= 2:
-            required.extend(cs)
-        else:
-            required.extend(sorted(cs, key=lambda c: df[c])[:MAX_EXISTS_PER_TERM])
-            verify.append(term)
-    required = sorted(set(required), key=lambda c: df[c])
-    g = SearchGram.__table__.alias("g")
-    e = FaqEntry.__table__.alias("e")
-    stmt = select(e.c.id, e.c.search_text).select_from(g.join(e, e.c.id == g.c.entry_id)).where(g.c.gram == required[0])
-    for i, code in enumerate(required[1:]):
-        x = SearchGram.__table__.alias(f"x{i}")
-        stmt = stmt.where(exists().where(x.c.gram == code, x.c.entry_id == g.c.entry_id))
-    stmt = stmt.where(*[e.c.search_text.like(_like(t), escape="\\") for t in verify])
-    if document_ids is not None:
-        stmt = stmt.where(e.c.document_id.in_(list(document_ids)))
-    stmt = stmt.order_by(g.c.entry_id.desc()).limit(cap + 1)
-    return [(int(i), str(t)) for i, t in (await db.execute(stmt)).all()]
-
-
-def score(text: str, terms: list[str], phrase: str) -> int:
-    question, _, answer = text.partition("\n")
-    points = sum(3 * question.count(t) + answer.count(t) for t in terms)
-    if phrase and phrase in question:
-        points += 10
-    return points
+async def search(
+    db: AsyncSession, query: str, *, limit: int = 20, offset: int = 0, document_ids: Sequence[int] | None = None
+) -> SearchResult:
+    """Published FAQ entries only, through the same engine as /search."""
+    page = offset // max(limit, 1) + 1
+    result = await engine.search(
+        db, query, Filters(kinds=("faq_entry",), group_ids=document_ids), page=page, per_page=limit
+    )
+    ids = [h.doc.ref_id for h in result.hits]
+    entries = {
+        e.id: e
+        for e in (
+            await db.execute(
+                select(FaqEntry)
+                .options(joinedload(FaqEntry.version).joinedload(FaqVersion.document).joinedload(FaqDocument.session))
+                .where(FaqEntry.id.in_(ids))
+            )
+        )
+        .unique()
+        .scalars()
+    }
+    hits = [
+        Hit(entries[h.doc.ref_id], h.score, h.title_html, h.snippet_html)
+        for h in result.hits
+        if h.doc.ref_id in entries
+    ]
+    terms = query.split()[:5]
+    return SearchResult(query, terms, result.total, result.capped, hits, result.suggestion)
 
 
 def highlight(text: str, terms: list[str]) -> Markup:
+    """Plain-substring highlighting (kept for the substring reference and its tests)."""
     out: list[str] = []
     last = 0
     for start, end in match_spans(text, terms):
@@ -136,48 +218,3 @@ def highlight(text: str, terms: list[str]) -> Markup:
         last = end
     out.append(str(escape(text[last:])))
     return Markup("".join(out))  # noqa: S704 - every piece above is escaped
-
-
-def snippet(markdown: str, terms: list[str], width: int = 90) -> Markup:
-    """Plain text around the first match, with matches marked."""
-    plain = re.sub(r"\s+", " ", markdown_text(markdown, urls=False)).strip()
-    spans = match_spans(plain, terms)
-    start = max(0, spans[0][0] - width // 3) if spans else 0
-    piece = plain[start : start + width]
-    prefix = "…" if start > 0 else ""
-    suffix = "…" if start + width < len(plain) else ""
-    return escape(prefix) + highlight(piece, terms) + escape(suffix)
-
-
-async def search(
-    db: AsyncSession, query: str, *, limit: int = 20, offset: int = 0, document_ids: Sequence[int] | None = None
-) -> SearchResult:
-    terms = query_terms(query)
-    if not terms:
-        return SearchResult(query, [], 0, False, [])
-    texts = await candidates(db, terms, document_ids)
-    capped = len(texts) > RANK_CAP
-    texts = texts[:RANK_CAP]
-    if not texts:
-        return SearchResult(query, terms, 0, False, [])
-    phrase = "".join(normalize(query).split())
-    ranked = sorted(((score(t, terms, phrase), i) for i, t in texts), key=lambda p: (-p[0], -p[1]))
-    page = ranked[offset : offset + limit]
-    by_id = {
-        e.id: e
-        for e in (
-            await db.execute(
-                select(FaqEntry)
-                .options(joinedload(FaqEntry.version).joinedload(FaqVersion.document).joinedload(FaqDocument.session))
-                .where(FaqEntry.id.in_([i for _, i in page]))
-            )
-        )
-        .unique()
-        .scalars()
-    }
-    hits = [
-        Hit(by_id[i], s, highlight(by_id[i].question, terms), snippet(by_id[i].answer, terms))
-        for s, i in page
-        if i in by_id
-    ]
-    return SearchResult(query, terms, len(texts), capped, hits)

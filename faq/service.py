@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.errors import Refusal
 from core.members.models import Member, OrgKind, Role
 from core.text import clean_block, clean_line
+from faq import search
 from faq.models import (
     QuestionVote,
     Registration,
@@ -114,6 +115,7 @@ async def create_series(
         raise FaqError("duplicate", "同じタイトルのシリーズが既にあります。", 409) from None
     for member_id in dict.fromkeys([creator.id, *(organiser_ids_ or [])]):
         db.add(SeriesOrganiser(series_id=series.id, member_id=member_id))
+    await search.sync_series(db, series)
     await db.commit()
     return series
 

@@ -59,4 +59,8 @@ async def make_broadcast(
     )
     db.add(broadcast)
     await db.commit()
+    from live.search_feed import sync_broadcast
+
+    await sync_broadcast(db, broadcast.id)  # inserted directly, so index it as ending would have
+    await db.commit()
     return broadcast

@@ -23,7 +23,7 @@ from faq.lifecycle import BroadcastListener
 from live import routes as live_routes
 from live.schedule.scheduler import start_embedded as start_embedded_scheduler
 from live.schedule.scheduler import stop_embedded as stop_embedded_scheduler
-from web import accounts, admin, api, directory, health, pages, profile, sections, sections_api
+from web import accounts, admin, api, directory, health, pages, profile, search, sections, sections_api
 from web.errors import EXCEPTION_HANDLERS
 from web.middleware import AuthMiddleware, ChonaiCSRFMiddleware, RequestContextMiddleware, csrf_config
 from web.openapi import openapi_config
@@ -90,6 +90,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *live_routes.route_handlers,
             *archive_routes.route_handlers,
             *faq_routes.route_handlers,
+            *search.route_handlers,
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
         ],
         dependencies={

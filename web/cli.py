@@ -229,6 +229,21 @@ def cmd_faq_import(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_search_reindex(settings: Settings, args: argparse.Namespace) -> int:
+    """Rebuild the search index from every domain; the server may keep serving meanwhile."""
+    from web.search_index import rebuild
+
+    def progress(kind: str, done: int, total: int) -> None:
+        width = 30
+        filled = width * done // max(total, 1)
+        end = "\n" if done >= total else "\r"
+        print(f"  {kind:<10} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end=end, file=sys.stderr)
+
+    counts = _run_db(settings, lambda s: rebuild(s, progress))
+    print("索引を作り直しました: " + ", ".join(f"{k} {n}件" for k, n in counts.items()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chonai", description="Chonai: 庁内放送・ライブコメント・勉強会FAQ")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -271,6 +286,10 @@ def build_parser() -> argparse.ArgumentParser:
     faq_import = faq.add_parser("import", help="import FAQ entries from a JSON Lines file")
     faq_import.add_argument("path")
     faq_import.set_defaults(func=cmd_faq_import)
+    search = sub.add_parser("search", help="the search index").add_subparsers(dest="search_command", required=True)
+    search.add_parser("reindex", help="rebuild the search index (with a progress bar) while serving").set_defaults(
+        func=cmd_search_reindex
+    )
     token = sub.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
     tcreate = token.add_parser("create", help="print a new API token for a member")
     tcreate.add_argument("--email", required=True)

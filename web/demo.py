@@ -169,6 +169,9 @@ async def load_demo(db: AsyncSession) -> list[DemoMember]:
     # Each domain adds its own demo content on top of the members and sections.
     for load in DOMAIN_DEMOS:
         await load(db, by_email, sections)
+    from web.search_index import rebuild  # demo rows are bulk-inserted: index them once at the end
+
+    await rebuild(db)
     return DEMO_MEMBERS
 
 

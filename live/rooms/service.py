@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db import utcnow
 from core.members.models import Member
 from core.text import clean_line
+from live import search_feed
 from live.errors import RoomError as RoomError  # raised by the moderation gate too
 from live.models import Broadcast, BroadcastState
 from live.moderation.models import RoomControls
@@ -363,6 +364,7 @@ async def set_hidden(
             raise RoomError("already_hidden", "このコメントは既に非表示になっています。")
         raise RoomError("not_hidden", "このコメントは非表示になっていません。")
     log_comment_visibility(db, actor, broadcast_id, position, int(author), hidden, reason)
+    await search_feed.sync_comment(db, broadcast_id, position)
     await db.commit()
     return int(author)
 

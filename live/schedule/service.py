@@ -25,6 +25,7 @@ from core.sections import Section
 from core.sections.service import section_choices
 from core.text import clean_line
 from core.timefmt import JST
+from live import search_feed
 from live.access import require_host
 from live.models import Broadcast, BroadcastState, ExceptionKind, Program, ProgramException, ProgramGuest
 from live.schedule import recurrence
@@ -191,6 +192,8 @@ async def create_program(db: AsyncSession, bus: EventBus, data: ProgramData, now
     program = Program(rotation=data.rotation)
     _apply(program, data)
     db.add(program)
+    await db.flush()
+    await search_feed.sync_program(db, program.id)
     await db.commit()
     await materialise_program(db, bus, program.id, now)
     return await get_program(db, program.id)
@@ -201,6 +204,7 @@ async def update_program(
 ) -> Program:
     _apply(program, data)
     program.updated_at = utcnow()
+    await search_feed.sync_program(db, program.id)
     await db.commit()
     await materialise_program(db, bus, program.id, now)
     return await get_program(db, program.id)

@@ -19,6 +19,7 @@ from core.db import utcnow
 from core.errors import Refusal
 from core.events import EventBus, publish_committed
 from core.members.models import Member
+from live import search_feed
 from live.events import SCHEDULE_CHANNEL, BroadcastStateChanged, broadcast_channel
 from live.models import Broadcast, BroadcastState
 
@@ -92,6 +93,8 @@ async def transition(
         .execution_options(synchronize_session=False)
     )
     changed = bool(getattr(result, "rowcount", 0))
+    if changed:  # an ended broadcast is archived: searchable in the same transaction
+        await search_feed.sync_broadcast(db, broadcast_id)
     await db.commit()
     broadcast = (
         await db.execute(

@@ -139,10 +139,14 @@ async def test_media_files_members_only_with_ranges(client, past, settings):
 
 async def test_search_finds_guests_members_and_outsiders(client, past, db):
     from live.models import ProgramGuest
+    from live.search_feed import sync_program
     from tests.factories import member_id
 
     db.add(ProgramGuest(program_id=past["b"].program_id, name="外部 講師"))
     db.add(ProgramGuest(program_id=past["c"].program_id, member_id=await member_id(db, "mhlw@example.jp")))
+    await db.commit()
+    for program_id in (past["b"].program_id, past["c"].program_id):  # what saving the program does
+        await sync_program(db, program_id)
     await db.commit()
     await login(client, "member@example.jp")
     outsider = await client.get("/archive", params={"q": "講師"}, headers=HTML)

@@ -1,0 +1,103 @@
+"""用語集 (glossary): groups of words that mean the same, applied to queries (no re-index needed)."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import Invalid, NotFound
+from core.search.analyse import keys
+from core.search.models import GlossaryEntry
+from core.text import clean_line
+
+_SPLIT = re.compile(r"[、,，;；\n]+")
+MAX_WORDS = 12
+
+Group = tuple[tuple[str, ...], ...]  # each member word as its key sequence
+
+_cache: dict[tuple[int, object], list[Group]] = {}
+_checked: list[float] = [0.0]  # when this process last compared the glossary's stamp
+RECHECK_S = 1.0  # another process's glossary change is seen within this many seconds
+
+
+def split_words(text: str) -> list[str]:
+    return list(dict.fromkeys(w for w in (clean_line(p)[:60] for p in _SPLIT.split(text)) if w))
+
+
+async def groups(db: AsyncSession) -> list[Group]:
+    """Every glossary group as key sequences; re-read only when the glossary changed."""
+    if _cache and time.monotonic() - _checked[0] < RECHECK_S:
+        return next(iter(_cache.values()))
+    _checked[0] = time.monotonic()
+    stamp = (await db.execute(select(func.count(), func.max(GlossaryEntry.updated_at)))).one()
+    token = (int(stamp[0]), stamp[1])
+    if token not in _cache:
+        rows = (await db.execute(select(GlossaryEntry.words))).scalars()
+        built: list[Group] = []
+        for text in rows:
+            members = tuple(dict.fromkeys(tuple(keys(w)) for w in split_words(text)))
+            members = tuple(m for m in members if m)
+            if len(members) > 1:
+                built.append(members)
+        _cache.clear()
+        _cache[token] = built
+    return _cache[token]
+
+
+async def entries(db: AsyncSession) -> list[GlossaryEntry]:
+    return list((await db.execute(select(GlossaryEntry).order_by(GlossaryEntry.id))).scalars())
+
+
+def _check(words_text: str, note: str) -> tuple[str, str]:
+    members = split_words(words_text)
+    if len(members) < 2:
+        raise Invalid(
+            "同じ意味の語を2つ以上、「、」で区切って入力してください。", fields={"words": "2語以上必要です。"}
+        )
+    if len(members) > MAX_WORDS:
+        raise Invalid(f"1つの組に入れられる語は{MAX_WORDS}語までです。", fields={"words": "語が多すぎます。"})
+    if any(not keys(m) for m in members):
+        raise Invalid("記号だけの語は登録できません。", fields={"words": "記号だけの語があります。"})
+    return "、".join(members), clean_line(note)[:200]
+
+
+async def save(
+    db: AsyncSession, member_id: int, words_text: str, note: str, entry_id: int | None = None
+) -> GlossaryEntry:
+    text, note = _check(words_text, note)
+    if entry_id is None:
+        entry = GlossaryEntry(words=text, note=note, updated_by_id=member_id)
+        db.add(entry)
+    else:
+        found = await db.get(GlossaryEntry, entry_id)
+        if found is None:
+            raise NotFound("用語集の項目が見つかりません。")
+        entry = found
+        entry.words, entry.note, entry.updated_by_id = text, note, member_id
+    await db.commit()
+    _cache.clear()  # this process sees its own change at once
+    return entry
+
+
+async def delete(db: AsyncSession, entry_id: int) -> None:
+    entry = await db.get(GlossaryEntry, entry_id)
+    if entry is None:
+        raise NotFound("用語集の項目が見つかりません。")
+    await db.delete(entry)
+    await db.commit()
+    _cache.clear()
+
+
+async def seed(db: AsyncSession) -> int:
+    """Add the shipped groups when the glossary is empty (a fresh or truncated database)."""
+    from core.search.glossary_defaults import GLOSSARY
+
+    if (await db.execute(select(func.count()).select_from(GlossaryEntry))).scalar_one():
+        return 0
+    db.add_all(GlossaryEntry(words=w, note=n) for w, n in GLOSSARY)
+    await db.commit()
+    _cache.clear()
+    return len(GLOSSARY)
