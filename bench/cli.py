@@ -10,6 +10,7 @@ import bench
 
 
 def available() -> list[str]:
+    """Benchmark names as typed: bench/notify_fanout.py is `notify-fanout`."""
     return sorted(
         m.name.replace("_", "-")
         for m in pkgutil.iter_modules(bench.__path__)

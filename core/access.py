@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -10,6 +11,12 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Guard
 
 from core.members.models import Member, Role, Status
+from core.settings import Settings
+
+log = logging.getLogger("chonai.access")
+
+#: WebSocket close reason (and error code) of a refused Origin; every page script shows `origin_refusal()`.
+ORIGIN_REFUSED = "origin_not_allowed"
 
 
 class LoginRequired(NotAuthorizedException):
@@ -73,3 +80,18 @@ def origin_allowed(origin: str | None, allowed: tuple[str, ...]) -> bool:
     Each socket decides for itself whether clients without an Origin (scripts) may connect.
     """
     return origin is not None and origin.rstrip("/") in allowed
+
+
+def origin_refusal(origin: str | None, settings: Settings) -> str:
+    """Log one line naming the settings to change, and return the Japanese message for the page."""
+    log.warning(
+        "WebSocket refused: Origin %s is not allowed (BASE_URL=%s, ALLOWED_ORIGINS=%s); "
+        "open the site at BASE_URL or add this origin to ALLOWED_ORIGINS",
+        origin or "(none)",
+        settings.base_url,
+        ",".join(settings.allowed_origins),
+    )
+    return (
+        f"このアドレス（{origin or '不明'}）からはリアルタイム接続が許可されていません。"
+        f"{settings.base_url} で開き直すか、管理者に ALLOWED_ORIGINS への追加を依頼してください。"
+    )

@@ -45,6 +45,24 @@ def _send_smtp(url: str, msg: EmailMessage) -> None:
         smtp.send_message(msg)
 
 
+def _write_named(outbox: Path, name: str, msg: EmailMessage) -> Path:
+    """Write atomically under a fixed name: writing the same message again replaces it (exactly one file)."""
+    outbox.mkdir(parents=True, exist_ok=True)
+    path = outbox / name
+    tmp = outbox / f".{name}.{uuid.uuid4().hex[:8]}.tmp"
+    tmp.write_bytes(bytes(msg))
+    tmp.replace(path)
+    return path
+
+
+async def deliver(settings: Settings, msg: EmailMessage, outbox_name: str) -> None:
+    """Send a prepared message through SMTP_URL, or write it to var/outbox/ as `outbox_name`; raises on failure."""
+    if settings.smtp_url:
+        await asyncio.to_thread(_send_smtp, settings.smtp_url, msg)
+    else:
+        await asyncio.to_thread(_write_named, settings.outbox_dir, outbox_name, msg)
+
+
 async def send_mail(settings: Settings, to: str, subject: str, body: str) -> None:
     msg = build_message(settings, to, subject, body)
     if settings.smtp_url:

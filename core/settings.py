@@ -15,6 +15,9 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
+#: Names of this machine: in development a page opened under any of them is the same site.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
 
 class SettingsError(ValueError):
     """A setting has a bad value; the message names the variable."""
@@ -134,6 +137,16 @@ def _secret_key(env: dict[str, str], var_dir: Path) -> str:
     return key
 
 
+def loopback_origins(base_url: str) -> tuple[str, ...]:
+    """In development (BASE_URL on a loopback name) localhost, 127.0.0.1 and [::1] on that port are one origin."""
+    parts = urlsplit(base_url)
+    host = (parts.hostname or "").lower()
+    if host not in {"127.0.0.1", "localhost", "::1"}:
+        return ()
+    port = f":{parts.port}" if parts.port else ""
+    return tuple(f"{parts.scheme}://{name}{port}" for name in LOOPBACK_HOSTS)
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Read and validate settings; raise SettingsError naming the first bad variable."""
     env = dict(os.environ if environ is None else environ)
@@ -151,6 +164,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         if urlsplit(origin).scheme not in {"http", "https"}:
             raise SettingsError("ALLOWED_ORIGINS", f"{origin!r} is not an http(s) origin")
     base_origin = "{0.scheme}://{0.netloc}".format(urlsplit(base_url))
+    loopback = loopback_origins(base_url)
     return Settings(
         database_url=database_url,
         database_pool_size=_int(env, "DATABASE_POOL_SIZE", 10, 0, 200),
@@ -165,7 +179,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         log_json=_bool(env, "LOG_JSON", False),
         smtp_url=_url(env, "SMTP_URL", None, {"smtp", "smtps"}),
         mail_from=env.get("MAIL_FROM") or "Chonai <no-reply@chonai.example.jp>",
-        allowed_origins=(base_origin, *origins),
+        allowed_origins=tuple(dict.fromkeys((base_origin, *loopback, *origins))),
         demo_data=_bool(env, "DEMO_DATA", True),
     )
 

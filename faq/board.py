@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db import utcnow
 from core.events import EventBus, publish_committed
 from core.members.models import Member
-from faq import events, search
+from faq import events, notices, search
 from faq.models import Question, QuestionAsker, QuestionStatus, QuestionVote, SessionState, StudySession
 from faq.render import markdown_html
 from faq.service import FaqError, can_organise, count_votes, not_found, require_organiser, require_text, vote_once
@@ -232,6 +232,7 @@ async def answer(
     if mark_answered:
         q.status = QuestionStatus.ANSWERED
         q.answered_at = utcnow()
+        await notices.question_answered(db, q, member.id)
     await _commit_questions(db, bus, [q])
     if mark_answered and session.answering_id == q.id:
         session.answering_id = None
@@ -245,6 +246,7 @@ async def mark_answered(db: AsyncSession, bus: EventBus, member: Member, questio
         raise FaqError("not_open", f"「{q.status.label}」の質問は回答済みにできません。", 409)
     q.status = QuestionStatus.ANSWERED
     q.answered_at = utcnow()
+    await notices.question_answered(db, q, member.id)
     await _commit_questions(db, bus, [q])
     if session.answering_id == q.id:
         session.answering_id = None
@@ -256,6 +258,7 @@ async def dismiss(db: AsyncSession, bus: EventBus, member: Member, question_id: 
     q, session = await _moderated(db, member, question_id)
     q.dismiss_reason = require_text(reason, "見送りの理由", MAX_REASON)
     q.status = QuestionStatus.DISMISSED
+    await notices.question_dismissed(db, q, member.id)
     await _commit_questions(db, bus, [q])
     if session.answering_id == q.id:
         session.answering_id = None
@@ -300,6 +303,7 @@ async def merge(db: AsyncSession, bus: EventBus, member: Member, source_id: int,
     source.merged_into_id = target.id
     await db.flush()
     await _recount(db, target)
+    await notices.question_merged(db, source, target, member.id)
     await _commit_questions(db, bus, [source, target])
     if session.answering_id == source.id:
         session.answering_id = target.id

@@ -13,6 +13,7 @@ from core.members.models import Member
 from core.sections import Section
 from faq import board, documents
 from faq.models import (
+    Attendance,
     Question,
     QuestionAsker,
     QuestionStatus,
@@ -144,6 +145,9 @@ async def load(db: AsyncSession, members: dict[str, Member], sections: dict[str,
             "naha@example.jp",
         ):
             db.add(Registration(session_id=session.id, member_id=members[email].id))
+        # Who actually took part (the board was open while it ran); one registrant never came.
+        for email in ("member@example.jp", "fukuoka@example.jp", "naha@example.jp", "mhlw@example.jp"):
+            db.add(Attendance(session_id=session.id, member_id=members[email].id, source="board"))
         for category, question, answer, asker, voters in entries:
             await _answered(db, session, members, category, question, answer, asker, voters)
         await db.commit()

@@ -13,7 +13,7 @@ from sqlalchemy.orm import joinedload
 from core.db import utcnow
 from core.events import EventBus
 from core.members.models import Member
-from faq import board
+from faq import board, notices
 from faq.models import (
     DraftEntry,
     FaqDocument,
@@ -220,6 +220,7 @@ async def publish(
     await index_entries(db, entries)
     doc.current_version = number
     doc.updated_at = utcnow()
+    await notices.document_published(db, doc, session, version, member.id if member else None)
     if commit:
         await db.commit()
     else:

@@ -260,3 +260,15 @@ class SearchGram(Base):
     gram: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     # No foreign key: un-indexing deletes by (gram, entry_id), and a cascade would scan this table.
     entry_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+
+
+class Attendance(Base):
+    """Who took part in a session (apart from who registered): opened its board or room while it ran,
+    or was marked by an organiser (`source`: board, room, organiser)."""
+
+    __tablename__ = "faq_attendances"
+
+    session_id: Mapped[int] = mapped_column(ForeignKey("faq_sessions.id", ondelete="CASCADE"), primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
+    source: Mapped[str] = mapped_column(String(20), default="board")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -17,13 +17,13 @@ from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
 
-from core.access import active_member, member_guard
+from core.access import active_member, member_guard, role_guard
 from core.deps import AppSettings, Bus, DbSession
 from core.forms import read_form
-from core.members.models import Member
+from core.members.models import Member, Role
 from core.sections.service import check_owner, owner_choices
 from core.timefmt import JST
-from faq import board, documents, events, exports, service
+from faq import attendance, attendance_routes, board, documents, events, exports, service
 from faq.models import FaqDocument, Question, SessionState, StudySession
 from faq.render import markdown_html
 from faq.search import search
@@ -121,14 +121,16 @@ async def _edit_page(
 
 
 async def _session_ctx(db: DbSession, session: StudySession, member: Member) -> dict[str, Any]:
+    organiser = await service.can_organise(db, member, session.series_id)
     return {
         "session": session,
         "series": session.series,
-        "organiser": await service.can_organise(db, member, session.series_id),
+        "organiser": organiser,
         "registered": await service.is_registered(db, member, session),
         "registrations": await service.registration_count(db, session.id),
         "document": await documents.document_of(db, session.id),
         "broadcast": await db.get(Broadcast, session.broadcast_id) if session.broadcast_id else None,
+        "roll": await attendance.roll(db, session) if organiser else [],
     }
 
 
@@ -180,7 +182,7 @@ class FaqPages(Controller):
             context={"name": name, "entries": await documents.category_entries(db, name[:40], series)},
         )
 
-    @get("/series/new")
+    @get("/series/new", guards=[role_guard(Role.HOST)])  # the form only for those who may submit it
     async def new_series(self, request: Request[Any, Any, Any], db: DbSession) -> Template:
         sections = await owner_choices(db, active_member(request))
         return Template("faq/series_new.html", context={"sections": sections})
@@ -210,7 +212,7 @@ class FaqPages(Controller):
             "faq/series.html",
             context={
                 "series": series,
-                "stats": await service.series_stats(db, series.id),
+                "stats": await attendance.series_stats(db, series.id),
                 "sessions": await service.sessions_of(db, series.id),
                 "organisers": await service.organisers(db, series.id),
                 "organiser": await service.can_organise(db, member, series.id),
@@ -261,6 +263,7 @@ class FaqPages(Controller):
         session = await service.get_session(db, session_id)
         if await service.broadcast_ended(db, session):
             await documents.end_session(db, bus, None, session)
+        await attendance.record(db, session, member.id, "board")
         return Template("faq/session.html", context=await _session_ctx(db, session, member))
 
     @post("/sessions/{session_id:int}/register")
@@ -680,4 +683,4 @@ def _suggest_query(text: str) -> str:
     return " ".join(runs) if runs else normalize(text[:20])
 
 
-route_handlers: list[Any] = [FaqPages, FaqApi, board_socket]
+route_handlers: list[Any] = [FaqPages, FaqApi, board_socket, *attendance_routes.route_handlers]

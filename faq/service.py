@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Refusal
-from core.members.models import Member, OrgKind, Role
+from core.members.models import Member, Role
+from core.notify.follows import add_follow
+from core.notify.models import Target
 from core.text import clean_block, clean_line
 from faq import search
 from faq.models import (
@@ -124,35 +125,6 @@ async def list_series(db: AsyncSession) -> list[StudySeries]:
     return list((await db.execute(select(StudySeries).order_by(StudySeries.id))).scalars())
 
 
-@dataclasses.dataclass
-class SeriesStats:
-    sessions_held: int
-    attendances: int
-    municipalities: int
-
-
-async def series_stats(db: AsyncSession, series_id: int) -> SeriesStats:
-    """Totals the community reports: sessions held, attendances, distinct municipalities."""
-    held = select(StudySession.id).where(StudySession.series_id == series_id, StudySession.state == SessionState.ENDED)
-    sessions_held = int((await db.execute(select(func.count()).select_from(held.subquery()))).scalar_one())
-    attendances = int(
-        (
-            await db.execute(select(func.count()).select_from(Registration).where(Registration.session_id.in_(held)))
-        ).scalar_one()
-    )
-    municipalities = int(
-        (
-            await db.execute(
-                select(func.count(distinct(Member.prefecture + Member.organisation)))
-                .select_from(Registration)
-                .join(Member, Member.id == Registration.member_id)
-                .where(Registration.session_id.in_(held), Member.org_kind == OrgKind.MUNICIPALITY)
-            )
-        ).scalar_one()
-    )
-    return SeriesStats(sessions_held, attendances, municipalities)
-
-
 # --- sessions ------------------------------------------------------------------------------
 
 
@@ -223,6 +195,7 @@ async def register(db: AsyncSession, member: Member, session: StudySession) -> b
     if await db.get(Registration, (session.id, member.id)) is not None:
         return False
     db.add(Registration(session_id=session.id, member_id=member.id))
+    await add_follow(db, member.id, Target.SERIES, session.series_id)  # registering follows the series
     try:
         await db.commit()
     except IntegrityError:

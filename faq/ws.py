@@ -18,8 +18,8 @@ from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath, FromQuery
 
-from core.access import current_member, origin_allowed
-from faq import board, events
+from core.access import ORIGIN_REFUSED, current_member, origin_allowed, origin_refusal
+from faq import attendance, board, events
 from faq.documents import end_session
 from faq.models import StudySession
 from faq.service import broadcast_ended, can_organise
@@ -39,8 +39,9 @@ async def _refuse(socket: WebSocket[Any, Any, Any], code: int, error: str, messa
 @websocket("/ws/faq/sessions/{session_id:int}")
 async def board_socket(socket: WebSocket[Any, Any, Any], session_id: FromPath[int], since: FromQuery[int] = 0) -> None:
     state = socket.app.state
-    if not origin_allowed(socket.headers.get("origin"), state.settings.allowed_origins):
-        await _refuse(socket, 4403, "bad_origin", "このサイト以外からは接続できません。")
+    origin = socket.headers.get("origin")
+    if not origin_allowed(origin, state.settings.allowed_origins):
+        await _refuse(socket, 4403, ORIGIN_REFUSED, origin_refusal(origin, state.settings))
         return
     member = current_member(socket)
     if member is None or not member.is_active:
@@ -55,6 +56,7 @@ async def board_socket(socket: WebSocket[Any, Any, Any], session_id: FromPath[in
             await end_session(db, state.bus, None, session)
         moderator = await can_organise(db, member, session.series_id)
         series_id = session.series_id
+        await attendance.record(db, session, member.id, "board")  # opened the board while it runs
     queue: asyncio.Queue[bytes] = asyncio.Queue(QUEUE_LIMIT)
     overflow = asyncio.Event()
 

@@ -4,6 +4,7 @@ from archive import models as archive_models
 from core import sections, site_settings
 from core.db import Base
 from core.members import models as member_models
+from core.notify import models as notify_models
 from core.search import models as search_models
 from core.sections import models as section_models
 from faq import models as faq_models
@@ -16,6 +17,7 @@ MODEL_MODULES = (
     archive_models,
     member_models,
     search_models,
+    notify_models,
     sections,
     section_models,
     site_settings,

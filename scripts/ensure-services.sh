@@ -46,6 +46,8 @@ missing=()
 fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing+=(fonts-noto-cjk)
 fc-list 2>/dev/null | grep -qi "Noto Color Emoji" || missing+=(fonts-noto-color-emoji)
 command -v pdftotext >/dev/null || missing+=(poppler-utils)
+command -v npm >/dev/null || missing+=(npm)  # axe-core for the accessibility test (make test installs it)
+command -v pg_dump >/dev/null || missing+=(postgresql-client)  # chonai backup on PostgreSQL
 if [ ${#missing[@]} -gt 0 ]; then
   echo "ensure-services: installing ${missing[*]}"
   apt_install "${missing[@]}" || true

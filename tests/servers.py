@@ -29,7 +29,7 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30) -> ServerProcess:
+    def start(self, timeout: float = 90) -> ServerProcess:  # only waits that long on a busy machine
         env = {**os.environ, **self.env, "PORT": str(self.port), "HOST": "127.0.0.1"}
         env.setdefault("BASE_URL", self.url)
         log = self.log_path.open("ab")

@@ -8,13 +8,12 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
-from sqlalchemy import select
 
 from core.access import active_member, current_member, member_guard
 from core.deps import AppSettings, DbSession
 from core.mail import send_mail
 from core.members import service
-from core.members.models import Member, OrgKind, Role, Status
+from core.members.models import Member, OrgKind, Status
 from core.members.service import MemberError
 from core.members.validation import check_password, validate_signup
 from live.schedule.calendars import feed_token
@@ -66,7 +65,6 @@ class AccountController(Controller):
             except MemberError as exc:
                 errors["email"] = exc.message
             else:
-                await _notify_operators(db, settings, member)
                 raw = await service.start_session(db, member, request.headers.get("user-agent", ""))
                 return login_response(settings, raw, member, None)
         form.pop("password", None)
@@ -224,13 +222,3 @@ async def _profile_page(
         "OrgKind": OrgKind,
     }
     return Template("profile.html", context=context, status_code=status)
-
-
-async def _notify_operators(db: DbSession, settings: AppSettings, member: Member) -> None:
-    rows = await db.execute(select(Member.email).where(Member.role == Role.OPERATOR, Member.status == Status.APPROVED))
-    body = (
-        f"新しい登録申請があります。\n\n氏名: {member.name}\n所属: {member.prefecture} {member.affiliation}\n"
-        f"メール: {member.email}\n\n承認ページ: {settings.base_url}/admin/members\n"
-    )
-    for email in rows.scalars():
-        await send_mail(settings, email, "【Chonai】新しい登録申請", body)

@@ -17,13 +17,31 @@ from archive import routes as archive_routes
 from core.db import Database
 from core.events import EventBus, create_bus
 from core.logs import configure_logging
+from core.notify import inbox as notify_inbox
+from core.notify import live as notify_live
+from core.notify import worker as mail_worker
 from core.settings import Settings, get_settings
 from faq import routes as faq_routes
 from faq.lifecycle import BroadcastListener
+from faq.notices import session_reminders
 from live import routes as live_routes
 from live.schedule.scheduler import start_embedded as start_embedded_scheduler
 from live.schedule.scheduler import stop_embedded as stop_embedded_scheduler
-from web import accounts, admin, api, directory, health, pages, profile, search, sections, sections_api
+from web import (
+    accounts,
+    admin,
+    api,
+    directory,
+    follows,
+    health,
+    notify_api,
+    notify_pages,
+    pages,
+    profile,
+    search,
+    sections,
+    sections_api,
+)
 from web.errors import EXCEPTION_HANDLERS
 from web.middleware import AuthMiddleware, ChonaiCSRFMiddleware, RequestContextMiddleware, csrf_config
 from web.openapi import openapi_config
@@ -31,7 +49,9 @@ from web.section_content import register_owner_columns
 from web.templating import template_config
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-MAX_BODY = 1024 * 1024  # forms and JSON are small; uploads are links, not files
+MAX_BODY = 1024 * 1024
+#: Durable steps the scheduler's leader runs every tick (live's own program reminders are built in).
+SCHEDULER_STEPS = (session_reminders,)  # forms and JSON are small; uploads are links, not files
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -49,6 +69,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     bus = create_bus(settings.redis_url)
 
+    async def count_unread(member_ids: list[int]) -> dict[int, int]:
+        async with db.session() as session:
+            return await notify_inbox.unread_counts(session, member_ids)
+
+    bells = notify_live.BellHub(bus, count_unread)
+
     def provide_bus() -> EventBus:
         return bus
 
@@ -58,12 +84,20 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # Study sessions end (and get their FAQ draft) when their broadcast ends.
         faq_listener = BroadcastListener(db, bus)
         await faq_listener.start()
-        # CHONAI_SCHEDULER=embedded (what `chonai run` sets) runs the broadcast scheduler in this process.
-        scheduler = await start_embedded_scheduler(db, bus, settings.redis_url)
+        # Bells: notifications committed by any process ring here (one query per event, not per bell).
+        notify_live.use_bus(bus)
+        await bells.start()
+        # CHONAI_SCHEDULER=embedded (what `chonai run` sets) runs the broadcast scheduler in this process,
+        # with the reminder steps of every domain, and the mail worker beside it.
+        scheduler = await start_embedded_scheduler(db, bus, settings.redis_url, steps=SCHEDULER_STEPS)
+        mails = await mail_worker.start(db, settings) if scheduler is not None else None
         try:
             yield
         finally:
+            await mail_worker.stop(mails)
             await stop_embedded_scheduler(scheduler)
+            await bells.stop()
+            notify_live.use_bus(None)
             await faq_listener.stop()
             await bus.close()
             await db.dispose()
@@ -87,6 +121,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             directory.DirectoryController,
             directory.DirectoryApiController,
             api.MembersAdminController,
+            *follows.route_handlers,
+            *notify_api.route_handlers,
+            *notify_pages.route_handlers,
             *live_routes.route_handlers,
             *archive_routes.route_handlers,
             *faq_routes.route_handlers,
@@ -113,5 +150,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     app.state.db = db
     app.state.bus = bus
+    app.state.bells = bells
     app.state.settings = settings
     return app

@@ -60,12 +60,18 @@ def _banner(settings: Settings) -> None:
         print(f"  Demo logins (password: {DEMO_PASSWORD}):")
         for m in DEMO_MEMBERS:
             print(f"    {m.email:<24} {m.role.label} / {m.status.label}  {m.name}（{m.organisation}）")
+    if settings.log_level == "WARNING":
+        print("  Only warnings are logged; LOG_LEVEL=INFO shows every request. Stop with Ctrl+C.")
     print()
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     """What `make run` does: migrate, demo data on first start, then serve (with the scheduler inside)."""
     os.environ.setdefault("CHONAI_SCHEDULER", "embedded")
+    if not os.environ.get("LOG_LEVEL"):  # a quiet terminal: the URL and the logins, then only warnings
+        os.environ["LOG_LEVEL"] = "WARNING"
+        get_settings.cache_clear()
+        settings = get_settings()
     cmd_migrate(settings, args)
     if settings.demo_data:
         args.quiet = True
@@ -107,7 +113,10 @@ def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
     import signal
 
     from core.events import create_bus
+    from core.notify import live as notify_live
+    from core.notify.worker import MailWorker
     from live.schedule.scheduler import Scheduler, make_lease, tick_interval
+    from web.app import SCHEDULER_STEPS
 
     interval = args.tick if args.tick is not None else tick_interval()
     if not 0.05 <= interval <= 60:
@@ -128,16 +137,26 @@ def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
         db = Database(settings.database_url, pool_size=2)
         bus = create_bus(settings.redis_url)
         await bus.start()
-        scheduler = Scheduler(db, bus, make_lease(db, settings.redis_url, ttl=ttl), interval=interval)
+        notify_live.use_bus(bus)  # bells in the web processes ring for what this process writes
+        lease = make_lease(db, settings.redis_url, ttl=ttl)
+        scheduler = Scheduler(db, bus, lease, interval=interval, steps=SCHEDULER_STEPS)
+        # The mail worker runs in every scheduler process: claims keep each mail to one sender.
+        mails = MailWorker(db, settings, interval=min(interval, 1.0))
         loop = asyncio.get_running_loop()
+
+        def stop() -> None:
+            scheduler.stop()
+            mails.stop()
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, scheduler.stop)
+            loop.add_signal_handler(sig, stop)
         try:
             if args.once:
                 await scheduler.step()
                 await scheduler.lease.release()
+                await mails.step()
             else:
-                await scheduler.run()
+                await asyncio.gather(scheduler.run(), mails.run())
         finally:
             await bus.close()
             await db.dispose()
@@ -203,10 +222,11 @@ def cmd_token_create(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_faq_import(settings: Settings, args: argparse.Namespace) -> int:
-    """Load FAQ documents from JSON Lines: every line is checked first, then all are written at once."""
+    """Load FAQ documents from JSON Lines: every line is checked first, then all are merged at once."""
     from pathlib import Path
 
     from faq import importer
+    from web.progress import ProgressBar
 
     path = Path(args.path)
     if not path.is_file():
@@ -217,16 +237,67 @@ def cmd_faq_import(settings: Settings, args: argparse.Namespace) -> int:
     except importer.ImportError_ as exc:
         print(f"chonai: {path}: {exc} 何も取り込んでいません / nothing imported", file=sys.stderr)
         return 2
-
-    def progress(done: int, total: int) -> None:
-        print(f"  {done}/{total} 件", file=sys.stderr)
-
-    summary = _run_db(settings, lambda s: importer.import_rows(s, rows, progress))
+    bar = ProgressBar(len(rows), "確認中" if args.dry_run else "取り込み中")
+    summary = _run_db(settings, lambda s: importer.import_rows(s, rows, bar.update, dry_run=args.dry_run))
+    bar.finish()
+    for change in summary.changes:
+        if args.dry_run or change.version is not None or args.verbose:
+            print(change.line())
+    verb = "取り込むと" if args.dry_run else "取り込み完了:"
     print(
-        f"取り込み完了: {summary.entries}件, シリーズ新規 {summary.series_created}, "
-        f"回新規 {summary.sessions_created}, 公開した資料 {summary.documents_published}"
+        f"{verb} {summary.entries}件（追加 {summary.added}、変更 {summary.changed}、同じ {summary.unchanged}）, "
+        f"シリーズ新規 {summary.series_created}, 回新規 {summary.sessions_created}, "
+        f"公開する版 {summary.documents_published}" + ("（--dry-run: 何も書き込んでいません）" if args.dry_run else "")
     )
     return 0
+
+
+def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
+    """Database (online), var/media and the secret key into one .tar.gz, safe while serving."""
+    from pathlib import Path
+
+    from web import backup
+
+    try:
+        manifest = backup.backup(settings, Path(args.path))
+    except backup.BackupError as exc:
+        print(f"chonai: {exc}", file=sys.stderr)
+        return 2
+    size = Path(args.path).stat().st_size
+    print(
+        f"バックアップを作成しました: {args.path}（{manifest.database}、メディア {manifest.media_files} 件、"
+        f"秘密鍵を含む、{size / 1024:.0f} KiB）"
+    )
+    return 0
+
+
+def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
+    """Replace the database, var/media and the secret key with a backup's."""
+    from pathlib import Path
+
+    from web import backup
+
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print("chonai: restore replaces every member's data; add --yes to confirm", file=sys.stderr)
+            return 2
+        if input(f"{settings.database_url} とメディアを {args.path} の内容で置き換えます。yes と入力: ") != "yes":
+            print("中止しました / cancelled")
+            return 1
+    try:
+        notes = backup.restore(settings, Path(args.path), os.environ.get("SECRET_KEY", ""))
+    except backup.BackupError as exc:
+        print(f"chonai: {exc}", file=sys.stderr)
+        return 2
+    for note in notes:
+        print(note)
+    return 0
+
+
+def cmd_doctor(_settings: Settings | None, args: argparse.Namespace) -> int:
+    from web import doctor
+
+    return doctor.run(args.origin)
 
 
 def cmd_search_reindex(settings: Settings, args: argparse.Namespace) -> int:
@@ -285,7 +356,19 @@ def build_parser() -> argparse.ArgumentParser:
     faq = sub.add_parser("faq", help="FAQ documents").add_subparsers(dest="faq_command", required=True)
     faq_import = faq.add_parser("import", help="import FAQ entries from a JSON Lines file")
     faq_import.add_argument("path")
+    faq_import.add_argument("--dry-run", action="store_true", help="show what would change, write nothing")
+    faq_import.add_argument("--verbose", action="store_true", help="list unchanged documents too")
     faq_import.set_defaults(func=cmd_faq_import)
+    bak = sub.add_parser("backup", help="back up the database, var/media and the secret key (while serving)")
+    bak.add_argument("path", help="the .tar.gz file to write")
+    bak.set_defaults(func=cmd_backup)
+    res = sub.add_parser("restore", help="restore a backup made by `chonai backup`")
+    res.add_argument("path")
+    res.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    res.set_defaults(func=cmd_restore)
+    doc = sub.add_parser("doctor", help="check settings, database, Redis, SMTP, time zone, disk and BASE_URL")
+    doc.add_argument("--origin", help="the address you open the site at, e.g. http://localhost:8000")
+    doc.set_defaults(func=cmd_doctor)
     search = sub.add_parser("search", help="the search index").add_subparsers(dest="search_command", required=True)
     search.add_parser("reindex", help="rebuild the search index (with a progress bar) while serving").set_defaults(
         func=cmd_search_reindex
@@ -305,6 +388,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return bench_main(argv[1:])
     args = build_parser().parse_args(argv)
+    if args.command == "doctor":  # reports a bad setting as a finding instead of stopping
+        return int(args.func(None, args))
     settings = get_settings()
     return int(args.func(settings, args))
 

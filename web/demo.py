@@ -15,6 +15,7 @@ from core.members.service import hash_password
 from core.sections import ProposalSupport, Section, SectionKind, SectionMembership, SectionProposal
 from core.sections.names import section_key
 from faq import demo as faq_demo
+from live.moderation import demo as moderation_demo
 from live.schedule import demo as schedule_demo
 
 DEMO_PASSWORD = "chonai-demo-2026"
@@ -178,5 +179,6 @@ async def load_demo(db: AsyncSession) -> list[DemoMember]:
 #: `async def load(db, members_by_email, sections_by_name)` of each domain, in dependency order.
 DOMAIN_DEMOS: list[Callable[[AsyncSession, dict[str, Member], dict[str, Section]], Awaitable[None]]] = []
 DOMAIN_DEMOS.append(schedule_demo.load)
+DOMAIN_DEMOS.append(moderation_demo.load)
 DOMAIN_DEMOS.append(archive_demo.load)
 DOMAIN_DEMOS.append(faq_demo.load)

@@ -199,4 +199,11 @@ class ChonaiCSRFMiddleware(CSRFMiddleware):
 
 
 def csrf_config(secret: str, secure: bool) -> CSRFConfig:
-    return CSRFConfig(secret=secret, cookie_secure=secure, cookie_samesite="lax", cookie_name="chonai_csrf")
+    # The mail's one-click unsubscribe (RFC 8058) is POSTed by mail clients: its signed link is the credential.
+    return CSRFConfig(
+        secret=secret,
+        cookie_secure=secure,
+        cookie_samesite="lax",
+        cookie_name="chonai_csrf",
+        exclude=["/notifications/unsubscribe"],
+    )

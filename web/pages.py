@@ -13,10 +13,12 @@ from live.schedule.service import lineup
 
 
 @get("/", include_in_schema=False)
-async def home(request: Request[Any, Any, Any], db: DbSession) -> Template:
+async def home(request: Request[Any, Any, Any], db: DbSession) -> Template | Redirect:
     member = current_member(request)
-    if member is None or not member.is_active:
+    if member is None:
         return Template("landing.html")
+    if not member.is_active:  # pending, rejected or suspended: their status, not the sign-up pitch
+        return Redirect("/pending", status_code=303)
     return Template("home.html", context={"member": member, "lineup": await lineup(db)})
 
 

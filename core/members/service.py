@@ -61,8 +61,8 @@ async def get_by_email(db: AsyncSession, email: str) -> Member | None:
     return (await db.execute(select(Member).where(Member.email == normalise_email(email)))).scalar_one_or_none()
 
 
-async def register(db: AsyncSession, data: SignupData) -> Member:
-    """Create a pending member; refuse a duplicate e-mail."""
+async def register(db: AsyncSession, data: SignupData, *, announce: bool = True) -> Member:
+    """Create a pending member (operators are notified in the same transaction); refuse a duplicate e-mail."""
     if await get_by_email(db, data.email):
         raise MemberError("email_taken", "このメールアドレスは既に登録されています。")
     member = Member(
@@ -78,6 +78,9 @@ async def register(db: AsyncSession, data: SignupData) -> Member:
     )
     db.add(member)
     try:
+        await db.flush()
+        if announce:
+            await _announce_signup(db, member)
         await db.commit()
     except IntegrityError:  # a concurrent sign-up with the same address won the race
         await db.rollback()
@@ -85,9 +88,24 @@ async def register(db: AsyncSession, data: SignupData) -> Member:
     return member
 
 
+async def _announce_signup(db: AsyncSession, member: Member) -> None:
+    from core.notify.models import Kind
+    from core.notify.service import notify, operators
+
+    await notify(
+        db,
+        Kind.SIGNUP_PENDING,
+        operators(),
+        event_key=f"signup:{member.id}",
+        title=f"新しい登録申請: {member.name}（{member.prefecture} {member.affiliation}）",
+        body=f"氏名: {member.name}\n所属: {member.prefecture} {member.affiliation}\nメール: {member.email}",
+        url="/admin/members",
+    )
+
+
 async def create_operator(db: AsyncSession, data: SignupData) -> Member:
     """An approved operator straight away (CLI bootstrap)."""
-    member = await register(db, data)
+    member = await register(db, data, announce=False)
     member.status = Status.APPROVED
     member.role = Role.OPERATOR
     member.reviewed_at = utcnow()

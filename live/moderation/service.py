@@ -20,9 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db import utcnow
 from core.errors import Refusal
 from core.members.models import Member, Role
+from core.notify.models import Kind
+from core.notify.service import any_of, members, notify
 from core.text import clean_line
 from live.access import can_moderate, require_moderator
-from live.models import Broadcast
+from live.models import Broadcast, Program, ProgramModerator
 from live.moderation.models import (
     BlockedWord,
     CommentReport,
@@ -510,11 +512,35 @@ async def report(db: AsyncSession, reporter: Member, broadcast: Broadcast, posit
     )
     db.add(entry)
     try:
+        await db.flush()
+        await _notify_report(db, reporter, broadcast, entry)
         await db.commit()
     except IntegrityError:
         await db.rollback()
         raise ModerationError("already_reported", "このコメントは既に通報済みです。", 409) from None
     return entry
+
+
+async def _notify_report(db: AsyncSession, reporter: Member, broadcast: Broadcast, entry: CommentReport) -> None:
+    """The broadcast's own moderators (personality, program personality, named moderators) and site moderators."""
+    personal = [i for i in (broadcast.personality_id,) if i]
+    if broadcast.program_id is not None:
+        program = await db.get(Program, broadcast.program_id)
+        if program is not None and program.personality_id:
+            personal.append(program.personality_id)
+        named = select(ProgramModerator.member_id).where(ProgramModerator.program_id == broadcast.program_id)
+        personal.extend((await db.execute(named)).scalars())
+    site = select(Member.id).where(Member.role == Role.MODERATOR)
+    await notify(
+        db,
+        Kind.REPORT_RECEIVED,
+        any_of(members(personal), site) if personal else site,
+        event_key=f"report:{entry.id}",
+        title=f"コメントが通報されました: {broadcast.title}",
+        body=f"理由: {entry.reason}" if entry.reason else "",
+        url=f"/broadcasts/{broadcast.id}/control",
+        exclude=[reporter.id],
+    )
 
 
 async def open_reports(db: AsyncSession, broadcast_id: int) -> list[CommentReport]:

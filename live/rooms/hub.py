@@ -82,12 +82,14 @@ def room_channel(broadcast_id: int) -> str:
 class Viewer:
     """One connection in one room; moderators get comments without delay, hidden ones marked."""
 
-    __slots__ = ("checked_at", "member_id", "moderator", "restriction", "room", "sink")
+    __slots__ = ("checked_at", "member_id", "moderator", "restriction", "room", "sink", "watching")
 
     def __init__(self, sink: Sink, member_id: int, moderator: bool = False) -> None:
         self.sink = sink
         self.member_id = member_id
         self.moderator = moderator
+        # False for the host control page's own feed: it is not part of the audience it counts.
+        self.watching = True
         self.room: Room | None = None
         # The member's timeout/ban as last read (kept current by MemberRestricted events).
         self.restriction: Restriction | None = None
@@ -104,6 +106,7 @@ class Room:
         "_flush_handle",
         "_waiters",
         "_write_lock",
+        "audience",
         "batch",
         "batch_committed",
         "controls",
@@ -145,6 +148,7 @@ class Room:
         self.batch_committed: list[float] = []
         self.pending: dict[int, BusComment] = {}
         self.viewers: set[Viewer] = set()
+        self.audience = 0  # viewers that count as watching (control feeds do not)
         self.reactions: dict[str, int] = dict.fromkeys(REACTION_KINDS, 0)
         self.reaction_delta: dict[str, int] = {}
         self.reactions_dirty = False
@@ -459,6 +463,7 @@ class Room:
         viewer.room = self
         self.viewers.add(viewer)
         self.moderators += viewer.moderator
+        self.audience += viewer.watching
         self.empty_since = None
         self.presence_dirty = True
 
@@ -466,6 +471,7 @@ class Room:
         if viewer in self.viewers:
             self.viewers.discard(viewer)
             self.moderators -= viewer.moderator
+            self.audience -= viewer.watching
             self.presence_dirty = True
             if not self.viewers:
                 self.empty_since = time.monotonic()
@@ -473,7 +479,7 @@ class Room:
 
     def viewer_count(self) -> int:
         now = time.monotonic()
-        total = len(self.viewers)
+        total = self.audience
         for node, (count, seen) in list(self.nodes.items()):
             if node == self.hub.node:
                 continue
@@ -661,7 +667,7 @@ class Hub:
                         state=room.state.value,
                         state_label=room.state.label,
                         last_position=target,
-                        viewers=room.viewer_count() + 1,
+                        viewers=room.viewer_count() + viewer.watching,
                         reactions=room.reactions,
                         limits=room.limits,
                         moderator=moderator,
@@ -712,7 +718,7 @@ class Hub:
                 await publish_committed(self.bus, room_channel(room.id), encode(BusReactions(delta)))
             if room.presence_dirty or beat:
                 room.presence_dirty = False
-                await self.bus.publish(room_channel(room.id), encode(BusPresence(self.node, len(room.viewers))))
+                await self.bus.publish(room_channel(room.id), encode(BusPresence(self.node, room.audience)))
             if room.reactions_dirty:
                 room.reactions_dirty = False
                 room.broadcast(OutFrame(encode(Reactions(counts=room.reactions))))

@@ -15,7 +15,7 @@ import msgspec
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from core.access import origin_allowed, scope_header
+from core.access import ORIGIN_REFUSED, origin_allowed, origin_refusal, scope_header
 from core.members import service as members
 from core.members.models import Member, Status
 from live.access import can_moderate
@@ -82,16 +82,18 @@ async def room_socket(scope: Any, receive: Any, send: Any) -> None:
     if (await receive())["type"] != "websocket.connect":
         return
     origin = scope_header(scope, b"origin")
-    if origin is not None and not origin_allowed(origin, app.state.settings.allowed_origins):
-        # Refused before the handshake completes: the client gets HTTP 403, nothing else.
-        metrics.PROTOCOL_ERRORS.labels("forbidden_origin").inc()
-        await send({"type": "websocket.close", "code": CLOSE_FORBIDDEN})
-        return
-    member = await _member(scope, app)
+    refused = origin is not None and not origin_allowed(origin, app.state.settings.allowed_origins)
+    member = None if refused else await _member(scope, app)
     await send({"type": "websocket.accept"})
     sink = make_sink(receive, send)
     metrics.CONNECTIONS.inc()
     try:
+        if refused:
+            # Accepted only to say why (a browser cannot read a refused handshake); nothing of the member is read.
+            metrics.PROTOCOL_ERRORS.labels("forbidden_origin").inc()
+            sink.write(_error(ORIGIN_REFUSED, origin_refusal(origin, app.state.settings)))
+            await sink.close(CLOSE_FORBIDDEN, ORIGIN_REFUSED)
+            return
         if member is None:
             sink.write(_error("login_required", "ログインが必要です。ログインしてからページを再読み込みしてください。"))
             await sink.close(CLOSE_LOGIN_REQUIRED, "login required")
@@ -223,6 +225,7 @@ class Connection:
             await self.sink.close(CLOSE_FORBIDDEN, "not a moderator of this broadcast")
             raise ConnectionDone
         self.viewer.moderator = self.moderator = moderator
+        self.viewer.watching = not message.control
         try:
             await self.hub.join(self.viewer, room, self.member.id, message.after, restriction)
         except service.RoomError as exc:

@@ -24,7 +24,6 @@ from live.models import Broadcast, BroadcastState, CalendarFeedToken, ExceptionK
 from live.schedule import recurrence
 
 HOLIDAY_LOOKBACK = dt.timedelta(days=365)
-HOLIDAY_LOOKAHEAD = dt.timedelta(days=730)
 
 
 # --- tokens --------------------------------------------------------------------------------------
@@ -142,14 +141,10 @@ def program_events(
                 events.append(event)
         return events
 
-    skipped: list[dt.datetime] = []
-    if program.skip_holidays:
-        lo = max(program.dtstart, now - HOLIDAY_LOOKBACK)
-        skipped = [
-            s
-            for s in recurrence.rule_starts(program, lo, now + HOLIDAY_LOOKAHEAD)
-            if recurrence.is_holiday_skipped(program, s)
-        ]
+    # To the rule's end, or as far as the holiday calendar is known (2099): a subscribed calendar
+    # repeats the rule for ever, so every skipped holiday must be listed. Day-aligned, so it caches.
+    since = (now - HOLIDAY_LOOKBACK).replace(hour=0, minute=0, second=0, microsecond=0)
+    skipped = list(recurrence.holiday_skips(program, max(program.dtstart, since), recurrence.HOLIDAYS_KNOWN_UNTIL))
     skipped_set = set(skipped)
     exdates = list(skipped)
     overrides: list[icalendar.Event] = []
@@ -215,7 +210,17 @@ def one_off_event(broadcast: Broadcast, base_url: str) -> icalendar.Event:
     return event
 
 
-def render(name: str, events: Iterable[icalendar.Event]) -> bytes:
+def alarm(lead_minutes: int) -> icalendar.Alarm:
+    """A display reminder `lead_minutes` before the start (the member's notification lead time)."""
+    valarm = icalendar.Alarm()
+    valarm.add("action", "DISPLAY")
+    valarm.add("description", f"{lead_minutes}分後に放送が始まります")
+    valarm.add("trigger", -dt.timedelta(minutes=lead_minutes))
+    return valarm
+
+
+def render(name: str, events: Iterable[icalendar.Event], lead_minutes: int = 0) -> bytes:
+    """The VCALENDAR; with `lead_minutes` > 0 every event carries a VALARM that many minutes before."""
     cal = icalendar.Calendar()
     cal.add("prodid", "-//Chonai//庁内放送//JA")
     cal.add("version", "2.0")
@@ -225,6 +230,8 @@ def render(name: str, events: Iterable[icalendar.Event]) -> bytes:
     cal.add("x-wr-timezone", recurrence.DEFAULT_TZ)
     cal.add("refresh-interval", dt.timedelta(hours=1), parameters={"VALUE": "DURATION"})
     for event in events:
+        if lead_minutes > 0:
+            event.add_component(alarm(lead_minutes))
         cal.add_component(event)
     cal.add_missing_timezones()
     return bytes(cal.to_ical())
@@ -237,8 +244,9 @@ async def feed(
     program_id: int | None = None,
     personality_id: int | None = None,
     now: dt.datetime | None = None,
+    lead_minutes: int = 0,
 ) -> bytes:
-    """The whole schedule, one program, or one personality's broadcasts, as iCalendar bytes."""
+    """The whole schedule, one program, or one personality's broadcasts, as iCalendar bytes (VALARM at lead)."""
     now = now or utcnow()
     query = select(Program).where(Program.active.is_(True))
     if program_id is not None:
@@ -271,4 +279,4 @@ async def feed(
         name = f"Chonai {person.name if person else ''}さんの番組"
     else:
         name = "Chonai 庁内放送"
-    return render(name, events)
+    return render(name, events, lead_minutes)

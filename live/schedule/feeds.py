@@ -12,9 +12,10 @@ from litestar import Request, Response, WebSocket, get, websocket
 from litestar.exceptions import NotAuthorizedException
 from litestar.params import FromPath, FromQuery
 
-from core.access import active_member, current_member, origin_allowed
+from core.access import ORIGIN_REFUSED, active_member, current_member, origin_allowed, origin_refusal
 from core.deps import AppSettings, DbSession
 from core.members.models import Member
+from core.notify import prefs
 from core.settings import Settings
 from live.events import SCHEDULE_CHANNEL
 from live.schedule import calendars, service
@@ -37,10 +38,15 @@ async def _feed_member(request: Request[Any, Any, Any], db: DbSession, settings:
     return active_member(request)
 
 
+async def _lead(db: DbSession, member: Member) -> int:
+    """The member's reminder lead time (notification settings) for the feed's VALARMs; 0 = none."""
+    return (await prefs.load(db, member.id)).lead_minutes
+
+
 def _ics(body: bytes, filename: str) -> Response[bytes]:
     return Response(
         body,
-        media_type="text/calendar; charset=utf-8",
+        media_type="text/calendar",  # Litestar adds "; charset=utf-8" to text/* itself
         headers={"cache-control": "private, max-age=300", "content-disposition": f'inline; filename="{filename}"'},
     )
 
@@ -49,8 +55,8 @@ def _ics(body: bytes, filename: str) -> Response[bytes]:
 async def schedule_ics(
     request: Request[Any, Any, Any], db: DbSession, settings: AppSettings, token: FromQuery[str | None] = None
 ) -> Response[bytes]:
-    await _feed_member(request, db, settings, token)
-    return _ics(await calendars.feed(db, settings.base_url), "chonai.ics")
+    lead = await _lead(db, await _feed_member(request, db, settings, token))
+    return _ics(await calendars.feed(db, settings.base_url, lead_minutes=lead), "chonai.ics")
 
 
 @get("/schedule/programs/{program_id:int}/calendar.ics", include_in_schema=False)
@@ -61,9 +67,10 @@ async def program_ics(
     program_id: FromPath[int],
     token: FromQuery[str | None] = None,
 ) -> Response[bytes]:
-    await _feed_member(request, db, settings, token)
+    lead = await _lead(db, await _feed_member(request, db, settings, token))
     await service.get_program(db, program_id)
-    return _ics(await calendars.feed(db, settings.base_url, program_id=program_id), f"chonai-program-{program_id}.ics")
+    body = await calendars.feed(db, settings.base_url, program_id=program_id, lead_minutes=lead)
+    return _ics(body, f"chonai-program-{program_id}.ics")
 
 
 @get("/schedule/personalities/{member_id:int}/calendar.ics", include_in_schema=False)
@@ -74,10 +81,11 @@ async def personality_ics(
     member_id: FromPath[int],
     token: FromQuery[str | None] = None,
 ) -> Response[bytes]:
-    await _feed_member(request, db, settings, token)
+    lead = await _lead(db, await _feed_member(request, db, settings, token))
     await service.get_personality(db, member_id)
     return _ics(
-        await calendars.feed(db, settings.base_url, personality_id=member_id), f"chonai-personality-{member_id}.ics"
+        await calendars.feed(db, settings.base_url, personality_id=member_id, lead_minutes=lead),
+        f"chonai-personality-{member_id}.ics",
     )
 
 
@@ -92,7 +100,10 @@ async def schedule_events(socket: WebSocket[Any, Any, Any]) -> None:
         await socket.close(code=4401, reason="login_required")
         return
     if origin is not None and not origin_allowed(origin, settings.allowed_origins):
-        await socket.close(code=4403, reason="origin_not_allowed")
+        # Accept to tell the page why: a refused handshake reaches the browser as a bare 1006.
+        await socket.accept()
+        await socket.send_json({"type": "error", "code": ORIGIN_REFUSED, "message": origin_refusal(origin, settings)})
+        await socket.close(code=4403, reason=ORIGIN_REFUSED)
         return
     if origin is None and socket.scope.get("auth") != "token":
         # Browsers always send Origin; a cookie-only socket without one is not a page of ours.

@@ -25,7 +25,7 @@ from core.members.models import Member, Status
 from core.sections import Section
 from core.text import clean_block, clean_line
 from live.models import Program
-from live.schedule import recurrence
+from live.schedule import recurrence, rule_editor
 from live.schedule.recurrence import WEEKDAY_CODES, RecurrenceError
 
 MAX_GUESTS = 10
@@ -66,6 +66,19 @@ class ProgramInput(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     @classmethod
     def from_form(cls, form: dict[str, str]) -> ProgramInput:
+        return cls.from_editor_form(form)[0]
+
+    @classmethod
+    def from_editor_form(cls, form: dict[str, str]) -> tuple[ProgramInput, str | None]:
+        """The operator form, whose repeat editor (live.schedule.rule_editor) writes the RRULE; its error if any."""
+        try:
+            rule, repeat_error = rule_editor.rule_from_form(form), None
+        except rule_editor.EditorError as exc:
+            rule, repeat_error = form.get("rrule", ""), str(exc)
+        return cls._from_form(form, rule[:200]), repeat_error
+
+    @classmethod
+    def _from_form(cls, form: dict[str, str], rule: str) -> ProgramInput:
         lobby = (form.get("lobby_minutes") or "10").strip()
         return cls(
             title=form.get("title", ""),
@@ -78,7 +91,7 @@ class ProgramInput(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             guests=[line[:200] for line in form.get("guests", "").splitlines()][:50],
             lobby_minutes=int(lobby) if lobby.isdigit() and len(lobby) < 4 else -1,
             stream_url=form.get("stream_url", ""),
-            rrule=form.get("rrule", "")[:200],
+            rrule=rule,
             until=form.get("until", "")[:200],
             timezone=(form.get("timezone") or recurrence.DEFAULT_TZ)[:200],
             skip_holidays=form.get("skip_holidays", "") in _CHECKED,
@@ -103,7 +116,7 @@ def program_form_values(program: Program) -> dict[str, str]:
         "end_time": f"{end:%H:%M}",
         "lobby_minutes": str(program.lobby_minutes),
         "stream_url": program.stream_url,
-        "rrule": program.rrule,
+        **rule_editor.edit_values(program.rrule, tz),
         "timezone": program.timezone,
         "skip_holidays": "on" if program.skip_holidays else "",
         "active": "on" if program.active else "",
@@ -287,10 +300,12 @@ def _check_times(form: ProgramInput, errors: dict[str, str]) -> _Times:
 
 
 def _check_recurrence(
-    form: ProgramInput, times: _Times, errors: dict[str, str], rotation_days: bool
+    form: ProgramInput, times: _Times, errors: dict[str, str], rotation_days: bool, repeat_error: str | None
 ) -> tuple[str, dt.date | None]:
     rule = ""
-    if not rotation_days:
+    if repeat_error and not rotation_days:
+        errors["repeat"] = repeat_error
+    elif not rotation_days:
         try:
             rule = recurrence.normalise_rrule(form.rrule, times.tz)
         except RecurrenceError as exc:
@@ -301,7 +316,7 @@ def _check_recurrence(
         errors["until"] = "繰り返しの終了日を 2027-03-31 の形式で入力してください。"
     elif until is not None and times.start_date is not None and until < times.start_date:
         errors["until"] = "繰り返しの終了日は開始日より後にしてください。"
-    elif until is not None and not rotation_days and not rule and "rrule" not in errors:
+    elif until is not None and not rotation_days and not rule and "rrule" not in errors and "repeat" not in errors:
         errors["until"] = "繰り返しの終了日は繰り返しルールと一緒に指定してください。"
     elif until is not None and ("UNTIL=" in rule or "COUNT=" in rule):
         errors["until"] = "繰り返しルールに UNTIL / COUNT がある場合は終了日を空欄にしてください。"
@@ -309,7 +324,7 @@ def _check_recurrence(
 
 
 async def validate_program(
-    db: AsyncSession, form: ProgramInput, *, rotation_days: bool = False
+    db: AsyncSession, form: ProgramInput, *, rotation_days: bool = False, repeat_error: str | None = None
 ) -> tuple[ProgramData | None, dict[str, str]]:
     """The validate step of a ProgramInput (form or JSON): field rules, cross-field rules, lookups.
 
@@ -324,7 +339,7 @@ async def validate_program(
     stream_url, url_error = validate_url(form.stream_url)
     if url_error:
         errors["stream_url"] = url_error
-    rule, until = _check_recurrence(form, times, errors, rotation_days)
+    rule, until = _check_recurrence(form, times, errors, rotation_days, repeat_error)
     if errors or times.start_date is None or times.start_time is None or times.tz is None:
         return None, errors
     if until is not None and rule:

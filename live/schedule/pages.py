@@ -18,7 +18,7 @@ from core.members.models import Member, Role
 from core.timefmt import JST, WEEKDAYS
 from live.access import can_host, can_moderate
 from live.models import Broadcast, BroadcastState, ExceptionKind, Program
-from live.schedule import calendars, recurrence, service
+from live.schedule import calendars, projection, recurrence, rule_editor, service
 from live.schedule.inputs import ExceptionInput, ProgramInput, RotationInput, program_form_values, validate_program
 from live.schedule.service import ScheduleError
 from live.stream import room_context
@@ -68,10 +68,14 @@ class SchedulePages(Controller):
     ) -> Template:
         now = utcnow()
         start_day, problem = _week_start(week, now.astimezone(JST).date())
+        if start_day > projection.LAST_DAY - dt.timedelta(days=6) or start_day.year < 2000:
+            start_day, _ = _week_start(None, now.astimezone(JST).date())
+            problem = f"番組表は2000年から{projection.LAST_DAY.year}年までを表示できます。今週を表示しています。"
         section_id, personality_id = _int_param(section), _int_param(personality)
         start, _ = service.jst_day_bounds(start_day)
-        broadcasts = await service.broadcasts_between(
-            db, start, start + dt.timedelta(days=7), section_id=section_id, personality_id=personality_id
+        # Beyond the 30-day materialisation horizon the week is computed from the programs' rules.
+        broadcasts = await projection.week_entries(
+            db, start, start + dt.timedelta(days=7), now, section_id=section_id, personality_id=personality_id
         )
         days = []
         for offset in range(7):
@@ -210,6 +214,9 @@ async def _edit_page(
             "errors": errors,
             "sections": await service.sections(db),
             "members": await service.active_members(db),
+            "repeats": rule_editor.REPEATS,
+            "nths": rule_editor.NTHS,
+            "weekdays": list(zip(recurrence.WEEKDAY_CODES, recurrence.WEEKDAY_LABELS, strict=True)),
         },
         status_code=status,
     )
@@ -229,7 +236,10 @@ class ProgramAdminPages(Controller):
             "end_time": "22:00",
             "lobby_minutes": "10",
             "timezone": recurrence.DEFAULT_TZ,
-            "rrule": "FREQ=WEEKLY",
+            "repeat": "weekly",
+            "interval": "1",
+            f"day_{recurrence.WEEKDAY_CODES[today.weekday()]}": "on",
+            "rrule": f"FREQ=WEEKLY;BYDAY={recurrence.WEEKDAY_CODES[today.weekday()]}",
             "active": "on",
         }
         return await _edit_page(db, program=None, values=values, errors={})
@@ -237,7 +247,8 @@ class ProgramAdminPages(Controller):
     @post("/programs/new")
     async def create_program(self, request: Request[Any, Any, Any], db: DbSession, bus: Bus) -> Response[Any]:
         form = await read_form(request)
-        data, errors = await validate_program(db, ProgramInput.from_form(form))
+        program_input, repeat_error = ProgramInput.from_editor_form(form)
+        data, errors = await validate_program(db, program_input, repeat_error=repeat_error)
         if data is None:
             return await _edit_page(db, program=None, values=form, errors=errors, status=400)
         program = await service.create_program(db, bus, data)
@@ -254,7 +265,8 @@ class ProgramAdminPages(Controller):
     ) -> Response[Any]:
         program = await service.get_program(db, program_id)
         form = await read_form(request)
-        data, errors = await validate_program(db, ProgramInput.from_form(form))
+        program_input, repeat_error = ProgramInput.from_editor_form(form)
+        data, errors = await validate_program(db, program_input, repeat_error=repeat_error)
         if data is None:
             return await _edit_page(db, program=program, values=form, errors=errors, status=400)
         await service.update_program(db, bus, program, data)

@@ -110,6 +110,8 @@ def with_until(rule: str, until_local: dt.date, tz: ZoneInfo) -> str:
 
 
 _JP_HOLIDAYS = holidays.country_holidays("JP", language="ja")
+#: The end of the last year the holiday calendar knows (holidays' JP tables end in 2099).
+HOLIDAYS_KNOWN_UNTIL = dt.datetime(int(type(_JP_HOLIDAYS).end_year) + 1, 1, 1, tzinfo=dt.UTC)
 
 
 def holiday_name(day: dt.date) -> str | None:
@@ -231,6 +233,26 @@ def _apply(program: Program, exc: ProgramException | None, original: dt.datetime
 
 def _join(a: str, b: str) -> str:
     return f"{a}（{b}）" if b else a
+
+
+def holiday_skips(program: Program, start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime, ...]:
+    """Original starts in [start, end) that fall on a holiday the program skips (for EXDATE lists).
+
+    Walking a rule to 2099 takes a tenth of a second, and every feed request asks again: cached per
+    rule and day, so a feed costs that once a day per process.
+    """
+    if not program.skip_holidays or not program.rrule:
+        return ()
+    return _holiday_skips(program.rrule, program.dtstart, program.timezone or DEFAULT_TZ, start, end)
+
+
+@lru_cache(maxsize=512)
+def _holiday_skips(
+    rule: str, dtstart: dt.datetime, tzname: str, start: dt.datetime, end: dt.datetime
+) -> tuple[dt.datetime, ...]:
+    probe = Program(rrule=rule, dtstart=dtstart, timezone=tzname, skip_holidays=True)
+    tz = zone(tzname)
+    return tuple(s for s in rule_starts(probe, start, end) if s.astimezone(tz).date() in _JP_HOLIDAYS)
 
 
 def is_rule_start(program: Program, when: dt.datetime) -> bool:

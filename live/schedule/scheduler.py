@@ -15,21 +15,25 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database, utcnow
 from core.events import EventBus
 from live.models import Broadcast, BroadcastState, SchedulerLease
+from live.schedule.reminders import program_reminders
 from live.schedule.service import materialise
 from live.schedule.transitions import TransitionError, transition
 
 log = logging.getLogger("chonai.scheduler")
 
 Clock = Callable[[], dt.datetime]
+#: A durable step the leader runs every tick after the transitions (reminders); commits its own work.
+Step = Callable[[AsyncSession, dt.datetime], Awaitable[int]]
 LEASE_NAME = "scheduler"
 MATERIALISE_EVERY = dt.timedelta(minutes=5)
 
@@ -147,8 +151,18 @@ def due_state(
 class Scheduler:
     """Run `tick` every `interval` seconds while holding the lease."""
 
-    def __init__(self, db: Database, bus: EventBus, lease: Lease, *, clock: Clock = utcnow, interval: float = 1.0):
+    def __init__(
+        self,
+        db: Database,
+        bus: EventBus,
+        lease: Lease,
+        *,
+        clock: Clock = utcnow,
+        interval: float = 1.0,
+        steps: Sequence[Step] = (),
+    ):
         self.db = db
+        self.steps: tuple[Step, ...] = (program_reminders, *steps)
         self.bus = bus
         self.lease = lease
         self.clock = clock
@@ -202,7 +216,16 @@ class Scheduler:
                 await materialise(session, self.bus, now)
             self._materialised_at = now
         await self.tick(now)
+        await self.run_steps(now)
         return True
+
+    async def run_steps(self, now: dt.datetime) -> None:
+        for step in self.steps:
+            try:
+                async with self.db.session() as session:
+                    await step(session, now)
+            except Exception:  # one failing step must not stop the schedule; it runs again next tick
+                log.exception("scheduler step %s failed", getattr(step, "__name__", step))
 
     async def run(self) -> None:
         log.info("scheduler %s started (tick %.1fs)", self.lease.holder, self.interval)
@@ -240,7 +263,7 @@ def tick_interval(default: float = 1.0) -> float:
 
 
 async def start_embedded(
-    db: Database, bus: EventBus, redis_url: str | None
+    db: Database, bus: EventBus, redis_url: str | None, steps: Sequence[Step] = ()
 ) -> tuple[Scheduler, asyncio.Task[None]] | None:
     """Run the scheduler inside the web process when CHONAI_SCHEDULER=embedded (what `chonai run` sets)."""
     mode = os.environ.get("CHONAI_SCHEDULER", "off").strip().lower()
@@ -249,7 +272,8 @@ async def start_embedded(
     if mode != "embedded":
         raise SystemExit(f"chonai: CHONAI_SCHEDULER must be embedded or off, got {mode!r}")
     interval = tick_interval()
-    scheduler = Scheduler(db, bus, make_lease(db, redis_url, ttl=max(10.0, interval * 5)), interval=interval)
+    lease = make_lease(db, redis_url, ttl=max(10.0, interval * 5))
+    scheduler = Scheduler(db, bus, lease, interval=interval, steps=steps)
     return scheduler, asyncio.create_task(scheduler.run(), name="chonai-scheduler")
 
 

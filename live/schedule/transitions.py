@@ -19,6 +19,8 @@ from core.db import utcnow
 from core.errors import Refusal
 from core.events import EventBus, publish_committed
 from core.members.models import Member
+from core.notify.models import Kind, Target
+from core.notify.service import followers, notify
 from live import search_feed
 from live.events import SCHEDULE_CHANNEL, BroadcastStateChanged, broadcast_channel
 from live.models import Broadcast, BroadcastState
@@ -70,6 +72,24 @@ async def publish_state(bus: EventBus, event: BroadcastStateChanged) -> None:
         await publish_committed(bus, channel, data)  # the state is committed; pages re-read it on reconnect
 
 
+async def _notify_live(db: AsyncSession, broadcast_id: int, now: dt.datetime) -> None:
+    """Followers of the program and of the personality on air hear that it started (one INSERT … SELECT)."""
+    row = (
+        await db.execute(
+            select(Broadcast.title, Broadcast.program_id, Broadcast.personality_id).where(Broadcast.id == broadcast_id)
+        )
+    ).one()
+    await notify(
+        db,
+        Kind.PROGRAM_LIVE,
+        followers([(Target.PROGRAM, row.program_id), (Target.PERSONALITY, row.personality_id)]),
+        event_key=f"live:{broadcast_id}",
+        title=f"放送が始まりました: {row.title}",
+        url=f"/broadcasts/{broadcast_id}",
+        now=now,
+    )
+
+
 async def transition(
     db: AsyncSession,
     bus: EventBus,
@@ -95,6 +115,8 @@ async def transition(
     changed = bool(getattr(result, "rowcount", 0))
     if changed:  # an ended broadcast is archived: searchable in the same transaction
         await search_feed.sync_broadcast(db, broadcast_id)
+    if changed and to_state is S.LIVE:
+        await _notify_live(db, broadcast_id, now)  # in the same transaction as the state change
     await db.commit()
     broadcast = (
         await db.execute(

@@ -153,3 +153,38 @@ async def test_search_finds_guests_members_and_outsiders(client, past, db):
     assert "財政のきほん" in listed(outsider) and "動画のつくりかた" not in listed(outsider)
     member = await client.get("/archive", params={"q": "霞"}, headers=HTML)
     assert "動画のつくりかた 第2回" in listed(member) and "財政のきほん" not in listed(member)
+
+
+async def test_a_weekday_rotation_is_one_program_choice_that_finds_all_its_days(client, db, past):
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from live.models import Broadcast, BroadcastState, Program
+    from live.schedule.demo import ROTATION
+
+    days = (await db.execute(select(Program).where(Program.rotation == ROTATION).order_by(Program.id))).scalars().all()
+    assert len(days) == 5
+    for n, program in enumerate(days[:2]):  # an ended broadcast on Monday's and on Tuesday's program
+        start = dt.datetime(2026, 9, 7 + n, 3, 10, tzinfo=dt.UTC)
+        db.add(
+            Broadcast(
+                program_id=program.id,
+                title=f"ローテーション回{n}",
+                personality_id=program.personality_id,
+                starts_at=start,
+                ends_at=start + dt.timedelta(minutes=30),
+                opens_at=start,
+                state=BroadcastState.ENDED,
+                live_at=start,
+                ended_at=start + dt.timedelta(minutes=30),
+            )
+        )
+    await db.commit()
+    await login(client, "member@example.jp")
+    page = await client.get("/archive", headers=HTML)
+    dropdown = page.text.split('id="f-program"', 1)[1].split("</select>", 1)[0]
+    assert dropdown.count(f">{ROTATION}（日替わり）</option>") == 1 and dropdown.count(f">{ROTATION}</option>") == 0
+    value = dropdown.split(f">{ROTATION}（日替わり）</option>")[0].rsplit('value="', 1)[1].split('"')[0]
+    text = listed(await client.get("/archive", params={"program": value}, headers=HTML))
+    assert "ローテーション回0" in text and "ローテーション回1" in text and "財政のきほん" not in text

@@ -56,3 +56,14 @@ def test_cli_stops_with_one_clear_line(tmp_path):
     result = subprocess.run([sys.executable, "-m", "web.cli", "migrate"], env=env, capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == ["chonai: invalid setting PORT: expected a whole number, got 'eighty'"]
+
+
+def test_loopback_names_are_one_origin_in_development(tmp_path):
+    s = load_settings({"VAR_DIR": str(tmp_path), "PORT": "8123"})
+    assert s.allowed_origins == ("http://127.0.0.1:8123", "http://localhost:8123", "http://[::1]:8123")
+    s = load_settings({"VAR_DIR": str(tmp_path), "BASE_URL": "http://localhost:9000", "ALLOWED_ORIGINS": "http://a.jp"})
+    assert s.allowed_origins == ("http://localhost:9000", "http://127.0.0.1:9000", "http://[::1]:9000", "http://a.jp")
+    # A real host name is its only origin (plus ALLOWED_ORIGINS); another port is another site.
+    s = load_settings({"VAR_DIR": str(tmp_path), "BASE_URL": "https://chonai.example.jp"})
+    assert s.allowed_origins == ("https://chonai.example.jp",)
+    assert "http://localhost:8124" not in load_settings({"VAR_DIR": str(tmp_path), "PORT": "8123"}).allowed_origins

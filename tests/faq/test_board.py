@@ -231,9 +231,19 @@ async def test_websocket_refuses_foreign_origin_and_strangers(client, demo, db):
     sid = (await live_session(db)).id
     await login(client, "member@example.jp")
     with await client.websocket_connect(f"/ws/faq/sessions/{sid}", headers={"origin": "https://evil.example"}) as ws:
-        assert json.loads(ws.receive_bytes(timeout=10))["code"] == "bad_origin"
+        assert json.loads(ws.receive_bytes(timeout=10))["code"] == "origin_not_allowed"
     with await client.websocket_connect("/ws/faq/sessions/999999", headers=ORIGIN) as ws:
         assert json.loads(ws.receive_bytes(timeout=10))["code"] == "not_found"
     client.cookies.clear()
     with await client.websocket_connect(f"/ws/faq/sessions/{sid}", headers=ORIGIN) as ws:
         assert json.loads(ws.receive_bytes(timeout=10))["code"] == "login_required"
+
+
+async def test_the_new_series_form_is_only_for_those_who_may_submit_it(client, demo):
+    await login(client, "member@example.jp")
+    page = await client.get("/faq/series/new", headers={"accept": "text/html"})
+    assert page.status_code == 403 and "ホスト" in page.text
+    assert 'href="/faq/series/new"' not in (await client.get("/faq")).text
+    await login(client, "host@example.jp")
+    page = await client.get("/faq/series/new", headers={"accept": "text/html"})
+    assert page.status_code == 200 and 'action="/faq/series"' in page.text

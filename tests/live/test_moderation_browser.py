@@ -199,6 +199,11 @@ def test_host_moderates_two_viewers_on_another_process(servers):
         say(two, "スローモードの一件目")
         two.wait_for_selector("#room-limit:has-text('スローモード中')", timeout=WAIT_MS)
         assert two.is_disabled("#room-send")
+        # Slow mode off: the countdown goes with it, at once (it used to stay until it ran out).
+        host.select_option("#c-slow", "0")
+        two.wait_for_selector("#room-limit", state="hidden", timeout=WAIT_MS)
+        two.fill("#room-text", "スローモード解除後")
+        assert not two.is_disabled("#room-send")
 
         # The audit log records it all.
         host.wait_for_function(

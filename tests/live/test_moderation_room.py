@@ -306,3 +306,16 @@ async def test_viewer_samples_are_recorded_and_listed(client, db, room, tokens):
     await record_viewers(db, room, 3)
     samples = (await api(client, tokens["host"], room, "/viewers")).json()
     assert [s["viewers"] for s in samples] == [3]
+
+
+async def test_the_control_page_is_not_counted_as_a_viewer(client, room, tokens):
+    async with connect(client, "/ws/rooms", headers=bearer(tokens["member"])) as viewer:
+        assert join(viewer, room)[0]["viewers"] == 1
+        async with connect(client, "/ws/rooms", headers=bearer(tokens["host"])) as control:
+            control.send_text(json.dumps({"type": "join", "room": room, "control": True}))
+            assert next_of(control, "welcome")["viewers"] == 1  # the member, not the host's own feed
+            async with connect(client, "/ws/rooms", headers=bearer(tokens["fukuoka"])) as second:
+                assert join(second, room)[0]["viewers"] == 2
+                # The host watching as a viewer (the broadcast page) does count.
+                async with connect(client, "/ws/rooms", headers=bearer(tokens["moderator"])) as watching:
+                    assert join(watching, room)[0]["viewers"] == 3

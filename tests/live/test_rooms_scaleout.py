@@ -137,12 +137,15 @@ async def test_raw_abuse_leaves_the_room_working(cluster):
     with pytest.raises(websockets.ConnectionClosed) as closed:
         await asyncio.wait_for(bad.recv(), WAIT)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1007
-    # Cross-origin handshake: refused with HTTP 403.
-    with pytest.raises(websockets.InvalidStatus) as refused:
-        await websockets.connect(
-            ws_url(a), additional_headers={"Authorization": f"Bearer {tokens['member']}"}, origin="https://evil.example"
-        )
-    assert refused.value.response.status_code == 403
+    # Cross-origin: told why (so the page can say it), then closed 4403; the room is never joined.
+    foreign = await websockets.connect(
+        ws_url(a), additional_headers={"Authorization": f"Bearer {tokens['member']}"}, origin="https://evil.example"
+    )
+    refusal = json.loads(await asyncio.wait_for(foreign.recv(), WAIT))
+    assert refusal["type"] == "error" and refusal["code"] == "origin_not_allowed"
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await asyncio.wait_for(foreign.recv(), WAIT)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
     # A garbage (non-WebSocket) request on the socket path.
     with socket.create_connection(("127.0.0.1", a.port)) as raw:
         raw.sendall(b"GET /ws/rooms HTTP/1.1\r\nHost: x\r\n\r\n")

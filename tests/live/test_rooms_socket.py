@@ -216,12 +216,20 @@ async def test_members_only(client, db, room, tokens):
         assert join(ws, room)[0]["room"] == room
 
 
-async def test_cross_origin_is_refused_before_the_handshake(client, tokens):
-    with pytest.raises(WebSocketDisconnect):
-        async with connect(
-            client, "/ws/rooms", headers={**bearer(tokens["member"]), "origin": "https://evil.example"}
-        ) as ws:
+async def test_cross_origin_is_refused_with_a_reason_and_one_log_line(client, tokens, caplog):
+    caplog.set_level("WARNING", logger="chonai.access")
+    async with connect(
+        client, "/ws/rooms", headers={**bearer(tokens["member"]), "origin": "https://evil.example"}
+    ) as ws:
+        refusal = ws.receive_json(timeout=WAIT)
+        assert refusal["type"] == "error" and refusal["code"] == "origin_not_allowed"
+        assert "https://evil.example" in refusal["message"] and "ALLOWED_ORIGINS" in refusal["message"]
+        with pytest.raises(WebSocketDisconnect) as closed:
             ws.receive_json(timeout=WAIT)
+        assert closed.value.code == 4403
+    lines = [r.getMessage() for r in caplog.records if r.name == "chonai.access"]
+    assert len(lines) == 1
+    assert "Origin https://evil.example" in lines[0] and "BASE_URL=" in lines[0] and "ALLOWED_ORIGINS=" in lines[0]
     async with connect(
         client, "/ws/rooms", headers={**bearer(tokens["member"]), "origin": "http://127.0.0.1:8000"}
     ) as ws:

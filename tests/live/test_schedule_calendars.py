@@ -119,7 +119,7 @@ async def test_feed_access_session_token_bearer_and_revocation(client, db, demo)
 
     await login(client, "member@example.jp")
     r = await client.get("/schedule.ics")
-    assert r.status_code == 200 and r.headers["content-type"].startswith("text/calendar")
+    assert r.status_code == 200 and r.headers["content-type"] == "text/calendar; charset=utf-8"  # charset once
     assert icalendar.Calendar.from_ical(r.content).walk("VEVENT")
     r = await client.get("/profile")
     assert "非公開リンクを発行する" in r.text
@@ -166,3 +166,27 @@ async def test_cancelled_one_off_states_do_not_leak(db):
     body = await calendars.feed(db, "https://chonai.example.jp", now=NOW)
     cancelled = {(b.starts_at, b.ends_at) for b in rows if b.state is BroadcastState.CANCELLED}
     assert not cancelled & expand(body, NOW, NOW + service.HORIZON)
+
+
+async def test_holiday_exdates_reach_as_far_as_the_holiday_calendar(db):
+    import time
+
+    people = await make_people(db)
+    weekly = program(
+        title="月曜の放送", rrule="FREQ=WEEKLY;BYDAY=MO", dtstart=jst(2026, 11, 16, 12, 10), skip_holidays=True
+    )
+    daily = program(title="毎日", rrule="FREQ=DAILY", dtstart=jst(2026, 11, 16, 8, 0), skip_holidays=True)
+    db.add_all([weekly, daily])
+    await db.commit()
+    started = time.perf_counter()
+    body = await calendars.feed(db, "https://chonai.example.jp", now=NOW)
+    elapsed = time.perf_counter() - started
+    text = body.decode().replace("\r\n ", "")  # unfold long EXDATE lines
+    # 成人の日 2040 (9 January, a Monday) and 海の日 2099 are skipped, not only the next two years.
+    assert "20400109T121000" in text and "20990720T121000" in text
+    start, end = jst(2040, 1, 1, 0, 0), jst(2040, 2, 1, 0, 0)
+    assert (jst(2040, 1, 9, 12, 10), jst(2040, 1, 9, 13, 10)) not in expand(body, start, end)
+    assert (jst(2040, 1, 16, 12, 10), jst(2040, 1, 16, 13, 10)) in expand(body, start, end)
+    assert (jst(2040, 1, 1, 8, 0), jst(2040, 1, 1, 9, 0)) not in expand(body, start, end)  # 元日, daily rule
+    assert elapsed < 5, f"feed with a daily rule to 2099 took {elapsed:.1f}s"
+    assert people

@@ -259,6 +259,8 @@ async def test_state_socket_streams_transitions_to_members_only(client, db, demo
             pytest.raises(WebSocketDisconnect) as info,
             await client.websocket_connect("/schedule/events", headers=headers) as ws,
         ):
+            first = ws.receive_json(timeout=5)  # a foreign Origin is told why before the close
+            assert first["type"] == "error" and first["code"] == "origin_not_allowed", first
             ws.receive_text(timeout=5)
         return info.value.code
 
@@ -299,3 +301,88 @@ async def test_broadcast_page_links_the_control_page_for_its_moderators_only(cli
     await login(client, "member@example.jp")
     page = await client.get(f"/broadcasts/{show.id}", headers={"accept": "text/html"})
     assert "/control" not in page.text
+
+
+async def test_any_future_week_is_computed_from_the_rules(client, db, demo):
+    from live.schedule import projection, recurrence
+    from live.schedule.demo import ROTATION
+
+    await login(client, "member@example.jp")
+    # The week of 4 May 2027 (みどりの日, a Tuesday), far beyond the 30-day horizon: nothing is stored there.
+    monday = dt.date(2027, 5, 3)
+    start, _ = service.jst_day_bounds(monday)
+    assert await service.broadcasts_between(db, start, start + dt.timedelta(days=7)) == []
+    page = await client.get("/schedule", params={"week": "2027-05-05"})
+    assert page.status_code == 200 and "2027年5月3日（月）からの1週間" in page.text
+    days = page.text.split('<section class="day')[1:]
+    assert len(days) == 7
+    rotation = (await db.execute(select(Program).where(Program.rotation == ROTATION))).scalars().all()
+    # Every weekday: the rotation (holiday-skipped ones marked), Friday also the orientation.
+    for n, day in enumerate(days[:5]):
+        assert ROTATION in day, n
+        assert 'href="/schedule/programs/' in day and "放送はありません" not in day
+    assert "祝日（みどりの日）のため休止" in days[1] and "祝日（憲法記念日）のため休止" in days[0]
+    assert "金曜オリエンテーション" in days[4] or "オリエンテーション" in days[4]
+    # Exactly the rules' occurrences, and nothing written.
+    entries = await projection.week_entries(db, start, start + dt.timedelta(days=7), utcnow())
+    expected = []
+    for program in (await db.execute(select(Program).where(Program.active.is_(True)))).unique().scalars():
+        exceptions = await service.exceptions_of(db, program.id)
+        expected += [
+            (o.starts_at, program.id)
+            for o in recurrence.occurrences(program, exceptions, start, start + dt.timedelta(days=7))
+        ]
+    assert sorted((e.starts_at, e.program.id) for e in entries) == sorted(expected)
+    assert len([e for e in entries if e.program.id in {p.id for p in rotation}]) == 5
+    assert await service.broadcasts_between(db, start, start + dt.timedelta(days=7)) == []
+    # A personality filter applies to planned entries too.
+    tuesday = next(p for p in rotation if p.rrule.endswith("BYDAY=TU"))
+    only = await client.get("/schedule", params={"week": "2027-05-03", "personality": str(tuesday.personality_id)})
+    assert only.text.count(ROTATION) >= 1 and "オリエンテーション" not in only.text.split('<div class="week">')[1]
+    # Beyond the holiday calendar: a clear notice, this week instead.
+    far = await client.get("/schedule", params={"week": "2100-01-04"})
+    assert far.status_code == 200 and "2099年までを表示できます" in far.text
+
+
+async def test_the_program_form_s_recurrence_editor_round_trips(client, db, demo):
+    await login(client, "operator@example.jp")
+    host = await member_id(db, "host@example.jp")
+    page = await client.get("/schedule/programs/new")
+    assert 'name="repeat"' in page.text and 'name="day_MO"' in page.text and 'id="f-rrule"' in page.text
+    assert '<option value="weekly" selected>' in page.text  # a friendly default, the raw rule still there
+    editor = {**FORM, "personality_id": str(host), "rrule": "", "repeat": "monthly", "interval": "1"}
+    # A weekly rule without a day is refused on the editor, not on the RRULE.
+    r = await post_form(client, "/schedule/programs/new", {**editor, "repeat": "weekly"})
+    assert r.status_code == 400 and "曜日を1つ以上選んでください" in r.text and 'id="e-repeat"' in r.text
+    r = await post_form(
+        client,
+        "/schedule/programs/new",
+        {
+            **editor,
+            "title": "月例 法規相談",
+            "nth": "2",
+            "nth_day": "TU",
+            "until": "2031-12-31",
+            "start_date": "2031-01-14",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    program = (await db.execute(select(Program).where(Program.title == "月例 法規相談"))).unique().scalar_one()
+    assert program.rrule == "FREQ=MONTHLY;BYDAY=2TU;UNTIL=20311231T145959Z"
+    edit = await client.get(f"/schedule/programs/{program.id}/edit")
+    assert '<option value="monthly" selected>' in edit.text and '<option value="2" selected>' in edit.text
+    assert '<option value="TU" selected>' in edit.text and 'value="2031-12-31"' in edit.text
+    assert 'value="FREQ=MONTHLY;BYDAY=2TU"' in edit.text  # the rule itself, its end in the end-date field
+    # Experts: a rule the editor cannot show stays raw, and is saved as typed.
+    r = await post_form(
+        client,
+        f"/schedule/programs/{program.id}/edit",
+        {**editor, "title": "月例 法規相談", "repeat": "custom", "rrule": "FREQ=MONTHLY;BYMONTHDAY=1,15", "until": ""},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    await db.refresh(program)
+    assert program.rrule == "FREQ=MONTHLY;BYMONTHDAY=1,15"
+    edit = await client.get(f"/schedule/programs/{program.id}/edit")
+    assert '<option value="custom" selected>' in edit.text and '<details class="rrule-raw" open>' in edit.text

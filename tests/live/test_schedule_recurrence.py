@@ -103,3 +103,55 @@ def test_describe_in_japanese():
     ]
     assert recurrence.is_rule_start(program(), jst(2026, 12, 4, 21, 0))
     assert not recurrence.is_rule_start(program(), jst(2026, 12, 4, 21, 0) + dt.timedelta(minutes=1))
+
+
+@pytest.mark.parametrize(
+    ("form", "rule", "summary"),
+    [
+        ({"repeat": "once"}, "", "1回だけ"),
+        ({"repeat": "daily", "interval": "3"}, "FREQ=DAILY;INTERVAL=3", "3日ごと"),
+        (
+            {"repeat": "weekly", "interval": "1", "day_MO": "on", "day_WE": "on"},
+            "FREQ=WEEKLY;BYDAY=MO,WE",
+            "毎週 月・水曜日",
+        ),
+        ({"repeat": "weekly", "interval": "2", "day_SA": "on"}, "FREQ=WEEKLY;INTERVAL=2;BYDAY=SA", "2週ごと 土曜日"),
+        (
+            {"repeat": "monthly", "interval": "1", "nth": "2", "nth_day": "TU"},
+            "FREQ=MONTHLY;BYDAY=2TU",
+            "毎月 第2火曜日",
+        ),
+        (
+            {"repeat": "monthly", "interval": "1", "nth": "-1", "nth_day": "FR"},
+            "FREQ=MONTHLY;BYDAY=-1FR",
+            "毎月 最終金曜日",
+        ),
+        ({"repeat": "custom", "rrule": "FREQ=YEARLY;BYMONTH=4"}, "FREQ=YEARLY;BYMONTH=4", "FREQ=YEARLY;BYMONTH=4"),
+        ({"rrule": "FREQ=WEEKLY;BYDAY=FR"}, "FREQ=WEEKLY;BYDAY=FR", "毎週 金曜日"),  # API clients: raw rule
+    ],
+)
+def test_the_recurrence_editor_writes_the_rule_and_reads_it_back(form, rule, summary):
+    from live.schedule import rule_editor
+
+    assert rule_editor.rule_from_form(form) == rule
+    assert rule_editor.describe(rule) == summary
+    back = rule_editor.form_from_rule(rule)
+    if form.get("repeat", "custom") != "custom":
+        assert rule_editor.rule_from_form({**back, "rrule": "ignored"}) == rule
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ({"repeat": "weekly", "interval": "1"}, "曜日を1つ以上"),
+        ({"repeat": "daily", "interval": "0"}, "間隔は1〜52"),
+        ({"repeat": "daily", "interval": "x"}, "間隔は1〜52"),
+        ({"repeat": "monthly", "interval": "1", "nth": "5", "nth_day": "MO"}, "第何"),
+        ({"repeat": "hourly"}, "種類を選んで"),
+    ],
+)
+def test_the_recurrence_editor_refuses_choices_that_make_no_rule(form, message):
+    from live.schedule import rule_editor
+
+    with pytest.raises(rule_editor.EditorError, match=message):
+        rule_editor.rule_from_form(form)

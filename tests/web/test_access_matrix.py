@@ -22,7 +22,11 @@ from tests.helpers import csrf, login
 pytestmark = [pytest.mark.usefixtures("demo"), pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
 
 # Reachable without an approved account, by design.
-PUBLIC = re.compile(r"^/($|login$|signup$|logout$|pending$|password/|healthz$|readyz$|schema|static/|favicon\.ico$)")
+# The mail's unsubscribe link is signed per member and kind and must work without logging in (RFC 8058).
+PUBLIC = re.compile(
+    r"^/($|login$|signup$|logout$|pending$|password/|healthz$|readyz$|schema|static/|favicon\.ico$"
+    r"|notifications/unsubscribe$)"
+)
 # Calendar feeds authenticate with a private token in the URL instead of a cookie.
 TOKEN_IN_URL = re.compile(r"\.ics$")
 

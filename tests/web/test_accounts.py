@@ -25,6 +25,10 @@ async def test_signup_creates_pending_member_who_sees_nothing(client, db):
     api = await client.get("/api/me")
     assert api.status_code == 403
     assert api.json()["error"]["code"] == "account_inactive"
+    # Home is their status too, not the sign-up landing page.
+    home = await client.get("/", follow_redirects=False)
+    assert home.status_code == 303 and home.headers["location"] == "/pending"
+    assert "新規登録" not in (await client.get("/")).text.split("</header>")[1]
 
 
 async def test_operator_approves_then_member_logs_in(client, db, app):

@@ -191,6 +191,7 @@ async def test_cross_site_origins_are_refused_on_every_socket(client, app, scene
         "/ws/rooms": "/ws/rooms",
         "/ws/faq/sessions/{session_id:int}": f"/ws/faq/sessions/{scene['session']}",
         "/schedule/events": "/schedule/events",
+        "/ws/notifications": "/ws/notifications",
     }
     registered = {r.path for r in app.routes if isinstance(r, WebSocketRoute)} | {"/ws/rooms"}
     assert set(paths) >= registered - {"/ws/rooms"}, f"a WebSocket route is missing from this test: {registered}"
@@ -200,7 +201,7 @@ async def test_cross_site_origins_are_refused_on_every_socket(client, app, scene
         for path in paths.values():
             assert await _refused(client, path, headers), f"{path} accepted Origin {headers['origin']}"
     # Sockets that must come from a page of ours also refuse a cookie without any Origin.
-    for path in (paths["/ws/faq/sessions/{session_id:int}"], "/schedule/events"):
+    for path in (paths["/ws/faq/sessions/{session_id:int}"], "/schedule/events", "/ws/notifications"):
         assert await _refused(client, path, {}), f"{path} accepted a cookie without Origin"
 
 

@@ -165,6 +165,11 @@
     }
     const premod = document.getElementById("premod-toggle");
     if (premod) premod.checked = m.premoderation;
+    // Started or ended from anywhere (another organiser, another tab): the buttons follow the state.
+    const start = document.getElementById("start-session");
+    if (start) start.hidden = m.state !== "scheduled";
+    const end = document.getElementById("end-form");
+    if (end) end.hidden = m.state === "ended";
     if (m.state === "ended") {
       const form = document.getElementById("ask-form");
       if (form) form.closest("section").hidden = true;

@@ -18,12 +18,19 @@
   var moderator = false, hidden = {}, controls = {}, restriction = null, slowUntil = 0, limitTimer = null;
   var limitBox = $("room-limit"), questionBox = $("room-question");
   var reactionTimes = [];
+  var refusal = null;  // the server's reason for refusing this page (e.g. its address is not an allowed origin)
   var MAX_ITEMS = 500;
   var STATE_LABELS = { scheduled: "予定", open: "まもなく開始", live: "放送中", ended: "終了", cancelled: "中止" };
   var CLOSED_MESSAGES = {
     4401: "ログインが必要です。ログインし直してからページを再読み込みしてください。",
     4403: "このアカウントではコメントルームを利用できません。"
   };
+
+  // A busy room would drown a screen reader: the log is silent unless the member asks to hear new comments.
+  var announce = $("room-announce");
+  if (announce) {
+    announce.addEventListener("change", function () { $("room-log").setAttribute("aria-live", announce.checked ? "polite" : "off"); });
+  }
 
   function newRef() {
     var a = new Uint8Array(9);
@@ -104,6 +111,8 @@
 
   function applyControls(c) {
     controls = c;
+    // Slow mode turned off (or shortened): the countdown ends with it; the server no longer waits either.
+    slowUntil = c.slow_mode_seconds ? Math.min(slowUntil, Date.now() + c.slow_mode_seconds * 1000) : 0;
     var pinned = $("room-pinned");
     $("room-pinned-text").textContent = c.pinned_text || "";
     pinned.hidden = !c.pinned_text;
@@ -273,6 +282,7 @@
           if (failed && m.code !== "unavailable" && !input.value) { input.value = failed.text; updateCount(); }
           if (failed && m.code === "unavailable") { outbox.push(failed); }
         }
+        if (m.code === "origin_not_allowed") { refusal = m.message; }
         if (m.code === "invalid_position") { last = null; list.textContent = ""; if (socket) { socket.close(); } }
         if (m.code === "timed_out" || m.code === "banned") { setRestriction(m.code, m.message, m.until); }
         if (m.code === "slow_mode" && m.retry_after) { slowUntil = Date.now() + m.retry_after * 1000; updateForm(); }
@@ -302,7 +312,7 @@
       if (CLOSED_MESSAGES[event.code]) {
         stopped = true;
         setConnected(false, "切断されました");
-        showError(CLOSED_MESSAGES[event.code]);
+        showError(refusal || CLOSED_MESSAGES[event.code]);
         return;
       }
       setConnected(false);

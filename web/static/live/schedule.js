@@ -33,6 +33,20 @@
     refreshFragments([event.broadcast_id]);
   }
 
+  // A refusal (e.g. this address is not an allowed origin) is said once, at the top of the page.
+  function showNotice(text) {
+    var box = document.getElementById("schedule-live-error");
+    if (!box) {
+      box = document.createElement("p");
+      box.id = "schedule-live-error";
+      box.className = "error-box";
+      box.setAttribute("role", "alert");
+      var main = document.querySelector("main") || document.body;
+      main.insertBefore(box, main.firstChild);
+    }
+    box.textContent = text;
+  }
+
   function connect() {
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     socket = new WebSocket(scheme + location.host + "/schedule/events");
@@ -47,6 +61,7 @@
     socket.onmessage = function (m) {
       var event;
       try { event = JSON.parse(m.data); } catch (e) { return; }
+      if (event.type === "error") { showNotice(event.message); return; }
       apply(event);
     };
     socket.onclose = function (e) {

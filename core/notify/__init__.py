@@ -1,0 +1,1 @@
+"""Notifications across domains: follows, in-app notifications, mail deliveries and settings."""

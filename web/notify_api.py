@@ -1,0 +1,203 @@
+"""Notifications JSON API (`/api/notifications…`) and the bell's live unread count (`/ws/notifications`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, WebSocket, get, post, put, websocket
+from litestar.exceptions import WebSocketDisconnect
+from litestar.params import FromQuery, JSONBody
+
+from core.access import active_member, current_member, member_guard, origin_allowed
+from core.deps import DbSession
+from core.errors import Invalid
+from core.notify import inbox, prefs
+from core.notify.models import MAX_ID, Kind, Notification
+
+
+class NotificationOut(msgspec.Struct):
+    id: int
+    kind: str
+    title: str
+    body: str
+    url: str
+    created_at: dt.datetime
+    read: bool
+
+    @classmethod
+    def of(cls, n: Notification) -> NotificationOut:
+        return cls(n.id, n.kind.value, n.title, n.body, n.url, n.created_at, n.read_at is not None)
+
+
+class ReadIn(msgspec.Struct):
+    ids: Annotated[list[Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]], msgspec.Meta(max_length=1000)] | None = None
+
+
+class ReadOut(msgspec.Struct):
+    updated: int
+    unread: int
+
+
+class UnreadOut(msgspec.Struct):
+    unread: int
+
+
+def settings_out(p: prefs.Prefs) -> dict[str, Any]:
+    kinds = {k.value: {"app": p.app(k), "mail": p.mail(k)} for k in Kind}
+    quiet = {"start": p.quiet[0], "end": p.quiet[1]} if p.quiet else None
+    return {**kinds, "kinds": kinds, "lead_minutes": p.lead_minutes, "digest": p.digest, "quiet_hours": quiet}
+
+
+def _switch(kind: Kind, value: object, current: tuple[bool, bool]) -> tuple[bool, bool]:
+    if not isinstance(value, dict) or not set(value) <= {"app", "mail"}:
+        raise Invalid(
+            f'{kind.value} は {{"app": true/false, "mail": true/false}} で指定してください。',
+            fields={kind.value: "app と mail を true / false で指定してください。"},
+        )
+    app, mail = value.get("app", current[0]), value.get("mail", current[1])
+    if not isinstance(app, bool) or not isinstance(mail, bool):
+        raise Invalid("app と mail は true か false です。", fields={kind.value: "true か false で指定してください。"})
+    return app, mail
+
+
+def apply_settings(p: prefs.Prefs, data: dict[str, Any]) -> prefs.Prefs:
+    """Change what `data` names (unknown keys refused); what it omits stays."""
+    kinds = dict(p.kinds)
+    nested = data.get("kinds", {})
+    if not isinstance(nested, dict):
+        raise Invalid("kinds は種類ごとの設定です。", fields={"kinds": "オブジェクトで指定してください。"})
+    known = {k.value for k in Kind} | {"kinds", "lead_minutes", "digest", "quiet_hours"}
+    unknown = sorted((set(data) | set(nested)) - known)
+    if unknown:
+        raise Invalid(
+            f"知らない設定項目です: {', '.join(unknown)[:200]}", fields={unknown[0][:50]: "知らない項目です。"}
+        )
+    for source in (nested, data):
+        for kind in Kind:
+            if kind.value in source:
+                kinds[kind] = _switch(kind, source[kind.value], kinds[kind])
+    lead = prefs.check_lead(data["lead_minutes"]) if "lead_minutes" in data else p.lead_minutes
+    digest = data.get("digest", p.digest)
+    if not isinstance(digest, bool):
+        raise Invalid("digest は true か false です。", fields={"digest": "true か false で指定してください。"})
+    quiet = p.quiet
+    if "quiet_hours" in data:
+        raw = data["quiet_hours"]
+        if raw is None:
+            quiet = None
+        elif isinstance(raw, dict) and set(raw) == {"start", "end"}:
+            quiet = (
+                prefs.check_hhmm(raw["start"], "quiet_hours.start"),
+                prefs.check_hhmm(raw["end"], "quiet_hours.end"),
+            )
+        else:
+            raise Invalid(
+                'quiet_hours は null か {"start": "22:00", "end": "07:00"} です。',
+                fields={"quiet_hours": "null か start と end です。"},
+            )
+    return prefs.Prefs(kinds=kinds, lead_minutes=lead, digest=digest, quiet=quiet)
+
+
+class NotificationsApi(Controller):
+    path = "/api/notifications"
+    guards = [member_guard]
+    tags = ["notifications"]
+
+    @get("/")
+    async def list_notifications(
+        self,
+        request: Request[Any, Any, Any],
+        db: DbSession,
+        before: FromQuery[int | None] = None,
+        limit: FromQuery[int] = 50,
+    ) -> list[NotificationOut]:
+        before = None if before is None else max(0, min(before, MAX_ID))
+        rows = await inbox.listing(db, active_member(request).id, before=before, limit=max(1, min(limit, 200)))
+        return [NotificationOut.of(n) for n in rows]
+
+    @get("/unread")
+    async def unread(self, request: Request[Any, Any, Any], db: DbSession) -> UnreadOut:
+        return UnreadOut(await inbox.unread(db, active_member(request).id))
+
+    @post("/read", status_code=200)
+    async def read(self, request: Request[Any, Any, Any], db: DbSession) -> ReadOut:
+        """`{"ids": [...]}` marks those; an empty body, `{}` or `{"ids": []}` marks all."""
+        member = active_member(request)
+        raw = await request.body()
+        try:
+            data = msgspec.json.decode(raw, type=ReadIn) if raw.strip() else ReadIn()
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            raise Invalid(
+                '本文は {"ids": [通知のID, …]} です。', fields={"ids": "整数の配列で指定してください。"}
+            ) from None
+        updated = await inbox.mark_read(db, member.id, data.ids)
+        return ReadOut(updated, await inbox.unread(db, member.id))
+
+    @get("/settings")
+    async def get_settings(self, request: Request[Any, Any, Any], db: DbSession) -> dict[str, Any]:
+        return settings_out(await prefs.load(db, active_member(request).id))
+
+    @put("/settings")
+    async def put_settings(
+        self, request: Request[Any, Any, Any], db: DbSession, data: JSONBody[dict[str, Any]]
+    ) -> dict[str, Any]:
+        member = active_member(request)
+        changed = apply_settings(await prefs.load(db, member.id), data)
+        return settings_out(await prefs.save(db, member.id, changed))
+
+
+class BellMessage(msgspec.Struct, tag="unread", tag_field="type"):
+    count: int
+
+
+_encoder = msgspec.json.Encoder()
+
+
+@websocket("/ws/notifications")
+async def bell_socket(socket: WebSocket[Any, Any, Any]) -> None:
+    """Push-only: the caller's unread count now, then whenever it changes. Members only, our Origin only."""
+    state = socket.app.state
+    if not origin_allowed(socket.headers.get("origin"), state.settings.allowed_origins):
+        await socket.accept()
+        await socket.close(code=4403, reason="bad_origin")
+        return
+    member = current_member(socket)
+    if member is None or not member.is_active:
+        await socket.accept()
+        await socket.close(code=4401, reason="login_required")
+        return
+    hub = state.bells
+    queue = hub.attach(member.id)
+    try:
+        await socket.accept()
+        async with state.db.session() as db:
+            await socket.send_text(_encoder.encode(BellMessage(count=await inbox.unread(db, member.id))).decode())
+
+        async def pump() -> None:
+            while True:
+                count = await queue.get()
+                await socket.send_text(_encoder.encode(BellMessage(count=count)).decode())
+
+        async def listen() -> None:
+            while True:
+                await socket.receive_data(mode="text")
+
+        tasks = [asyncio.create_task(pump()), asyncio.create_task(listen())]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+    except WebSocketDisconnect:
+        pass
+    finally:
+        hub.detach(member.id, queue)
+
+
+route_handlers: list[Any] = [NotificationsApi, bell_socket]
