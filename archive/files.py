@@ -12,7 +12,7 @@ from litestar.response import Stream
 
 CHUNK = 256 * 1024
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,150}$")
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"^bytes=(\d{0,18})-(\d{0,18})$")  # 18 digits are past any file size
 
 
 class MediaNotFound(Exception):
@@ -64,11 +64,20 @@ async def _read(path: Path, start: int, end: int) -> AsyncIterator[bytes]:
             yield chunk
 
 
+#: Types a browser may show inline: players and pictures. Anything else (HTML, SVG, PDF, scripts)
+#: on our own origin could run as a page of the site, so it is downloaded instead.
+INLINE_TYPES = ("video/", "audio/", "image/png", "image/jpeg", "image/gif", "image/webp")
+
+
 def file_response(path: Path, range_header: str | None) -> Stream:
     size = path.stat().st_size
     media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     byte_range = parse_range(range_header, size)
     headers = {"accept-ranges": "bytes", "cache-control": "private, max-age=3600"}
+    if not media_type.startswith(INLINE_TYPES):
+        media_type = "application/octet-stream"
+        headers["content-disposition"] = f'attachment; filename="{path.name}"'
+        headers["content-security-policy"] = "sandbox; default-src 'none'"
     if byte_range is None:
         headers["content-length"] = str(size)
         return Stream(_read(path, 0, size - 1), media_type=media_type, headers=headers)

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from archive import chat, files, service
 from archive.service import ArchiveError, ArchiveFilters
 from core.access import active_member, member_guard
+from core.bounds import PathId
 from core.deps import AppSettings, DbSession
 from core.forms import read_form
 from core.members.models import Member
@@ -115,13 +116,13 @@ class ArchiveController(Controller):
 
     @get("/{broadcast_id:int}")
     async def detail(
-        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: FromPath[int], msg: FromQuery[str] = ""
+        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId, msg: FromQuery[str] = ""
     ) -> Template:
         return await _detail_page(request, db, broadcast_id, notice=NOTICES.get(msg))
 
     @post("/{broadcast_id:int}/recordings")
     async def add_recording(
-        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId
     ) -> Response[Any]:
         form = await read_form(request)
         try:
@@ -143,36 +144,34 @@ class ArchiveController(Controller):
 
     @post("/{broadcast_id:int}/recordings/{recording_id:int}/delete")
     async def delete_recording(
-        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: FromPath[int], recording_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId, recording_id: PathId
     ) -> Response[Any]:
         await service.delete_recording(db, broadcast_id, recording_id, active_member(request))
         return Redirect(f"/archive/{broadcast_id}?msg=deleted", status_code=303)
 
     @get("/{broadcast_id:int}/replay.json", media_type=MediaType.JSON)
-    async def replay(self, db: DbSession, broadcast_id: FromPath[int]) -> Response[bytes]:
+    async def replay(self, db: DbSession, broadcast_id: PathId) -> Response[bytes]:
         """The chat as members replay it beside the recording (hidden comments never included)."""
         broadcast = await _past(db, broadcast_id)
         feed = chat.ReplayFeed(broadcast_id=broadcast.id, comments=await chat.replay_items(db, broadcast.id))
         return Response(msgspec.json.encode(feed), media_type=MediaType.JSON, headers=NO_STORE)
 
     @get("/{broadcast_id:int}/chat.csv")
-    async def export_csv(
-        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: FromPath[int]
-    ) -> Response[bytes]:
+    async def export_csv(self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId) -> Response[bytes]:
         broadcast = await _manageable(request, db, broadcast_id)
         body = chat.to_csv(await chat.replay_items(db, broadcast.id))
         return Response(body, media_type="text/csv; charset=utf-8", headers=_download(f"chat-{broadcast.id}.csv"))
 
     @get("/{broadcast_id:int}/chat.json")
     async def export_json(
-        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId
     ) -> Response[bytes]:
         broadcast = await _manageable(request, db, broadcast_id)
         body = chat.to_json(broadcast, await chat.replay_items(db, broadcast.id))
         return Response(body, media_type=MediaType.JSON, headers=_download(f"chat-{broadcast.id}.json"))
 
     @get("/{broadcast_id:int}/stats")
-    async def stats(self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: FromPath[int]) -> Template:
+    async def stats(self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId) -> Template:
         broadcast = await _manageable(request, db, broadcast_id)
         return Template(
             "archive_stats.html", context={"broadcast": broadcast, "stats": await chat.stats(db, broadcast.id)}

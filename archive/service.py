@@ -13,6 +13,7 @@ from sqlalchemy.orm import aliased
 
 from archive.media import MediaError, parse_media_url
 from archive.models import Recording
+from core.bounds import EARLIEST, LATEST
 from core.errors import Refusal
 from core.members.models import Member
 from core.search import service as search_service
@@ -129,7 +130,7 @@ async def delete_recording(db: AsyncSession, broadcast_id: int, recording_id: in
 def month_range(month: str) -> tuple[dt.datetime, dt.datetime]:
     """A JST calendar month as a UTC half-open interval."""
     match = _MONTH.match(month)
-    if not match or not 1 <= int(match.group(2)) <= 12:
+    if not match or not 1 <= int(match.group(2)) <= 12 or not EARLIEST.year <= int(match.group(1)) <= LATEST.year:
         raise ArchiveError("月は YYYY-MM の形式で指定してください。", field="month")
     year, mon = int(match.group(1)), int(match.group(2))
     start = dt.datetime(year, mon, 1, tzinfo=JST)

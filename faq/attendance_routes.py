@@ -6,10 +6,11 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, post
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 from litestar.response import Redirect
 
 from core.access import active_member, member_guard
+from core.bounds import PathId
 from core.deps import DbSession
 from core.errors import Invalid, Refusal
 from faq import attendance, service
@@ -37,14 +38,14 @@ async def _mark(request: Request[Any, Any, Any], db: DbSession, session_id: int,
 
 @post("/api/faq/sessions/{session_id:int}/attendance", guards=[member_guard], tags=["faq"], status_code=200)
 async def mark_attendance(
-    request: Request[Any, Any, Any], db: DbSession, session_id: FromPath[int], data: JSONBody[AttendanceIn]
+    request: Request[Any, Any, Any], db: DbSession, session_id: PathId, data: JSONBody[AttendanceIn]
 ) -> AttendanceOut:
     await _mark(request, db, session_id, data.member_id, data.attended)
     return AttendanceOut(session_id, data.member_id, data.attended)
 
 
 @post("/faq/sessions/{session_id:int}/attendance", guards=[member_guard], include_in_schema=False)
-async def mark_attendance_form(request: Request[Any, Any, Any], db: DbSession, session_id: FromPath[int]) -> Redirect:
+async def mark_attendance_form(request: Request[Any, Any, Any], db: DbSession, session_id: PathId) -> Redirect:
     form = await request.form()
     raw = str(form.get("member_id", ""))
     if not raw.isdigit() or len(raw) > 9:

@@ -19,6 +19,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.bounds import in_range
+from core.errors import Invalid
 from core.text import clean_block, clean_line
 from core.timefmt import JST
 from faq.documents import document_of, document_title, publish
@@ -126,8 +128,8 @@ def parse_line(number: int, raw: str) -> Row | None:
     if isinstance(session, bool) or not isinstance(session, int) or not 1 <= session <= 10_000:
         raise bad("session", '1〜10000 の整数（"" で囲まない数）にしてください。')
     try:
-        date = dt.date.fromisoformat(data["date"])
-    except ValueError:
+        date = in_range(dt.date.fromisoformat(data["date"]))
+    except (ValueError, Invalid):
         raise bad("date", f"YYYY-MM-DD 形式にしてください（{data['date'][:20]!r}）。") from None
     series = clean_line(data["series"])
     question = clean_block(data["question"])

@@ -18,6 +18,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
 
 from core.access import active_member, member_guard, role_guard
+from core.bounds import EARLIEST, LATEST, MAX_ID, Id, PathId, Position, QueryPosition
 from core.deps import AppSettings, Bus, DbSession
 from core.forms import read_form
 from core.members.models import Member, Role
@@ -33,10 +34,10 @@ from live.public import Broadcast
 
 
 def _int(value: str | None, label: str) -> int:
-    try:
-        return int(value or "")
-    except ValueError:
-        raise FaqError("bad_number", f"{label}が正しくありません。") from None
+    raw = (value or "").strip()
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 10 or int(raw) > MAX_ID:
+        raise FaqError("bad_number", f"{label}が正しくありません。")
+    return int(raw)
 
 
 def _parse_local(value: str) -> dt.datetime:
@@ -44,6 +45,8 @@ def _parse_local(value: str) -> dt.datetime:
         local = dt.datetime.fromisoformat(value)
     except ValueError:
         raise FaqError("bad_datetime", "開始日時を正しく入力してください。") from None
+    if not EARLIEST <= local.date() <= LATEST:
+        raise FaqError("bad_datetime", "開始日時は2000年から2100年までの範囲で入力してください。")
     return (local if local.tzinfo else local.replace(tzinfo=JST)).astimezone(dt.UTC)
 
 
@@ -204,7 +207,7 @@ class FaqPages(Controller):
 
     @get("/series/{series_id:int}")
     async def series_page(
-        self, request: Request[Any, Any, Any], db: DbSession, series_id: FromPath[int], msg: FromQuery[str] = ""
+        self, request: Request[Any, Any, Any], db: DbSession, series_id: PathId, msg: FromQuery[str] = ""
     ) -> Template:
         member = active_member(request)
         series = await service.get_series(db, series_id)
@@ -225,9 +228,7 @@ class FaqPages(Controller):
         )
 
     @post("/series/{series_id:int}/sessions")
-    async def create_session(
-        self, request: Request[Any, Any, Any], db: DbSession, series_id: FromPath[int]
-    ) -> Redirect:
+    async def create_session(self, request: Request[Any, Any, Any], db: DbSession, series_id: PathId) -> Redirect:
         form = await read_form(request)
         series = await service.get_series(db, series_id)
         broadcast_id = _int(form["broadcast_id"], "放送") if form.get("broadcast_id") else None
@@ -244,20 +245,20 @@ class FaqPages(Controller):
         return Redirect(f"/faq/sessions/{session.id}", status_code=303)
 
     @post("/series/{series_id:int}/topics")
-    async def request_topic(self, request: Request[Any, Any, Any], db: DbSession, series_id: FromPath[int]) -> Redirect:
+    async def request_topic(self, request: Request[Any, Any, Any], db: DbSession, series_id: PathId) -> Redirect:
         form = await read_form(request)
         series = await service.get_series(db, series_id)
         await service.request_topic(db, active_member(request), series, form.get("title", ""), form.get("body", ""))
         return Redirect(f"/faq/series/{series_id}?msg=topic#topics", status_code=303)
 
     @post("/topics/{topic_id:int}/vote")
-    async def vote_topic(self, request: Request[Any, Any, Any], db: DbSession, topic_id: FromPath[int]) -> Redirect:
+    async def vote_topic(self, request: Request[Any, Any, Any], db: DbSession, topic_id: PathId) -> Redirect:
         topic = await service.vote_topic(db, active_member(request), topic_id)
         return Redirect(f"/faq/series/{topic.series_id}?msg=voted#topics", status_code=303)
 
     @get("/sessions/{session_id:int}")
     async def session_page(
-        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, session_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, session_id: PathId
     ) -> Template:
         member = active_member(request)
         session = await service.get_session(db, session_id)
@@ -267,22 +268,20 @@ class FaqPages(Controller):
         return Template("faq/session.html", context=await _session_ctx(db, session, member))
 
     @post("/sessions/{session_id:int}/register")
-    async def register(self, request: Request[Any, Any, Any], db: DbSession, session_id: FromPath[int]) -> Redirect:
+    async def register(self, request: Request[Any, Any, Any], db: DbSession, session_id: PathId) -> Redirect:
         session = await service.get_session(db, session_id)
         await service.register(db, active_member(request), session)
         return Redirect(f"/faq/sessions/{session_id}", status_code=303)
 
     @post("/sessions/{session_id:int}/end")
-    async def end(
-        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, session_id: FromPath[int]
-    ) -> Redirect:
+    async def end(self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, session_id: PathId) -> Redirect:
         session = await service.get_session(db, session_id)
         doc = await documents.end_session(db, bus, active_member(request), session)
         return Redirect(f"/faq/documents/{doc.id}/edit", status_code=303)
 
     @get("/documents/{document_id:int}")
     async def document(
-        self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings, document_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings, document_id: PathId
     ) -> Response[Any]:
         doc = await documents.get_document(db, document_id)
         if not doc.current_version:
@@ -295,8 +294,8 @@ class FaqPages(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         settings: AppSettings,
-        document_id: FromPath[int],
-        number: FromPath[int],
+        document_id: PathId,
+        number: PathId,
     ) -> Template:
         doc = await documents.get_document(db, document_id)
         return await self._version(request, db, settings, doc, number)
@@ -333,9 +332,7 @@ class FaqPages(Controller):
         )
 
     @get("/documents/{document_id:int}/edit")
-    async def edit_document(
-        self, request: Request[Any, Any, Any], db: DbSession, document_id: FromPath[int]
-    ) -> Template:
+    async def edit_document(self, request: Request[Any, Any, Any], db: DbSession, document_id: PathId) -> Template:
         doc = await documents.get_document(db, document_id)
         session = await db.get_one(StudySession, doc.session_id)
         await service.require_organiser(db, active_member(request), session.series_id)
@@ -343,9 +340,7 @@ class FaqPages(Controller):
         return await _edit_page(db, doc, session, await documents.draft_entries(db, doc.id), saved=saved)
 
     @post("/documents/{document_id:int}/edit")
-    async def save_document(
-        self, request: Request[Any, Any, Any], db: DbSession, document_id: FromPath[int]
-    ) -> Response[Any]:
+    async def save_document(self, request: Request[Any, Any, Any], db: DbSession, document_id: PathId) -> Response[Any]:
         form = await read_form(request)
         doc = await documents.get_document(db, document_id)
         session = await db.get_one(StudySession, doc.session_id)
@@ -375,8 +370,8 @@ class FaqPages(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         settings: AppSettings,
-        document_id: FromPath[int],
-        number: FromPath[int],
+        document_id: PathId,
+        number: PathId,
         fmt: FromPath[str],
     ) -> Response[bytes]:
         if fmt not in exports.FORMATS:
@@ -393,7 +388,7 @@ class FaqPages(Controller):
         return Response(body, media_type=media, headers={"content-disposition": disposition})
 
     @get("/entries/{entry_id:int}")
-    async def entry(self, db: DbSession, entry_id: FromPath[int]) -> Template:
+    async def entry(self, db: DbSession, entry_id: PathId) -> Template:
         page = await documents.entry_page(db, entry_id)
         return Template("faq/entry.html", context={"p": page, "md": markdown_html})
 
@@ -422,11 +417,11 @@ class EditIn(msgspec.Struct):
 
 
 class MergeIn(msgspec.Struct):
-    into: int = 0
+    into: Position = 0
 
 
 class AnsweringIn(msgspec.Struct):
-    question_id: int | None = None
+    question_id: Id | None = None
 
 
 class ToggleIn(msgspec.Struct):
@@ -505,7 +500,7 @@ class FaqApi(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        session_id: FromPath[int],
+        session_id: PathId,
         data: JSONBody[QuestionIn],
     ) -> QuestionOut:
         session = await service.get_session(db, session_id)
@@ -514,7 +509,7 @@ class FaqApi(Controller):
 
     @get("/sessions/{session_id:int}/board")
     async def board_state(
-        self, request: Request[Any, Any, Any], db: DbSession, session_id: FromPath[int], since: FromQuery[int] = 0
+        self, request: Request[Any, Any, Any], db: DbSession, session_id: PathId, since: QueryPosition = 0
     ) -> Response[bytes]:
         member = active_member(request)
         session = await service.get_session(db, session_id)
@@ -523,14 +518,12 @@ class FaqApi(Controller):
         return Response(events.encoder.encode(snap), media_type=MediaType.JSON)
 
     @post("/questions/{question_id:int}/vote")
-    async def vote(
-        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, question_id: FromPath[int]
-    ) -> QuestionOut:
+    async def vote(self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, question_id: PathId) -> QuestionOut:
         return QuestionOut.of(await board.vote(db, bus, active_member(request), question_id))
 
     @post("/questions/{question_id:int}/approve")
     async def approve(
-        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, question_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, question_id: PathId
     ) -> QuestionOut:
         return QuestionOut.of(await board.approve(db, bus, active_member(request), question_id))
 
@@ -540,7 +533,7 @@ class FaqApi(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        question_id: FromPath[int],
+        question_id: PathId,
         data: JSONBody[EditIn],
     ) -> QuestionOut:
         return QuestionOut.of(await board.edit(db, bus, active_member(request), question_id, data.body, data.category))
@@ -551,7 +544,7 @@ class FaqApi(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        question_id: FromPath[int],
+        question_id: PathId,
         data: JSONBody[AnswerIn],
     ) -> QuestionOut:
         q = await board.answer(db, bus, active_member(request), question_id, data.answer, data.mark_answered)
@@ -559,7 +552,7 @@ class FaqApi(Controller):
 
     @post("/questions/{question_id:int}/answered")
     async def answered(
-        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, question_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, question_id: PathId
     ) -> QuestionOut:
         return QuestionOut.of(await board.mark_answered(db, bus, active_member(request), question_id))
 
@@ -569,7 +562,7 @@ class FaqApi(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        question_id: FromPath[int],
+        question_id: PathId,
         data: JSONBody[ReasonIn],
     ) -> QuestionOut:
         return QuestionOut.of(await board.dismiss(db, bus, active_member(request), question_id, data.reason))
@@ -580,7 +573,7 @@ class FaqApi(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        question_id: FromPath[int],
+        question_id: PathId,
         data: JSONBody[MergeIn],
     ) -> QuestionOut:
         return QuestionOut.of(await board.merge(db, bus, active_member(request), question_id, data.into))
@@ -591,7 +584,7 @@ class FaqApi(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        session_id: FromPath[int],
+        session_id: PathId,
         data: JSONBody[AnsweringIn],
     ) -> AnsweringOut:
         session = await service.get_session(db, session_id)
@@ -604,7 +597,7 @@ class FaqApi(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        session_id: FromPath[int],
+        session_id: PathId,
         data: JSONBody[ToggleIn],
     ) -> PremoderationOut:
         session = await service.get_session(db, session_id)
@@ -613,7 +606,7 @@ class FaqApi(Controller):
 
     @post("/sessions/{session_id:int}/start")
     async def start(
-        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, session_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, session_id: PathId
     ) -> SessionStateOut:
         session = await service.get_session(db, session_id)
         await board.start(db, bus, active_member(request), session)
@@ -621,7 +614,7 @@ class FaqApi(Controller):
 
     @post("/sessions/{session_id:int}/end")
     async def end(
-        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, session_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, session_id: PathId
     ) -> SessionEndedOut:
         session = await service.get_session(db, session_id)
         doc = await documents.end_session(db, bus, active_member(request), session)
@@ -629,7 +622,7 @@ class FaqApi(Controller):
 
     @post("/documents/{document_id:int}/publish")
     async def publish(
-        self, request: Request[Any, Any, Any], db: DbSession, document_id: FromPath[int], data: JSONBody[ReasonIn]
+        self, request: Request[Any, Any, Any], db: DbSession, document_id: PathId, data: JSONBody[ReasonIn]
     ) -> PublishedOut:
         doc = await documents.get_document(db, document_id)
         version = await documents.publish(db, active_member(request), doc, data.reason)

@@ -16,9 +16,18 @@ from typing import Any
 import msgspec
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
-from litestar.params import FromPath, FromQuery
 
 from core.access import ORIGIN_REFUSED, current_member, origin_allowed, origin_refusal
+from core.bounds import PathId, QueryPosition
+from core.sockets import (
+    CLOSE_ACCOUNT_INACTIVE,
+    CLOSE_SESSION_ENDED,
+    CLOSE_TOO_MANY_SOCKETS,
+    FrameBudget,
+    credential_of,
+    frame_refusal,
+    registry_for,
+)
 from faq import attendance, board, events
 from faq.documents import end_session
 from faq.models import StudySession
@@ -37,15 +46,19 @@ async def _refuse(socket: WebSocket[Any, Any, Any], code: int, error: str, messa
 
 
 @websocket("/ws/faq/sessions/{session_id:int}")
-async def board_socket(socket: WebSocket[Any, Any, Any], session_id: FromPath[int], since: FromQuery[int] = 0) -> None:
+async def board_socket(socket: WebSocket[Any, Any, Any], session_id: PathId, since: QueryPosition = 0) -> None:
     state = socket.app.state
     origin = socket.headers.get("origin")
     if not origin_allowed(origin, state.settings.allowed_origins):
         await _refuse(socket, 4403, ORIGIN_REFUSED, origin_refusal(origin, state.settings))
         return
     member = current_member(socket)
-    if member is None or not member.is_active:
-        await _refuse(socket, 4401, "login_required", "ログインが必要です。")
+    if member is None:
+        await _refuse(socket, CLOSE_SESSION_ENDED, "login_required", "ログインが必要です。")
+        return
+    if not member.is_active:
+        message = f"アカウントが{member.status.label}のため利用できません。"
+        await _refuse(socket, CLOSE_ACCOUNT_INACTIVE, "account_inactive", message)
         return
     async with state.db.session() as db:
         session = await db.get(StudySession, session_id)
@@ -55,7 +68,6 @@ async def board_socket(socket: WebSocket[Any, Any, Any], session_id: FromPath[in
         if await broadcast_ended(db, session):
             await end_session(db, state.bus, None, session)
         moderator = await can_organise(db, member, session.series_id)
-        series_id = session.series_id
         await attendance.record(db, session, member.id, "board")  # opened the board while it runs
     queue: asyncio.Queue[bytes] = asyncio.Queue(QUEUE_LIMIT)
     overflow = asyncio.Event()
@@ -66,9 +78,40 @@ async def board_socket(socket: WebSocket[Any, Any, Any], session_id: FromPath[in
         except asyncio.QueueFull:  # a viewer that cannot keep up resumes from its position
             overflow.set()
 
+    ended: asyncio.Future[tuple[int, str]] = asyncio.get_running_loop().create_future()
+
+    def end(code: int, reason: str) -> None:
+        if not ended.done():
+            ended.set_result((code, reason))
+
+    registry = registry_for(socket.app)
+    handle = registry.open(member.id, credential_of(socket.scope), end)
+    if handle is None:
+        message = "開いている接続が多すぎます。不要なタブを閉じてください。"
+        await _refuse(socket, CLOSE_TOO_MANY_SOCKETS, "too_many_sockets", message)
+        return
     channel = events.board_channel(session_id)
     await state.bus.subscribe(channel, on_event)
-    await socket.accept()
+    try:
+        await socket.accept()
+        await _serve(socket, state, member, moderator, session_id, since, queue, overflow, ended)
+    finally:
+        registry.release(handle)
+        await state.bus.unsubscribe(channel, on_event)
+
+
+async def _serve(
+    socket: WebSocket[Any, Any, Any],
+    state: Any,
+    member: Any,
+    moderator: bool,
+    session_id: int,
+    since: int,
+    queue: asyncio.Queue[bytes],
+    overflow: asyncio.Event,
+    ended: asyncio.Future[tuple[int, str]],
+) -> None:
+    channel = events.board_channel(session_id)
     last = max(0, since)
 
     async def catch_up() -> None:
@@ -119,13 +162,32 @@ async def board_socket(socket: WebSocket[Any, Any, Any], session_id: FromPath[in
         await socket.close(code=4408, reason="slow_consumer")
 
     async def listen() -> None:
-        # Nothing is expected from the client; reading notices when it goes away.
+        # Nothing is expected from the client; reading notices when it goes away. Whatever it
+        # sends anyway is held to the room socket's limits (size, binary, flood).
+        budget = FrameBudget()
         while True:
-            await socket.receive_data(mode="text")
+            message = await socket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            refusal = frame_refusal(message, budget)
+            if refusal is not None:
+                end(*refusal)
+                return
 
-    tasks = [asyncio.create_task(pump()), asyncio.create_task(listen())]
+    def end(code: int, reason: str) -> None:
+        if not ended.done():
+            ended.set_result((code, reason))
+
+    async def close_when_ended() -> None:
+        code, reason = await ended
+        with contextlib.suppress(Exception):
+            await socket.close(code=code, reason=reason)
+
+    tasks = [asyncio.create_task(pump()), asyncio.create_task(listen()), asyncio.create_task(close_when_ended())]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        if ended.done() and not tasks[2].done():
+            await asyncio.wait([tasks[2]], timeout=5)
         for task in tasks:
             if task.done() and not task.cancelled():
                 exc = task.exception()
@@ -136,5 +198,3 @@ async def board_socket(socket: WebSocket[Any, Any, Any], session_id: FromPath[in
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task
-        await state.bus.unsubscribe(channel, on_event)
-        del series_id

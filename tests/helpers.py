@@ -22,9 +22,12 @@ SIGNUP = {
 
 async def csrf(client: Any) -> str:
     """The double-submit token: the CSRF cookie a first GET sets."""
-    if "chonai_csrf" not in client.cookies:
-        await client.get("/login")
-    return str(client.cookies["chonai_csrf"])
+    for _ in range(2):
+        for name in ("chonai_csrf", "__Host-chonai_csrf"):  # __Host- behind HTTPS
+            if name in client.cookies:
+                return str(client.cookies[name])
+        await client.get("/login")  # none yet, or dropped at login: the next page mints one
+    raise AssertionError("no CSRF cookie")
 
 
 async def post_form(client: Any, url: str, data: dict[str, str], **kwargs: Any) -> Response:
@@ -38,7 +41,12 @@ async def login(client: Any, email: str, password: str = DEMO_PASSWORD) -> Respo
 
 
 async def signup(client: Any, **overrides: str) -> Response:
-    return await post_form(client, "/signup", {**SIGNUP, **overrides}, follow_redirects=False)
+    """Sign up; when accepted, log in as the applicant (sign-up itself never logs anyone in)."""
+    data = {**SIGNUP, **overrides}
+    response = await post_form(client, "/signup", data, follow_redirects=False)
+    if response.status_code == 303 and response.headers["location"] == "/signup/sent":
+        await post_form(client, "/login", {"email": data["email"], "password": data["password"]})
+    return response
 
 
 async def until_subscribed(redis_url: str, channel: str, within: float = 10) -> None:

@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import Cookie
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.background_tasks import BackgroundTask
+from litestar.datastructures import CacheControlHeader, Cookie
+from litestar.params import FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
 from core.access import active_member, current_member, member_guard
-from core.deps import AppSettings, DbSession
+from core.bounds import PathId
+from core.db import Database
+from core.deps import AppSettings, Bus, DbSession
 from core.mail import send_mail
-from core.members import service
+from core.members import service, throttle
 from core.members.models import Member, OrgKind, Status
 from core.members.service import MemberError
-from core.members.validation import check_password, validate_signup
+from core.members.validation import check_password, normalise_email, validate_signup
+from core.settings import Settings
 from live.schedule.calendars import feed_token
 from web.forms import client_ip, read_form, safe_next
-from web.middleware import SESSION_COOKIE, cookie_value
+from web.middleware import SESSION_COOKIE, cookie_value, csrf_reset
+
+log = logging.getLogger("chonai.accounts")
 
 NOTICES = {
     "logged_out": "ログアウトしました。",
@@ -42,9 +49,23 @@ def session_cookie(settings: AppSettings, raw: str | None) -> Cookie:
     )
 
 
+def device_cookie(settings: AppSettings, email: str) -> Cookie:
+    """Remembers that this browser logged in to `email`: its own failures only count for itself."""
+    return Cookie(
+        key=throttle.DEVICE_COOKIE,
+        value=throttle.device_cookie(settings.secret_key, email),
+        max_age=int(throttle.DEVICE_LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        path="/login",
+    )
+
+
 def login_response(settings: AppSettings, raw: str, member: Member, next_url: str | None) -> Response[Any]:
+    """Start the session; a new session gets a new CSRF token (the old cookie is dropped)."""
     target = safe_next(next_url) if member.is_active else "/pending"
-    return Redirect(target, status_code=303, cookies=[session_cookie(settings, raw)])
+    return Redirect(target, status_code=303, cookies=[session_cookie(settings, raw), *csrf_reset(settings)])
 
 
 class AccountController(Controller):
@@ -57,19 +78,23 @@ class AccountController(Controller):
 
     @post("/signup")
     async def signup(self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings) -> Response[Any]:
+        """The same answer for every address: a new one becomes a pending member, a taken one gets a mail."""
         form = await read_form(request)
         data, errors = validate_signup(form)
         if data is not None:
             try:
-                member = await service.register(db, data)
-            except MemberError as exc:
-                errors["email"] = exc.message
-            else:
-                raw = await service.start_session(db, member, request.headers.get("user-agent", ""))
-                return login_response(settings, raw, member, None)
+                member_id: int | None = (await service.register(db, data)).id
+            except MemberError:  # already registered: its owner is told by mail, nobody else learns it
+                member_id = None
+            task = BackgroundTask(_after_signup, request.app.state.db, settings, member_id, data.email)
+            return Redirect("/signup/sent", status_code=303, background=task)
         form.pop("password", None)
         form.pop("password_confirm", None)
         return Template("signup.html", context={"values": form, "errors": errors}, status_code=400)
+
+    @get("/signup/sent")
+    async def signup_sent(self) -> Template:
+        return Template("signup_sent.html")
 
     @get("/login")
     async def login_form(
@@ -83,20 +108,29 @@ class AccountController(Controller):
     async def login(self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings) -> Response[Any]:
         form = await read_form(request)
         next_url = safe_next(form.get("next"), "")
+        email = normalise_email(form.get("email", ""))
+        device = throttle.trusted_device(settings.secret_key, email, request.cookies.get(throttle.DEVICE_COOKIE))
         try:
-            member = await service.authenticate(db, form.get("email", ""), form.get("password", ""), client_ip(request))
+            member = await service.authenticate(db, email, form.get("password", ""), client_ip(request), device)
         except MemberError as exc:
             values = {"email": form.get("email", "")[:254]}
             context = {"error": exc.message, "values": values, "next": next_url}
-            return Template("login.html", context=context, status_code=exc.status)
+            if exc.retry_after is None:
+                return Template("login.html", context=context, status_code=exc.status)
+            headers = {"retry-after": str(int(exc.retry_after))}
+            return Template("login.html", context=context, status_code=429, headers=headers)
         raw = await service.start_session(db, member, request.headers.get("user-agent", ""))
-        return login_response(settings, raw, member, next_url)
+        response = login_response(settings, raw, member, next_url)
+        response.set_cookie(device_cookie(settings, email))
+        return response
 
     @post("/logout")
-    async def logout(self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings) -> Response[Any]:
+    async def logout(
+        self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings, bus: Bus
+    ) -> Response[Any]:
         raw = cookie_value(request.scope, SESSION_COOKIE)
         if raw:
-            await service.end_session(db, raw)
+            await service.end_session(db, raw, bus=bus)
         return Redirect("/login?msg=logged_out", status_code=303, cookies=[session_cookie(settings, None)])
 
     @get("/pending")
@@ -113,27 +147,18 @@ class AccountController(Controller):
         return Template("password_forgot.html", context={"values": {}, "errors": {}})
 
     @post("/password/forgot")
-    async def forgot(self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings) -> Response[Any]:
+    async def forgot(self, request: Request[Any, Any, Any], settings: AppSettings) -> Response[Any]:
+        """The same answer, at once, for every input; the lookup and the mail run after the response."""
         form = await read_form(request)
-        email = form.get("email", "")
-        raw = await service.request_password_reset(db, email)
-        if raw:
-            link = f"{settings.base_url}/password/reset?token={raw}"
-            body = (
-                "Chonai（庁内放送）のパスワード再設定のご依頼を受け付けました。\n\n"
-                f"次のリンクから1時間以内に新しいパスワードを設定してください。\n{link}\n\n"
-                "お心当たりがない場合は、このメールを破棄してください。\n"
-            )
-            await send_mail(settings, email.strip().lower(), "【Chonai】パスワード再設定のご案内", body)
-        # The same answer whether or not the address exists, so addresses can't be probed.
-        return Redirect("/login?msg=reset_sent", status_code=303)
+        task = BackgroundTask(_send_reset, request.app.state.db, settings, form.get("email", "")[:254])
+        return Redirect("/login?msg=reset_sent", status_code=303, background=task)
 
     @get("/password/reset")
     async def reset_form(self, token: FromQuery[str] = "") -> Template:
         return Template("password_reset.html", context={"token": token[:200], "errors": {}})
 
     @post("/password/reset")
-    async def reset(self, request: Request[Any, Any, Any], db: DbSession) -> Response[Any]:
+    async def reset(self, request: Request[Any, Any, Any], db: DbSession, bus: Bus) -> Response[Any]:
         form = await read_form(request)
         token, password = form.get("token", "")[:200], form.get("password", "")
         errors: dict[str, str] = {}
@@ -143,7 +168,7 @@ class AccountController(Controller):
             errors["password_confirm"] = "確認用パスワードが一致しません。"
         else:
             try:
-                await service.reset_password(db, token, password)
+                await service.reset_password(db, token, password, bus=bus)
             except MemberError as exc:
                 errors["token"] = exc.message
             else:
@@ -155,6 +180,8 @@ class ProfileController(Controller):
     path = "/profile"
     guards = [member_guard]
     include_in_schema = False
+    # The profile shows the private calendar link and, once, a new API token: never cached.
+    cache_control = CacheControlHeader(no_store=True, private=True)
 
     @get("/")
     async def profile(
@@ -175,16 +202,16 @@ class ProfileController(Controller):
 
     @post("/tokens/{token_id:int}/revoke")
     async def revoke_token(
-        self, request: Request[Any, Any, Any], db: DbSession, token_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, token_id: PathId
     ) -> Response[Any]:
         try:
-            await service.revoke_api_token(db, active_member(request), token_id)
+            await service.revoke_api_token(db, active_member(request), token_id, bus=bus)
         except MemberError as exc:
             return await _profile_page(request, db, errors={"tokens": exc.message}, status=404)
         return Redirect("/profile?msg=token_revoked", status_code=303)
 
     @post("/password")
-    async def change_password(self, request: Request[Any, Any, Any], db: DbSession) -> Response[Any]:
+    async def change_password(self, request: Request[Any, Any, Any], db: DbSession, bus: Bus) -> Response[Any]:
         member = active_member(request)
         form = await read_form(request)
         errors: dict[str, str] = {}
@@ -194,7 +221,8 @@ class ProfileController(Controller):
             errors["password"] = problem
         if errors:
             return await _profile_page(request, db, errors=errors, status=400)
-        await service.change_password(db, member.id, form["password"])
+        keep = cookie_value(request.scope, SESSION_COOKIE) if request.scope.get("auth") == "session" else None
+        await service.change_password(db, member.id, form["password"], keep_session=keep, bus=bus)
         return Redirect("/profile?msg=password_changed", status_code=303)
 
 
@@ -222,3 +250,51 @@ async def _profile_page(
         "OrgKind": OrgKind,
     }
     return Template("profile.html", context=context, status_code=status)
+
+
+async def _send_reset(database: Database, settings: Settings, email: str) -> None:
+    """After the response: a reset link, to the address as stored (never the raw input)."""
+    try:
+        async with database.session() as db:
+            found = await service.request_password_reset(db, email)
+        if found is None:
+            return
+        raw, stored = found
+        link = f"{settings.base_url}/password/reset?token={raw}"
+        body = (
+            "Chonai（庁内放送）のパスワード再設定のご依頼を受け付けました。\n\n"
+            f"次のリンクから1時間以内に新しいパスワードを設定してください。\n{link}\n\n"
+            "お心当たりがない場合は、このメールを破棄してください。\n"
+        )
+        await send_mail(settings, stored, "【Chonai】パスワード再設定のご案内", body)
+    except Exception:  # the answer is already sent; a mail failure must not differ per address
+        log.warning("sending a password reset mail failed", exc_info=True)
+
+
+async def _after_signup(database: Database, settings: Settings, member_id: int | None, email: str) -> None:
+    """After the response: notify operators of a new applicant, or tell an address's owner it is taken."""
+    try:
+        async with database.session() as db:
+            if member_id is not None:
+                member = await db.get(Member, member_id)
+                if member is not None:  # operators were notified by service.register
+                    await send_mail(settings, member.email, "【Chonai】登録申請を受け付けました", SIGNUP_RECEIVED)
+                return
+            owner = await service.get_by_email(db, email)
+        if owner is not None:
+            body = SIGNUP_TAKEN.format(link=f"{settings.base_url}/password/forgot")
+            await send_mail(settings, owner.email, "【Chonai】登録済みのメールアドレスです", body)
+    except Exception:  # the answer is already sent and must not depend on the address
+        log.warning("sign-up follow-up mail failed", exc_info=True)
+
+
+SIGNUP_RECEIVED = (
+    "Chonai（庁内放送）への登録申請を受け付けました。\n\n"
+    "運営が所属を確認して承認すると、メールでお知らせします。\n"
+    "お心当たりがない場合は、このメールを破棄してください。\n"
+)
+SIGNUP_TAKEN = (
+    "このメールアドレスで Chonai（庁内放送）への登録申請がありましたが、このアドレスは既に登録されています。\n\n"
+    "パスワードをお忘れの場合は、次のページから再設定できます。\n{link}\n\n"
+    "お心当たりがない場合は、このメールを破棄してください（アカウントに変更はありません）。\n"
+)

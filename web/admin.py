@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from core import site_settings
 from core.access import active_member, operator_guard
-from core.deps import AppSettings, DbSession
+from core.bounds import PathId
+from core.deps import AppSettings, Bus, DbSession
 from core.errors import Invalid
 from core.members import service
 from core.members.models import Role, Status
@@ -37,7 +38,7 @@ class AdminMembersController(Controller):
 
     @post("/{member_id:int}/review")
     async def review(
-        self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings, member_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings, member_id: PathId
     ) -> Response[Any]:
         form = await read_form(request)
         approve = form.get("decision") == "approve"
@@ -51,7 +52,7 @@ class AdminMembersController(Controller):
         return Redirect(f"/admin/members?msg={'approved' if approve else 'rejected'}", status_code=303)
 
     @post("/{member_id:int}/role")
-    async def role(self, request: Request[Any, Any, Any], db: DbSession, member_id: FromPath[int]) -> Response[Any]:
+    async def role(self, request: Request[Any, Any, Any], db: DbSession, member_id: PathId) -> Response[Any]:
         form = await read_form(request)
         if form.get("role") not in {r.value for r in Role}:
             return await _page(db, errors={member_id: "権限を一覧から選んでください。"}, status=400)
@@ -64,14 +65,16 @@ class AdminMembersController(Controller):
         return Redirect("/admin/members?msg=role", status_code=303)
 
     @post("/{member_id:int}/status")
-    async def status(self, request: Request[Any, Any, Any], db: DbSession, member_id: FromPath[int]) -> Response[Any]:
+    async def status(
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, member_id: PathId
+    ) -> Response[Any]:
         form = await read_form(request)
         if form.get("status") not in {Status.APPROVED.value, Status.SUSPENDED.value}:
             return await _page(db, errors={member_id: "利用状態を一覧から選んでください。"}, status=400)
         if member_id == active_member(request).id:
             return await _page(db, errors={member_id: "自分自身を利用停止にはできません。"}, status=400)
         try:
-            await service.set_status(db, member_id, Status(form["status"]), form.get("reason", "")[:1000])
+            await service.set_status(db, member_id, Status(form["status"]), form.get("reason", "")[:1000], bus=bus)
         except MemberError as exc:
             return await _page(db, errors={member_id: exc.message}, status=404)
         return Redirect("/admin/members?msg=status", status_code=303)

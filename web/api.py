@@ -7,11 +7,13 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, delete, get, post
+from litestar.datastructures import CacheControlHeader
 from litestar.exceptions import HTTPException
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromQuery, JSONBody
 
 from core.access import active_member, member_guard, operator_guard
-from core.deps import AppSettings, DbSession
+from core.bounds import PathId
+from core.deps import AppSettings, Bus, DbSession
 from core.members import service
 from core.members.models import ApiToken, Member, Role, Status
 from web.notifications import notify_review
@@ -67,6 +69,7 @@ class MeController(Controller):
     path = "/api"
     guards = [member_guard]
     tags = ["members"]
+    cache_control = CacheControlHeader(no_store=True, private=True)  # a new token is shown once
 
     @get("/tokens")
     async def tokens(self, request: Request[Any, Any, Any], db: DbSession) -> list[TokenOut]:
@@ -80,8 +83,8 @@ class MeController(Controller):
         return TokenOut.of(token, raw)
 
     @delete("/tokens/{token_id:int}", status_code=204)
-    async def revoke_token(self, request: Request[Any, Any, Any], db: DbSession, token_id: FromPath[int]) -> None:
-        await service.revoke_api_token(db, active_member(request), token_id)
+    async def revoke_token(self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, token_id: PathId) -> None:
+        await service.revoke_api_token(db, active_member(request), token_id, bus=bus)
 
 
 class MembersAdminController(Controller):
@@ -103,7 +106,7 @@ class MembersAdminController(Controller):
 
     @post("/{member_id:int}/approve")
     async def approve(
-        self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings, member_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings, member_id: PathId
     ) -> MemberOut:
         member = await service.review(db, member_id, active_member(request), approve=True)
         await notify_review(settings, member)
@@ -115,7 +118,7 @@ class MembersAdminController(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         settings: AppSettings,
-        member_id: FromPath[int],
+        member_id: PathId,
         data: JSONBody[Review],
     ) -> MemberOut:
         member = await service.review(db, member_id, active_member(request), approve=False, reason=data.reason[:1000])
@@ -124,7 +127,7 @@ class MembersAdminController(Controller):
 
     @post("/{member_id:int}/role")
     async def role(
-        self, request: Request[Any, Any, Any], db: DbSession, member_id: FromPath[int], data: JSONBody[RoleChange]
+        self, request: Request[Any, Any, Any], db: DbSession, member_id: PathId, data: JSONBody[RoleChange]
     ) -> MemberOut:
         if member_id == active_member(request).id:
             raise HTTPException(status_code=400, detail="自分自身の権限は変更できません。")

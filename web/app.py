@@ -21,6 +21,7 @@ from core.notify import inbox as notify_inbox
 from core.notify import live as notify_live
 from core.notify import worker as mail_worker
 from core.settings import Settings, get_settings
+from core.sockets import SocketRegistry, registry_for
 from faq import routes as faq_routes
 from faq.lifecycle import BroadcastListener
 from faq.notices import session_reminders
@@ -81,6 +82,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await bus.start()
+        # Open sockets close when their session, token or account ends (core.sockets).
+        await registry_for(app).start()
         # Study sessions end (and get their FAQ draft) when their broadcast ends.
         faq_listener = BroadcastListener(db, bus)
         await faq_listener.start()
@@ -99,6 +102,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await bells.stop()
             notify_live.use_bus(None)
             await faq_listener.stop()
+            await registry_for(app).stop()
             await bus.close()
             await db.dispose()
 
@@ -150,6 +154,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     app.state.db = db
     app.state.bus = bus
+    app.state.sockets = SocketRegistry(db, bus)
     app.state.bells = bells
     app.state.settings = settings
     return app

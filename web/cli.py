@@ -84,6 +84,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from live.rooms.transport import UVICORN_WS
+    from web.serving import WS_MAX_SIZE, HttpProtocol
 
     host = args.host or settings.host
     port = args.port or settings.port
@@ -102,6 +103,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         proxy_headers=True,
         ws=UVICORN_WS,  # the protocol live.rooms.transport.DirectSink writes through (never "auto")
         ws_per_message_deflate=False,  # fan-out sockets: compression costs far more than it saves
+        http=HttpProtocol,  # uvicorn's own, plus a deadline for request headers (web/serving.py)
+        ws_max_size=WS_MAX_SIZE,
         log_config=None,
         timeout_graceful_shutdown=10,
     )

@@ -7,10 +7,11 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, get
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Template
 
 from core.access import active_member, member_guard
+from core.bounds import PathId
 from core.deps import DbSession
 from core.errors import Invalid, NotFound
 from core.members import directory, profile
@@ -108,7 +109,7 @@ class DirectoryController(Controller):
         return Template("members/directory.html", context=context, status_code=status)
 
     @get("/{member_id:int}")
-    async def member(self, request: Request[Any, Any, Any], db: DbSession, member_id: FromPath[int]) -> Template:
+    async def member(self, request: Request[Any, Any, Any], db: DbSession, member_id: PathId) -> Template:
         viewer = active_member(request)
         member = await db.get(Member, member_id)
         operator = viewer.has_role(Role.OPERATOR)

@@ -16,7 +16,7 @@ from litestar.exceptions import (
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
 from redis.exceptions import RedisError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from core.access import AccountInactive, LoginRequired
@@ -110,8 +110,23 @@ def _japanese(text: str) -> str:
 
 
 def _database_down(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if _bad_value(exc):  # a value the database cannot hold is the client's mistake, not an outage
+        return _bad_input(request, exc)
     log.error("database unavailable: %s", exc.__class__.__name__)
     return error_response(request, HTTP_503_SERVICE_UNAVAILABLE, "unavailable", MESSAGES[503])
+
+
+def _bad_value(exc: Exception) -> bool:
+    """A DataError (SQLSTATE class 22, asyncpg's argument checks, SQLite's integer overflow)."""
+    orig = getattr(exc, "orig", None)
+    state = str(getattr(orig, "sqlstate", "") or getattr(orig, "pgcode", "") or "")
+    return isinstance(exc, DataError) or state.startswith("22") or isinstance(orig, OverflowError | ValueError)
+
+
+def _bad_input(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Input past every declared bound (nesting too deep, a number too large): 400, logged quietly."""
+    log.info("refused bad input on %s %s: %s", request.method, request.url.path, exc.__class__.__name__)
+    return error_response(request, 400, "invalid_input", MESSAGES[400])
 
 
 def _refusal(request: Request[Any, Any, Any], exc: Refusal) -> Response[Any]:
@@ -143,5 +158,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     PoolTimeout: _database_down,
     ConnectionError: _database_down,
     TimeoutError: _database_down,  # e.g. asyncpg's connect/command timeouts on a partitioned network
+    RecursionError: _bad_input,  # JSON nested deeper than the decoder goes
+    OverflowError: _bad_input,  # an integer too large for SQLite, a date past year 9999
     Exception: _unexpected,
 }

@@ -10,12 +10,13 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromQuery, JSONBody
 from litestar.response import Redirect
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.access import active_member, member_guard
+from core.bounds import PathId
 from core.deps import DbSession
 from core.errors import Invalid, NotFound
 from core.members.models import Member, Status
@@ -123,7 +124,7 @@ class FollowsApi(Controller):
         return Response((await _out(db, [row]))[0], status_code=201 if new else 200)
 
     @delete("/{follow_id:int}", status_code=204)
-    async def unfollow(self, request: Request[Any, Any, Any], db: DbSession, follow_id: FromPath[int]) -> None:
+    async def unfollow(self, request: Request[Any, Any, Any], db: DbSession, follow_id: PathId) -> None:
         if not 1 <= follow_id <= MAX_ID:
             raise NotFound("このフォローは見つかりませんでした。")
         await follows.unfollow(db, active_member(request).id, follow_id)

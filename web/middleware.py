@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
 import time
 import uuid
 from http.cookies import SimpleCookie
+from secrets import compare_digest
 from typing import Any
 
 from litestar.config.csrf import CSRFConfig
-from litestar.datastructures import MutableScopeHeaders
-from litestar.enums import ScopeType
-from litestar.middleware.csrf import CSRFMiddleware
+from litestar.connection import Request
+from litestar.datastructures import Cookie, MutableScopeHeaders
+from litestar.enums import RequestEncodingType, ScopeType
+from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.middleware._utils import should_bypass_middleware
+from litestar.middleware.csrf import CSRF_SECRET_LENGTH, CSRFMiddleware, generate_csrf_hash, generate_csrf_token
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from litestar.types.asgi_types import WebSocketResponseBodyEvent, WebSocketResponseStartEvent
+from litestar.utils.scope.state import ScopeState
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -23,6 +29,7 @@ from core.access import scope_header
 from core.db import Database
 from core.logs import request_id_var
 from core.members import service
+from core.sockets import session_credential, token_credential
 
 log = logging.getLogger("chonai.access")
 
@@ -88,6 +95,8 @@ class RequestContextMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
+        if "\x00" in scope.get("path", ""):  # no file or route has a NUL in its name
+            raise NotFoundException()
         incoming = scope_header(scope, b"x-request-id")
         request_id = incoming if incoming and _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
@@ -154,8 +163,10 @@ class AuthMiddleware:
             return None, None
         async with self.db.session() as db:
             if token:
+                scope["credential"] = token_credential(service.hash_token(token))  # type: ignore[typeddict-unknown-key]
                 return await service.member_for_api_token(db, token), "token"
             assert session_raw is not None
+            scope["credential"] = session_credential(service.hash_token(session_raw))  # type: ignore[typeddict-unknown-key]
             return await service.member_for_session(db, session_raw), "session"
 
 
@@ -187,15 +198,61 @@ async def _deny_unavailable(scope: Scope, send: Send) -> None:
 class ChonaiCSRFMiddleware(CSRFMiddleware):
     """Double-submit CSRF on every unsafe request that a browser's cookies could authenticate.
 
-    A request carrying only a Bearer token (no session cookie) cannot be forged
-    cross-site, so scripts and integrations need no CSRF token.
+    The token is signed with a key bound to the session cookie, so a token minted before
+    login (or for another session) is refused, and a new session gets a new token. A request
+    carrying only a Bearer token (no session cookie) cannot be forged cross-site, so scripts
+    and integrations need no CSRF token.
     """
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == ScopeType.HTTP and bearer_token(scope) and not cookie_value(scope, SESSION_COOKIE):
+        if scope["type"] != ScopeType.HTTP or (bearer_token(scope) and not cookie_value(scope, SESSION_COOKIE)):
             await self.app(scope, receive, send)
             return
-        await super().__call__(scope, receive, send)
+        if should_bypass_middleware(
+            scope=scope,
+            scopes=self.scopes,
+            exclude_opt_key=self.config.exclude_from_csrf_key,
+            exclude_path_pattern=self.exclude,
+        ):
+            await self.app(scope, receive, send)
+            return
+        request: Request[Any, Any, Any] = scope["litestar_app"].request_class(scope=scope, receive=receive)
+        secret = self._bound_secret(scope)
+        cookie = request.cookies.get(self.config.cookie_name)
+        if cookie is not None and self._decode(cookie, secret) is None:
+            cookie = None  # minted for another session (or before login): a new one replaces it
+        state = ScopeState.from_scope(scope)
+        if request.method in self.config.safe_methods:
+            token = state.csrf_token = cookie or generate_csrf_token(secret=secret)
+            await self.app(scope, receive, self.create_send_wrapper(send=send, csrf_cookie=cookie, token=token))
+            return
+        submitted = request.headers.get(self.config.header_name)
+        content_type, _ = request.content_type
+        if not submitted and content_type in {RequestEncodingType.URL_ENCODED, RequestEncodingType.MULTI_PART}:
+            submitted = (await request.form()).get("_csrf_token", None)
+        mine = self._decode(cookie, secret) if cookie else None
+        theirs = self._decode(submitted, secret) if isinstance(submitted, str) else None
+        if mine is None or theirs is None or not compare_digest(mine, theirs) or not isinstance(submitted, str):
+            raise PermissionDeniedException("CSRF token verification failed")
+        state.csrf_token = submitted
+        await self.app(scope, receive, send)
+
+    def _bound_secret(self, scope: Scope) -> str:
+        session = cookie_value(scope, SESSION_COOKIE) or ""
+        binding = hashlib.sha256(session.encode()).hexdigest() if session else "anonymous"
+        return f"{self.config.secret}:{binding}"
+
+    @staticmethod
+    def _decode(token: str, secret: str) -> str | None:
+        if len(token) < CSRF_SECRET_LENGTH + 1:
+            return None
+        value, signature = token[:CSRF_SECRET_LENGTH], token[CSRF_SECRET_LENGTH:]
+        return value if compare_digest(signature, generate_csrf_hash(token=value, secret=secret)) else None
+
+
+def csrf_cookie_name(secure: bool) -> str:
+    """`__Host-` behind HTTPS: the browser then insists on Secure, Path=/ and no Domain."""
+    return "__Host-chonai_csrf" if secure else "chonai_csrf"
 
 
 def csrf_config(secret: str, secure: bool) -> CSRFConfig:
@@ -204,6 +261,20 @@ def csrf_config(secret: str, secure: bool) -> CSRFConfig:
         secret=secret,
         cookie_secure=secure,
         cookie_samesite="lax",
-        cookie_name="chonai_csrf",
+        cookie_name=csrf_cookie_name(secure),
         exclude=["/notifications/unsubscribe"],
     )
+
+
+def csrf_reset(settings: Any) -> list[Cookie]:
+    """Drop the CSRF cookie (login, logout): the next page mints one bound to the new session."""
+    return [
+        Cookie(
+            key=csrf_cookie_name(settings.secure_cookies),
+            value="",
+            max_age=0,
+            path="/",
+            secure=settings.secure_cookies,
+            samesite="lax",
+        )
+    ]

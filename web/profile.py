@@ -7,11 +7,12 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, patch, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromQuery, JSONBody
 from litestar.response import Redirect, Template
 
 from core import site_settings
 from core.access import active_member, member_guard, operator_guard
+from core.bounds import PathId
 from core.deps import AppSettings, DbSession
 from core.errors import Forbidden, Invalid, NotFound
 from core.mail import send_mail
@@ -223,7 +224,7 @@ class ProfileApiController(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         settings: AppSettings,
-        member_id: FromPath[int],
+        member_id: PathId,
         data: JSONBody[ProfilePatch],
     ) -> ProfileOut:
         """Only one's own profile: anyone else's is refused with 403."""
@@ -232,7 +233,7 @@ class ProfileApiController(Controller):
         return await _patch(db, settings, await _me(request, db), data)
 
     @get("/members/{member_id:int}/changes", guards=[operator_guard])
-    async def changes(self, db: DbSession, member_id: FromPath[int]) -> list[ChangeOut]:
+    async def changes(self, db: DbSession, member_id: PathId) -> list[ChangeOut]:
         if await db.get(Member, member_id) is None:
             raise NotFound("該当するメンバーが見つかりません。")
         return [

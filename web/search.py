@@ -12,10 +12,11 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
 from core.access import active_member, member_guard, operator_guard
+from core.bounds import PathId
 from core.deps import DbSession
 from core.errors import Invalid
 from core.search import glossary
@@ -193,7 +194,7 @@ class SearchPages(Controller):
         return Redirect("/search/glossary?msg=saved", status_code=303)
 
     @post("/glossary/{entry_id:int}/delete", guards=[operator_guard])
-    async def glossary_delete(self, db: DbSession, entry_id: FromPath[int]) -> Redirect:
+    async def glossary_delete(self, db: DbSession, entry_id: PathId) -> Redirect:
         await glossary.delete(db, entry_id)
         return Redirect("/search/glossary?msg=deleted", status_code=303)
 

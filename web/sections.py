@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from core import site_settings
 from core.access import active_member, member_guard
+from core.bounds import PathId
 from core.deps import AppSettings, DbSession
 from core.errors import Invalid, Refusal
 from core.sections import founding, notices
@@ -78,13 +79,13 @@ class SectionPagesController(Controller):
 
     @get("/proposals/{proposal_id:int}")
     async def proposal(
-        self, request: Request[Any, Any, Any], db: DbSession, proposal_id: FromPath[int], msg: FromQuery[str] = ""
+        self, request: Request[Any, Any, Any], db: DbSession, proposal_id: PathId, msg: FromQuery[str] = ""
     ) -> Template:
         return await _proposal_page(request, db, proposal_id, notice=NOTICES.get(msg))
 
     @post("/proposals/{proposal_id:int}/support")
     async def support(
-        self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings, proposal_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings, proposal_id: PathId
     ) -> Response[Any]:
         threshold = (await site_settings.load(db)).founding_supporters
         try:
@@ -99,9 +100,7 @@ class SectionPagesController(Controller):
         return Redirect(f"/sections/proposals/{proposal_id}?msg=supported", status_code=303)
 
     @post("/proposals/{proposal_id:int}/withdraw")
-    async def withdraw(
-        self, request: Request[Any, Any, Any], db: DbSession, proposal_id: FromPath[int]
-    ) -> Response[Any]:
+    async def withdraw(self, request: Request[Any, Any, Any], db: DbSession, proposal_id: PathId) -> Response[Any]:
         try:
             await founding.withdraw(db, active_member(request), proposal_id)
         except Refusal as exc:
@@ -112,20 +111,20 @@ class SectionPagesController(Controller):
 
     @get("/{section_id:int}")
     async def section(
-        self, request: Request[Any, Any, Any], db: DbSession, section_id: FromPath[int], msg: FromQuery[str] = ""
+        self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId, msg: FromQuery[str] = ""
     ) -> Template:
         return await _section_page(request, db, section_id, notice=NOTICES.get(msg))
 
     @post("/{section_id:int}/join")
-    async def join(self, request: Request[Any, Any, Any], db: DbSession, section_id: FromPath[int]) -> Response[Any]:
+    async def join(self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId) -> Response[Any]:
         return await _act(request, db, section_id, "joined", sections.join(db, active_member(request), section_id))
 
     @post("/{section_id:int}/leave")
-    async def leave(self, request: Request[Any, Any, Any], db: DbSession, section_id: FromPath[int]) -> Response[Any]:
+    async def leave(self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId) -> Response[Any]:
         return await _act(request, db, section_id, "left", sections.leave(db, active_member(request), section_id))
 
     @get("/{section_id:int}/edit")
-    async def edit_form(self, request: Request[Any, Any, Any], db: DbSession, section_id: FromPath[int]) -> Template:
+    async def edit_form(self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId) -> Template:
         section = await sections.get_section(db, section_id)
         if not sections.can_manage(active_member(request), section):
             raise Refusal("forbidden", "課のページを編集できるのは課長と運営です。", 403)
@@ -133,7 +132,7 @@ class SectionPagesController(Controller):
         return await _edit_page(db, section_id, values, {})
 
     @post("/{section_id:int}/edit")
-    async def edit(self, request: Request[Any, Any, Any], db: DbSession, section_id: FromPath[int]) -> Response[Any]:
+    async def edit(self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId) -> Response[Any]:
         form = await read_form(request)
         try:
             await sections.update_page(
@@ -148,26 +147,24 @@ class SectionPagesController(Controller):
         return Redirect(f"/sections/{section_id}?msg=saved", status_code=303)
 
     @post("/{section_id:int}/deputies")
-    async def deputies(
-        self, request: Request[Any, Any, Any], db: DbSession, section_id: FromPath[int]
-    ) -> Response[Any]:
+    async def deputies(self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId) -> Response[Any]:
         form = await read_form(request)
         member_id = int(form["member_id"]) if form.get("member_id", "").isdigit() else 0
         change = sections.set_deputy(db, active_member(request), section_id, member_id, form.get("deputy") == "on")
         return await _act(request, db, section_id, "deputy", change)
 
     @post("/{section_id:int}/rename")
-    async def rename(self, request: Request[Any, Any, Any], db: DbSession, section_id: FromPath[int]) -> Response[Any]:
+    async def rename(self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId) -> Response[Any]:
         form = await read_form(request)
         change = sections.rename(db, active_member(request), section_id, form.get("name", ""))
         return await _act(request, db, section_id, "renamed", change)
 
     @post("/{section_id:int}/archive")
-    async def archive(self, request: Request[Any, Any, Any], db: DbSession, section_id: FromPath[int]) -> Response[Any]:
+    async def archive(self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId) -> Response[Any]:
         return await _act(request, db, section_id, "archived", sections.archive(db, active_member(request), section_id))
 
     @post("/{section_id:int}/merge")
-    async def merge(self, request: Request[Any, Any, Any], db: DbSession, section_id: FromPath[int]) -> Response[Any]:
+    async def merge(self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId) -> Response[Any]:
         form = await read_form(request)
         target = int(form["target_id"]) if form.get("target_id", "").isdigit() else 0
         try:

@@ -7,10 +7,11 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post, put
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromQuery, JSONBody
 
 from core import site_settings
 from core.access import active_member, member_guard
+from core.bounds import PathId
 from core.deps import AppSettings, DbSession
 from core.members.models import Member
 from core.sections import founding, notices
@@ -140,7 +141,7 @@ class SectionsApiController(Controller):
         return [SectionOut.of(s.section, s.member_count) for s in await sections.list_sections(db, q[:60], kind)]
 
     @get("/{section_id:int}")
-    async def detail(self, db: DbSession, section_id: FromPath[int]) -> SectionDetailOut:
+    async def detail(self, db: DbSession, section_id: PathId) -> SectionDetailOut:
         from web.section_content import section_content
 
         section = await sections.get_section(db, section_id)
@@ -158,7 +159,7 @@ class SectionsApiController(Controller):
 
     @patch("/{section_id:int}")
     async def update(
-        self, request: Request[Any, Any, Any], db: DbSession, section_id: FromPath[int], data: JSONBody[SectionUpdate]
+        self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId, data: JSONBody[SectionUpdate]
     ) -> SectionOut:
         section = await sections.get_section(db, section_id)
         kind = data.type or section.kind.value
@@ -168,16 +169,16 @@ class SectionsApiController(Controller):
         return await _section_out(db, section)
 
     @post("/{section_id:int}/join")
-    async def join(self, request: Request[Any, Any, Any], db: DbSession, section_id: FromPath[int]) -> SectionOut:
+    async def join(self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId) -> SectionOut:
         return await _section_out(db, await sections.join(db, active_member(request), section_id))
 
     @post("/{section_id:int}/leave")
-    async def leave(self, request: Request[Any, Any, Any], db: DbSession, section_id: FromPath[int]) -> SectionOut:
+    async def leave(self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId) -> SectionOut:
         return await _section_out(db, await sections.leave(db, active_member(request), section_id))
 
     @put("/{section_id:int}/deputies/{member_id:int}")
     async def appoint(
-        self, request: Request[Any, Any, Any], db: DbSession, section_id: FromPath[int], member_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId, member_id: PathId
     ) -> SectionOut:
         return await _section_out(
             db, await sections.set_deputy(db, active_member(request), section_id, member_id, True)
@@ -185,7 +186,7 @@ class SectionsApiController(Controller):
 
     @delete("/{section_id:int}/deputies/{member_id:int}", status_code=200)
     async def dismiss(
-        self, request: Request[Any, Any, Any], db: DbSession, section_id: FromPath[int], member_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId, member_id: PathId
     ) -> SectionOut:
         return await _section_out(
             db, await sections.set_deputy(db, active_member(request), section_id, member_id, False)
@@ -193,17 +194,17 @@ class SectionsApiController(Controller):
 
     @post("/{section_id:int}/rename")
     async def rename(
-        self, request: Request[Any, Any, Any], db: DbSession, section_id: FromPath[int], data: JSONBody[RenameIn]
+        self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId, data: JSONBody[RenameIn]
     ) -> SectionOut:
         return await _section_out(db, await sections.rename(db, active_member(request), section_id, data.name))
 
     @post("/{section_id:int}/archive")
-    async def archive(self, request: Request[Any, Any, Any], db: DbSession, section_id: FromPath[int]) -> SectionOut:
+    async def archive(self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId) -> SectionOut:
         return await _section_out(db, await sections.archive(db, active_member(request), section_id))
 
     @post("/{section_id:int}/merge")
     async def merge(
-        self, request: Request[Any, Any, Any], db: DbSession, section_id: FromPath[int], data: JSONBody[MergeIn]
+        self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId, data: JSONBody[MergeIn]
     ) -> SectionOut:
         return await _section_out(db, await sections.merge(db, active_member(request), section_id, data.into))
 
@@ -219,12 +220,12 @@ class SectionsApiController(Controller):
         return await _proposal_out(db, await founding.get_proposal(db, proposal.id))
 
     @get("/proposals/{proposal_id:int}")
-    async def proposal(self, db: DbSession, proposal_id: FromPath[int]) -> ProposalOut:
+    async def proposal(self, db: DbSession, proposal_id: PathId) -> ProposalOut:
         return await _proposal_out(db, await founding.get_proposal(db, proposal_id))
 
     @post("/proposals/{proposal_id:int}/support")
     async def support(
-        self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings, proposal_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings, proposal_id: PathId
     ) -> SupportOut:
         threshold = (await site_settings.load(db)).founding_supporters
         result = await founding.support(db, active_member(request), proposal_id, threshold)

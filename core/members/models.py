@@ -140,6 +140,17 @@ class AuthAttempt(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class LoginThrottle(Base):
+    """Failed logins per key and when the next attempt is allowed (core.members.throttle)."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(320), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    next_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
 class MemberChange(Base):
     """One changed profile field (name, organisation, ...) with its old and new value, for operators."""
 

@@ -15,14 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import utcnow
 from core.errors import Refusal
+from core.events import EventBus
+from core.members import throttle
 from core.members.models import ApiToken, AuthAttempt, LoginSession, Member, PasswordReset, Role, Status
 from core.members.validation import SignupData, normalise_email
+from core.sockets import Revoked, publish_revoked
 
 SESSION_LIFETIME = dt.timedelta(days=14)
 RESET_LIFETIME = dt.timedelta(hours=1)
-LOGIN_WINDOW = dt.timedelta(minutes=15)
-LOGIN_MAX_PER_EMAIL = 5
-LOGIN_MAX_PER_IP = 30
 RESET_MAX_PER_EMAIL = 3
 API_TOKEN_PREFIX = "chn_"
 
@@ -37,8 +37,9 @@ _MEMBER_STATUS = {"not_found": 404, "already_reviewed": 409, "rate_limited": 429
 class MemberError(Refusal):
     """A refusal the caller shows to the user; `code` is stable for the API, the status follows from it."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, retry_after: float | None = None) -> None:
         super().__init__(code, message, _MEMBER_STATUS.get(code, 400))
+        self.retry_after = retry_after
 
 
 def hash_token(raw: str) -> str:
@@ -62,7 +63,11 @@ async def get_by_email(db: AsyncSession, email: str) -> Member | None:
 
 
 async def register(db: AsyncSession, data: SignupData, *, announce: bool = True) -> Member:
-    """Create a pending member (operators are notified in the same transaction); refuse a duplicate e-mail."""
+    """Create a pending member (operators are notified in the same transaction); refuse a duplicate e-mail.
+
+    The password is hashed first either way, so a taken address answers in the same time.
+    """
+    password_hash = await hash_password(data.password)
     if await get_by_email(db, data.email):
         raise MemberError("email_taken", "このメールアドレスは既に登録されています。")
     member = Member(
@@ -72,7 +77,7 @@ async def register(db: AsyncSession, data: SignupData, *, announce: bool = True)
         organisation=data.organisation,
         department=data.department,
         prefecture=data.prefecture,
-        password_hash=await hash_password(data.password),
+        password_hash=password_hash,
         role=Role.MEMBER,
         status=Status.PENDING,
     )
@@ -149,20 +154,30 @@ async def set_role(db: AsyncSession, member_id: int, role: Role) -> Member:
     return member
 
 
-async def set_status(db: AsyncSession, member_id: int, status: Status, reason: str = "") -> Member:
-    """Suspending also ends every session and revokes every token at once."""
+async def set_status(
+    db: AsyncSession, member_id: int, status: Status, reason: str = "", *, bus: EventBus | None = None
+) -> Member:
+    """Suspending also ends every session, revokes every token and closes every open socket at once."""
     member = await _get(db, member_id)
     member.status = status
     member.review_reason = reason or member.review_reason
     if status is not Status.APPROVED:
-        await db.execute(delete(LoginSession).where(LoginSession.member_id == member.id))
-        await db.execute(
-            update(ApiToken)
-            .where(ApiToken.member_id == member.id, ApiToken.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
-        )
+        await _end_credentials(db, member.id)
     await db.commit()
+    if status is not Status.APPROVED and bus is not None:
+        await publish_revoked(bus, Revoked(member_id=member.id, every=True, inactive=True))
     return member
+
+
+async def _end_credentials(db: AsyncSession, member_id: int) -> None:
+    """Every session and API token of the member (in the caller's transaction)."""
+    await db.execute(delete(LoginSession).where(LoginSession.member_id == member_id))
+    await db.execute(
+        update(ApiToken)
+        .where(ApiToken.member_id == member_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def _recent_attempts(db: AsyncSession, kind: str, key: str, window: dt.timedelta) -> int:
@@ -176,20 +191,25 @@ async def _record_attempt(db: AsyncSession, kind: str, key: str) -> None:
     await db.commit()
 
 
-async def authenticate(db: AsyncSession, email: str, password: str, ip: str) -> Member:
-    """Check a password login, limited per address and per client IP across processes."""
+async def authenticate(db: AsyncSession, email: str, password: str, ip: str, device: str | None = None) -> Member:
+    """Check a password login under the throttle (core.members.throttle): atomic, across processes.
+
+    `device` is the nonce of a valid device cookie for this address (`throttle.trusted_device`).
+    """
     email = normalise_email(email)
-    if (
-        await _recent_attempts(db, "login_email", email, LOGIN_WINDOW) >= LOGIN_MAX_PER_EMAIL
-        or await _recent_attempts(db, "login_ip", ip, LOGIN_WINDOW) >= LOGIN_MAX_PER_IP
-    ):
-        raise MemberError("rate_limited", "ログインの試行回数が多すぎます。15分ほど待ってから再度お試しください。")
+    keys = throttle.keys_for(email, ip, device)
+    wait = await throttle.charge(db, keys)
+    if wait is not None:
+        raise MemberError(
+            "rate_limited",
+            f"ログインの失敗が続いたため、{int(wait)}秒ほど待ってから再度お試しください。",
+            retry_after=wait,
+        )
     member = await get_by_email(db, email)
     ok = await verify_password(member.password_hash if member else _DUMMY_HASH, password)
     if member is None or not ok:
-        await _record_attempt(db, "login_email", email)
-        await _record_attempt(db, "login_ip", ip)
         raise MemberError("bad_credentials", "メールアドレスまたはパスワードが正しくありません。")
+    await throttle.succeeded(db, keys)
     if _hasher.check_needs_rehash(member.password_hash):
         member.password_hash = await hash_password(password)
         await db.commit()
@@ -217,9 +237,29 @@ async def member_for_session(db: AsyncSession, raw: str) -> Member | None:
     return row.member
 
 
-async def end_session(db: AsyncSession, raw: str) -> None:
-    await db.execute(delete(LoginSession).where(LoginSession.token_hash == hash_token(raw)))
+async def member_for_credential(db: AsyncSession, credential: str | None) -> Member | None:
+    """The member a socket's recorded credential still belongs to (None once it ended)."""
+    kind, _, token_hash = (credential or "").partition(":")
+    if kind == "session":
+        row = await db.get(LoginSession, token_hash)
+        return row.member if row is not None and row.expires_at > utcnow() else None
+    if kind == "token":
+        query = select(ApiToken).where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None))
+        token = (await db.execute(query)).scalar_one_or_none()
+        return token.member if token is not None else None
+    return None
+
+
+async def end_session(db: AsyncSession, raw: str, *, bus: EventBus | None = None) -> None:
+    """Log out: the session row goes, then every socket it opened closes (on every process)."""
+    token_hash = hash_token(raw)
+    result = await db.execute(
+        delete(LoginSession).where(LoginSession.token_hash == token_hash).returning(LoginSession.member_id)
+    )
+    member_id = result.scalar_one_or_none()
     await db.commit()
+    if member_id is not None and bus is not None:
+        await publish_revoked(bus, Revoked(member_id=int(member_id), session=token_hash))
 
 
 async def create_api_token(db: AsyncSession, member: Member, name: str) -> tuple[ApiToken, str]:
@@ -239,12 +279,15 @@ async def list_api_tokens(db: AsyncSession, member: Member) -> list[ApiToken]:
     return list(rows.scalars())
 
 
-async def revoke_api_token(db: AsyncSession, member: Member, token_id: int) -> None:
+async def revoke_api_token(db: AsyncSession, member: Member, token_id: int, *, bus: EventBus | None = None) -> None:
     token = await db.get(ApiToken, token_id)
     if token is None or token.member_id != member.id or token.revoked_at is not None:
         raise MemberError("not_found", "該当するトークンが見つかりません。")
     token.revoked_at = utcnow()
+    token_hash = token.token_hash
     await db.commit()
+    if bus is not None:
+        await publish_revoked(bus, Revoked(member_id=member.id, token=token_hash))
 
 
 async def member_for_api_token(db: AsyncSession, raw: str) -> Member | None:
@@ -261,14 +304,41 @@ async def member_for_api_token(db: AsyncSession, raw: str) -> Member | None:
     return token.member
 
 
-async def change_password(db: AsyncSession, member_id: int, new_password: str) -> None:
+async def change_password(
+    db: AsyncSession, member_id: int, new_password: str, *, keep_session: str | None, bus: EventBus | None = None
+) -> None:
+    """A new password ends every other session (and its sockets) and every unused reset link.
+
+    API tokens stay: the member is logged in and revokes them on the same profile page.
+    `keep_session` is the raw session token of the browser that changed it.
+    """
     member = await _get(db, member_id)
     member.password_hash = await hash_password(new_password)
+    kept = hash_token(keep_session) if keep_session else None
+    ended = delete(LoginSession).where(LoginSession.member_id == member_id)
+    if kept is not None:
+        ended = ended.where(LoginSession.token_hash != kept)
+    await db.execute(ended)
+    await _expire_resets(db, member_id)
     await db.commit()
+    if bus is not None:
+        await publish_revoked(bus, Revoked(member_id=member_id, sessions=True, keep_session=kept))
 
 
-async def request_password_reset(db: AsyncSession, email: str) -> str | None:
-    """Return a raw reset token for an existing member, or None; callers never reveal which."""
+async def _expire_resets(db: AsyncSession, member_id: int) -> None:
+    await db.execute(
+        update(PasswordReset)
+        .where(PasswordReset.member_id == member_id, PasswordReset.used_at.is_(None))
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def request_password_reset(db: AsyncSession, email: str) -> tuple[str, str] | None:
+    """(raw reset token, the member's stored address) for an existing member, or None.
+
+    Callers never reveal which, and mail the stored address, never the raw input.
+    """
     email = normalise_email(email)
     if await _recent_attempts(db, "reset", email, dt.timedelta(hours=1)) >= RESET_MAX_PER_EMAIL:
         return None
@@ -277,20 +347,38 @@ async def request_password_reset(db: AsyncSession, email: str) -> str | None:
     if member is None or member.status in {Status.REJECTED, Status.SUSPENDED}:
         return None
     raw = secrets.token_urlsafe(32)
+    stored = member.email
     db.add(PasswordReset(token_hash=hash_token(raw), member_id=member.id, expires_at=utcnow() + RESET_LIFETIME))
     await db.commit()
-    return raw
+    return raw, stored
 
 
-async def reset_password(db: AsyncSession, raw: str, new_password: str) -> Member:
-    row = await db.get(PasswordReset, hash_token(raw))
-    if row is None or row.used_at is not None or row.expires_at <= utcnow():
+async def reset_password(db: AsyncSession, raw: str, new_password: str, *, bus: EventBus | None = None) -> Member:
+    """Recover an account: the link is used exactly once, and everything else ends with it.
+
+    Whoever reset the password may be recovering from a compromise, so every session, every
+    API token, every other reset link and every open socket of the member ends.
+    """
+    password_hash = await hash_password(new_password)
+    now = utcnow()
+    claimed = await db.execute(
+        update(PasswordReset)
+        .where(
+            PasswordReset.token_hash == hash_token(raw), PasswordReset.used_at.is_(None), PasswordReset.expires_at > now
+        )
+        .values(used_at=now)
+        .returning(PasswordReset.member_id)
+        .execution_options(synchronize_session=False)
+    )
+    member_id = claimed.scalar_one_or_none()
+    member = await db.get(Member, member_id) if member_id is not None else None
+    if member is None:
+        await db.rollback()
         raise MemberError("reset_invalid", "このリンクは無効か期限切れです。もう一度お手続きください。")
-    member = await db.get(Member, row.member_id)
-    assert member is not None
-    member.password_hash = await hash_password(new_password)
-    row.used_at = utcnow()
-    # A new password ends every other session, as users expect after a reset.
-    await db.execute(delete(LoginSession).where(LoginSession.member_id == member.id))
+    member.password_hash = password_hash
+    await _end_credentials(db, member.id)
+    await _expire_resets(db, member.id)
     await db.commit()
+    if bus is not None:
+        await publish_revoked(bus, Revoked(member_id=member.id, every=True))
     return member

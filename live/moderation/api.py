@@ -11,9 +11,10 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, delete, get, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import JSONBody, QueryParameter
 
 from core.access import active_member, member_guard
+from core.bounds import Id, PathId, Position
 from core.deps import Bus, DbSession
 from core.errors import Invalid
 from live.access import moderated_broadcast
@@ -27,29 +28,29 @@ Reason = Annotated[str, msgspec.Meta(max_length=500)]
 
 
 class TimeoutIn(msgspec.Struct, forbid_unknown_fields=True):
-    member_id: int
-    seconds: int
+    member_id: Id
+    seconds: Position
     reason: Reason = ""
 
 
 class BanIn(msgspec.Struct, forbid_unknown_fields=True):
-    member_id: int
+    member_id: Id
     scope: str = "program"
     reason: Reason = ""
 
 
 class LiftIn(msgspec.Struct, forbid_unknown_fields=True):
-    member_id: int
+    member_id: Id
     reason: Reason = ""
 
 
 class ControlsIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    slow_mode_seconds: int | None = None
+    slow_mode_seconds: Position | None = None
     locked: bool | None = None
     comments_off: bool | None = None
-    delay_seconds: int | None = None
+    delay_seconds: Position | None = None
     pinned_text: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
-    picked_position: int | None = None
+    picked_position: Id | None = None  # a comment's position (1, 2, …); null clears the pick
 
 
 class ControlsOut(msgspec.Struct):
@@ -170,7 +171,7 @@ class ModerationController(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        broadcast_id: FromPath[int],
+        broadcast_id: PathId,
         data: JSONBody[TimeoutIn],
     ) -> RestrictionOut:
         actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
@@ -184,7 +185,7 @@ class ModerationController(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        broadcast_id: FromPath[int],
+        broadcast_id: PathId,
         data: JSONBody[BanIn],
     ) -> BanOut:
         actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
@@ -198,7 +199,7 @@ class ModerationController(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        broadcast_id: FromPath[int],
+        broadcast_id: PathId,
         data: JSONBody[LiftIn],
     ) -> LiftOut:
         actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
@@ -207,9 +208,7 @@ class ModerationController(Controller):
         return LiftOut(data.member_id, lifted)
 
     @get("/controls")
-    async def get_controls(
-        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: FromPath[int]
-    ) -> ControlsOut:
+    async def get_controls(self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId) -> ControlsOut:
         await moderated_broadcast(db, active_member(request), broadcast_id)
         controls = await service.controls(db, broadcast_id)
         await db.commit()
@@ -221,7 +220,7 @@ class ModerationController(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        broadcast_id: FromPath[int],
+        broadcast_id: PathId,
         data: JSONBody[ControlsIn],
     ) -> ControlsOut:
         actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
@@ -233,7 +232,7 @@ class ModerationController(Controller):
         return out
 
     @get("/words")
-    async def words(self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: FromPath[int]) -> list[WordOut]:
+    async def words(self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId) -> list[WordOut]:
         _, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
         return [WordOut.of(w) for w in await service.blocked_words(db, broadcast.program_id)]
 
@@ -243,7 +242,7 @@ class ModerationController(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        broadcast_id: FromPath[int],
+        broadcast_id: PathId,
         data: JSONBody[WordIn],
     ) -> WordOut:
         actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
@@ -260,8 +259,8 @@ class ModerationController(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        broadcast_id: FromPath[int],
-        word_id: FromPath[int],
+        broadcast_id: PathId,
+        word_id: PathId,
     ) -> None:
         actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
         await service.remove_blocked_word(db, actor, word_id, broadcast)
@@ -269,14 +268,14 @@ class ModerationController(Controller):
 
     @get("/sanctions")
     async def sanctions(
-        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId
     ) -> list[SanctionOut]:
         _, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
         return [SanctionOut.of(s) for s in await service.active_sanctions(db, broadcast)]
 
     @get("/viewers")
     async def viewers(
-        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId
     ) -> list[ViewerSampleOut]:
         """Viewer-count samples over time (oldest first, at most the last 24 hours' worth)."""
         await moderated_broadcast(db, active_member(request), broadcast_id)
@@ -288,7 +287,7 @@ class ModerationController(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        broadcast_id: FromPath[int],
+        broadcast_id: PathId,
         data: JSONBody[StateIn],
     ) -> StateOut:
         """Open the lobby, go live, end: the control page's buttons, through the schedule's one state change."""
@@ -306,8 +305,8 @@ class ModerationController(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        broadcast_id: FromPath[int],
-        report_id: FromPath[int],
+        broadcast_id: PathId,
+        report_id: PathId,
     ) -> ReportHandledOut:
         actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
         await service.handle_report(db, actor, broadcast, report_id)
@@ -316,7 +315,11 @@ class ModerationController(Controller):
 
     @get("/audit")
     async def audit(
-        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: FromPath[int], limit: FromQuery[int] = 200
+        self,
+        request: Request[Any, Any, Any],
+        db: DbSession,
+        broadcast_id: PathId,
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
     ) -> list[AuditOut]:
         await moderated_broadcast(db, active_member(request), broadcast_id)
         return [AuditOut.of(a) for a in (await service.audit_log(db, broadcast_id))[: max(1, min(limit, 1000))]]

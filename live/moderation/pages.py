@@ -6,10 +6,10 @@ from typing import Any
 
 from litestar import Request, get
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath
 from litestar.response import Template
 
 from core.access import Forbidden, active_member, member_guard
+from core.bounds import PathId
 from core.deps import DbSession
 from core.members.models import Role
 from live.access import can_moderate
@@ -30,7 +30,7 @@ assert all(TIMEOUT_MIN <= s <= TIMEOUT_MAX for s, _ in TIMEOUT_CHOICES)
 
 
 @get("/broadcasts/{broadcast_id:int}/control", guards=[member_guard], include_in_schema=False)
-async def control_page(request: Request[Any, Any, Any], db: DbSession, broadcast_id: FromPath[int]) -> Template:
+async def control_page(request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId) -> Template:
     broadcast = await db.get(Broadcast, broadcast_id)
     if broadcast is None:
         raise NotFoundException(detail="この放送は見つかりません。")

@@ -17,6 +17,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.bounds import MAX_ID
 from core.db import utcnow
 from core.errors import Refusal
 from core.members.models import Member, Role
@@ -317,6 +318,8 @@ async def set_controls(db: AsyncSession, actor: Member, broadcast: Broadcast, **
             room.pinned_text = text
             _log(db, broadcast.id, actor, "pin", detail={"text": text})
         elif key == "picked_position":
+            if value is not None and (not isinstance(value, int) or not 1 <= value <= MAX_ID):
+                raise ModerationError("invalid_value", "質問の番号が正しくありません。")
             room.picked_position = value
             _log(db, broadcast.id, actor, "pick", target_position=value)
         else:

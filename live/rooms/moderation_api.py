@@ -11,9 +11,10 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 
 from core.access import active_member, member_guard
+from core.bounds import Id, PathId
 from core.deps import Bus, DbSession
 from core.errors import NotFound
 from live.access import moderated_broadcast
@@ -63,7 +64,7 @@ class ReportOut(msgspec.Struct):
 
 
 class ReportIn(msgspec.Struct, forbid_unknown_fields=True):
-    position: Annotated[int, msgspec.Meta(ge=1)]
+    position: Id
     reason: Annotated[str, msgspec.Meta(max_length=200)] = ""
 
 
@@ -80,7 +81,7 @@ class RoomModerationController(Controller):
     tags = ["moderation"]
 
     @get("/held")
-    async def held(self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: FromPath[int]) -> list[HeldOut]:
+    async def held(self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId) -> list[HeldOut]:
         await moderated_broadcast(db, active_member(request), broadcast_id)
         return [HeldOut.of(h) for h in await moderation.held_comments(db, broadcast_id)]
 
@@ -90,8 +91,8 @@ class RoomModerationController(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        broadcast_id: FromPath[int],
-        held_id: FromPath[int],
+        broadcast_id: PathId,
+        held_id: PathId,
     ) -> HeldDecisionOut:
         actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
         position = await curation.approve_held(db, bus, actor, broadcast, held_id)
@@ -103,8 +104,8 @@ class RoomModerationController(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        broadcast_id: FromPath[int],
-        held_id: FromPath[int],
+        broadcast_id: PathId,
+        held_id: PathId,
     ) -> HeldDecisionOut:
         actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
         await curation.reject_held(db, bus, actor, broadcast, held_id)
@@ -116,8 +117,8 @@ class RoomModerationController(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        broadcast_id: FromPath[int],
-        position: FromPath[int],
+        broadcast_id: PathId,
+        position: PathId,
         data: JSONBody[ReasonIn],
     ) -> VisibilityOut:
         actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
@@ -130,8 +131,8 @@ class RoomModerationController(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        broadcast_id: FromPath[int],
-        position: FromPath[int],
+        broadcast_id: PathId,
+        position: PathId,
         data: JSONBody[ReasonIn],
     ) -> VisibilityOut:
         actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
@@ -140,15 +141,13 @@ class RoomModerationController(Controller):
 
     @get("/questions")
     async def questions(
-        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId
     ) -> list[msgspec.Raw]:
         await moderated_broadcast(db, active_member(request), broadcast_id)
         return [msgspec.Raw(item) for _, item in await service.questions(db, broadcast_id)]
 
     @get("/reports")
-    async def reports(
-        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: FromPath[int]
-    ) -> list[ReportOut]:
+    async def reports(self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId) -> list[ReportOut]:
         await moderated_broadcast(db, active_member(request), broadcast_id)
         return [
             ReportOut(r.id, r.position, r.reporter.name, r.reason, r.created_at, msgspec.Raw(item) if item else None)
@@ -169,7 +168,7 @@ class ReportController(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        broadcast_id: FromPath[int],
+        broadcast_id: PathId,
         data: JSONBody[ReportIn],
     ) -> ReportCreatedOut:
         broadcast = await db.get(Broadcast, broadcast_id)

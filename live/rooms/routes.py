@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Response, asgi, get, put
+from litestar import Request, Response, asgi, get, put
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import JSONBody, QueryParameter
 from litestar.response import Template
 from sqlalchemy import select
 
-from core.access import member_guard, moderator_guard, operator_guard
+from core.access import active_member, member_guard, moderator_guard, operator_guard
+from core.bounds import PathId, QueryPosition
+from core.db import utcnow
 from core.deps import DbSession
+from live.access import can_moderate
 from live.models import Broadcast
 from live.rooms import metrics, service
 from live.rooms.moderation_api import ReportController, RoomModerationController
@@ -29,7 +33,7 @@ async def _broadcast(db: DbSession, broadcast_id: int) -> Broadcast:
 
 
 @get("/broadcasts/{broadcast_id:int}/room", guards=[member_guard], include_in_schema=False)
-async def room_page(db: DbSession, broadcast_id: FromPath[int]) -> Template:
+async def room_page(db: DbSession, broadcast_id: PathId) -> Template:
     broadcast = await _broadcast(db, broadcast_id)
     return Template("room.html", context=room_context(broadcast))
 
@@ -46,20 +50,28 @@ class CommentsPage(msgspec.Struct, kw_only=True):
 
 @get("/api/broadcasts/{broadcast_id:int}/comments", guards=[member_guard])
 async def list_comments(
+    request: Request[Any, Any, Any],
     db: DbSession,
-    broadcast_id: FromPath[int],
-    after: FromQuery[Annotated[int, msgspec.Meta(ge=0)]] = 0,
-    limit: FromQuery[Annotated[int, msgspec.Meta(ge=1, le=service.PAGE_SIZE)]] = 200,
+    broadcast_id: PathId,
+    after: QueryPosition = 0,
+    limit: Annotated[int, QueryParameter(ge=1, le=service.PAGE_SIZE)] = 200,
 ) -> CommentsPage:
-    """Stored comments after a position, in order (scripts and the archive replay)."""
+    """Stored comments after a position, in order: exactly what this member's room socket shows.
+
+    Hidden comments are left out, and with a display delay a viewer (not a moderator) reads only
+    comments older than the delay, so nothing reaches HTTP before it reaches the viewers' sockets.
+    """
     info = await service.room_info(db, broadcast_id)
     if info is None:
         raise NotFoundException(detail="この放送は見つかりません。")
-    # Hidden comments are left out: this is what viewers and the archive replay read.
-    rows = await service.comments_between(
-        db, broadcast_id, after, min(info.last_position, after + limit), visible_only=True
-    )
-    return CommentsPage(items=[msgspec.Raw(item) for _, item in rows], last_position=info.last_position)
+    upto = info.last_position
+    broadcast = await db.get(Broadcast, broadcast_id)
+    if broadcast is not None and not await can_moderate(db, active_member(request), broadcast):
+        delay = await service.display_delay(db, broadcast_id)
+        if delay:
+            upto = await service.last_position_before(db, broadcast_id, utcnow() - dt.timedelta(seconds=delay))
+    rows = await service.comments_between(db, broadcast_id, after, min(upto, after + limit), visible_only=True)
+    return CommentsPage(items=[msgspec.Raw(item) for _, item in rows], last_position=upto)
 
 
 class LimitsUpdate(msgspec.Struct, forbid_unknown_fields=True):
@@ -69,7 +81,7 @@ class LimitsUpdate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 @put("/api/broadcasts/{broadcast_id:int}/room/limits", guards=[moderator_guard])
-async def update_limits(db: DbSession, broadcast_id: FromPath[int], data: JSONBody[LimitsUpdate]) -> Limits:
+async def update_limits(db: DbSession, broadcast_id: PathId, data: JSONBody[LimitsUpdate]) -> Limits:
     """Per-room comment limits (moderators and above)."""
     return await service.set_limits(db, broadcast_id, Limits(**msgspec.structs.asdict(data)))
 

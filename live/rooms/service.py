@@ -320,6 +320,28 @@ async def comments_between(
     return result
 
 
+async def display_delay(db: AsyncSession, broadcast_id: int) -> int:
+    """The room's moderation delay for viewers, in seconds (0 = none)."""
+    delay = (
+        await db.execute(select(RoomControls.delay_seconds).where(RoomControls.broadcast_id == broadcast_id))
+    ).scalar_one_or_none()
+    await db.commit()
+    return int(delay or 0)
+
+
+async def last_position_before(db: AsyncSession, broadcast_id: int, before: dt.datetime) -> int:
+    """The highest position stored before `before`: where a delayed viewer's stream is now."""
+    found = (
+        await db.execute(
+            select(func.max(RoomComment.position)).where(
+                RoomComment.broadcast_id == broadcast_id, RoomComment.created_at <= before
+            )
+        )
+    ).scalar_one_or_none()
+    await db.commit()
+    return int(found or 0)
+
+
 async def recent_comments(
     db: AsyncSession, broadcast_id: int, upto: int, n: int = HISTORY_SIZE, *, visible_only: bool = False
 ) -> list[tuple[int, bytes]]:

@@ -6,7 +6,9 @@ answered with a typed `error` (and, for binary, oversized or flooding input, a c
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import time
 from typing import Any
 from urllib.parse import parse_qs
@@ -18,6 +20,17 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from core.access import ORIGIN_REFUSED, origin_allowed, origin_refusal, scope_header
 from core.members import service as members
 from core.members.models import Member, Status
+from core.sockets import (
+    CLOSE_ACCOUNT_INACTIVE,
+    CLOSE_TOO_MANY_SOCKETS,
+    FLOOD_BURST,
+    FLOOD_RATE,
+    MAX_FRAME_CHARS,
+    FrameBudget,
+    credential_of,
+    registry_for,
+    token_credential,
+)
 from live.access import can_moderate
 from live.models import Broadcast
 from live.moderation import gate
@@ -48,10 +61,12 @@ from live.rooms.transport import OutFrame, Sink, make_sink
 
 log = logging.getLogger("chonai.rooms")
 
-MAX_FRAME_CHARS = 4096  # far above any valid message (a 200-character comment is < 1 KiB)
-FLOOD_BURST = 30  # messages a connection may send at once ...
-FLOOD_RATE = 3.0  # ... refilled per second (typing, reactions and pings stay far below)
+__all__ = ["FLOOD_BURST", "FLOOD_RATE", "MAX_FRAME_CHARS", "Connection", "room_socket"]
+
 REACTIONS_PER_SECOND = 5
+#: Seconds a socket may stay open without joining a room (then `join_timeout`, close 4408).
+JOIN_TIMEOUT = float(os.environ.get("CHONAI_ROOM_JOIN_TIMEOUT", "10"))
+CLOSE_JOIN_TIMEOUT = 4408
 PONG = OutFrame(encode(Pong()))
 
 
@@ -68,6 +83,7 @@ async def _member(scope: Any, app: Any) -> Member | None:
     token = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [None])[0]
     if not token:
         return None
+    scope["credential"] = token_credential(members.hash_token(token))
     async with app.state.db.session() as db:
         return await members.member_for_api_token(db, token)
 
@@ -102,7 +118,17 @@ async def room_socket(scope: Any, receive: Any, send: Any) -> None:
             sink.write(_error("account_inactive", f"アカウントが{member.status.label}のため利用できません。"))
             await sink.close(CLOSE_FORBIDDEN, "account inactive")
             return
-        await Connection(hub_for(app), member, sink).run(receive)
+        connection = Connection(hub_for(app), member, sink)
+        registry = registry_for(app)
+        handle = registry.open(member.id, credential_of(scope), connection.revoke)
+        if handle is None:
+            sink.write(_error("too_many_sockets", "開いている接続が多すぎます。不要なタブを閉じてください。"))
+            await sink.close(CLOSE_TOO_MANY_SOCKETS, "too many sockets")
+            return
+        try:
+            await connection.run(receive)
+        finally:
+            registry.release(handle)
     finally:
         metrics.CONNECTIONS.dec()
         sink.stop()
@@ -122,10 +148,12 @@ class Connection:
         self.moderator = False
         self.viewer = Viewer(sink, member.id)
         self.room: Room | None = None
-        self.tokens = float(FLOOD_BURST)
-        self.refilled = time.monotonic()
+        self.budget = FrameBudget()
         self.reaction_second = 0
         self.reactions_this_second = 0
+        self.ended = False
+        self.opened = time.monotonic()
+        self._closing: asyncio.Task[None] | None = None
 
     def send_error(
         self,
@@ -138,27 +166,41 @@ class Connection:
         metrics.PROTOCOL_ERRORS.labels(code).inc()
         self.sink.write(_error(code, message, ref, retry_after, until))
 
-    def _take_token(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(float(FLOOD_BURST), self.tokens + (now - self.refilled) * FLOOD_RATE)
-        self.refilled = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
+    def revoke(self, code: int, reason: str) -> None:
+        """The member's session, token or account ended: say so, close, and handle nothing more."""
+        if self.ended:
+            return
+        self.ended = True
+        if code == CLOSE_ACCOUNT_INACTIVE:
+            self.send_error("account_inactive", "アカウントが利用停止になったため接続を終了しました。")
+        else:
+            self.send_error("session_ended", "ログインの有効期限が切れました。再度ログインしてください。")
+        self._closing = asyncio.get_running_loop().create_task(self.sink.close(code, reason))
+
+    async def _receive(self, receive: Any) -> Any:
+        if self.room is not None:
+            return await receive()
+        # A socket that never joins holds a slot for nothing: it gets JOIN_TIMEOUT seconds.
+        remaining = JOIN_TIMEOUT - (time.monotonic() - self.opened)
+        try:
+            return await asyncio.wait_for(receive(), max(remaining, 0.001))
+        except TimeoutError:
+            self.send_error("join_timeout", "ルームに参加しないまま時間が経過したため接続を終了しました。")
+            await self.sink.close(CLOSE_JOIN_TIMEOUT, "join timeout")
+            return None
 
     async def run(self, receive: Any) -> None:
         try:
             while True:
-                message = await receive()
-                if message["type"] != "websocket.receive":
-                    return  # disconnect (uvicorn already closed invalid UTF-8 with 1007)
+                message = await self._receive(receive)
+                if message is None or self.ended or message["type"] != "websocket.receive":
+                    return  # closed, or disconnect (uvicorn already closed invalid UTF-8 with 1007)
                 text = message.get("text")
                 if text is None:
                     self.send_error("binary_not_supported", "バイナリデータは受け付けていません。")
                     await self.sink.close(CLOSE_UNSUPPORTED, "binary frames are not supported")
                     return
-                if not self._take_token():
+                if not self.budget.take():
                     self.send_error("flood", "送信が多すぎるため接続を切断しました。再接続してください。")
                     await self.sink.close(CLOSE_FLOOD, "flood")
                     return
@@ -183,6 +225,9 @@ class Connection:
     async def handle(self, text: str) -> None:
         try:
             message = client_decoder.decode(text)
+        except RecursionError:  # JSON nested deeper than the decoder's stack: malformed, not a crash
+            self.send_error("invalid_message", "メッセージの入れ子が深すぎます。")
+            return
         except msgspec.ValidationError as exc:
             if "`$.type`" in str(exc) or "missing required field `type`" in str(exc):
                 self.send_error("unknown_type", "不明な種類のメッセージです。")
@@ -316,6 +361,12 @@ class Connection:
         if message.kind not in REACTION_KINDS:
             self.send_error("unknown_reaction", "不明なリアクションです。")
             return
+        if not self.moderator:
+            try:  # a timed-out or banned member may not applaud either
+                gate.refuse_if_restricted(self.viewer.restriction)
+            except service.RoomError as exc:
+                self.send_error(exc.code, exc.message, until=service.iso(exc.until) if exc.until else None)
+                return
         second = int(time.monotonic())
         if second != self.reaction_second:
             self.reaction_second, self.reactions_this_second = second, 0

@@ -10,6 +10,7 @@ from litestar import Controller, Request, delete, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from core.access import active_member, member_guard, operator_guard
+from core.bounds import OptionalQueryId, PathId, in_range
 from core.db import utcnow
 from core.deps import Bus, DbSession
 from core.errors import Invalid
@@ -153,15 +154,15 @@ class ScheduleApi(Controller):
         db: DbSession,
         start: FromQuery[str | None] = None,
         days: FromQuery[int] = 7,
-        section: FromQuery[int | None] = None,
-        personality: FromQuery[int | None] = None,
+        section: OptionalQueryId = None,
+        personality: OptionalQueryId = None,
     ) -> list[BroadcastOut]:
         """Broadcasts from `start` (YYYY-MM-DD, JST; default today) for `days` days (1–62)."""
         if not 1 <= days <= MAX_DAYS:
             raise ScheduleError("bad_range", f"days は 1〜{MAX_DAYS} で指定してください。")
         try:
-            day = dt.date.fromisoformat(start) if start else utcnow().astimezone(JST).date()
-        except ValueError:
+            day = in_range(dt.date.fromisoformat(start)) if start else utcnow().astimezone(JST).date()
+        except (ValueError, Invalid):
             raise ScheduleError("bad_date", "start は 2026-11-23 の形式で指定してください。") from None
         lo, _ = service.jst_day_bounds(day)
         found = await service.broadcasts_between(
@@ -180,7 +181,7 @@ class ScheduleApi(Controller):
         )
 
     @get("/broadcasts/{broadcast_id:int}")
-    async def broadcast(self, db: DbSession, broadcast_id: FromPath[int]) -> BroadcastOut:
+    async def broadcast(self, db: DbSession, broadcast_id: PathId) -> BroadcastOut:
         return BroadcastOut.of(await service.get_broadcast(db, broadcast_id))
 
     @post("/broadcasts/{broadcast_id:int}/{action:str}", status_code=200)
@@ -189,7 +190,7 @@ class ScheduleApi(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        broadcast_id: FromPath[int],
+        broadcast_id: PathId,
         action: FromPath[str],
     ) -> BroadcastOut:
         """action: open | live | end (the personality, moderators and operators)."""
@@ -201,7 +202,7 @@ class ScheduleApi(Controller):
         return [ProgramOut.of(p) for p in await service.list_programs(db)]
 
     @get("/programs/{program_id:int}")
-    async def program(self, db: DbSession, program_id: FromPath[int]) -> ProgramOut:
+    async def program(self, db: DbSession, program_id: PathId) -> ProgramOut:
         program = await service.get_program(db, program_id)
         return ProgramOut.of(program, await service.exceptions_of(db, program.id))
 
@@ -222,7 +223,7 @@ class ScheduleApi(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        program_id: FromPath[int],
+        program_id: PathId,
         data: JSONBody[ProgramInput],
     ) -> ProgramOut:
         program = await service.get_program(db, program_id)
@@ -246,7 +247,7 @@ class ScheduleApi(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        program_id: FromPath[int],
+        program_id: PathId,
         data: JSONBody[ExceptionInput],
     ) -> ExceptionOut:
         program = await service.get_program(db, program_id)
@@ -258,8 +259,8 @@ class ScheduleApi(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        program_id: FromPath[int],
-        exception_id: FromPath[int],
+        program_id: PathId,
+        exception_id: PathId,
     ) -> None:
         program = await service.get_program(db, program_id)
         await service.remove_exception(db, bus, program, exception_id)

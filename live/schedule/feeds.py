@@ -10,13 +10,23 @@ from typing import Any
 
 from litestar import Request, Response, WebSocket, get, websocket
 from litestar.exceptions import NotAuthorizedException
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 
 from core.access import ORIGIN_REFUSED, active_member, current_member, origin_allowed, origin_refusal
+from core.bounds import PathId
 from core.deps import AppSettings, DbSession
 from core.members.models import Member
 from core.notify import prefs
 from core.settings import Settings
+from core.sockets import (
+    CLOSE_ACCOUNT_INACTIVE,
+    CLOSE_SESSION_ENDED,
+    CLOSE_TOO_MANY_SOCKETS,
+    FrameBudget,
+    credential_of,
+    frame_refusal,
+    registry_for,
+)
 from live.events import SCHEDULE_CHANNEL
 from live.schedule import calendars, service
 
@@ -64,7 +74,7 @@ async def program_ics(
     request: Request[Any, Any, Any],
     db: DbSession,
     settings: AppSettings,
-    program_id: FromPath[int],
+    program_id: PathId,
     token: FromQuery[str | None] = None,
 ) -> Response[bytes]:
     lead = await _lead(db, await _feed_member(request, db, settings, token))
@@ -78,7 +88,7 @@ async def personality_ics(
     request: Request[Any, Any, Any],
     db: DbSession,
     settings: AppSettings,
-    member_id: FromPath[int],
+    member_id: PathId,
     token: FromQuery[str | None] = None,
 ) -> Response[bytes]:
     lead = await _lead(db, await _feed_member(request, db, settings, token))
@@ -96,8 +106,11 @@ async def schedule_events(socket: WebSocket[Any, Any, Any]) -> None:
     bus = socket.app.state.bus
     member = current_member(socket)
     origin = socket.headers.get("origin")
-    if member is None or not member.is_active:
-        await socket.close(code=4401, reason="login_required")
+    if member is None:
+        await socket.close(code=CLOSE_SESSION_ENDED, reason="login_required")
+        return
+    if not member.is_active:
+        await socket.close(code=CLOSE_ACCOUNT_INACTIVE, reason="account_inactive")
         return
     if origin is not None and not origin_allowed(origin, settings.allowed_origins):
         # Accept to tell the page why: a refused handshake reaches the browser as a bare 1006.
@@ -131,6 +144,24 @@ async def schedule_events(socket: WebSocket[Any, Any, Any]) -> None:
                 queue.get_nowait()
                 queue.put_nowait(None)
 
+    ended: list[tuple[int, str]] = []
+
+    def end(code: int, reason: str) -> None:  # the session, token or account ended (core.sockets)
+        ended.append((code, reason))
+        put_end()
+
+    def put_end() -> None:
+        with contextlib.suppress(asyncio.QueueFull, asyncio.QueueEmpty):
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(None)
+
+    registry = registry_for(socket.app)
+    handle = registry.open(member.id, credential_of(socket.scope), end)
+    if handle is None:
+        await socket.accept()  # accepted first, so that the client can read the close code
+        await socket.close(code=CLOSE_TOO_MANY_SOCKETS, reason="too_many_sockets")
+        return
     await bus.subscribe(SCHEDULE_CHANNEL, deliver)
     receiver: asyncio.Task[None] | None = None
     try:
@@ -138,9 +169,15 @@ async def schedule_events(socket: WebSocket[Any, Any, Any]) -> None:
         await socket.send_text('{"type":"hello"}')
 
         async def drain() -> None:
+            # Nothing is expected from the page; anything sent is held to the room socket's limits.
+            budget = FrameBudget()
             while True:
                 message = await socket.receive()
                 if message["type"] == "websocket.disconnect":
+                    return
+                refusal = frame_refusal(message, budget)
+                if refusal is not None:
+                    end(*refusal)
                     return
 
         receiver = asyncio.create_task(drain())
@@ -149,10 +186,13 @@ async def schedule_events(socket: WebSocket[Any, Any, Any]) -> None:
             done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
             if getter not in done:
                 getter.cancel()
+                if ended:  # the page broke the frame limits
+                    await socket.close(code=ended[0][0], reason=ended[0][1])
                 break
             data = getter.result()
             if data is None:
-                await socket.close(code=4008, reason="too_slow")
+                code, reason = ended[0] if ended else (4008, "too_slow")
+                await socket.close(code=code, reason=reason)
                 break
             await socket.send_text(data.decode())
     except Exception as exc:  # a closed or broken socket ends this handler quietly
@@ -160,6 +200,7 @@ async def schedule_events(socket: WebSocket[Any, Any, Any]) -> None:
     finally:
         if receiver is not None:
             receiver.cancel()
+        registry.release(handle)
         await bus.unsubscribe(SCHEDULE_CHANNEL, deliver)
 
 

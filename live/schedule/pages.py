@@ -6,13 +6,14 @@ import datetime as dt
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from core.access import active_member, member_guard, operator_guard
+from core.bounds import PathId, in_range
 from core.db import utcnow
 from core.deps import AppSettings, Bus, DbSession
-from core.errors import Refusal
+from core.errors import Invalid, Refusal
 from core.forms import read_form
 from core.members.models import Member, Role
 from core.timefmt import JST, WEEKDAYS
@@ -42,14 +43,14 @@ def _week_start(raw: str | None, today: dt.date) -> tuple[dt.date, str | None]:
     problem = None
     if raw:
         try:
-            day = dt.date.fromisoformat(raw.strip()[:10])
-        except ValueError:
-            problem = "週の指定が正しくありません。今週を表示しています。"
+            day = in_range(dt.date.fromisoformat(raw.strip()[:10]))
+        except (ValueError, Invalid):
+            day, problem = today, "週の指定が正しくありません。今週を表示しています。"
     return day - dt.timedelta(days=day.weekday()), problem
 
 
 def _int_param(raw: str | None) -> int | None:
-    return int(raw) if raw and raw.isdigit() and len(raw) < 10 else None
+    return int(raw) if raw and raw.isascii() and raw.isdigit() and len(raw) < 10 else None
 
 
 class SchedulePages(Controller):
@@ -119,13 +120,13 @@ class SchedulePages(Controller):
         self,
         request: Request[Any, Any, Any],
         db: DbSession,
-        program_id: FromPath[int],
+        program_id: PathId,
         msg: FromQuery[str | None] = None,
     ) -> Template:
         return await _program_page(request, db, program_id, notice=NOTICES.get(msg or ""))
 
     @get("/personalities/{member_id:int}")
-    async def personality(self, db: DbSession, member_id: FromPath[int]) -> Template:
+    async def personality(self, db: DbSession, member_id: PathId) -> Template:
         member = await service.get_personality(db, member_id)
         now = utcnow()
         return Template(
@@ -255,13 +256,13 @@ class ProgramAdminPages(Controller):
         return Redirect(f"/schedule/programs/{program.id}?msg=created", status_code=303)
 
     @get("/programs/{program_id:int}/edit")
-    async def edit_program(self, db: DbSession, program_id: FromPath[int]) -> Template:
+    async def edit_program(self, db: DbSession, program_id: PathId) -> Template:
         program = await service.get_program(db, program_id)
         return await _edit_page(db, program=program, values=program_form_values(program), errors={})
 
     @post("/programs/{program_id:int}/edit")
     async def save_program(
-        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, program_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, program_id: PathId
     ) -> Response[Any]:
         program = await service.get_program(db, program_id)
         form = await read_form(request)
@@ -296,7 +297,7 @@ class ProgramAdminPages(Controller):
 
     @post("/programs/{program_id:int}/exceptions")
     async def add_exception(
-        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, program_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, program_id: PathId
     ) -> Response[Any]:
         form = await read_form(request)
         try:
@@ -314,8 +315,8 @@ class ProgramAdminPages(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         bus: Bus,
-        program_id: FromPath[int],
-        exception_id: FromPath[int],
+        program_id: PathId,
+        exception_id: PathId,
     ) -> Redirect:
         program = await service.get_program(db, program_id)
         await service.remove_exception(db, bus, program, exception_id)
@@ -356,7 +357,7 @@ class BroadcastPages(Controller):
         self,
         request: Request[Any, Any, Any],
         db: DbSession,
-        broadcast_id: FromPath[int],
+        broadcast_id: PathId,
         msg: FromQuery[str | None] = None,
     ) -> Template:
         broadcast = await service.get_broadcast(db, broadcast_id)
@@ -369,7 +370,7 @@ class BroadcastPages(Controller):
         return Template("broadcast.html", context=context)
 
     @get("/{broadcast_id:int}/status")
-    async def status(self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: FromPath[int]) -> Template:
+    async def status(self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId) -> Template:
         broadcast = await service.get_broadcast(db, broadcast_id)
         return Template(
             "schedule/_broadcast_status.html", context=await _broadcast_context(db, broadcast, active_member(request))
@@ -377,7 +378,7 @@ class BroadcastPages(Controller):
 
     @post("/{broadcast_id:int}/state")
     async def change_state(
-        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, broadcast_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, broadcast_id: PathId
     ) -> Response[Any]:
         form = await read_form(request)
         member = active_member(request)

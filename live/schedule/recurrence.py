@@ -15,12 +15,69 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
+from dateutil import rrule as _dateutil_rrule
 from dateutil.rrule import rrule, rrulestr
 
 from live.models import ExceptionKind, Program, ProgramException
 
 DEFAULT_TZ = "Asia/Tokyo"
 MAX_RRULE_LENGTH = 500
+#: No expansion looks further than this past its window (or past the rule's start when
+#: validating): a rule that yields nothing (FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30) would
+#: otherwise make dateutil walk every day to year 9999 on the event loop.
+HORIZON_YEARS = 10
+
+
+class HorizonReached(Exception):
+    """dateutil walked past the last year an expansion may look at."""
+
+
+class _BoundedIterinfo(_dateutil_rrule._iterinfo):  # type: ignore[misc]
+    """dateutil's per-expansion calendar; it is rebuilt for every month or year the walk enters.
+
+    dateutil checks UNTIL only when a date matches, so a rule that never matches walks every
+    period to year 9999 (15 s for FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30). A rule marked with
+    `_chonai_last_year` stops as soon as the walk passes that year.
+    """
+
+    def rebuild(self, year: int, month: int) -> None:
+        last = getattr(self.rrule, "_chonai_last_year", None)
+        if last is not None and year > last:
+            raise HorizonReached
+        super().rebuild(year, month)
+
+
+# rrule._iter looks `_iterinfo` up in its module on every expansion (python-dateutil < 3, pinned).
+_dateutil_rrule._iterinfo = _BoundedIterinfo
+
+
+def _bounded(rule: rrule, last_year: int) -> rrule:
+    rule._chonai_last_year = last_year
+    return rule
+
+
+def _first_within(rule: rrule, start: dt.datetime) -> dt.datetime | None:
+    """The rule's first date in the HORIZON_YEARS from `start`, or None (bounded walk)."""
+    try:
+        found = _bounded(rule, start.year + HORIZON_YEARS).after(start, inc=True)
+    except HorizonReached:
+        return None
+    return found if isinstance(found, dt.datetime) else None
+
+
+def _between(rule: rrule, lo: dt.datetime, hi: dt.datetime) -> list[dt.datetime]:
+    """Like rule.between(lo, hi, inc=True), but a bounded rule stops at its last year."""
+    out: list[dt.datetime] = []
+    try:
+        for when in rule.xafter(lo, inc=True):
+            if when > hi:
+                break
+            out.append(when)
+    except HorizonReached:
+        pass
+    return out
+
+
 WEEKDAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 WEEKDAY_LABELS = ("月", "火", "水", "木", "金", "土", "日")
 
@@ -90,14 +147,16 @@ def normalise_rrule(text: str, tz: ZoneInfo | None = None) -> str:
             # RFC 5545: with a zoned DTSTART, UNTIL must be UTC. Store it that way.
             utc = local_until.replace(tzinfo=tz or zone(DEFAULT_TZ)).astimezone(dt.UTC)
             value = value.replace(f"UNTIL={until}", f"UNTIL={utc:%Y%m%dT%H%M%SZ}")
+    probe_start = dt.datetime(2026, 1, 1, 12, 0)
     try:
-        rule = rrulestr(value, dtstart=dt.datetime(2026, 1, 1, 12, 0), ignoretz=True, forceset=False)
-        if isinstance(rule, rrule):
-            rule.after(dt.datetime(2026, 1, 1, 12, 0))
+        rule = rrulestr(value, dtstart=probe_start, ignoretz=True, forceset=False)
+        first = _first_within(rule, probe_start) if isinstance(rule, rrule) else None
     except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
         raise RecurrenceError(f"繰り返しルールを解釈できません（{str(exc)[:80]}）。例: FREQ=WEEKLY;BYDAY=MO") from None
     if not isinstance(rule, rrule):
         raise RecurrenceError("繰り返しルールは1つだけ指定してください。")
+    if first is None:
+        raise RecurrenceError("この繰り返しルールでは10年以内に放送日が1日もありません（例: 2月30日）。")
     if "BYHOUR" in parts or "BYMINUTE" in parts or "BYSECOND" in parts:
         raise RecurrenceError("時刻は開始時刻の欄で指定してください（BYHOUR / BYMINUTE は使えません）。")
     return value
@@ -137,11 +196,11 @@ def rule_starts(program: Program, start: dt.datetime, end: dt.datetime) -> list[
     tz = zone(program.timezone or DEFAULT_TZ)
     if not program.rrule:
         return [program.dtstart] if start <= program.dtstart < end else []
-    rule = _local_rule(program, tz)
     lo = start.astimezone(tz).replace(tzinfo=None)
     hi = end.astimezone(tz).replace(tzinfo=None)
+    rule = _bounded(_local_rule(program, tz), hi.year + 1)
     out = []
-    for local in rule.between(lo, hi, inc=True):
+    for local in _between(rule, lo, hi):
         utc = local.replace(tzinfo=tz).astimezone(dt.UTC)
         if start <= utc < end:
             out.append(utc)
@@ -265,15 +324,14 @@ def next_rule_starts(program: Program, after: dt.datetime, limit: int) -> list[d
     tz = zone(program.timezone or DEFAULT_TZ)
     if not program.rrule:
         return [program.dtstart] if program.dtstart > after else []
-    rule = _local_rule(program, tz)
     out: list[dt.datetime] = []
     local = after.astimezone(tz).replace(tzinfo=None)
-    for _ in range(limit):
-        nxt = rule.after(local, inc=False)
-        if nxt is None:
-            break
-        out.append(nxt.replace(tzinfo=tz).astimezone(dt.UTC))
-        local = nxt
+    rule = _bounded(_local_rule(program, tz), local.year + HORIZON_YEARS)
+    try:
+        for nxt in rule.xafter(local, count=limit, inc=False):
+            out.append(nxt.replace(tzinfo=tz).astimezone(dt.UTC))
+    except HorizonReached:  # nothing more within HORIZON_YEARS
+        pass
     return out
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.bounds import EARLIEST, LATEST
 from core.db import utcnow
 from core.errors import Refusal
 from core.events import EventBus
@@ -44,6 +45,8 @@ log = logging.getLogger("chonai.schedule")
 HORIZON = dt.timedelta(days=30)
 MAX_GUESTS = 10
 MAX_DURATION = 12 * 60
+#: How far an exception may move one occurrence.
+MAX_MOVE = dt.timedelta(days=366)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -266,6 +269,8 @@ def parse_local_datetime(raw: str, tz: dt.tzinfo) -> dt.datetime | None:
         value = dt.datetime.fromisoformat((raw or "").strip())
     except ValueError:
         return None
+    if not EARLIEST <= value.date() <= LATEST:
+        return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=tz)
     return value.astimezone(dt.UTC)
@@ -333,6 +338,8 @@ async def add_exception(
             errors["new_start"] = "変更後の日時は未来の日時にしてください。"
         elif occurrence is not None and new_start == occurrence:
             errors["new_start"] = "変更後の日時が元の日時と同じです。"
+        elif occurrence is not None and abs(new_start - occurrence) > MAX_MOVE:
+            errors["new_start"] = "日時変更は元の日時の前後1年以内にしてください。"
     if occurrence is not None and "occurrence" not in errors:
         existing = (
             await db.execute(

@@ -37,7 +37,7 @@ SEED = 20261122
 FUZZERS = 6
 ACTIONS = 45  # per fuzzer
 # Close codes the protocol documents (docs/protocol.md) plus RFC 6455 protocol errors.
-ALLOWED_CLOSES = {1000, 1002, 1003, 1007, 1009, 4401, 4403, 4429, None}
+ALLOWED_CLOSES = {1000, 1002, 1003, 1007, 1009, 4401, 4403, 4408, 4409, 4429, None}  # docs/protocol.md
 
 
 @dataclass

@@ -56,6 +56,7 @@ def _client(server, email: str) -> httpx.Client:
     client.post(
         "/login", data={"email": email, "password": "chonai-demo-2026", "_csrf_token": client.cookies["chonai_csrf"]}
     )
+    client.get("/login")  # a new session gets a new CSRF token (bound to the session)
     return client
 
 

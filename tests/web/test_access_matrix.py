@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.usefixtures("demo"), pytest.mark.parametrize("database
 # Reachable without an approved account, by design.
 # The mail's unsubscribe link is signed per member and kind and must work without logging in (RFC 8058).
 PUBLIC = re.compile(
-    r"^/($|login$|signup$|logout$|pending$|password/|healthz$|readyz$|schema|static/|favicon\.ico$"
+    r"^/($|login$|signup$|signup/sent$|logout$|pending$|password/|healthz$|readyz$|schema|static/|favicon\.ico$"
     r"|notifications/unsubscribe$)"
 )
 # Calendar feeds authenticate with a private token in the URL instead of a cookie.

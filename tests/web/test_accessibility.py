@@ -48,6 +48,13 @@ PAGES: list[tuple[str, str, str | None]] = [
     ("member", "/faq/sessions/{board}", "#board[data-connected='true']"),
     ("member", "/faq/documents/{document}", None),
     ("member", "/profile", None),
+    ("member", "/profile/edit", None),
+    ("member", "/search?q=せっしゅけん", None),
+    ("member", "/notifications", None),
+    ("member", "/settings/notifications", None),
+    ("member", "/sections", None),
+    ("member", "/sections/1", None),
+    ("member", "/members", None),
     ("member", "/faq/series/new", None),  # the refusal page
     ("host", "/broadcasts/{live}/control", "#c-feed li"),
     ("host", "/faq/series/new", None),
@@ -57,6 +64,8 @@ PAGES: list[tuple[str, str, str | None]] = [
     ("operator", "/schedule/programs/{program}/edit", None),
     ("operator", "/schedule/rotation/new", None),
     ("operator", "/faq/documents/{document}/edit", None),
+    ("operator", "/search/glossary", None),
+    ("operator", "/admin/settings", None),
 ]
 LOGINS = {
     "pending": "pending@example.jp",

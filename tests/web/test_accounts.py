@@ -14,7 +14,7 @@ pytestmark = pytest.mark.usefixtures("demo")
 async def test_signup_creates_pending_member_who_sees_nothing(client, db):
     response = await signup(client)
     assert response.status_code == 303
-    assert response.headers["location"] == "/pending"
+    assert response.headers["location"] == "/signup/sent"
     page = await client.get("/pending")
     assert "承認をお待ちください" in page.text
     member = (await db.execute(select(Member).where(Member.email == SIGNUP["email"]))).scalar_one()
@@ -126,12 +126,23 @@ async def test_signup_missing_everything_gives_one_message_per_field(client):
         assert message in response.text
 
 
-async def test_duplicate_email_is_refused_clearly(client):
-    await signup(client)
+async def test_signup_answers_the_same_for_a_taken_address_and_mails_its_owner(client, settings):
+    outbox = settings.outbox_dir
+    fresh = await post_form(client, "/signup", {**SIGNUP, "email": "brand.new@example.jp"}, follow_redirects=False)
     client.cookies.clear()
-    again = await signup(client, email=SIGNUP["email"].upper())
-    assert again.status_code == 400
-    assert "既に登録されています" in again.text
+    taken = await post_form(client, "/signup", {**SIGNUP, "email": "MEMBER@example.jp"}, follow_redirects=False)
+    assert (fresh.status_code, fresh.headers["location"]) == (taken.status_code, taken.headers["location"])
+    assert (fresh.status_code, fresh.headers["location"]) == (303, "/signup/sent")
+    assert "chonai_session" not in fresh.headers.get("set-cookie", "")
+    page = await client.get("/signup/sent")
+    assert "登録申請を受け付けました" in page.text and "既に登録" not in page.text
+    import email
+
+    mails = [email.message_from_bytes(p.read_bytes()) for p in outbox.glob("*.eml")]
+    to_owner = [m for m in mails if m["To"] == "member@example.jp"]
+    assert len(to_owner) == 1
+    assert "既に登録されています" in to_owner[0].get_payload(decode=True).decode()
+    assert [m["To"] for m in mails if m["To"] == "brand.new@example.jp"] == ["brand.new@example.jp"]
 
 
 async def test_forms_need_csrf_token(client):
@@ -141,14 +152,18 @@ async def test_forms_need_csrf_token(client):
     assert "フォームの有効期限が切れました" in response.text
 
 
-async def test_login_errors_and_rate_limit(client):
+async def test_login_errors_and_rate_limit(client, monkeypatch):
+    from core.members import throttle
+
+    monkeypatch.setattr(throttle, "PAIR", throttle.Rule(free=5, cap=900, base=60))  # a wait this test can see
     wrong = await post_form(client, "/login", {"email": "member@example.jp", "password": "wrong-password!"})
     assert wrong.status_code == 400 and "正しくありません" in wrong.text
     assert 'value="member@example.jp"' in wrong.text
-    for _ in range(5):
+    for _ in range(4):
         await post_form(client, "/login", {"email": "member@example.jp", "password": "wrong-password!"})
     limited = await post_form(client, "/login", {"email": "member@example.jp", "password": "chonai-demo-2026"})
-    assert limited.status_code == 429 and "試行回数が多すぎます" in limited.text
+    assert limited.status_code == 429 and "待ってから" in limited.text
+    assert 55 <= int(limited.headers["retry-after"]) <= 60
 
 
 async def test_login_next_is_same_site_only(client):

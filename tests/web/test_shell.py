@@ -8,6 +8,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from tests.conftest import REDIS_TEST_URL, make_settings, redis_available, require
+from tests.helpers import csrf as csrf_token
 from tests.helpers import login
 
 HTML = {"accept": "text/html"}
@@ -59,7 +60,7 @@ async def test_hostile_cookies_and_tokens_are_just_anonymous(client):
 @pytest.mark.usefixtures("demo")
 async def test_malformed_json_and_oversized_bodies_get_typed_errors(client):
     await login(client, "member@example.jp")
-    csrf = client.cookies["chonai_csrf"]
+    csrf = await csrf_token(client)
     broken = await client.post(
         "/api/tokens", content=b"{not json", headers={"x-csrftoken": csrf, "content-type": "application/json"}
     )
@@ -136,7 +137,7 @@ async def test_cookies_are_secure_behind_https(tmp_path, database_url):
         # The CSRF cookie is read by our own JavaScript (double submit), so not HttpOnly, but Secure and SameSite.
         client.cookies.clear()
         first = await client.get("/login", headers=HTML)
-        csrf_cookie = next(c for c in first.headers.get_list("set-cookie") if c.startswith("chonai_csrf="))
+        csrf_cookie = next(c for c in first.headers.get_list("set-cookie") if c.startswith("__Host-chonai_csrf="))
         assert "Secure" in csrf_cookie and "samesite=lax" in csrf_cookie.lower()
         page = await client.get("/login", headers=HTML)
         assert page.headers["strict-transport-security"].startswith("max-age=")

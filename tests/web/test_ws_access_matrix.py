@@ -156,7 +156,7 @@ async def test_board_socket_by_role(client, scene):
         results[role] = await board_view(client, scene["session"], question)
     assert results == {
         "anonymous": ("refused", "login_required", 4401),
-        "pending": ("refused", "login_required", 4401),
+        "pending": ("refused", "account_inactive", 4403),  # as on /ws/rooms (docs/protocol.md)
         "member": "member",
         "other_host": "member",
         "host": "organiser",
@@ -177,7 +177,7 @@ async def test_schedule_socket_by_role(client, scene):
                 results[role] = json.loads(ws.receive_text(timeout=WAIT))["type"]
         except WebSocketDisconnect as closed:
             results[role] = closed.code
-    assert results == {"anonymous": 4401, "pending": 4401, **dict.fromkeys(MEMBERS, "hello")}
+    assert results == {"anonymous": 4401, "pending": 4403, **dict.fromkeys(MEMBERS, "hello")}
 
 
 # --- Origin: cross-site sockets refused everywhere ------------------------------------------------------------

@@ -16,7 +16,7 @@
   const decoder = new TextDecoder();
 
   function csrf() {
-    const m = document.cookie.match(/(?:^|; )chonai_csrf=([^;]*)/);
+    const m = document.cookie.match(/(?:^|; )(?:__Host-)?chonai_csrf=([^;]*)/);
     return m ? decodeURIComponent(m[1]) : "";
   }
 

@@ -20,7 +20,7 @@
   var MAX_ITEMS = 1000;
 
   function csrf() {
-    var m = document.cookie.match(/(?:^|;\s*)chonai_csrf=([^;]+)/);
+    var m = document.cookie.match(/(?:^|;\s*)(?:__Host-)?chonai_csrf=([^;]+)/);
     return m ? decodeURIComponent(m[1]) : "";
   }
 

@@ -363,7 +363,7 @@
     if (!button || button.disabled) { return; }
     var li = button.closest("li[data-position]");
     if (!window.confirm("このコメントをモデレーターに通報しますか？")) { return; }
-    var token = (document.cookie.match(/(?:^|;\s*)chonai_csrf=([^;]+)/) || [])[1] || "";
+    var token = (document.cookie.match(/(?:^|;\s*)(?:__Host-)?chonai_csrf=([^;]+)/) || [])[1] || "";
     button.disabled = true;
     fetch(list.dataset.reportUrl, {
       method: "POST",

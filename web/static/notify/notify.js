@@ -30,7 +30,9 @@
     bell.setAttribute("data-count", String(count));
     badge.textContent = count > 99 ? "99+" : String(count);
     badge.hidden = count === 0;
-    bell.setAttribute("aria-label", count ? "通知（未読 " + count + " 件）" : "通知");
+    // The accessible name lives in a hidden span (an aria-label would hide the visible count).
+    var label = document.getElementById("bell-label");
+    if (label) label.textContent = count ? "通知（未読 " + count + " 件）" : "通知";
   }
   var delay = 1000;
   function connect() {
