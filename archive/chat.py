@@ -14,9 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.cells import csv_row
 from core.members.models import Member, OrgKind
 from core.timefmt import JST
-from live.models import Broadcast
-from live.moderation.models import ViewerSample
-from live.rooms.models import RoomComment, RoomVisit
+from live.public import Broadcast, RoomComment, RoomVisit, ViewerSample
 
 
 class ReplayItem(msgspec.Struct, kw_only=True):

@@ -1,3 +1,4 @@
+# size: the demo loader is one long list of rows, read top to bottom.
 """Demo archive: two past broadcasts with a recording link, their chat and viewer counts."""
 
 from __future__ import annotations
@@ -13,9 +14,7 @@ from core.db import utcnow
 from core.members.models import Member
 from core.sections import Section
 from core.timefmt import JST
-from live.models import Broadcast, BroadcastState, Program
-from live.moderation.models import ViewerSample
-from live.rooms.models import CommentRoom, RoomComment, RoomVisit
+from live.public import Broadcast, BroadcastState, CommentRoom, Program, RoomComment, RoomVisit, ViewerSample
 
 # (seconds after the live start, author, text)
 CHAT = [

@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, MediaType, Request, Response, get, post
-from litestar.exceptions import HTTPException, NotFoundException
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy import select
@@ -18,9 +18,10 @@ from archive.service import ArchiveError, ArchiveFilters
 from core.access import active_member, member_guard
 from core.bounds import PathId
 from core.deps import AppSettings, DbSession
+from core.forms import read_form
 from core.members.models import Member
 from core.sections.service import section_choices
-from live.models import Broadcast, Program
+from live.public import Broadcast, Program, can_manage, require_manager
 
 NOTICES = {"added": "録画を登録しました。", "deleted": "録画を削除しました。"}
 
@@ -123,7 +124,7 @@ class ArchiveController(Controller):
     async def add_recording(
         self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId
     ) -> Response[Any]:
-        form = {k: v[:1000] for k, v in (await request.form()).items() if isinstance(v, str)}
+        form = await read_form(request)
         try:
             await service.add_recording(
                 db,
@@ -134,9 +135,9 @@ class ArchiveController(Controller):
                 duration=form.get("duration", ""),
                 offset=form.get("offset", ""),
             )
-        except ArchiveError as exc:
+        except ArchiveError as exc:  # re-render the form with the field error
             if exc.status in (403, 404, 409):
-                raise HTTPException(status_code=exc.status, detail=exc.message) from None
+                raise
             errors = {exc.field or "url": exc.message}
             return await _detail_page(request, db, broadcast_id, errors=errors, values=form, status=400)
         return Redirect(f"/archive/{broadcast_id}?msg=added", status_code=303)
@@ -145,10 +146,7 @@ class ArchiveController(Controller):
     async def delete_recording(
         self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId, recording_id: PathId
     ) -> Response[Any]:
-        try:
-            await service.delete_recording(db, broadcast_id, recording_id, active_member(request))
-        except ArchiveError as exc:
-            raise HTTPException(status_code=exc.status, detail=exc.message) from None
+        await service.delete_recording(db, broadcast_id, recording_id, active_member(request))
         return Redirect(f"/archive/{broadcast_id}?msg=deleted", status_code=303)
 
     @get("/{broadcast_id:int}/replay.json", media_type=MediaType.JSON)
@@ -198,21 +196,14 @@ def _download(filename: str) -> dict[str, str]:
 
 
 async def _past(db: DbSession, broadcast_id: int) -> Broadcast:
-    try:
-        return await service.get_past_broadcast(db, broadcast_id)
-    except ArchiveError as exc:
-        raise NotFoundException(detail=exc.message) from None
+    return await service.get_past_broadcast(db, broadcast_id)
 
 
 async def _manageable(request: Request[Any, Any, Any], db: DbSession, broadcast_id: int) -> Broadcast:
     """Exports and statistics are for the broadcast's host and operators."""
     broadcast = await _past(db, broadcast_id)
-    if not service.can_manage(active_member(request), broadcast):
-        raise HTTPException(
-            status_code=403,
-            detail="チャットの書き出しと統計は、この放送のパーソナリティと運営だけが利用できます。",
-            extra={"code": "not_host"},
-        )
+    message = "チャットの書き出しと統計は、この放送のパーソナリティと運営だけが利用できます。"
+    require_manager(active_member(request), broadcast, message, code="not_host")
     return broadcast
 
 
@@ -231,7 +222,7 @@ async def _detail_page(
     context = {
         "broadcast": broadcast,
         "recordings": await service.recordings_of(db, broadcast_id),
-        "can_manage": service.can_manage(member, broadcast),
+        "can_manage": can_manage(member, broadcast),
         "notice": notice,
         "errors": errors or {},
         "values": values or {},

@@ -14,12 +14,12 @@ from sqlalchemy.orm import aliased
 from archive.media import MediaError, parse_media_url
 from archive.models import Recording
 from core.bounds import EARLIEST, LATEST
-from core.members.models import Member, Role
+from core.errors import Refusal
+from core.members.models import Member
 from core.search import service as search_service
 from core.text import clean_line
 from core.timefmt import JST
-from live import search_feed
-from live.models import Broadcast, BroadcastState, Program
+from live.public import Broadcast, BroadcastState, Program, require_manager, search_feed
 
 PAGE_SIZE = 20
 MAX_OFFSET = 6 * 3600
@@ -27,13 +27,15 @@ MAX_DURATION = 24 * 3600
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 
-class ArchiveError(Exception):
-    """A refusal with a Japanese message; `status` is what the HTTP layer answers."""
+_ARCHIVE_CODES = {403: "forbidden", 404: "not_found", 409: "conflict"}
+
+
+class ArchiveError(Refusal):
+    """A refusal with a Japanese message; `field` names the form field it is about (400s only)."""
 
     def __init__(self, message: str, status: int = 400, field: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+        code = _ARCHIVE_CODES.get(status, "invalid_input")
+        super().__init__(code, message, status, fields={field: message} if field else None)
         self.field = field
 
 
@@ -47,14 +49,6 @@ class ArchiveFilters:
     month: str = ""
     q: str = ""
     page: int = 1
-
-
-def can_manage(member: Member, broadcast: Broadcast) -> bool:
-    """The broadcast's personality (host) and operators link recordings and export the chat."""
-    if member.has_role(Role.OPERATOR):
-        return True
-    host_ids = {broadcast.personality_id, broadcast.program.personality_id if broadcast.program else None}
-    return member.is_active and member.id in host_ids
 
 
 async def get_past_broadcast(db: AsyncSession, broadcast_id: int) -> Broadcast:
@@ -91,8 +85,7 @@ async def add_recording(
     broadcast = await db.get(Broadcast, broadcast_id)
     if broadcast is None:
         raise ArchiveError("放送が見つかりません。", status=404)
-    if not can_manage(member, broadcast):
-        raise ArchiveError("録画を登録できるのは、この放送のパーソナリティと運営だけです。", status=403)
+    require_manager(member, broadcast, "録画を登録できるのは、この放送のパーソナリティと運営だけです。")
     if broadcast.state is not BroadcastState.ENDED:
         raise ArchiveError(
             f"この放送は{broadcast.state.label}のため録画を登録できません（終了した放送のみ登録できます）。", status=409
@@ -128,8 +121,7 @@ async def delete_recording(db: AsyncSession, broadcast_id: int, recording_id: in
     broadcast = await db.get(Broadcast, broadcast_id)
     if recording is None or broadcast is None or recording.broadcast_id != broadcast_id:
         raise ArchiveError("録画が見つかりません。", status=404)
-    if not can_manage(member, broadcast):
-        raise ArchiveError("録画を削除できるのは、この放送のパーソナリティと運営だけです。", status=403)
+    require_manager(member, broadcast, "録画を削除できるのは、この放送のパーソナリティと運営だけです。")
     await db.delete(recording)
     await search_feed.sync_broadcast(db, broadcast_id)
     await db.commit()

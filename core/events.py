@@ -56,6 +56,11 @@ class EventBus(abc.ABC):
     def on_reconnect(self, callback: Callable[[], None]) -> None:
         self.reconnect_hooks.append(callback)
 
+    def remove_reconnect(self, callback: Callable[[], None]) -> None:
+        """Forget a hook (its owner is closing); unknown hooks are ignored."""
+        if callback in self.reconnect_hooks:
+            self.reconnect_hooks.remove(callback)
+
     @abc.abstractmethod
     async def start(self) -> None: ...
 
@@ -190,6 +195,21 @@ class RedisBus(EventBus):
                     log.debug("redis close failed", exc_info=True)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+
+async def publish_committed(bus: EventBus, channel: str, data: bytes) -> bool:
+    """Publish news of a change that is already committed; the one place actions publish from.
+
+    It never raises: the change is durable, so a bus outage must not turn it into an error
+    for the caller. Readers catch up from the database (positions, `on_reconnect`, the sweep).
+    Returns whether the bus took the message.
+    """
+    try:
+        await bus.publish(channel, data)
+    except Exception as exc:
+        log.error("publish on %s failed after commit (%s); readers resync", channel, exc.__class__.__name__)
+        return False
+    return True
 
 
 def create_bus(redis_url: str | None) -> EventBus:

@@ -19,8 +19,7 @@ from core.errors import NotFound
 from core.members.models import Member, OrgKind
 from faq.models import Attendance, Registration, SessionState, StudySession
 from faq.service import require_organiser
-from live.models import Broadcast
-from live.rooms.models import RoomVisit
+from live.public import Broadcast, RoomVisit
 
 
 async def record(db: AsyncSession, session: StudySession, member_id: int, source: str = "board") -> bool:

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import utcnow
-from core.events import EventBus
+from core.events import EventBus, publish_committed
 from core.members.models import Member
 from faq import events, notices, search
 from faq.models import Question, QuestionAsker, QuestionStatus, QuestionVote, SessionState, StudySession
 from faq.render import markdown_html
-from faq.service import FaqError, can_organise, not_found, require_organiser, require_text
+from faq.service import FaqError, can_organise, count_votes, not_found, require_organiser, require_text, vote_once
 
 log = logging.getLogger("chonai.faq")
 
@@ -106,10 +105,8 @@ def view_for(r: events.QuestionRecord, viewer_id: int, moderator: bool) -> event
 
 
 async def _publish(bus: EventBus, event: events.QuestionChanged | events.BoardChanged, session_id: int) -> None:
-    try:
-        await bus.publish(events.board_channel(session_id), events.encoder.encode(event))
-    except Exception:  # the change is committed; clients catch up from their position
-        log.warning("board event not published for session %s", session_id, exc_info=True)
+    # The change is committed; clients catch up from their position if the bus drops it.
+    await publish_committed(bus, events.board_channel(session_id), events.encoder.encode(event))
 
 
 async def _commit_questions(db: AsyncSession, bus: EventBus, questions: list[Question]) -> None:
@@ -182,22 +179,14 @@ async def vote(db: AsyncSession, bus: EventBus, member: Member, question_id: int
         raise FaqError("not_votable", f"「{q.status.label}」の質問には投票できません。", 409)
     if await db.get(QuestionAsker, (q.id, member.id)) is not None:
         raise FaqError("own_question", "自分の質問には投票できません。", 409)
-    if await db.get(QuestionVote, (q.id, member.id)) is not None:
-        raise FaqError("already_voted", "この質問には既に投票しています。", 409)
-    db.add(QuestionVote(question_id=q.id, member_id=member.id))
-    try:
-        await db.flush()
-    except IntegrityError:
-        await db.rollback()
-        raise FaqError("already_voted", "この質問には既に投票しています。", 409) from None
+    await vote_once(db, QuestionVote(question_id=q.id, member_id=member.id), "質問")
     await _recount(db, q)
     await _commit_questions(db, bus, [q])
     return q
 
 
 async def _recount(db: AsyncSession, q: Question) -> None:
-    stmt = select(func.count()).select_from(QuestionVote).where(QuestionVote.question_id == q.id)
-    q.votes = int((await db.execute(stmt)).scalar_one())
+    q.votes = await count_votes(db, QuestionVote.question_id, q.id)
 
 
 async def _moderated(db: AsyncSession, member: Member, question_id: int) -> tuple[Question, StudySession]:

@@ -1,3 +1,4 @@
+# size: the demo loader is one long list of rows, read top to bottom.
 """Demo content: the vaccination information-exchange series with past sessions and published FAQ documents."""
 
 from __future__ import annotations

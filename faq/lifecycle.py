@@ -14,7 +14,7 @@ from core.events import EventBus
 from faq import board, search
 from faq.documents import compile_draft
 from faq.models import SessionState, StudySession
-from live.events import SCHEDULE_CHANNEL, BroadcastStateChanged
+from live.public import SCHEDULE_CHANNEL, BroadcastStateChanged
 
 log = logging.getLogger("chonai.faq")
 

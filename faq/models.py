@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.db import Base, UTCDateTime, utcnow
 from core.members.models import Member
 from core.sections import Section
-from live.models import Broadcast
+from live.public import Broadcast
 
 
 def _enum(cls: type[enum.Enum]) -> Enum:

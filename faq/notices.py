@@ -23,7 +23,7 @@ from faq.models import (
     SessionState,
     StudySession,
 )
-from live.models import Broadcast, BroadcastState
+from live.public import Broadcast, BroadcastState
 
 
 def _short(text: str, n: int = 40) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
@@ -16,6 +17,7 @@ from core.notify.models import Target
 from core.text import clean_block, clean_line
 from faq import search
 from faq.models import (
+    QuestionVote,
     Registration,
     SeriesOrganiser,
     SessionState,
@@ -24,7 +26,7 @@ from faq.models import (
     TopicRequest,
     TopicVote,
 )
-from live.models import Broadcast, BroadcastState
+from live.public import Broadcast, BroadcastState
 
 
 class FaqError(Refusal):
@@ -232,21 +234,34 @@ async def vote_topic(db: AsyncSession, member: Member, topic_id: int) -> TopicRe
         raise not_found("テーマ")
     if topic.author_id == member.id:
         raise FaqError("own_topic", "自分のリクエストには投票できません。", 409)
-    if await db.get(TopicVote, (topic.id, member.id)) is not None:
-        raise FaqError("already_voted", "このテーマには既に投票しています。", 409)
-    db.add(TopicVote(topic_id=topic.id, member_id=member.id))
+    await vote_once(db, TopicVote(topic_id=topic.id, member_id=member.id), "テーマ")
+    topic.votes = await count_votes(db, TopicVote.topic_id, topic.id)
+    await db.commit()
+    return topic
+
+
+async def vote_once(db: AsyncSession, vote: TopicVote | QuestionVote, what: str) -> None:
+    """Record one member's vote exactly once: checked first, and the primary key settles a race."""
+    refusal = FaqError("already_voted", f"この{what}には既に投票しています。", 409)
+    if await db.get(type(vote), _vote_key(vote)) is not None:
+        raise refusal
+    db.add(vote)
     try:
         await db.flush()
     except IntegrityError:
         await db.rollback()
-        raise FaqError("already_voted", "このテーマには既に投票しています。", 409) from None
-    topic.votes = int(
-        (
-            await db.execute(select(func.count()).select_from(TopicVote).where(TopicVote.topic_id == topic.id))
-        ).scalar_one()
-    )
-    await db.commit()
-    return topic
+        raise refusal from None
+
+
+def _vote_key(vote: TopicVote | QuestionVote) -> tuple[int, int]:
+    target = vote.topic_id if isinstance(vote, TopicVote) else vote.question_id
+    return (target, vote.member_id)
+
+
+async def count_votes(db: AsyncSession, column: Any, target_id: int) -> int:
+    """Votes for one topic or question (`column` is TopicVote.topic_id or QuestionVote.question_id)."""
+    stmt = select(func.count()).select_from(column.class_).where(column == target_id)
+    return int((await db.execute(stmt)).scalar_one())
 
 
 async def topics_of(db: AsyncSession, series_id: int) -> list[TopicRequest]:

@@ -1,3 +1,4 @@
+# size: board_socket is one connection lifecycle (checks, catch-up, relay, close) kept in one function.
 """`/ws/faq/sessions/{id}`: the Q&A board pushed to members, resumable from a board position.
 
 The socket only pushes; members act through the JSON API. Each connection keeps the

@@ -81,6 +81,15 @@ class ProgramGuest(Base):
         return self.member.name if self.member else self.name
 
 
+class ProgramModerator(Base):
+    """A member named as moderator of one program (besides its personality and site moderators)."""
+
+    __tablename__ = "program_moderators"
+
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id", ondelete="CASCADE"), primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
+
+
 class ExceptionKind(enum.StrEnum):
     CANCEL = "cancel"
     SUBSTITUTE = "substitute"

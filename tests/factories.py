@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
+from core.db import utcnow
 from core.members.models import Member
 from core.sections import Section
 from live.models import Broadcast, BroadcastState, Program
@@ -15,25 +16,46 @@ async def member_id(db, email: str) -> int:
     return (await db.execute(select(Member.id).where(Member.email == email))).scalar_one()
 
 
-async def make_broadcast(db, *, title, host_email, section, start, state=BroadcastState.ENDED, description=""):
-    host = (await db.execute(select(Member).where(Member.email == host_email))).scalar_one()
-    sec = (await db.execute(select(Section).where(Section.name == section))).unique().scalar_one()
-    program = Program(
-        title=title.split(" ")[0], section_id=sec.id, personality_id=host.id, dtstart=start, duration_minutes=60
-    )
-    db.add(program)
-    await db.flush()
+async def make_broadcast(
+    db,
+    *,
+    title="ワクチン接種 体制づくり相談会",
+    host_email=None,
+    section=None,
+    start=None,
+    state=BroadcastState.ENDED,
+    description="",
+    **fields,
+):
+    """The one broadcast factory.
+
+    With `host_email` and `section` it belongs to a one-hour program of that host (the archive and
+    moderation tests); without, it is a bare broadcast (the comment-room tests, which pass a random
+    `id` because Redis channels are shared by every test on this machine). `start` defaults to five
+    minutes ago; a LIVE or ENDED broadcast gets its live_at / ended_at.
+    """
+    start = start or utcnow() - dt.timedelta(minutes=5)
+    if host_email is not None and section is not None:
+        host = (await db.execute(select(Member).where(Member.email == host_email))).scalar_one()
+        sec = (await db.execute(select(Section).where(Section.name == section))).unique().scalar_one()
+        program = Program(
+            title=title.split(" ")[0], section_id=sec.id, personality_id=host.id, dtstart=start, duration_minutes=60
+        )
+        db.add(program)
+        await db.flush()
+        fields.setdefault("program_id", program.id)
+        fields.setdefault("personality_id", host.id)
+    ended = state is BroadcastState.ENDED
     broadcast = Broadcast(
-        program_id=program.id,
         title=title,
         description=description,
-        personality_id=host.id,
         starts_at=start,
         ends_at=start + dt.timedelta(hours=1),
         opens_at=start - dt.timedelta(minutes=10),
         state=state,
-        live_at=start if state is BroadcastState.ENDED else None,
-        ended_at=start + dt.timedelta(hours=1) if state is BroadcastState.ENDED else None,
+        live_at=start if state in (BroadcastState.LIVE, BroadcastState.ENDED) else None,
+        ended_at=start + dt.timedelta(hours=1) if ended else None,
+        **fields,
     )
     db.add(broadcast)
     await db.commit()

@@ -47,3 +47,21 @@ async def signup(client: Any, **overrides: str) -> Response:
     if response.status_code == 303 and response.headers["location"] == "/signup/sent":
         await post_form(client, "/login", {"email": data["email"], "password": data["password"]})
     return response
+
+
+async def until_subscribed(redis_url: str, channel: str, within: float = 10) -> None:
+    """Wait until Redis reports a subscriber on `channel` (SUBSCRIBE is acknowledged asynchronously)."""
+    import asyncio
+
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(redis_url)
+    try:
+        async with asyncio.timeout(within):
+            while True:
+                [(_, count)] = await client.pubsub_numsub(channel)
+                if count:
+                    return
+                await asyncio.sleep(0.02)
+    finally:
+        await client.aclose()

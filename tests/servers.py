@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,3 +72,30 @@ def prepare_database(env: dict[str, str], demo: bool = True) -> None:
     subprocess.run([sys.executable, "-m", "web.cli", "migrate"], env=full, check=True, capture_output=True)
     if demo:
         subprocess.run([sys.executable, "-m", "web.cli", "demo"], env=full, check=True, capture_output=True)
+
+
+@contextlib.contextmanager
+def serve(
+    tmp: Path,
+    *,
+    demo: bool = True,
+    seed: Callable[[str], object] | None = None,
+    log_name: str = "server.log",
+    **env: str,
+) -> Iterator[ServerProcess]:
+    """The one way tests run a server: its own VAR_DIR (SQLite there unless DATABASE_URL is given),
+    migrated (and demo data), `seed(database_url)` before it starts, always stopped afterwards.
+
+    The process carries `env`, `db_url` and whatever `seed` returned as `seeded`.
+    """
+    full = {"VAR_DIR": str(tmp), "SECRET_KEY": "t" * 48, "LOG_LEVEL": "WARNING", **env}
+    prepare_database(full, demo=demo)
+    db_url = full.get("DATABASE_URL") or f"sqlite+aiosqlite:///{tmp / 'chonai.db'}"
+    seeded = seed(db_url) if seed is not None else None
+    proc = ServerProcess(full, tmp / log_name)
+    proc.env, proc.db_url, proc.seeded = full, db_url, seeded  # type: ignore[attr-defined]
+    try:
+        proc.start(timeout=60)
+        yield proc
+    finally:
+        proc.stop()  # also when it never answered: no server outlives its test

@@ -116,7 +116,7 @@ class AccountController(Controller):
             values = {"email": form.get("email", "")[:254]}
             context = {"error": exc.message, "values": values, "next": next_url}
             if exc.retry_after is None:
-                return Template("login.html", context=context, status_code=400)
+                return Template("login.html", context=context, status_code=exc.status)
             headers = {"retry-after": str(int(exc.retry_after))}
             return Template("login.html", context=context, status_code=429, headers=headers)
         raw = await service.start_session(db, member, request.headers.get("user-agent", ""))

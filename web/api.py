@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, delete, get, post
 from litestar.datastructures import CacheControlHeader
-from litestar.exceptions import HTTPException, NotFoundException
+from litestar.exceptions import HTTPException
 from litestar.params import FromQuery, JSONBody
 
 from core.access import active_member, member_guard, operator_guard
@@ -16,7 +16,6 @@ from core.bounds import PathId
 from core.deps import AppSettings, Bus, DbSession
 from core.members import service
 from core.members.models import ApiToken, Member, Role, Status
-from core.members.service import MemberError
 from web.notifications import notify_review
 
 
@@ -66,11 +65,6 @@ class RoleChange(msgspec.Struct):
     role: Role
 
 
-def _refuse(exc: MemberError) -> HTTPException:
-    status = 404 if exc.code == "not_found" else 409 if exc.code == "already_reviewed" else 400
-    return HTTPException(status_code=status, detail=exc.message, extra={"code": exc.code})
-
-
 class MeController(Controller):
     path = "/api"
     guards = [member_guard]
@@ -90,10 +84,7 @@ class MeController(Controller):
 
     @delete("/tokens/{token_id:int}", status_code=204)
     async def revoke_token(self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, token_id: PathId) -> None:
-        try:
-            await service.revoke_api_token(db, active_member(request), token_id, bus=bus)
-        except MemberError as exc:
-            raise NotFoundException(detail=exc.message) from None
+        await service.revoke_api_token(db, active_member(request), token_id, bus=bus)
 
 
 class MembersAdminController(Controller):
@@ -117,10 +108,7 @@ class MembersAdminController(Controller):
     async def approve(
         self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings, member_id: PathId
     ) -> MemberOut:
-        try:
-            member = await service.review(db, member_id, active_member(request), approve=True)
-        except MemberError as exc:
-            raise _refuse(exc) from None
+        member = await service.review(db, member_id, active_member(request), approve=True)
         await notify_review(settings, member)
         return MemberOut.of(member)
 
@@ -133,12 +121,7 @@ class MembersAdminController(Controller):
         member_id: PathId,
         data: JSONBody[Review],
     ) -> MemberOut:
-        try:
-            member = await service.review(
-                db, member_id, active_member(request), approve=False, reason=data.reason[:1000]
-            )
-        except MemberError as exc:
-            raise _refuse(exc) from None
+        member = await service.review(db, member_id, active_member(request), approve=False, reason=data.reason[:1000])
         await notify_review(settings, member)
         return MemberOut.of(member)
 
@@ -148,7 +131,4 @@ class MembersAdminController(Controller):
     ) -> MemberOut:
         if member_id == active_member(request).id:
             raise HTTPException(status_code=400, detail="自分自身の権限は変更できません。")
-        try:
-            return MemberOut.of(await service.set_role(db, member_id, data.role))
-        except MemberError as exc:
-            raise _refuse(exc) from None
+        return MemberOut.of(await service.set_role(db, member_id, data.role))

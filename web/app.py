@@ -1,3 +1,4 @@
+# size: create_app is the one place the app is assembled (routes, dependencies, middleware, config).
 """The application factory: assembles settings, storage, middleware and every domain's routes."""
 
 from __future__ import annotations
@@ -9,8 +10,6 @@ from pathlib import Path
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
-from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.static_files import create_static_files_router
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,6 +45,7 @@ from web import (
 )
 from web.errors import EXCEPTION_HANDLERS
 from web.middleware import AuthMiddleware, ChonaiCSRFMiddleware, RequestContextMiddleware, csrf_config
+from web.openapi import openapi_config
 from web.section_content import register_owner_columns
 from web.templating import template_config
 
@@ -146,9 +146,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         template_config=template_config(),
-        openapi_config=OpenAPIConfig(
-            title="Chonai API", version="1", path="/schema", render_plugins=[JsonRenderPlugin()]
-        ),
+        openapi_config=openapi_config(),
         request_max_body_size=MAX_BODY,
         lifespan=[lifespan],
         logging_config=None,  # ours (core.logs) carries request ids and optional JSON

@@ -83,6 +83,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from live.rooms.transport import UVICORN_WS
     from web.serving import WS_MAX_SIZE, HttpProtocol
 
     host = args.host or settings.host
@@ -100,6 +101,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         port=port,
         workers=workers,
         proxy_headers=True,
+        ws=UVICORN_WS,  # the protocol live.rooms.transport.DirectSink writes through (never "auto")
         ws_per_message_deflate=False,  # fan-out sockets: compression costs far more than it saves
         http=HttpProtocol,  # uvicorn's own, plus a deadline for request headers (web/serving.py)
         ws_max_size=WS_MAX_SIZE,

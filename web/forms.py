@@ -6,17 +6,8 @@ from typing import Any
 
 from litestar import Request
 
-MAX_FIELD = 10_000
-
-
-async def read_form(request: Request[Any, Any, Any]) -> dict[str, str]:
-    """The form as plain strings (last value wins, overlong values cut) so hostile input can't 500."""
-    form = await request.form()
-    out: dict[str, str] = {}
-    for key, value in form.multi_items():
-        if isinstance(value, str):
-            out[str(key)[:100]] = value[:MAX_FIELD]
-    return out
+from core.forms import MAX_FIELD as MAX_FIELD
+from core.forms import read_form as read_form  # the one form reader (core/forms.py)
 
 
 def safe_next(target: str | None, default: str = "/") -> str:

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import utcnow
+from core.errors import Refusal
 from core.events import EventBus
 from core.members import throttle
 from core.members.models import ApiToken, AuthAttempt, LoginSession, Member, PasswordReset, Role, Status
@@ -30,13 +31,14 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("chonai-dummy-password")
 
 
-class MemberError(Exception):
-    """A refusal the caller shows to the user; `code` is stable for the API."""
+_MEMBER_STATUS = {"not_found": 404, "already_reviewed": 409, "rate_limited": 429}
+
+
+class MemberError(Refusal):
+    """A refusal the caller shows to the user; `code` is stable for the API, the status follows from it."""
 
     def __init__(self, code: str, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(code, message, _MEMBER_STATUS.get(code, 400))
         self.retry_after = retry_after
 
 

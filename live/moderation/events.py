@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from core.events import EventBus
+from core.events import EventBus, publish_committed
 from live.events import broadcast_channel
 
 
@@ -40,19 +40,20 @@ encode = msgspec.json.Encoder().encode
 
 
 async def publish_controls(bus: EventBus, broadcast_id: int, controls: dict[str, Any]) -> None:
-    await bus.publish(broadcast_channel(broadcast_id), encode(ControlsChanged(broadcast_id=broadcast_id, **controls)))
+    event = ControlsChanged(broadcast_id=broadcast_id, **controls)
+    await publish_committed(bus, broadcast_channel(broadcast_id), encode(event))
 
 
 async def publish_restriction(
     bus: EventBus, broadcast_id: int, member_id: int, code: str | None, until: dt.datetime | None
 ) -> None:
     event = MemberRestricted(broadcast_id=broadcast_id, member_id=member_id, code=code, until=until)
-    await bus.publish(broadcast_channel(broadcast_id), encode(event))
+    await publish_committed(bus, broadcast_channel(broadcast_id), encode(event))
 
 
 async def publish_visibility(bus: EventBus, broadcast_id: int, position: int, hidden: bool) -> None:
     event = CommentVisibility(broadcast_id=broadcast_id, position=position, hidden=hidden)
-    await bus.publish(broadcast_channel(broadcast_id), encode(event))
+    await publish_committed(bus, broadcast_channel(broadcast_id), encode(event))
 
 
 class ModerationNotice(msgspec.Struct, tag="notice", kw_only=True):
@@ -63,7 +64,8 @@ class ModerationNotice(msgspec.Struct, tag="notice", kw_only=True):
 
 
 async def publish_notice(bus: EventBus, broadcast_id: int, kind: str) -> None:
-    await bus.publish(broadcast_channel(broadcast_id), encode(ModerationNotice(broadcast_id=broadcast_id, kind=kind)))
+    event = ModerationNotice(broadcast_id=broadcast_id, kind=kind)
+    await publish_committed(bus, broadcast_channel(broadcast_id), encode(event))
 
 
 ModerationEvent = ControlsChanged | MemberRestricted | CommentVisibility | ModerationNotice

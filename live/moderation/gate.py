@@ -21,9 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import utcnow
 from core.text import clean_line
+from live.errors import RoomError
 from live.moderation import service
 from live.moderation.models import BlockedWord, HeldComment, WordAction
-from live.rooms.service import RoomError
 
 HELD_MESSAGE = "コメントは確認待ちになりました。モデレーターが承認すると表示されます。"
 WORDS_TTL = 5.0  # seconds a room trusts its cached rules (changes elsewhere also notify it)

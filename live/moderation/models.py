@@ -11,19 +11,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, UTCDateTime, utcnow
 from core.members.models import Member
+from live.models import ProgramModerator as ProgramModerator  # moved next to Program (live.access reads it)
 
 
 def _enum(cls: type[enum.Enum]) -> Enum:
     return Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
-
-
-class ProgramModerator(Base):
-    """A member named as moderator of one program (besides its personality and site moderators)."""
-
-    __tablename__ = "program_moderators"
-
-    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id", ondelete="CASCADE"), primary_key=True)
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
 
 
 class RoomControls(Base):

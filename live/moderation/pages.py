@@ -12,8 +12,8 @@ from core.access import Forbidden, active_member, member_guard
 from core.bounds import PathId
 from core.deps import DbSession
 from core.members.models import Role
+from live.access import can_moderate
 from live.models import Broadcast
-from live.moderation import service
 from live.moderation.service import TIMEOUT_MAX, TIMEOUT_MIN
 
 TIMEOUT_CHOICES = [
@@ -35,7 +35,7 @@ async def control_page(request: Request[Any, Any, Any], db: DbSession, broadcast
     if broadcast is None:
         raise NotFoundException(detail="この放送は見つかりません。")
     member = active_member(request)
-    if not await service.can_moderate(db, member, broadcast):
+    if not await can_moderate(db, member, broadcast):
         raise Forbidden(detail="この放送のコントロールページは、担当パーソナリティとモデレーターだけが開けます。")
     stream_url = broadcast.stream_url or (broadcast.program.stream_url if broadcast.program else "")
     return Template(

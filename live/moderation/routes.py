@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from live.moderation.api import ModerationController, ReportController
+from live.moderation.api import ModerationController
 from live.moderation.pages import control_page
 
-route_handlers: list[Any] = [ModerationController, ReportController, control_page]
+route_handlers: list[Any] = [ModerationController, control_page]

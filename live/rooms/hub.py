@@ -1,3 +1,4 @@
+# size: over 400 lines (the room hot path kept in one file for now); its split into stream/fan-out/presence pieces is the next step in docs/architecture.md.
 """The per-process room registry and fan-out.
 
 Each room keeps `last` (highest position accepted into its stream, gapless) and `flushed`
@@ -23,7 +24,7 @@ from typing import Any
 import msgspec
 
 from core.db import Database
-from core.events import EventBus
+from core.events import EventBus, publish_committed
 from live.events import BroadcastStateChanged, broadcast_channel
 from live.models import BroadcastState
 from live.moderation.events import CommentVisibility, ControlsChanged, MemberRestricted, ModerationNotice
@@ -514,6 +515,7 @@ class Hub:
         gc.freeze()
 
     async def close(self) -> None:
+        self.bus.remove_reconnect(self._on_bus_reconnect)
         if self.loop is not asyncio.get_running_loop():
             self.detach()
             return
@@ -534,7 +536,8 @@ class Hub:
         self.rooms.clear()
 
     def detach(self) -> None:
-        """Drop this hub's rooms without awaiting (its loop is gone): callbacks leave the bus."""
+        """Drop this hub's rooms without awaiting (its loop is gone): callbacks and hooks leave the bus."""
+        self.bus.remove_reconnect(self._on_bus_reconnect)
         for room in self.rooms.values():
             for channel, callback in (
                 (room_channel(room.id), room.on_bus),
@@ -710,9 +713,9 @@ class Hub:
         for room in rooms:
             if room.reaction_delta:
                 delta, room.reaction_delta = room.reaction_delta, {}
-                await self.bus.publish(room_channel(room.id), encode(BusReactions(delta)))
-                async with self.db.session() as db:
+                async with self.db.session() as db:  # stored first: a published count is a durable one
                     await service.add_reactions(db, room.id, delta)
+                await publish_committed(self.bus, room_channel(room.id), encode(BusReactions(delta)))
             if room.presence_dirty or beat:
                 room.presence_dirty = False
                 await self.bus.publish(room_channel(room.id), encode(BusPresence(self.node, room.audience)))
@@ -761,8 +764,8 @@ async def record_viewers(db: Any, broadcast_id: int, viewers: int) -> None:
 
 async def publish_comment(bus: EventBus, broadcast_id: int, posted: service.Posted) -> None:
     """Fan a stored comment out to every process (after commit; the sweep covers a lost publish)."""
-    await bus.publish(
-        room_channel(broadcast_id), encode(BusComment(posted.position, posted.committed, msgspec.Raw(posted.item)))
+    await publish_committed(
+        bus, room_channel(broadcast_id), encode(BusComment(posted.position, posted.committed, msgspec.Raw(posted.item)))
     )
 
 

@@ -17,6 +17,12 @@ PROTOCOL_ERRORS = Counter(
 )
 FRAMES = Counter("chonai_room_frames_total", "Comment frames fanned out (one per room per window)", registry=REGISTRY)
 DELIVERIES = Counter("chonai_room_deliveries_total", "Comment deliveries written to viewers", registry=REGISTRY)
+SINKS = Counter(
+    "chonai_room_sinks_total",
+    "Viewer connections by writer: direct (uvicorn websockets-sansio transport) or queue (slower fallback)",
+    ["kind"],
+    registry=REGISTRY,
+)
 SLOW_VIEWERS = Counter("chonai_room_slow_viewers_total", "Viewers cut off for falling behind", registry=REGISTRY)
 GAP_FETCHES = Counter(
     "chonai_room_gap_fetches_total", "Reads of missed comments from the database (bus gaps)", registry=REGISTRY

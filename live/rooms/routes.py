@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Annotated, Any
-from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 from litestar import Request, Response, asgi, get, put
@@ -18,33 +16,13 @@ from core.access import active_member, member_guard, moderator_guard, operator_g
 from core.bounds import PathId, QueryPosition
 from core.db import utcnow
 from core.deps import DbSession
+from live.access import can_moderate
 from live.models import Broadcast
-from live.moderation import service as moderation
 from live.rooms import metrics, service
+from live.rooms.moderation_api import ReportController, RoomModerationController
 from live.rooms.protocol import Limits
 from live.rooms.socket import room_socket
-
-_YOUTUBE_ID = re.compile(r"^[A-Za-z0-9_-]{6,20}$")
-
-
-def youtube_embed(url: str) -> str | None:
-    """The privacy-enhanced embed URL for a YouTube watch/live/short link, else None."""
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return None
-    host = (parts.hostname or "").lower().removeprefix("www.").removeprefix("m.")
-    video = None
-    if host == "youtu.be":
-        video = parts.path.strip("/").split("/")[0]
-    elif host == "youtube.com":
-        if parts.path == "/watch":
-            video = parse_qs(parts.query).get("v", [""])[0]
-        elif parts.path.startswith(("/live/", "/embed/", "/shorts/")):
-            video = parts.path.split("/")[2]
-    if parts.scheme in {"http", "https"} and video and _YOUTUBE_ID.match(video):
-        return f"https://www.youtube-nocookie.com/embed/{video}"
-    return None
+from live.stream import room_context
 
 
 async def _broadcast(db: DbSession, broadcast_id: int) -> Broadcast:
@@ -52,16 +30,6 @@ async def _broadcast(db: DbSession, broadcast_id: int) -> Broadcast:
     if broadcast is None:
         raise NotFoundException(detail="この放送は見つかりません。")
     return broadcast
-
-
-def room_context(broadcast: Broadcast) -> dict[str, Any]:
-    """What room_panel.html needs (also for embedding it in the broadcast page)."""
-    stream_url = broadcast.stream_url or (broadcast.program.stream_url if broadcast.program else "")
-    return {
-        "broadcast": broadcast,
-        "stream_url": stream_url if stream_url.startswith(("https://", "http://")) else "",
-        "embed_url": youtube_embed(stream_url) if stream_url else None,
-    }
 
 
 @get("/broadcasts/{broadcast_id:int}/room", guards=[member_guard], include_in_schema=False)
@@ -98,7 +66,7 @@ async def list_comments(
         raise NotFoundException(detail="この放送は見つかりません。")
     upto = info.last_position
     broadcast = await db.get(Broadcast, broadcast_id)
-    if broadcast is not None and not await moderation.can_moderate(db, active_member(request), broadcast):
+    if broadcast is not None and not await can_moderate(db, active_member(request), broadcast):
         delay = await service.display_delay(db, broadcast_id)
         if delay:
             upto = await service.last_position_before(db, broadcast_id, utcnow() - dt.timedelta(seconds=delay))
@@ -115,10 +83,7 @@ class LimitsUpdate(msgspec.Struct, forbid_unknown_fields=True):
 @put("/api/broadcasts/{broadcast_id:int}/room/limits", guards=[moderator_guard])
 async def update_limits(db: DbSession, broadcast_id: PathId, data: JSONBody[LimitsUpdate]) -> Limits:
     """Per-room comment limits (moderators and above)."""
-    try:
-        return await service.set_limits(db, broadcast_id, Limits(**msgspec.structs.asdict(data)))
-    except service.RoomError as exc:
-        raise NotFoundException(detail=exc.message) from None
+    return await service.set_limits(db, broadcast_id, Limits(**msgspec.structs.asdict(data)))
 
 
 @get("/metrics", guards=[operator_guard], include_in_schema=False)
@@ -127,4 +92,12 @@ async def prometheus_metrics() -> Response[bytes]:
     return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
-route_handlers: list[Any] = [room_page, room_ws, list_comments, update_limits, prometheus_metrics]
+route_handlers: list[Any] = [
+    room_page,
+    room_ws,
+    list_comments,
+    update_limits,
+    prometheus_metrics,
+    RoomModerationController,
+    ReportController,
+]

@@ -1,3 +1,4 @@
+# size: over 400 lines and a long _post: the insert-with-position transaction reads best in one piece; splitting reads from writes is listed in docs/architecture.md.
 """What can happen in a comment room: validate, persist with a position, read back, react.
 
 The database is the source of truth for order. A comment's position is allocated by
@@ -23,6 +24,7 @@ from core.db import utcnow
 from core.members.models import Member
 from core.text import clean_line
 from live import search_feed
+from live.errors import RoomError as RoomError  # raised by the moderation gate too
 from live.models import Broadcast, BroadcastState
 from live.moderation.models import RoomControls
 from live.moderation.service import log_comment_visibility
@@ -33,19 +35,6 @@ ACCEPTING = frozenset({BroadcastState.OPEN, BroadcastState.LIVE})
 HISTORY_SIZE = 50
 PAGE_SIZE = 500
 _encode = msgspec.json.Encoder().encode
-
-
-class RoomError(Exception):
-    """A refusal with a stable code and a Japanese message the page shows as is."""
-
-    def __init__(
-        self, code: str, message: str, retry_after: float | None = None, until: dt.datetime | None = None
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.retry_after = retry_after
-        self.until = until  # end of a timeout/ban, shown as remaining time
 
 
 @dataclass(frozen=True, slots=True)

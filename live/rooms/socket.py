@@ -31,6 +31,7 @@ from core.sockets import (
     registry_for,
     token_credential,
 )
+from live.access import can_moderate
 from live.models import Broadcast
 from live.moderation import gate
 from live.moderation import service as moderation
@@ -256,7 +257,7 @@ class Connection:
         restriction = None
         async with self.hub.db.session() as db:
             broadcast = await db.get(Broadcast, room.id)
-            moderator = broadcast is not None and await moderation.can_moderate(db, self.member, broadcast)
+            moderator = broadcast is not None and await can_moderate(db, self.member, broadcast)
             if not moderator:
                 found = await moderation.restriction_of(db, self.member.id, room.id, room.program_id)
                 self.viewer.restriction, self.viewer.checked_at = found, time.monotonic()

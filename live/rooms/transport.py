@@ -26,6 +26,10 @@ from live.rooms import metrics
 
 log = logging.getLogger("chonai.rooms")
 
+#: The uvicorn WebSocket implementation DirectSink reaches into (`chonai serve` sets it explicitly;
+#: pyproject bounds uvicorn to the versions whose WebSocketsSansIOProtocol has `.transport`/`.conn`).
+UVICORN_WS = "websockets-sansio"
+
 #: Bytes a viewer may have unsent before it is disconnected as too slow.
 BUFFER_LIMIT = int(os.environ.get("CHONAI_ROOM_BUFFER_KIB", "512")) * 1024
 
@@ -174,8 +178,19 @@ class QueueSink:
         self.task.cancel()
 
 
+_warned = False
+
+
 def make_sink(receive: Any, send: Any) -> Sink:
+    """DirectSink on uvicorn's websockets-sansio protocol (what `chonai serve` runs), else QueueSink."""
+    global _warned
     proto = _sansio_protocol(receive)
     if proto is not None and os.environ.get("CHONAI_ROOM_WRITER") != "queue":
+        metrics.SINKS.labels("direct").inc()
         return DirectSink(proto, send)
+    owner = getattr(receive, "__self__", None)
+    if not _warned and owner is not None and type(owner).__module__.startswith("uvicorn."):
+        _warned = True  # a real uvicorn, but not the protocol the fast path needs: say so once
+        log.warning("room fan-out uses the slow queue writer: uvicorn serves WebSockets with %s", type(owner).__name__)
+    metrics.SINKS.labels("queue").inc()
     return QueueSink(send)

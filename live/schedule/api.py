@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
-from litestar import Controller, MediaType, Request, Response, delete, get, post, put
+from litestar import Controller, Request, delete, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from core.access import active_member, member_guard, operator_guard
-from core.bounds import Id, OptionalQueryId, PathId, in_range
+from core.bounds import OptionalQueryId, PathId, in_range
 from core.db import utcnow
 from core.deps import Bus, DbSession
 from core.errors import Invalid
 from core.timefmt import JST
 from live.models import Broadcast, Program, ProgramException
 from live.schedule import recurrence, service
+from live.schedule.inputs import ExceptionInput, ProgramInput, RotationInput, validate_program
 from live.schedule.service import ScheduleError
 
 MAX_DAYS = 62
@@ -138,75 +139,14 @@ class NowOut(msgspec.Struct):
     today: list[BroadcastOut]
 
 
-class ProgramIn(msgspec.Struct, forbid_unknown_fields=True):
-    """Same fields as the operator form; times are local to `timezone` (Asia/Tokyo by default)."""
-
-    title: str
-    start_date: str
-    start_time: str
-    end_time: str
-    personality_id: Id | None = None
-    description: str = ""
-    section_id: Id | None = None
-    guests: list[str] = msgspec.field(default_factory=list)
-    lobby_minutes: Annotated[int, msgspec.Meta(ge=0, le=24 * 60)] = 10
-    stream_url: str = ""
-    rrule: str = ""
-    until: str = ""
-    timezone: str = recurrence.DEFAULT_TZ
-    skip_holidays: bool = False
-    active: bool = True
-
-    def as_form(self) -> dict[str, str]:
-        return {
-            "title": self.title,
-            "description": self.description,
-            "section_id": str(self.section_id or ""),
-            "personality_id": str(self.personality_id or ""),
-            "guests": "\n".join(g.replace("\n", " ") for g in self.guests[:50]),
-            "start_date": self.start_date,
-            "start_time": self.start_time,
-            "end_time": self.end_time,
-            "lobby_minutes": str(self.lobby_minutes),
-            "stream_url": self.stream_url,
-            "rrule": self.rrule,
-            "until": self.until,
-            "timezone": self.timezone,
-            "skip_holidays": "on" if self.skip_holidays else "",
-            "active": "on" if self.active else "",
-        }
-
-
-class RotationIn(ProgramIn, forbid_unknown_fields=True):
-    """One personality per weekday (keys mo … su, member ids); one weekly program is created per day."""
-
-    personalities: dict[str, Id] = msgspec.field(default_factory=dict)
-
-
-class ExceptionIn(msgspec.Struct, forbid_unknown_fields=True):
-    occurrence: str  # original start, local ISO (2026-11-27T21:00) or with offset
-    kind: str  # cancel | substitute | move
-    personality_id: Id | None = None
-    new_start: str = ""
-    note: str = ""
-
-
-def schedule_error(request: Request[Any, Any, Any], exc: ScheduleError) -> Response[Any]:
-    body: dict[str, Any] = {"error": {"code": exc.code, "message": exc.message, "status": exc.status}}
-    if exc.errors:
-        body["error"]["fields"] = exc.errors
-    return Response(body, status_code=exc.status, media_type=MediaType.JSON)
-
-
-def _refuse(errors: dict[str, str], code: str = "invalid_program") -> ScheduleError:
-    return ScheduleError(code, next(iter(errors.values())), errors, status=400)
+def _invalid(errors: dict[str, str], code: str = "invalid_program") -> Invalid:
+    return Invalid(next(iter(errors.values())), fields=errors, code=code)
 
 
 class ScheduleApi(Controller):
     path = "/api/schedule"
     guards = [member_guard]
     tags = ["schedule"]
-    exception_handlers = {ScheduleError: schedule_error}
 
     @get("/")
     async def schedule(
@@ -270,11 +210,11 @@ class ScheduleApi(Controller):
 
     @post("/programs", status_code=201, guards=[operator_guard])
     async def create(
-        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, data: JSONBody[ProgramIn]
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, data: JSONBody[ProgramInput]
     ) -> ProgramOut:
-        parsed, errors = await service.validate_program(db, data.as_form())
+        parsed, errors = await validate_program(db, data)
         if parsed is None:
-            raise _refuse(errors)
+            raise _invalid(errors)
         return ProgramOut.of(await service.create_program(db, bus, parsed))
 
     @put("/programs/{program_id:int}", guards=[operator_guard])
@@ -284,24 +224,21 @@ class ScheduleApi(Controller):
         db: DbSession,
         bus: Bus,
         program_id: PathId,
-        data: JSONBody[ProgramIn],
+        data: JSONBody[ProgramInput],
     ) -> ProgramOut:
         program = await service.get_program(db, program_id)
-        parsed, errors = await service.validate_program(db, data.as_form())
+        parsed, errors = await validate_program(db, data)
         if parsed is None:
-            raise _refuse(errors)
+            raise _invalid(errors)
         return ProgramOut.of(await service.update_program(db, bus, program, parsed))
 
     @post("/rotations", status_code=201, guards=[operator_guard])
     async def rotation(
-        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, data: JSONBody[RotationIn]
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, data: JSONBody[RotationInput]
     ) -> list[ProgramOut]:
-        form = data.as_form()
-        for key, value in data.personalities.items():
-            form[f"personality_{key.lower()[:2]}"] = str(value)
-        programs, errors = await service.create_rotation(db, bus, form)
+        programs, errors = await service.create_rotation(db, bus, data)
         if errors:
-            raise _refuse(errors, "invalid_rotation")
+            raise _invalid(errors, "invalid_rotation")
         return [ProgramOut.of(await service.get_program(db, p.id)) for p in programs]
 
     @post("/programs/{program_id:int}/exceptions", status_code=201, guards=[operator_guard])
@@ -311,17 +248,10 @@ class ScheduleApi(Controller):
         db: DbSession,
         bus: Bus,
         program_id: PathId,
-        data: JSONBody[ExceptionIn],
+        data: JSONBody[ExceptionInput],
     ) -> ExceptionOut:
         program = await service.get_program(db, program_id)
-        form = {
-            "occurrence": data.occurrence,
-            "kind": data.kind,
-            "personality_id": str(data.personality_id or ""),
-            "new_start": data.new_start,
-            "note": data.note,
-        }
-        return ExceptionOut.of(await service.add_exception(db, bus, program, form, active_member(request)))
+        return ExceptionOut.of(await service.add_exception(db, bus, program, data, active_member(request)))
 
     @delete("/programs/{program_id:int}/exceptions/{exception_id:int}", status_code=204, guards=[operator_guard])
     async def remove_exception(

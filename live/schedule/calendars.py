@@ -1,3 +1,4 @@
+# size: program_events walks one program's occurrences and exceptions in one pass.
 """iCalendar feeds (icalendar): one recurring VEVENT per program with RRULE, EXDATE and overrides.
 
 Calendar apps cannot log in, so each member has a private feed token. The link carries

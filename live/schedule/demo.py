@@ -1,3 +1,4 @@
+# size: the demo loader is one long list of rows, read top to bottom.
 """Demo schedule: a weekday rotation, the Friday orientation, a biweekly study session, a skipped holiday."""
 
 from __future__ import annotations

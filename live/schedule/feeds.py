@@ -1,3 +1,4 @@
+# size: schedule_events is one socket lifecycle (checks, subscribe, relay, close) kept in one function.
 """Calendar feeds (.ics, members only by session, Bearer token or private link) and the live state socket."""
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from core.sockets import (
 )
 from live.events import SCHEDULE_CHANNEL
 from live.schedule import calendars, service
-from live.schedule.service import ScheduleError
 
 log = logging.getLogger("chonai.schedule")
 
@@ -78,12 +78,7 @@ async def program_ics(
     token: FromQuery[str | None] = None,
 ) -> Response[bytes]:
     lead = await _lead(db, await _feed_member(request, db, settings, token))
-    try:
-        await service.get_program(db, program_id)
-    except ScheduleError as exc:
-        from litestar.exceptions import NotFoundException
-
-        raise NotFoundException(detail=exc.message) from None
+    await service.get_program(db, program_id)
     body = await calendars.feed(db, settings.base_url, program_id=program_id, lead_minutes=lead)
     return _ics(body, f"chonai-program-{program_id}.ics")
 
@@ -97,12 +92,7 @@ async def personality_ics(
     token: FromQuery[str | None] = None,
 ) -> Response[bytes]:
     lead = await _lead(db, await _feed_member(request, db, settings, token))
-    try:
-        await service.get_personality(db, member_id)
-    except ScheduleError as exc:
-        from litestar.exceptions import NotFoundException
-
-        raise NotFoundException(detail=exc.message) from None
+    await service.get_personality(db, member_id)
     return _ics(
         await calendars.feed(db, settings.base_url, personality_id=member_id, lead_minutes=lead),
         f"chonai-personality-{member_id}.ics",

@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
@@ -14,14 +13,16 @@ from core.access import active_member, member_guard, operator_guard
 from core.bounds import PathId, in_range
 from core.db import utcnow
 from core.deps import AppSettings, Bus, DbSession
-from core.errors import Invalid
+from core.errors import Invalid, Refusal
+from core.forms import read_form
 from core.members.models import Member, Role
 from core.timefmt import JST, WEEKDAYS
+from live.access import can_host, can_moderate
 from live.models import Broadcast, BroadcastState, ExceptionKind, Program
-from live.moderation import service as moderation
-from live.rooms.routes import room_context
 from live.schedule import calendars, projection, recurrence, rule_editor, service
+from live.schedule.inputs import ExceptionInput, ProgramInput, RotationInput, program_form_values, validate_program
 from live.schedule.service import ScheduleError
+from live.stream import room_context
 
 NOTICES = {
     "created": "番組を作成しました。",
@@ -37,24 +38,6 @@ NOTICES = {
 }
 
 
-def _raise(exc: ScheduleError) -> HTTPException:
-    if exc.status == 404:
-        return NotFoundException(detail=exc.message)
-    if exc.status == 403:
-        return PermissionDeniedException(detail=exc.message)
-    return HTTPException(status_code=exc.status, detail=exc.message)
-
-
-async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
-    """The form as plain strings (last value wins, overlong values cut) so hostile input can't 500."""
-    form = await request.form()
-    out: dict[str, str] = {}
-    for key, value in form.multi_items():
-        if isinstance(value, str):
-            out[str(key)[:100]] = value[:10_000]
-    return out
-
-
 def _week_start(raw: str | None, today: dt.date) -> tuple[dt.date, str | None]:
     day = today
     problem = None
@@ -68,29 +51,6 @@ def _week_start(raw: str | None, today: dt.date) -> tuple[dt.date, str | None]:
 
 def _int_param(raw: str | None) -> int | None:
     return int(raw) if raw and raw.isascii() and raw.isdigit() and len(raw) < 10 else None
-
-
-def _program_form_values(program: Program) -> dict[str, str]:
-    tz = recurrence.zone(program.timezone or recurrence.DEFAULT_TZ)
-    local = program.dtstart.astimezone(tz)
-    end = local + dt.timedelta(minutes=program.duration_minutes)
-    guests = [g.member.email if g.member else g.name for g in program.guests]
-    return {
-        "title": program.title,
-        "description": program.description,
-        "section_id": str(program.section_id or ""),
-        "personality_id": str(program.personality_id or ""),
-        "guests": "\n".join(guests),
-        "start_date": local.date().isoformat(),
-        "start_time": f"{local:%H:%M}",
-        "end_time": f"{end:%H:%M}",
-        "lobby_minutes": str(program.lobby_minutes),
-        "stream_url": program.stream_url,
-        **rule_editor.edit_values(program.rrule, tz),
-        "timezone": program.timezone,
-        "skip_holidays": "on" if program.skip_holidays else "",
-        "active": "on" if program.active else "",
-    }
 
 
 class SchedulePages(Controller):
@@ -167,10 +127,7 @@ class SchedulePages(Controller):
 
     @get("/personalities/{member_id:int}")
     async def personality(self, db: DbSession, member_id: PathId) -> Template:
-        try:
-            member = await service.get_personality(db, member_id)
-        except ScheduleError as exc:
-            raise _raise(exc) from None
+        member = await service.get_personality(db, member_id)
         now = utcnow()
         return Template(
             "schedule/personality.html",
@@ -216,10 +173,7 @@ async def _program_page(
     values: dict[str, str] | None = None,
     status: int = 200,
 ) -> Template:
-    try:
-        program = await service.get_program(db, program_id)
-    except ScheduleError as exc:
-        raise _raise(exc) from None
+    program = await service.get_program(db, program_id)
     member = active_member(request)
     now = utcnow()
     siblings = []
@@ -293,8 +247,9 @@ class ProgramAdminPages(Controller):
 
     @post("/programs/new")
     async def create_program(self, request: Request[Any, Any, Any], db: DbSession, bus: Bus) -> Response[Any]:
-        form = await _form(request)
-        data, errors = await service.validate_program(db, form)
+        form = await read_form(request)
+        program_input, repeat_error = ProgramInput.from_editor_form(form)
+        data, errors = await validate_program(db, program_input, repeat_error=repeat_error)
         if data is None:
             return await _edit_page(db, program=None, values=form, errors=errors, status=400)
         program = await service.create_program(db, bus, data)
@@ -302,22 +257,17 @@ class ProgramAdminPages(Controller):
 
     @get("/programs/{program_id:int}/edit")
     async def edit_program(self, db: DbSession, program_id: PathId) -> Template:
-        try:
-            program = await service.get_program(db, program_id)
-        except ScheduleError as exc:
-            raise _raise(exc) from None
-        return await _edit_page(db, program=program, values=_program_form_values(program), errors={})
+        program = await service.get_program(db, program_id)
+        return await _edit_page(db, program=program, values=program_form_values(program), errors={})
 
     @post("/programs/{program_id:int}/edit")
     async def save_program(
         self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, program_id: PathId
     ) -> Response[Any]:
-        try:
-            program = await service.get_program(db, program_id)
-        except ScheduleError as exc:
-            raise _raise(exc) from None
-        form = await _form(request)
-        data, errors = await service.validate_program(db, form)
+        program = await service.get_program(db, program_id)
+        form = await read_form(request)
+        program_input, repeat_error = ProgramInput.from_editor_form(form)
+        data, errors = await validate_program(db, program_input, repeat_error=repeat_error)
         if data is None:
             return await _edit_page(db, program=program, values=form, errors=errors, status=400)
         await service.update_program(db, bus, program, data)
@@ -338,9 +288,9 @@ class ProgramAdminPages(Controller):
 
     @post("/rotation/new")
     async def create_rotation(self, request: Request[Any, Any, Any], db: DbSession, bus: Bus) -> Response[Any]:
-        form = await _form(request)
+        form = await read_form(request)
         form.setdefault("timezone", recurrence.DEFAULT_TZ)
-        programs, errors = await service.create_rotation(db, bus, form)
+        programs, errors = await service.create_rotation(db, bus, RotationInput.from_form(form))
         if errors:
             return await _rotation_page(db, form, errors, status=400)
         return Redirect(f"/schedule/programs/{programs[0].id}?msg=rotation", status_code=303)
@@ -349,14 +299,14 @@ class ProgramAdminPages(Controller):
     async def add_exception(
         self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, program_id: PathId
     ) -> Response[Any]:
-        form = await _form(request)
+        form = await read_form(request)
         try:
             program = await service.get_program(db, program_id)
-            await service.add_exception(db, bus, program, form, active_member(request))
+            await service.add_exception(db, bus, program, ExceptionInput.from_form(form), active_member(request))
         except ScheduleError as exc:
             if exc.status != 400:
-                raise _raise(exc) from None
-            return await _program_page(request, db, program_id, errors=exc.errors, values=form, status=400)
+                raise
+            return await _program_page(request, db, program_id, errors=exc.fields, values=form, status=400)
         return Redirect(f"/schedule/programs/{program_id}?msg=exception_added#exceptions", status_code=303)
 
     @post("/programs/{program_id:int}/exceptions/{exception_id:int}/delete")
@@ -368,11 +318,8 @@ class ProgramAdminPages(Controller):
         program_id: PathId,
         exception_id: PathId,
     ) -> Redirect:
-        try:
-            program = await service.get_program(db, program_id)
-            await service.remove_exception(db, bus, program, exception_id)
-        except ScheduleError as exc:
-            raise _raise(exc) from None
+        program = await service.get_program(db, program_id)
+        await service.remove_exception(db, bus, program, exception_id)
         return Redirect(f"/schedule/programs/{program_id}?msg=exception_removed#exceptions", status_code=303)
 
 
@@ -390,11 +337,11 @@ async def _rotation_page(db: DbSession, values: dict[str, str], errors: dict[str
     )
 
 
-def _broadcast_context(broadcast: Broadcast, member: Member) -> dict[str, Any]:
+async def _broadcast_context(db: DbSession, broadcast: Broadcast, member: Member) -> dict[str, Any]:
     return {
         "broadcast": broadcast,
         "program": broadcast.program,
-        "can_host": service.can_host(member, broadcast),
+        "can_host": await can_host(db, member, broadcast),
         "stream_label": service.stream_label(broadcast.stream_url) if broadcast.stream_url else "",
         "S": BroadcastState,
     }
@@ -413,41 +360,35 @@ class BroadcastPages(Controller):
         broadcast_id: PathId,
         msg: FromQuery[str | None] = None,
     ) -> Template:
-        try:
-            broadcast = await service.get_broadcast(db, broadcast_id)
-        except ScheduleError as exc:
-            raise _raise(exc) from None
-        context = _broadcast_context(broadcast, active_member(request))
+        broadcast = await service.get_broadcast(db, broadcast_id)
+        context = await _broadcast_context(db, broadcast, active_member(request))
         context["notice"] = NOTICES.get(msg or "")
         # The broadcast page hosts the live comment room (stream embed + comments).
         room = room_context(broadcast)
         context.update(stream_url=room["stream_url"], embed_url=room["embed_url"], show_room=True)
-        context["can_moderate"] = await moderation.can_moderate(db, active_member(request), broadcast)
+        context["can_moderate"] = await can_moderate(db, active_member(request), broadcast)
         return Template("broadcast.html", context=context)
 
     @get("/{broadcast_id:int}/status")
     async def status(self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId) -> Template:
-        try:
-            broadcast = await service.get_broadcast(db, broadcast_id)
-        except ScheduleError as exc:
-            raise _raise(exc) from None
+        broadcast = await service.get_broadcast(db, broadcast_id)
         return Template(
-            "schedule/_broadcast_status.html", context=_broadcast_context(broadcast, active_member(request))
+            "schedule/_broadcast_status.html", context=await _broadcast_context(db, broadcast, active_member(request))
         )
 
     @post("/{broadcast_id:int}/state")
     async def change_state(
         self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, broadcast_id: PathId
     ) -> Response[Any]:
-        form = await _form(request)
+        form = await read_form(request)
         member = active_member(request)
         try:
             broadcast = await service.host_action(db, bus, broadcast_id, form.get("action", ""), member)
-        except ScheduleError as exc:
+        except Refusal as exc:  # re-render the page with the reason next to the buttons
             if exc.status in (403, 404):
-                raise _raise(exc) from None
+                raise
             current = await service.get_broadcast(db, broadcast_id)
-            context = _broadcast_context(current, member)
+            context = await _broadcast_context(db, current, member)
             context["action_error"] = exc.message
             return Template("broadcast.html", context=context, status_code=exc.status)
         msg = {"open": "opened", "live": "live", "ended": "ended"}.get(broadcast.state.value, "")

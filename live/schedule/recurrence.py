@@ -1,3 +1,4 @@
+# size: normalise_rrule is one list of RRULE checks with their Japanese messages.
 """Occurrences of a program: RFC 5545 RRULE (dateutil) in the program's zone, Japanese holidays, exceptions.
 
 Boundary rule: everything in and out of this module is an aware UTC datetime; the rule

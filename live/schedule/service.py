@@ -1,3 +1,4 @@
+# size: over 400 lines; add_exception and _materialise_program are long rule lists kept whole; splitting materialising out is listed in docs/architecture.md.
 """What can happen to the schedule: programs, exceptions, materialised broadcasts, host actions.
 
 Handlers call these; every refusal is a ScheduleError with a stable code and a Japanese
@@ -6,11 +7,10 @@ message (per form field in `errors` when it comes from a form).
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from sqlalchemy import and_, delete, or_, select
@@ -19,35 +19,42 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.bounds import EARLIEST, LATEST
 from core.db import utcnow
+from core.errors import Refusal
 from core.events import EventBus
-from core.members.models import Member, Role, Status
+from core.members.models import Member, Status
 from core.sections import Section
 from core.sections.service import section_choices
-from core.text import clean_block, clean_line
+from core.text import clean_line
 from core.timefmt import JST
 from live import search_feed
+from live.access import require_host
 from live.models import Broadcast, BroadcastState, ExceptionKind, Program, ProgramException, ProgramGuest
-from live.schedule import recurrence, rule_editor
-from live.schedule.recurrence import WEEKDAY_CODES, WEEKDAY_LABELS, RecurrenceError
-from live.schedule.transitions import TransitionError, transition
+from live.schedule import recurrence
+from live.schedule.inputs import (
+    ExceptionInput,
+    ProgramData,
+    RotationInput,
+    approved_member,
+    validate_program,
+)
+from live.schedule.recurrence import WEEKDAY_CODES, WEEKDAY_LABELS
+from live.schedule.transitions import TransitionError, TransitionResult, transition
 
 log = logging.getLogger("chonai.schedule")
 
 HORIZON = dt.timedelta(days=30)
 MAX_GUESTS = 10
 MAX_DURATION = 12 * 60
+#: How far an exception may move one occurrence.
+MAX_MOVE = dt.timedelta(days=366)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-class ScheduleError(Exception):
-    """A refusal shown to the user; `errors` maps form fields to Japanese messages."""
+class ScheduleError(Refusal):
+    """A refusal shown to the user; `fields` maps form fields to Japanese messages."""
 
     def __init__(self, code: str, message: str, errors: dict[str, str] | None = None, status: int = 400) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.errors = errors or {}
-        self.status = status
+        super().__init__(code, message, status, fields=errors)
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -157,13 +164,6 @@ async def sections(db: AsyncSession) -> list[Section]:
     return await section_choices(db)
 
 
-def can_host(member: Member | None, broadcast: Broadcast) -> bool:
-    """The personality, moderators and operators may open, go live and end early."""
-    if member is None or not member.is_active:
-        return False
-    return member.has_role(Role.MODERATOR) or broadcast.personality_id == member.id
-
-
 def stream_label(url: str) -> str:
     host = (urlsplit(url).hostname or "").lower()
     if host.endswith(("youtube.com", "youtu.be")):
@@ -173,207 +173,6 @@ def stream_label(url: str) -> str:
     if host.endswith(("facebook.com", "fb.watch")):
         return "Facebook"
     return "配信ページ"
-
-
-# --- validation ------------------------------------------------------------------------------
-
-
-@dataclass
-class ProgramData:
-    title: str
-    description: str
-    section_id: int | None
-    personality_id: int | None
-    guests: list[tuple[int | None, str]]
-    dtstart: dt.datetime
-    duration_minutes: int
-    lobby_minutes: int
-    stream_url: str
-    rrule: str
-    timezone: str
-    skip_holidays: bool
-    active: bool
-    rotation: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
-
-
-#: How far an exception may move one occurrence.
-MAX_MOVE = dt.timedelta(days=366)
-
-
-def _int_or_none(raw: str) -> int | str | None:
-    raw = (raw or "").strip()
-    if not raw:
-        return None
-    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else "bad"
-
-
-def validate_url(raw: str) -> tuple[str, str | None]:
-    url = (raw or "").strip()
-    if not url:
-        return "", None
-    if len(url) > 500:
-        return url, "配信URLは500文字以内にしてください。"
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.netloc or any(c.isspace() for c in url):
-        return url, "配信URLは https:// で始まるURLを入力してください（YouTube・Zoom・Facebook など）。"
-    return url, None
-
-
-def _parse_date(raw: str) -> dt.date | None:
-    try:
-        day = dt.date.fromisoformat((raw or "").strip())
-    except ValueError:
-        return None
-    return day if EARLIEST <= day <= LATEST else None
-
-
-def _parse_time(raw: str) -> dt.time | None:
-    raw = (raw or "").strip()
-    if not re.fullmatch(r"\d{1,2}:\d{2}", raw):
-        return None
-    hour, minute = (int(x) for x in raw.split(":"))
-    if hour > 23 or minute > 59:
-        return None
-    return dt.time(hour, minute)
-
-
-async def _member(db: AsyncSession, member_id: int) -> Member | None:
-    member = await db.get(Member, member_id)
-    return member if member is not None and member.status is Status.APPROVED else None
-
-
-async def _parse_guests(db: AsyncSession, raw: str, errors: dict[str, str]) -> list[tuple[int | None, str]]:
-    guests: list[tuple[int | None, str]] = []
-    lines = [clean_line(x) for x in (raw or "").splitlines() if clean_line(x)]
-    if len(lines) > MAX_GUESTS:
-        errors["guests"] = f"ゲストは{MAX_GUESTS}人までです。"
-        return []
-    for line in lines:
-        if _EMAIL.match(line):
-            member = (await db.execute(select(Member).where(Member.email == line.lower()))).scalar_one_or_none()
-            if member is None or member.status is not Status.APPROVED:
-                errors["guests"] = (
-                    f"メンバー「{line}」が見つかりません。メンバーはメールアドレス、外部の方はお名前で入力してください。"
-                )
-                return []
-            guests.append((member.id, ""))
-        elif len(line) > 100:
-            errors["guests"] = "ゲストの名前は100文字以内にしてください。"
-            return []
-        else:
-            guests.append((None, line))
-    return guests
-
-
-async def validate_program(
-    db: AsyncSession, form: dict[str, str], *, rotation_days: bool = False
-) -> tuple[ProgramData | None, dict[str, str]]:
-    """Check a program form (also used by the JSON API); errors are keyed by field name."""
-    errors: dict[str, str] = {}
-    title = clean_line(form.get("title", ""))
-    if not title:
-        errors["title"] = "番組名を入力してください。"
-    elif len(title) > 100:
-        errors["title"] = "番組名は100文字以内にしてください。"
-    description = clean_block(form.get("description", ""))
-    if len(description) > 5000:
-        errors["description"] = "説明は5000文字以内にしてください。"
-
-    section_id = _int_or_none(form.get("section_id", ""))
-    if section_id == "bad" or (isinstance(section_id, int) and await db.get(Section, section_id) is None):
-        errors["section_id"] = "指定された課が見つかりません。"
-        section_id = None
-
-    personality_id: int | None = None
-    if not rotation_days:
-        raw_p = _int_or_none(form.get("personality_id", ""))
-        if raw_p is None:
-            errors["personality_id"] = "パーソナリティを選んでください。"
-        elif raw_p == "bad" or not isinstance(raw_p, int) or await _member(db, raw_p) is None:
-            errors["personality_id"] = "指定されたパーソナリティ（メンバー）が見つかりません。"
-        else:
-            personality_id = raw_p
-
-    guests = await _parse_guests(db, form.get("guests", ""), errors)
-
-    tz_name = (form.get("timezone") or recurrence.DEFAULT_TZ).strip()
-    tz = None
-    try:
-        tz = recurrence.zone(tz_name)
-    except RecurrenceError as exc:
-        errors["timezone"] = str(exc)
-
-    start_date = _parse_date(form.get("start_date", ""))
-    if start_date is None:
-        errors["start_date"] = "開始日を 2026-11-23 の形式で入力してください。"
-    start_time = _parse_time(form.get("start_time", ""))
-    if start_time is None:
-        errors["start_time"] = "開始時刻を 21:00 の形式で入力してください。"
-    end_time = _parse_time(form.get("end_time", ""))
-    duration = 0
-    if end_time is None:
-        errors["end_time"] = "終了時刻を 22:00 の形式で入力してください。"
-    elif start_time is not None:
-        duration = (end_time.hour * 60 + end_time.minute) - (start_time.hour * 60 + start_time.minute)
-        if duration <= 0:
-            errors["end_time"] = "終了時刻は開始時刻より後にしてください（日をまたぐ放送はできません）。"
-
-    lobby_raw = (form.get("lobby_minutes") or "10").strip()
-    lobby = int(lobby_raw) if lobby_raw.isdigit() and len(lobby_raw) < 4 else -1
-    if not 0 <= lobby <= 120:
-        errors["lobby_minutes"] = "待機室を開く時間は0〜120分で入力してください。"
-
-    stream_url, url_error = validate_url(form.get("stream_url", ""))
-    if url_error:
-        errors["stream_url"] = url_error
-
-    rule = ""
-    if not rotation_days:
-        try:
-            # Bounded (a few ms, at most ~40 ms for a rule that never matches), still kept off the loop.
-            rule = await asyncio.to_thread(recurrence.normalise_rrule, rule_editor.rule_from_form(form), tz)
-        except rule_editor.EditorError as exc:
-            errors["repeat"] = str(exc)
-        except RecurrenceError as exc:
-            errors["rrule"] = str(exc)
-    until_raw = (form.get("until") or "").strip()
-    until = _parse_date(until_raw) if until_raw else None
-    if until_raw and until is None:
-        errors["until"] = "繰り返しの終了日を 2027-03-31 の形式で入力してください。"
-    elif until is not None and start_date is not None and until < start_date:
-        errors["until"] = "繰り返しの終了日は開始日より後にしてください。"
-    elif until is not None and not rotation_days and not rule and "rrule" not in errors and "repeat" not in errors:
-        errors["until"] = "繰り返しの終了日は繰り返しルールと一緒に指定してください。"
-    elif until is not None and ("UNTIL=" in rule or "COUNT=" in rule):
-        errors["until"] = "繰り返しルールに UNTIL / COUNT がある場合は終了日を空欄にしてください。"
-
-    if errors or start_date is None or start_time is None or tz is None:
-        return None, errors
-    if until is not None and rule:
-        rule = recurrence.with_until(rule, until, tz)
-    dtstart = dt.datetime.combine(start_date, start_time, tz).astimezone(dt.UTC)
-    data = ProgramData(
-        title=title,
-        description=description,
-        section_id=section_id if isinstance(section_id, int) else None,
-        personality_id=personality_id,
-        guests=guests,
-        dtstart=dtstart,
-        duration_minutes=duration,
-        lobby_minutes=lobby,
-        stream_url=stream_url,
-        rrule=rule,
-        timezone=tz_name,
-        skip_holidays=form.get("skip_holidays", "") in {"on", "1", "true", "yes"},
-        active=form.get("active", "") in {"on", "1", "true", "yes"},
-        extra={"until": until.isoformat()} if until else {},
-    )
-    if rule and not rotation_days:
-        probe = Program(dtstart=dtstart, rrule=rule, timezone=tz_name, duration_minutes=duration)
-        if not recurrence.next_rule_starts(probe, dtstart - dt.timedelta(seconds=1), 1):
-            return None, {"rrule": "この繰り返しルールでは放送日が1日もありません。"}
-    return data, {}
 
 
 def _apply(program: Program, data: ProgramData) -> None:
@@ -415,16 +214,17 @@ async def update_program(
 
 
 async def create_rotation(
-    db: AsyncSession, bus: EventBus, form: dict[str, str], now: dt.datetime | None = None
+    db: AsyncSession, bus: EventBus, form: RotationInput, now: dt.datetime | None = None
 ) -> tuple[list[Program], dict[str, str]]:
     """The daily-rotation form: one weekly program per weekday that has a personality."""
     data, errors = await validate_program(db, form, rotation_days=True)
     days: list[tuple[int, int]] = []
+    chosen = form.weekday_personalities()
     for index, code in enumerate(WEEKDAY_CODES):
-        raw = _int_or_none(form.get(f"personality_{code.lower()}", ""))
+        raw = chosen.get(code.lower())
         if raw is None:
             continue
-        if raw == "bad" or not isinstance(raw, int) or await _member(db, raw) is None:
+        if await approved_member(db, raw) is None:
             errors[f"personality_{code.lower()}"] = f"{WEEKDAY_LABELS[index]}曜日のパーソナリティが見つかりません。"
         else:
             days.append((index, raw))
@@ -497,31 +297,31 @@ async def add_exception(
     db: AsyncSession,
     bus: EventBus,
     program: Program,
-    form: dict[str, str],
+    form: ExceptionInput,
     actor: Member | None,
     now: dt.datetime | None = None,
 ) -> ProgramException:
-    """Cancel, substitute or move one occurrence (form fields: occurrence, kind, personality_id, new_start, note)."""
+    """Cancel, substitute or move one occurrence."""
     now = now or utcnow()
     tz = recurrence.zone(program.timezone or recurrence.DEFAULT_TZ)
     errors: dict[str, str] = {}
-    occurrence = parse_local_datetime(form.get("occurrence", ""), tz)
+    occurrence = parse_local_datetime(form.occurrence, tz)
     if occurrence is None:
         errors["occurrence"] = "対象の回を選んでください。"
     elif not recurrence.is_rule_start(program, occurrence):
         errors["occurrence"] = "指定された回はこの番組の予定にありません。"
     try:
-        kind = ExceptionKind(form.get("kind", ""))
+        kind = ExceptionKind(form.kind)
     except ValueError:
         errors["kind"] = "変更の種類（中止・代役・日時変更）を選んでください。"
         kind = ExceptionKind.CANCEL
-    note = clean_line(form.get("note", ""))
+    note = clean_line(form.note)
     if len(note) > 200:
         errors["note"] = "メモは200文字以内にしてください。"
     personality_id: int | None = None
-    raw_p = _int_or_none(form.get("personality_id", ""))
+    raw_p = form.personality_id
     if raw_p is not None:
-        if raw_p == "bad" or not isinstance(raw_p, int) or await _member(db, raw_p) is None:
+        if await approved_member(db, raw_p) is None:
             errors["personality_id"] = "指定されたメンバーが見つかりません。"
         else:
             personality_id = raw_p
@@ -531,7 +331,7 @@ async def add_exception(
         errors["personality_id"] = "代役には番組のパーソナリティ以外のメンバーを選んでください。"
     new_start: dt.datetime | None = None
     if kind is ExceptionKind.MOVE:
-        new_start = parse_local_datetime(form.get("new_start", ""), tz)
+        new_start = parse_local_datetime(form.new_start, tz)
         if new_start is None:
             errors["new_start"] = "変更後の日時を入力してください。"
         elif new_start <= now:
@@ -759,19 +559,30 @@ HOST_ACTIONS = {"open": BroadcastState.OPEN, "live": BroadcastState.LIVE, "end":
 async def host_action(
     db: AsyncSession, bus: EventBus, broadcast_id: int, action: str, member: Member, now: dt.datetime | None = None
 ) -> Broadcast:
-    """Open the lobby, go live or end early, by the personality, a moderator or an operator."""
-    broadcast = await get_broadcast(db, broadcast_id)
-    if not can_host(member, broadcast):
-        raise ScheduleError(
-            "forbidden", "この放送を操作できるのはパーソナリティ・モデレーター・運営だけです。", status=403
-        )
+    """Open the lobby, go live or end early (action: open | live | end)."""
     target = HOST_ACTIONS.get(action)
     if target is None:
+        await require_host(db, member, await get_broadcast(db, broadcast_id))  # no hints for outsiders
         raise ScheduleError("bad_action", "操作が正しくありません（open / live / end）。")
+    return (await change_state(db, bus, broadcast_id, target, member, now)).broadcast
+
+
+async def change_state(
+    db: AsyncSession,
+    bus: EventBus,
+    broadcast_id: int,
+    target: BroadcastState,
+    member: Member,
+    now: dt.datetime | None = None,
+) -> TransitionResult:
+    """The one way a person moves a broadcast: the schedule page, /api/schedule and the control page.
+
+    Hosts (live.access) may open, go live and end; a broadcast that has not started cannot end.
+    """
+    broadcast = await get_broadcast(db, broadcast_id)
+    await require_host(db, member, broadcast)
+    if target not in HOST_ACTIONS.values():
+        raise ScheduleError("invalid_state", "指定できる状態は「開場」「放送開始」「終了」です。")
     if target is BroadcastState.ENDED and broadcast.state is BroadcastState.SCHEDULED:
         raise ScheduleError("not_started", "まだ開始していない放送は終了できません。", status=409)
-    try:
-        result = await transition(db, bus, broadcast_id, target, actor=member, now=now)
-    except TransitionError as exc:
-        raise ScheduleError(exc.code, exc.message, status=409) from None
-    return result.broadcast
+    return await transition(db, bus, broadcast_id, target, actor=member, now=now)

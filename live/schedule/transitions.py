@@ -16,7 +16,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import utcnow
-from core.events import EventBus
+from core.errors import Refusal
+from core.events import EventBus, publish_committed
 from core.members.models import Member
 from core.notify.models import Kind, Target
 from core.notify.service import followers, notify
@@ -40,13 +41,11 @@ SOURCES: dict[BroadcastState, frozenset[BroadcastState]] = {
 _STAMP = {S.OPEN: "opened_at", S.LIVE: "live_at", S.ENDED: "ended_at"}
 
 
-class TransitionError(Exception):
-    """The broadcast cannot go to that state from where it is (message in Japanese)."""
+class TransitionError(Refusal):
+    """The broadcast cannot go to that state from where it is (message in Japanese); 409, or 404 if it is gone."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(code, message, 404 if code == "not_found" else 409)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +69,7 @@ async def publish_state(bus: EventBus, event: BroadcastStateChanged) -> None:
     """Publish on the schedule channel and on the broadcast's own channel (never raises)."""
     data = msgspec.json.encode(event)
     for channel in (SCHEDULE_CHANNEL, broadcast_channel(event.broadcast_id)):
-        try:
-            await bus.publish(channel, data)
-        except Exception:  # the state is committed; pages re-read it on reconnect
-            log.exception("could not publish %s on %s", event.state, channel)
+        await publish_committed(bus, channel, data)  # the state is committed; pages re-read it on reconnect
 
 
 async def _notify_live(db: AsyncSession, broadcast_id: int, now: dt.datetime) -> None:

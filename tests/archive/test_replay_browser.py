@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from tests.archive.video import write_test_video
 from tests.browser import chromium, screenshot
-from tests.servers import ServerProcess, prepare_database
+from tests.servers import serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -71,15 +71,11 @@ async def _seed(url: str) -> int:
 
 @pytest.fixture
 def server(tmp_path):
-    env = {"VAR_DIR": str(tmp_path), "SECRET_KEY": "v" * 48, "LOG_LEVEL": "WARNING"}
-    prepare_database(env)
     (tmp_path / "media").mkdir()
     write_test_video(tmp_path / "media" / "replay.webm")
-    broadcast_id = asyncio.run(_seed(f"sqlite+aiosqlite:///{tmp_path / 'chonai.db'}"))
-    proc = ServerProcess(env, tmp_path / "server.log").start()
-    proc.broadcast_id = broadcast_id  # type: ignore[attr-defined]
-    yield proc
-    proc.stop()
+    with serve(tmp_path, seed=lambda url: asyncio.run(_seed(url))) as proc:
+        proc.broadcast_id = proc.seeded  # type: ignore[attr-defined]
+        yield proc
 
 
 def test_chat_follows_playback_and_seeking(server):

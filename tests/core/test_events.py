@@ -9,6 +9,7 @@ import pytest
 
 from core.events import InProcessBus, RedisBus
 from tests.conftest import REDIS_TEST_URL, redis_available, require
+from tests.helpers import until_subscribed
 
 
 async def test_in_process_bus_delivers_in_order_and_unsubscribes():
@@ -58,7 +59,7 @@ async def test_redis_bus_shares_channels_between_two_buses():
         await _wait_healthy(b)
         received: asyncio.Queue[bytes] = asyncio.Queue()
         await b.subscribe("room:7", lambda ch, d: received.put_nowait(d))
-        await asyncio.sleep(0.05)  # SUBSCRIBE is acknowledged asynchronously
+        await until_subscribed(REDIS_TEST_URL, prefix + "room:7")  # SUBSCRIBE is acknowledged asynchronously
         for i in range(20):
             await a.publish("room:7", f"c{i}".encode())
         async with asyncio.timeout(5):

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser import chromium, screenshot
-from tests.servers import ServerProcess, prepare_database
+from tests.servers import serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 TIMEOUT = 15_000
@@ -16,11 +16,8 @@ TIMEOUT = 15_000
 
 @pytest.fixture
 def server(tmp_path):
-    env = {"VAR_DIR": str(tmp_path), "SECRET_KEY": "f" * 48, "LOG_LEVEL": "WARNING"}
-    prepare_database(env)
-    proc = ServerProcess(env, tmp_path / "server.log").start()
-    yield proc
-    proc.stop()
+    with serve(tmp_path) as proc:
+        yield proc
 
 
 def _login(browser, url, email):

@@ -13,6 +13,7 @@ import pytest
 
 from core.events import RedisBus
 from tests.conftest import free_port, require
+from tests.helpers import until_subscribed
 from tests.servers import ServerProcess, prepare_database
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
@@ -82,7 +83,7 @@ async def test_bus_reconnects_after_redis_restart_and_tells_consumers(private_re
         private_redis.start()
         await _until(lambda: bus.healthy and reconnects == [1])
         # The subscription was restored: messages flow again without anyone re-subscribing.
-        await asyncio.sleep(0.1)
+        await until_subscribed(private_redis.url, bus.prefix + "room:1")
         await bus.publish("room:1", b"after restart")
         await _until(lambda: received == [b"after restart"])
     finally:

@@ -128,7 +128,12 @@ async def test_scheduler_killed_and_restarted_misses_nothing_and_repeats_nothing
         async with asyncio.timeout(20):
             while sum(1 for b, s in events if b in ours and s == "ended") < 4:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
-        await asyncio.sleep(1)  # a doubled transition would show up within a few ticks
+        # A doubled transition would show up within a few ticks: a sentinel broadcast that needs at
+        # least three ticks of the leader (open, live, ended) proves those ticks have passed.
+        sentinel = await _add(db, utcnow(), 0.2, 0.4, 0.6, "見張りの放送")
+        async with asyncio.timeout(20):
+            while (sentinel, "ended") not in events:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
         async with db.session() as s:
             rows = {b.id: b for b in (await s.execute(select(Broadcast).where(Broadcast.id.in_(ours)))).scalars()}
     finally:

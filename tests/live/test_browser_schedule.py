@@ -11,7 +11,7 @@ import pytest
 import recurring_ical_events
 
 from tests.browser import chromium, screenshot
-from tests.servers import ServerProcess, prepare_database
+from tests.servers import serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -20,18 +20,8 @@ PASSWORD = "chonai-demo-2026"
 
 @pytest.fixture
 def server(tmp_path):
-    env = {
-        "VAR_DIR": str(tmp_path),
-        "SECRET_KEY": "s" * 48,
-        "LOG_LEVEL": "WARNING",
-        "CHONAI_SCHEDULER": "embedded",
-        "CHONAI_SCHEDULER_TICK": "0.3",
-    }
-    prepare_database(env)
-    proc = ServerProcess(env, tmp_path / "server.log").start()
-    proc.db_url = f"sqlite+aiosqlite:///{tmp_path / 'chonai.db'}"
-    yield proc
-    proc.stop()
+    with serve(tmp_path, CHONAI_SCHEDULER="embedded", CHONAI_SCHEDULER_TICK="0.3") as proc:
+        yield proc
 
 
 def insert_broadcast_starting_in(db_url: str, seconds: int) -> int:

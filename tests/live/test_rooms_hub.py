@@ -101,3 +101,14 @@ async def test_join_with_after_waits_for_this_process_to_catch_up(hub, db, demo)
     with pytest.raises(service.RoomError) as forged:
         await hub.join(Viewer(RecordingSink(), 1), room, 1, 99)
     assert forged.value.code == "invalid_position"
+
+
+async def test_a_closed_hub_leaves_no_reconnect_hook_behind(settings):
+    database, bus = Database(settings.database_url), InProcessBus()
+    try:
+        hub = Hub(database, bus, window=0.01)
+        assert bus.reconnect_hooks == [hub._on_bus_reconnect]
+        await hub.close()
+        assert bus.reconnect_hooks == []
+    finally:
+        await database.dispose()

@@ -9,8 +9,10 @@ import pytest
 from sqlalchemy import select
 
 from core.db import Database
+from core.errors import Forbidden
 from live.models import Broadcast, BroadcastState
 from live.schedule import service
+from live.schedule.inputs import ExceptionInput, ProgramInput
 from live.schedule.scheduler import DatabaseLease, RedisLease, Scheduler
 from live.schedule.service import ScheduleError
 from live.schedule.transitions import TransitionError, transition
@@ -52,18 +54,30 @@ async def test_materialise_is_idempotent_and_applies_exceptions(db):
     assert bus.published == []
 
     await service.add_exception(
-        db, bus, p, {"occurrence": "2026-12-04T21:00", "kind": "cancel", "note": "点検"}, None, NOW
+        db,
+        bus,
+        p,
+        ExceptionInput.from_form({"occurrence": "2026-12-04T21:00", "kind": "cancel", "note": "点検"}),
+        None,
+        NOW,
     )
     await service.add_exception(
         db,
         bus,
         p,
-        {"occurrence": "2026-12-11T21:00", "kind": "substitute", "personality_id": str(people["ben"].id)},
+        ExceptionInput.from_form(
+            {"occurrence": "2026-12-11T21:00", "kind": "substitute", "personality_id": str(people["ben"].id)}
+        ),
         None,
         NOW,
     )
     await service.add_exception(
-        db, bus, p, {"occurrence": "2026-12-18T21:00", "kind": "move", "new_start": "2026-12-19T10:00"}, None, NOW
+        db,
+        bus,
+        p,
+        ExceptionInput.from_form({"occurrence": "2026-12-18T21:00", "kind": "move", "new_start": "2026-12-19T10:00"}),
+        None,
+        NOW,
     )
     rows = {b.occurrence_start: b for b in await broadcasts(db, p.id)}
     cancelled = rows[jst(2026, 12, 4, 21, 0)]
@@ -102,8 +116,8 @@ async def test_exception_refusals(db):
 
     async def refused(form):
         with pytest.raises(ScheduleError) as info:
-            await service.add_exception(db, bus, p, form, None, NOW)
-        return info.value.errors
+            await service.add_exception(db, bus, p, ExceptionInput.from_form(form), None, NOW)
+        return info.value.fields
 
     assert "予定にありません" in (await refused({"occurrence": "2026-12-05T21:00", "kind": "cancel"}))["occurrence"]
     assert "対象の回" in (await refused({"occurrence": "not-a-date", "kind": "cancel"}))["occurrence"]
@@ -117,7 +131,9 @@ async def test_exception_refusals(db):
     assert "別の番組「別番組」を担当しています" in errors["personality_id"]
     errors = await refused({"occurrence": "2026-12-04T21:00", "kind": "move", "new_start": "2026-11-01T10:00"})
     assert "未来の日時" in errors["new_start"]
-    await service.add_exception(db, bus, p, {"occurrence": "2026-12-04T21:00", "kind": "cancel"}, None, NOW)
+    await service.add_exception(
+        db, bus, p, ExceptionInput.from_form({"occurrence": "2026-12-04T21:00", "kind": "cancel"}), None, NOW
+    )
     errors = await refused(
         {"occurrence": "2026-12-04T21:00", "kind": "substitute", "personality_id": str(people["cho"].id)}
     )
@@ -138,7 +154,7 @@ async def test_program_validation_messages(db):
         "guests": "ben@example.jp\n外部 講師",
         "active": "on",
     }
-    data, errors = await service.validate_program(db, good)
+    data, errors = await service.validate_program(db, ProgramInput.from_form(good))
     assert errors == {} and data is not None
     assert data.dtstart == jst(2026, 11, 27, 21, 0) and data.duration_minutes == 60
     assert data.guests == [(people["ben"].id, ""), (None, "外部 講師")]
@@ -155,9 +171,11 @@ async def test_program_validation_messages(db):
         "title": ({"title": " \u200b "}, "番組名を入力"),
     }
     for field, (change, message) in cases.items():
-        data, errors = await service.validate_program(db, {**good, **change})
+        data, errors = await service.validate_program(db, ProgramInput.from_form({**good, **change}))
         assert data is None and message in errors[field], (field, errors)
-    data, errors = await service.validate_program(db, {**good, "rrule": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"})
+    data, errors = await service.validate_program(
+        db, ProgramInput.from_form({**good, "rrule": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"})
+    )
     assert "1日もありません" in errors["rrule"]
 
 
@@ -232,13 +250,14 @@ async def test_transitions_are_idempotent_and_checked(db):
         await transition(db, bus, 999999, BroadcastState.OPEN, now=NOW)
 
     # Host actions: only the personality, moderators and operators.
-    with pytest.raises(ScheduleError) as info:
+    with pytest.raises(Forbidden) as info:  # the access policy (live.access) refuses
         await service.host_action(db, bus, b.id, "end", people["ben"], NOW)
     assert info.value.status == 403
     ended = await service.host_action(db, bus, b.id, "end", people["anna"], NOW)
     assert ended.state is BroadcastState.ENDED
-    with pytest.raises(ScheduleError, match="現在の状態（終了）"):
+    with pytest.raises(TransitionError, match="現在の状態（終了）") as moved:
         await service.host_action(db, bus, b.id, "live", people["mod"], NOW)
+    assert moved.value.status == 409
 
 
 async def test_only_one_scheduler_acts(db, database):

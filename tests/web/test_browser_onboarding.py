@@ -5,18 +5,15 @@ from __future__ import annotations
 import pytest
 
 from tests.browser import chromium, screenshot
-from tests.servers import ServerProcess, prepare_database
+from tests.servers import serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture
 def server(tmp_path):
-    env = {"VAR_DIR": str(tmp_path), "SECRET_KEY": "b" * 48, "LOG_LEVEL": "WARNING"}
-    prepare_database(env)
-    proc = ServerProcess(env, tmp_path / "server.log").start()
-    yield proc
-    proc.stop()
+    with serve(tmp_path) as proc:
+        yield proc
 
 
 def test_signup_approve_login(server):

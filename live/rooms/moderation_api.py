@@ -1,0 +1,178 @@
+"""Moderators' JSON API on the room's comments (held, hide/restore, questions, reports): thin handlers.
+
+Same prefix as live/moderation/api.py; these live in rooms because they go through the comment path
+(live/rooms/curation.py), and live.rooms may depend on live.moderation, never the reverse.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.params import JSONBody
+
+from core.access import active_member, member_guard
+from core.bounds import Id, PathId
+from core.deps import Bus, DbSession
+from core.errors import NotFound
+from live.access import moderated_broadcast
+from live.models import Broadcast
+from live.moderation import service as moderation
+from live.moderation.models import HeldComment
+from live.rooms import curation, service
+
+
+class HeldOut(msgspec.Struct):
+    id: int
+    member_id: int
+    name: str
+    organisation: str
+    text: str
+    matched_word: str
+    created_at: dt.datetime
+
+    @classmethod
+    def of(cls, h: HeldComment) -> HeldOut:
+        return cls(h.id, h.member_id, h.member.name, h.member.affiliation, h.text, h.matched_word, h.created_at)
+
+
+class HeldDecisionOut(msgspec.Struct, omit_defaults=True):
+    id: int
+    status: str  # approved | rejected
+    position: int | None = None  # where an approved comment now is
+
+
+class ReasonIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(max_length=500)] = ""
+
+
+class VisibilityOut(msgspec.Struct):
+    position: int
+    hidden: bool
+    member_id: int
+
+
+class ReportOut(msgspec.Struct):
+    id: int
+    position: int
+    reporter: str
+    reason: str
+    at: dt.datetime
+    comment: msgspec.Raw | None  # the comment as viewers saw it (a room CommentItem)
+
+
+class ReportIn(msgspec.Struct, forbid_unknown_fields=True):
+    position: Id
+    reason: Annotated[str, msgspec.Meta(max_length=200)] = ""
+
+
+class ReportCreatedOut(msgspec.Struct):
+    id: int
+    position: int
+
+
+class RoomModerationController(Controller):
+    """Each call checks the moderator of the broadcast (roles are per program)."""
+
+    path = "/api/broadcasts/{broadcast_id:int}/moderation"
+    guards = [member_guard]
+    tags = ["moderation"]
+
+    @get("/held")
+    async def held(self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId) -> list[HeldOut]:
+        await moderated_broadcast(db, active_member(request), broadcast_id)
+        return [HeldOut.of(h) for h in await moderation.held_comments(db, broadcast_id)]
+
+    @post("/held/{held_id:int}/approve", status_code=200)
+    async def approve_held(
+        self,
+        request: Request[Any, Any, Any],
+        db: DbSession,
+        bus: Bus,
+        broadcast_id: PathId,
+        held_id: PathId,
+    ) -> HeldDecisionOut:
+        actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
+        position = await curation.approve_held(db, bus, actor, broadcast, held_id)
+        return HeldDecisionOut(held_id, "approved", position)
+
+    @post("/held/{held_id:int}/reject", status_code=200)
+    async def reject_held(
+        self,
+        request: Request[Any, Any, Any],
+        db: DbSession,
+        bus: Bus,
+        broadcast_id: PathId,
+        held_id: PathId,
+    ) -> HeldDecisionOut:
+        actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
+        await curation.reject_held(db, bus, actor, broadcast, held_id)
+        return HeldDecisionOut(held_id, "rejected")
+
+    @post("/comments/{position:int}/hide", status_code=200)
+    async def hide(
+        self,
+        request: Request[Any, Any, Any],
+        db: DbSession,
+        bus: Bus,
+        broadcast_id: PathId,
+        position: PathId,
+        data: JSONBody[ReasonIn],
+    ) -> VisibilityOut:
+        actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
+        author = await curation.set_visibility(db, bus, actor, broadcast, position, True, data.reason)
+        return VisibilityOut(position, True, author)
+
+    @post("/comments/{position:int}/restore", status_code=200)
+    async def restore(
+        self,
+        request: Request[Any, Any, Any],
+        db: DbSession,
+        bus: Bus,
+        broadcast_id: PathId,
+        position: PathId,
+        data: JSONBody[ReasonIn],
+    ) -> VisibilityOut:
+        actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
+        author = await curation.set_visibility(db, bus, actor, broadcast, position, False, data.reason)
+        return VisibilityOut(position, False, author)
+
+    @get("/questions")
+    async def questions(
+        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId
+    ) -> list[msgspec.Raw]:
+        await moderated_broadcast(db, active_member(request), broadcast_id)
+        return [msgspec.Raw(item) for _, item in await service.questions(db, broadcast_id)]
+
+    @get("/reports")
+    async def reports(self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId) -> list[ReportOut]:
+        await moderated_broadcast(db, active_member(request), broadcast_id)
+        return [
+            ReportOut(r.id, r.position, r.reporter.name, r.reason, r.created_at, msgspec.Raw(item) if item else None)
+            for r, item in await curation.open_reports(db, broadcast_id)
+        ]
+
+
+class ReportController(Controller):
+    """Any member in the room may report a comment."""
+
+    path = "/api/broadcasts/{broadcast_id:int}/reports"
+    guards = [member_guard]
+    tags = ["moderation"]
+
+    @post("/", status_code=201)
+    async def report(
+        self,
+        request: Request[Any, Any, Any],
+        db: DbSession,
+        bus: Bus,
+        broadcast_id: PathId,
+        data: JSONBody[ReportIn],
+    ) -> ReportCreatedOut:
+        broadcast = await db.get(Broadcast, broadcast_id)
+        if broadcast is None:
+            raise NotFound("放送が見つかりません。")
+        entry = await curation.report(db, bus, active_member(request), broadcast, data.position, data.reason)
+        return ReportCreatedOut(entry.id, entry.position)
