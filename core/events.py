@@ -212,5 +212,5 @@ async def publish_committed(bus: EventBus, channel: str, data: bytes) -> bool:
     return True
 
 
-def create_bus(redis_url: str | None) -> EventBus:
-    return RedisBus(redis_url) if redis_url else InProcessBus()
+def create_bus(redis_url: str | None, prefix: str = "chonai:") -> EventBus:
+    return RedisBus(redis_url, prefix) if redis_url else InProcessBus()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import sys
 from dataclasses import dataclass, field
@@ -46,6 +47,8 @@ class Settings:
     mail_from: str
     allowed_origins: tuple[str, ...] = field(default=())
     demo_data: bool = True
+    # Namespaces Redis channels and keys, so deployments (or parallel test workers) can share one Redis.
+    redis_prefix: str = "chonai:"
 
     @property
     def is_sqlite(self) -> bool:
@@ -181,6 +184,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         mail_from=env.get("MAIL_FROM") or "Chonai <no-reply@chonai.example.jp>",
         allowed_origins=tuple(dict.fromkeys((base_origin, *loopback, *origins))),
         demo_data=_bool(env, "DEMO_DATA", True),
+        redis_prefix=_redis_prefix(env),
     )
 
 
@@ -192,3 +196,10 @@ def get_settings() -> Settings:
     except SettingsError as exc:
         print(f"chonai: invalid setting {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def _redis_prefix(env: dict[str, str]) -> str:
+    prefix = env.get("REDIS_PREFIX", "").strip() or "chonai:"
+    if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,40}", prefix):
+        raise SettingsError("REDIS_PREFIX", "use 1-40 letters, digits or _ . : -")
+    return prefix

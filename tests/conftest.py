@@ -26,6 +26,9 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+# Redis pub/sub is global across database numbers: each xdist worker (and the servers it starts,
+# which inherit this environment) gets its own channel and key namespace.
+os.environ["REDIS_PREFIX"] = f"chonai-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}:"
 
 
 def _reachable(url: str, default_port: int) -> bool:
@@ -65,6 +68,7 @@ def make_settings(tmp: Path, database_url: str, **env: str) -> Settings:
         "SECRET_KEY": "test-secret-key-" + "x" * 40,
         "LOG_LEVEL": "WARNING",
         "DATABASE_POOL_SIZE": "0",  # test clients run the app on their own event loops
+        "REDIS_PREFIX": os.environ["REDIS_PREFIX"],
     }
     base.update(env)
     return load_settings(base)

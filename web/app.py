@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     def provide_settings() -> Settings:
         return settings
 
-    bus = create_bus(settings.redis_url)
+    bus = create_bus(settings.redis_url, settings.redis_prefix)
 
     async def count_unread(member_ids: list[int]) -> dict[int, int]:
         async with db.session() as session:
@@ -92,7 +92,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         await bells.start()
         # CHONAI_SCHEDULER=embedded (what `chonai run` sets) runs the broadcast scheduler in this process,
         # with the reminder steps of every domain, and the mail worker beside it.
-        scheduler = await start_embedded_scheduler(db, bus, settings.redis_url, steps=SCHEDULER_STEPS)
+        scheduler = await start_embedded_scheduler(
+            db, bus, settings.redis_url, steps=SCHEDULER_STEPS, prefix=settings.redis_prefix
+        )
         mails = await mail_worker.start(db, settings) if scheduler is not None else None
         try:
             yield

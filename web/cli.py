@@ -138,10 +138,10 @@ def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
 
     async def go() -> None:
         db = Database(settings.database_url, pool_size=2)
-        bus = create_bus(settings.redis_url)
+        bus = create_bus(settings.redis_url, settings.redis_prefix)
         await bus.start()
         notify_live.use_bus(bus)  # bells in the web processes ring for what this process writes
-        lease = make_lease(db, settings.redis_url, ttl=ttl)
+        lease = make_lease(db, settings.redis_url, ttl=ttl, prefix=settings.redis_prefix)
         scheduler = Scheduler(db, bus, lease, interval=interval, steps=SCHEDULER_STEPS)
         # The mail worker runs in every scheduler process: claims keep each mail to one sender.
         mails = MailWorker(db, settings, interval=min(interval, 1.0))

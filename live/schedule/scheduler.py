@@ -247,8 +247,10 @@ class Scheduler:
         self._stop.set()
 
 
-def make_lease(db: Database, redis_url: str | None, ttl: float) -> Lease:
-    return RedisLease(redis_url, ttl=ttl) if redis_url else DatabaseLease(db, ttl=ttl)
+def make_lease(db: Database, redis_url: str | None, ttl: float, prefix: str = "chonai:") -> Lease:
+    if redis_url:
+        return RedisLease(redis_url, key=prefix + "scheduler:lease", ttl=ttl)
+    return DatabaseLease(db, ttl=ttl)
 
 
 def tick_interval(default: float = 1.0) -> float:
@@ -263,7 +265,7 @@ def tick_interval(default: float = 1.0) -> float:
 
 
 async def start_embedded(
-    db: Database, bus: EventBus, redis_url: str | None, steps: Sequence[Step] = ()
+    db: Database, bus: EventBus, redis_url: str | None, steps: Sequence[Step] = (), prefix: str = "chonai:"
 ) -> tuple[Scheduler, asyncio.Task[None]] | None:
     """Run the scheduler inside the web process when CHONAI_SCHEDULER=embedded (what `chonai run` sets)."""
     mode = os.environ.get("CHONAI_SCHEDULER", "off").strip().lower()
@@ -272,7 +274,7 @@ async def start_embedded(
     if mode != "embedded":
         raise SystemExit(f"chonai: CHONAI_SCHEDULER must be embedded or off, got {mode!r}")
     interval = tick_interval()
-    lease = make_lease(db, redis_url, ttl=max(10.0, interval * 5))
+    lease = make_lease(db, redis_url, ttl=max(10.0, interval * 5), prefix=prefix)
     scheduler = Scheduler(db, bus, lease, interval=interval, steps=steps)
     return scheduler, asyncio.create_task(scheduler.run(), name="chonai-scheduler")
 
