@@ -29,6 +29,9 @@ FORM = {
 }
 
 
+pytestmark = pytest.mark.sqlite_only
+
+
 async def member_id(db, email):
     from core.members import service as members
 
