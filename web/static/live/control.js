@@ -1,50 +1,25 @@
-// Host control page: the room feed as a moderator (WebSocket, control=true) plus the
-// moderation JSON API. Protocol: docs/protocol.md. No framework, no build step.
-(function () {
-  "use strict";
-  var root = document.getElementById("control");
-  if (!root || !window.WebSocket) { return; }
+// Host control page: the room feed as a moderator (common/socket.js, join with control=true) plus
+// the moderation JSON API (common/api.js). Protocol: docs/protocol.md.
+import { request } from "../common/api.js";
+import { byId as $, el, jstTime } from "../common/dom.js";
+import { connect, socketUrl } from "../common/socket.js";
 
+const root = $("control");
+if (root && window.WebSocket) start(root);
+
+function start(root) {
   var roomId = parseInt(root.dataset.roomId, 10);
   var api = root.dataset.api;
   var siteModerator = root.dataset.siteModerator === "1";
-  var wsUrl = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + root.dataset.wsPath;
-  var $ = function (id) { return document.getElementById(id); };
   var feed = $("c-feed"), statusBox = $("c-status"), conn = $("c-conn");
   var menuTemplate = $("c-menu-template");
-  var socket = null, last = null, attempts = 0, stopped = false, lastSeen = 0;
+  var last = null;
   var hidden = {};
   var controls = {};
-  var STATE_LABELS = { scheduled: "予定", open: "まもなく開始", live: "放送中", ended: "終了", cancelled: "中止" };
   var KIND_LABELS = { timeout: "タイムアウト", ban: "禁止" };
   var MAX_ITEMS = 1000;
 
-  function csrf() {
-    var m = document.cookie.match(/(?:^|;\s*)(?:__Host-)?chonai_csrf=([^;]+)/);
-    return m ? decodeURIComponent(m[1]) : "";
-  }
-
-  function call(method, path, body) {
-    var options = {
-      method: method,
-      credentials: "same-origin",
-      headers: { accept: "application/json", "x-csrftoken": csrf() }
-    };
-    if (body !== undefined) {
-      options.headers["content-type"] = "application/json";
-      options.body = JSON.stringify(body);
-    }
-    return fetch(api + path, options).then(function (r) {
-      if (r.status === 204) { return {}; }
-      return r.json().catch(function () { return {}; }).then(function (data) {
-        if (!r.ok) {
-          var message = data && data.error ? data.error.message : "操作に失敗しました（" + r.status + "）。";
-          throw new Error(message);
-        }
-        return data;
-      });
-    });
-  }
+  function call(method, path, body) { return request(method, api + path, body); }
 
   function say(text, ok) {
     statusBox.textContent = text || "";
@@ -59,13 +34,6 @@
     }).catch(function (e) { say(e.message, false); throw e; });
   }
 
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) { node.className = className; }
-    if (text !== undefined && text !== null) { node.textContent = String(text); }
-    return node;
-  }
-
   function button(label, handler, className) {
     var b = el("button", "button button-small " + (className || ""), label);
     b.type = "button";
@@ -73,13 +41,7 @@
     return b;
   }
 
-  function jst(iso, withDate) {
-    var d = new Date(iso);
-    if (isNaN(d.getTime())) { return ""; }
-    var options = { hour: "2-digit", minute: "2-digit", second: "2-digit", timeZone: "Asia/Tokyo" };
-    if (withDate) { options.month = "numeric"; options.day = "numeric"; }
-    return d.toLocaleString("ja-JP", options);
-  }
+  function jst(iso, withDate) { return jstTime(iso, { seconds: true, date: !!withDate }); }
 
   // --- the live feed --------------------------------------------------------------------
 
@@ -235,7 +197,7 @@
   function setState(state, label) {
     var badge = $("c-state");
     badge.dataset.state = state;
-    badge.textContent = label || STATE_LABELS[state] || state;
+    badge.textContent = label || state;  // the server's label (BroadcastState.label)
   }
 
   // --- lists from the API -----------------------------------------------------------------
@@ -402,18 +364,10 @@
 
   // --- the WebSocket ------------------------------------------------------------------------
 
-  function send(message) {
-    if (socket && socket.readyState === WebSocket.OPEN) { socket.send(JSON.stringify(message)); return true; }
-    return false;
-  }
-
-  function onMessage(event) {
-    lastSeen = Date.now();
-    var m;
-    try { m = JSON.parse(event.data); } catch (e) { return; }
+  function onMessage(m) {
     switch (m.type) {
       case "welcome":
-        attempts = 0;
+        socket.ready();
         hidden = {};
         m.hidden.forEach(function (p) { hidden[p] = true; });
         feed.querySelectorAll("li[data-position]").forEach(function (li) {
@@ -460,28 +414,11 @@
     }
   }
 
-  function connect() {
-    if (stopped) { return; }
-    var ws = new WebSocket(wsUrl);
-    socket = ws;
-    ws.onopen = function () {
-      lastSeen = Date.now();
-      ws.send(JSON.stringify({ type: "join", room: roomId, after: last, control: true }));
-    };
-    ws.onmessage = onMessage;
-    ws.onclose = function (event) {
-      if (socket !== ws) { return; }
-      socket = null;
-      root.dataset.connected = "0";
-      conn.hidden = false;
-      if (event.code === 4401 || event.code === 4403) {
-        stopped = true;
-        conn.textContent = "切断されました";
-        return;
-      }
-      attempts += 1;
-      setTimeout(connect, Math.min(10000, 300 * Math.pow(2, Math.min(attempts, 6))));
-    };
+  function onStatus(status) {
+    if (status === "open" || status === "connecting") { return; }  // "welcome" says connected
+    root.dataset.connected = "0";
+    conn.hidden = false;
+    conn.textContent = status === "closed" ? "切断されました" : "再接続中…";
   }
 
   $("c-say").addEventListener("submit", function (event) {
@@ -489,7 +426,7 @@
     var input = $("c-say-text");
     var text = input.value.trim();
     if (!text) { return; }
-    if (send({ type: "comment", text: text, ref: "h" + Date.now().toString(36) + Math.random().toString(36).slice(2, 8) })) {
+    if (socket.send({ type: "comment", text: text, ref: "h" + Date.now().toString(36) + Math.random().toString(36).slice(2, 8) })) {
       input.value = "";
     } else {
       say("接続が切れています。再接続後にもう一度送信してください。", false);
@@ -507,15 +444,16 @@
     }).catch(function () {});
   });
 
-  setInterval(function () {
-    if (socket && socket.readyState === WebSocket.OPEN) {
-      if (Date.now() - lastSeen > 35000) { socket.close(); return; }
-      send({ type: "ping" });
-    }
-  }, 15000);
   setInterval(function () { scheduleRefresh(["viewers"]); }, 30000);
-  window.addEventListener("pagehide", function () { stopped = true; if (socket) { socket.close(); } });
 
   scheduleRefresh(["questions", "held", "reports", "sanctions", "words", "audit", "viewers"]);
-  connect();
-})();
+  var socket = connect({
+    url: function () { return socketUrl(root.dataset.wsPath); },
+    onOpen: function (client) { client.send({ type: "join", room: roomId, after: last, control: true }); },
+    onMessage: onMessage,
+    onStatus: onStatus,
+    readyOnOpen: false,  // the backoff resets on `welcome`
+    base: 300,
+    heartbeat: { every: 15000, silence: 35000, message: { type: "ping" } },
+  });
+}

@@ -1,9 +1,10 @@
 // Program form: the recurrence editor shows only the fields of the chosen kind, writes the RRULE as you
 // choose (the server builds it the same way from the same fields) and says the rule in Japanese.
-(function () {
-  "use strict";
-  var root = document.querySelector("[data-recurrence]");
-  if (!root) return;
+// A module (strict, deferred) like every page script; it needs nothing shared.
+const root = document.querySelector("[data-recurrence]");
+if (root) start(root);
+
+function start(root) {
   var form = root.closest("form");
   var repeat = document.getElementById("f-repeat");
   var rrule = document.getElementById("f-rrule");
@@ -50,4 +51,4 @@
     if (repeat.value !== "custom") { repeat.value = "custom"; update(); }
   });
   update();
-})();
+}
