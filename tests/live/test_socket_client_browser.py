@@ -148,3 +148,49 @@ def test_reconnects_and_resumes_without_loss_or_duplicates_and_never_retries_440
         assert page_a.evaluate("window.__sockets") == opened
         assert len(gate.joins) == 2
         assert errors == []
+
+
+API_PROBE = """async () => {
+  const socket = await import("/static/common/socket.js");
+  const api = await import("/static/common/api.js");
+  const outcome = (p) => p.then((data) => ({ ok: data }), (e) => ({ name: e.name, status: e.status, code: e.code, message: e.message }));
+  const bare = await fetch("/api/follows", { method: "POST", credentials: "same-origin",
+    headers: { "content-type": "application/json" }, body: JSON.stringify({ target: "series", id: 0 }) });
+  return {
+    backoff: [socket.backoff(1, 500, 10000, () => 0), socket.backoff(1, 500, 10000, () => 0.999),
+              socket.backoff(3, 500, 10000, () => 0.5), socket.backoff(30, 500, 10000, () => 0.999)],
+    bare: bare.status,
+    invalid: await outcome(api.request("POST", "/api/follows", { target: "series", id: 0 })),
+    missing: await outcome(api.getJSON("/api/no-such-thing")),
+    unreachable: await outcome(api.getJSON("http://127.0.0.1:9/")),  // refused (CSP connect-src): never answered
+  };
+}"""
+
+
+def test_backoff_is_full_jitter_capped_and_api_errors_are_japanese(server):
+    with chromium() as browser:
+        page = browser.new_page(locale="ja-JP")
+        login(page, server.url, "member@example.jp")
+        result = page.evaluate(API_PROBE)
+    # uniform in [0, min(cap, base·2^attempt)): 0 and just under 1000 on the first retry, capped at 10 s
+    assert result["backoff"] == [0, 999, 2000, 9990]
+    assert result["bare"] == 403  # without the helper's CSRF header the request never reaches the handler
+    # with it, the handler answers; the typed body becomes an ApiError carrying the server's Japanese message
+    assert result["invalid"] == {
+        "name": "ApiError",
+        "status": 400,
+        "code": "bad_request",
+        "message": "リクエストの内容が正しくありません。",
+    }
+    assert result["missing"] == {
+        "name": "ApiError",
+        "status": 404,
+        "code": "not_found",
+        "message": "お探しのページは見つかりませんでした。",
+    }
+    assert result["unreachable"] == {
+        "name": "ApiError",
+        "status": 0,
+        "code": "network",
+        "message": "サーバーに接続できませんでした。通信状態を確認してください。",
+    }

@@ -23,7 +23,7 @@ export class ApiError extends Error {
 
 function fallback(status) {
   if (status === 0) return "サーバーに接続できませんでした。通信状態を確認してください。";
-  if (status === 503) return "ただいま処理できません。しばらくしてからもう一度お試しください。";
+  if (status === 503) return "一時的に利用できません。少し待ってから再度お試しください。";  // as web/errors.py says it
   return "操作に失敗しました（" + status + "）。";
 }
 
