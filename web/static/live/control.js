@@ -8,16 +8,16 @@ const root = $("control");
 if (root && window.WebSocket) start(root);
 
 function start(root) {
-  var roomId = parseInt(root.dataset.roomId, 10);
-  var api = root.dataset.api;
-  var siteModerator = root.dataset.siteModerator === "1";
-  var feed = $("c-feed"), statusBox = $("c-status"), conn = $("c-conn");
-  var menuTemplate = $("c-menu-template");
-  var last = null;
-  var hidden = {};
-  var controls = {};
-  var KIND_LABELS = { timeout: "タイムアウト", ban: "禁止" };
-  var MAX_ITEMS = 1000;
+  const roomId = parseInt(root.dataset.roomId, 10);
+  const api = root.dataset.api;
+  const siteModerator = root.dataset.siteModerator === "1";
+  const feed = $("c-feed"), statusBox = $("c-status"), conn = $("c-conn");
+  const menuTemplate = $("c-menu-template");
+  let last = null;
+  let hidden = {};
+  let controls = {};
+  const KIND_LABELS = { timeout: "タイムアウト", ban: "禁止" };
+  const MAX_ITEMS = 1000;
 
   function call(method, path, body) { return request(method, api + path, body); }
 
@@ -35,7 +35,7 @@ function start(root) {
   }
 
   function button(label, handler, className) {
-    var b = el("button", "button button-small " + (className || ""), label);
+    const b = el("button", "button button-small " + (className || ""), label);
     b.type = "button";
     b.addEventListener("click", function () { handler(b); });
     return b;
@@ -46,17 +46,17 @@ function start(root) {
   // --- the live feed --------------------------------------------------------------------
 
   function commentNode(c) {
-    var li = el("li");
+    const li = el("li");
     li.dataset.position = String(c.position);
     li.dataset.member = String(c.member_id);
     li.dataset.name = c.name;
-    var head = el("div", "c-head");
+    const head = el("div", "c-head");
     head.appendChild(el("span", "who", c.name));
     head.appendChild(el("span", "org", c.organisation));
     head.appendChild(el("time", "org", jst(c.at)));
     if (c.question) { head.appendChild(el("span", "badge badge-question", "質問")); }
     head.appendChild(el("span", "badge badge-hidden", "非表示中"));
-    var menu = menuTemplate.content.firstElementChild.cloneNode(true);
+    const menu = menuTemplate.content.firstElementChild.cloneNode(true);
     head.appendChild(menu);
     li.appendChild(head);
     li.appendChild(el("span", "text", c.text));
@@ -65,8 +65,8 @@ function start(root) {
   }
 
   function addItems(items) {
-    var nearBottom = feed.scrollHeight - feed.scrollTop - feed.clientHeight < 80;
-    var newQuestion = false;
+    const nearBottom = feed.scrollHeight - feed.scrollTop - feed.clientHeight < 80;
+    let newQuestion = false;
     items.forEach(function (c) {
       if (last !== null && c.position <= last) { return; }
       last = c.position;
@@ -80,18 +80,18 @@ function start(root) {
 
   function markHidden(position, isHidden) {
     if (isHidden) { hidden[position] = true; } else { delete hidden[position]; }
-    var li = feed.querySelector('li[data-position="' + position + '"]');
+    const li = feed.querySelector('li[data-position="' + position + '"]');
     if (li) { li.classList.toggle("is-hidden", isHidden); }
   }
 
   feed.addEventListener("click", function (event) {
-    var target = event.target.closest("[data-act]");
+    const target = event.target.closest("[data-act]");
     if (!target) { return; }
-    var li = target.closest("li[data-position]");
-    var position = parseInt(li.dataset.position, 10);
-    var memberId = parseInt(li.dataset.member, 10);
-    var name = li.dataset.name;
-    var details = target.closest("details");
+    const li = target.closest("li[data-position]");
+    let position = parseInt(li.dataset.position, 10);
+    const memberId = parseInt(li.dataset.member, 10);
+    const name = li.dataset.name;
+    const details = target.closest("details");
     if (details) { details.open = false; }
     commentAction(target.dataset.act, position, memberId, name, li);
   });
@@ -106,12 +106,12 @@ function start(root) {
     } else if (kind === "pick") {
       act("POST", "/controls", { picked_position: position }, "質問をピックアップしました。").catch(function () {});
     } else if (kind === "timeout") {
-      var seconds = parseInt(li.querySelector('[data-role="seconds"]').value, 10);
+      const seconds = parseInt(li.querySelector('[data-role="seconds"]').value, 10);
       act("POST", "/timeout", { member_id: memberId, seconds: seconds, reason: "" }, name + " さんをタイムアウトしました。")
         .then(function () { scheduleRefresh(["sanctions"]); }).catch(function () {});
     } else if (kind === "ban-program" || kind === "ban-site") {
-      var scope = kind === "ban-site" ? "site" : "program";
-      var where = scope === "site" ? "すべての放送" : "この番組";
+      const scope = kind === "ban-site" ? "site" : "program";
+      const where = scope === "site" ? "すべての放送" : "この番組";
       if (!window.confirm(name + " さんを" + where + "で禁止しますか？")) { return; }
       act("POST", "/ban", { member_id: memberId, scope: scope, reason: "" }, name + " さんを" + where + "で禁止しました。")
         .then(function () { scheduleRefresh(["sanctions"]); }).catch(function () {});
@@ -132,7 +132,7 @@ function start(root) {
     $("c-locked").checked = c.locked;
     $("c-off").checked = c.comments_off;
     if (document.activeElement !== $("c-pin")) { $("c-pin").value = c.pinned_text; }
-    var picked = $("c-picked");
+    const picked = $("c-picked");
     picked.textContent = "";
     if (c.picked) {
       picked.className = "c-picked";
@@ -148,7 +148,7 @@ function start(root) {
   }
 
   function addOption(select, value, label) {
-    var option = el("option", null, label);
+    const option = el("option", null, label);
     option.value = String(value);
     select.appendChild(option);
     select.value = String(value);
@@ -156,8 +156,8 @@ function start(root) {
 
   root.querySelectorAll("[data-control]").forEach(function (input) {
     input.addEventListener("change", function () {
-      var body = {};
-      var key = input.dataset.control;
+      const body = {};
+      const key = input.dataset.control;
       body[key] = input.type === "checkbox" ? input.checked : parseInt(input.value, 10);
       act("POST", "/controls", body, "設定を変更しました。").then(applyControlsFromApi).catch(function () {
         applyControls(controls);
@@ -185,7 +185,7 @@ function start(root) {
 
   root.querySelectorAll("[data-state-to]").forEach(function (b) {
     b.addEventListener("click", function () {
-      var to = b.dataset.stateTo;
+      const to = b.dataset.stateTo;
       if (to === "ended" && !window.confirm("放送を終了しますか？")) { return; }
       act("POST", "/state", { state: to }).then(function (data) {
         setState(data.state, data.label);
@@ -195,7 +195,7 @@ function start(root) {
   });
 
   function setState(state, label) {
-    var badge = $("c-state");
+    const badge = $("c-state");
     badge.dataset.state = state;
     badge.textContent = label || state;  // the server's label (BroadcastState.label)
   }
@@ -208,12 +208,12 @@ function start(root) {
     rows.forEach(function (row) { list.appendChild(render(row)); });
   }
 
-  var loaders = {
+  const loaders = {
     questions: function () {
       return call("GET", "/questions").then(function (rows) {
         $("c-q-count").textContent = String(rows.length);
         fill($("c-questions"), rows.slice().reverse(), function (c) {
-          var li = el("li");
+          const li = el("li");
           li.dataset.position = String(c.position);
           if (controls.picked_position === c.position) { li.className = "is-picked"; }
           li.appendChild(el("strong", null, c.name));
@@ -231,7 +231,7 @@ function start(root) {
       return call("GET", "/held").then(function (rows) {
         $("c-held-count").textContent = String(rows.length);
         fill($("c-held"), rows, function (h) {
-          var li = el("li");
+          const li = el("li");
           li.dataset.held = String(h.id);
           li.appendChild(el("strong", null, h.name));
           li.appendChild(el("span", "org", " 「" + h.matched_word + "」に一致"));
@@ -252,8 +252,8 @@ function start(root) {
       return call("GET", "/reports").then(function (rows) {
         $("c-report-count").textContent = String(rows.length);
         fill($("c-reports"), rows, function (r) {
-          var li = el("li");
-          var c = r.comment;
+          const li = el("li");
+          const c = r.comment;
           li.appendChild(el("strong", null, "#" + r.position + " " + (c ? c.name : "")));
           li.appendChild(el("p", "c-text", c ? c.text : "（コメントが見つかりません）"));
           li.appendChild(el("p", "org", "通報: " + r.reporter + (r.reason ? "（" + r.reason + "）" : "") + " " + jst(r.at)));
@@ -271,9 +271,9 @@ function start(root) {
     sanctions: function () {
       return call("GET", "/sanctions").then(function (rows) {
         fill($("c-sanctions"), rows, function (s) {
-          var li = el("li");
+          const li = el("li");
           li.appendChild(el("strong", null, s.name));
-          var what = (KIND_LABELS[s.kind] || s.kind) + (s.kind === "ban" ? (s.scope === "site" ? "（全放送）" : "（この番組）") : "");
+          const what = (KIND_LABELS[s.kind] || s.kind) + (s.kind === "ban" ? (s.scope === "site" ? "（全放送）" : "（この番組）") : "");
           li.appendChild(el("span", "org", " " + what + (s.until ? " " + jst(s.until, true) + "まで" : "")));
           li.appendChild(button("解除", function () {
             act("POST", "/lift", { member_id: s.member_id, reason: "" }, s.name + " さんの制限を解除しました。")
@@ -286,7 +286,7 @@ function start(root) {
     words: function () {
       return call("GET", "/words").then(function (rows) {
         fill($("c-words"), rows, function (w) {
-          var li = el("li");
+          const li = el("li");
           li.appendChild(el("strong", null, w.word));
           li.appendChild(el("span", "org", " " + (w.action === "refuse" ? "拒否" : "保留して確認") + (w.site_wide ? "・サイト全体" : "")));
           if (!w.site_wide || siteModerator) {
@@ -302,15 +302,15 @@ function start(root) {
     audit: function () {
       return call("GET", "/audit?limit=100").then(function (rows) {
         fill($("c-audit"), rows, function (a) {
-          var li = el("li");
+          const li = el("li");
           li.dataset.action = a.action;
           li.appendChild(el("time", "org", jst(a.at)));
           li.appendChild(el("span", null, " " + (a.actor || "システム") + "：" + a.label));
           if (a.target) { li.appendChild(el("span", null, " → " + a.target)); }
           if (a.target_position) { li.appendChild(el("span", "org", " #" + a.target_position)); }
-          var detail = "";
+          let detail = "";
           try {
-            var d = JSON.parse(a.detail || "{}");
+            const d = JSON.parse(a.detail || "{}");
             if (d.seconds !== undefined) { detail = d.seconds + "秒"; }
             if (d.on !== undefined) { detail = d.on ? "オン" : "オフ"; }
             if (d.word) { detail = "「" + d.word + "」"; }
@@ -328,13 +328,13 @@ function start(root) {
     }
   };
 
-  var pendingRefresh = {}, refreshTimer = null;
+  let pendingRefresh = {}, refreshTimer = null;
   function scheduleRefresh(kinds) {
     kinds.forEach(function (k) { pendingRefresh[k] = true; });
     if (refreshTimer) { return; }
     refreshTimer = setTimeout(function () {
       refreshTimer = null;
-      var todo = Object.keys(pendingRefresh);
+      const todo = Object.keys(pendingRefresh);
       pendingRefresh = {};
       todo.forEach(function (k) {
         loaders[k]().catch(function (e) { say(e.message, false); });
@@ -343,19 +343,19 @@ function start(root) {
   }
 
   function drawSpark(samples) {
-    var svg = $("c-spark");
+    const svg = $("c-spark");
     while (svg.firstChild) { svg.removeChild(svg.firstChild); }
-    var label = $("c-spark-label");
+    const label = $("c-spark-label");
     if (!samples.length) { label.textContent = "記録なし"; return; }
-    var values = samples.map(function (s) { return s.viewers; });
-    var max = Math.max.apply(null, values.concat([1]));
-    var n = values.length;
-    var points = values.map(function (v, i) {
-      var x = n === 1 ? 200 : (i / (n - 1)) * 200;
-      var y = 38 - (v / max) * 36;
+    const values = samples.map(function (s) { return s.viewers; });
+    const max = Math.max.apply(null, values.concat([1]));
+    const n = values.length;
+    const points = values.map(function (v, i) {
+      const x = n === 1 ? 200 : (i / (n - 1)) * 200;
+      const y = 38 - (v / max) * 36;
       return x.toFixed(1) + "," + y.toFixed(1);
     });
-    var line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
+    const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
     line.setAttribute("points", (n === 1 ? "0," + points[0].split(",")[1] + " " : "") + points.join(" "));
     line.setAttribute("class", "spark-line");
     svg.appendChild(line);
@@ -399,7 +399,7 @@ function start(root) {
         setState(m.state, m.label);
         break;
       case "mod":
-        var kinds = ["audit"];
+        const kinds = ["audit"];
         if (m.kind === "held") { kinds.push("held"); }
         if (m.kind === "report") { kinds.push("reports"); }
         if (m.kind === "restricted") { kinds.push("sanctions"); }
@@ -423,8 +423,8 @@ function start(root) {
 
   $("c-say").addEventListener("submit", function (event) {
     event.preventDefault();
-    var input = $("c-say-text");
-    var text = input.value.trim();
+    const input = $("c-say-text");
+    const text = input.value.trim();
     if (!text) { return; }
     if (socket.send({ type: "comment", text: text, ref: "h" + Date.now().toString(36) + Math.random().toString(36).slice(2, 8) })) {
       input.value = "";
@@ -435,7 +435,7 @@ function start(root) {
 
   $("c-word-form").addEventListener("submit", function (event) {
     event.preventDefault();
-    var site = $("c-word-site");
+    const site = $("c-word-site");
     act("POST", "/words", {
       word: $("c-word").value, action: $("c-word-action").value, site_wide: !!(site && site.checked)
     }, "禁止ワードを追加しました。").then(function () {
@@ -447,7 +447,7 @@ function start(root) {
   setInterval(function () { scheduleRefresh(["viewers"]); }, 30000);
 
   scheduleRefresh(["questions", "held", "reports", "sanctions", "words", "audit", "viewers"]);
-  var socket = connect({
+  const socket = connect({
     url: function () { return socketUrl(root.dataset.wsPath); },
     onOpen: function (client) { client.send({ type: "join", room: roomId, after: last, control: true }); },
     onMessage: onMessage,
