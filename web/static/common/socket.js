@@ -33,9 +33,10 @@ const decoder = new TextDecoder();
  *                     "closed" is final (a refused code or stop()); the page says why
  *   refused           close codes not retried (default REFUSED)
  *   base, cap         backoff in ms (defaults 500 and 10000)
- *   readyOnOpen       true (default): a successful open resets the backoff. Pages whose server can
- *                     accept and then turn them away (the room's `unavailable`) pass false and call
- *                     client.ready() once their stream has really started.
+ *   manualReady       false (default): the first frame of a connection resets the backoff (a server
+ *                     that accepts and closes at once, e.g. 4409 too many sockets, still backs off).
+ *                     Pages whose server can answer and then turn them away (the room's
+ *                     `unavailable`) pass true and call client.ready() once their stream has started.
  *   heartbeat         {every, silence, message}: send `message` every `every` ms and reconnect when
  *                     nothing was received for `silence` ms (a half-open connection never closes)
  */
@@ -43,7 +44,7 @@ export function connect(options) {
   const refused = options.refused || REFUSED;
   const base = options.base || 500;
   const cap = options.cap || 10000;
-  const readyOnOpen = options.readyOnOpen !== false;
+  const manualReady = !!options.manualReady;
   const status = options.onStatus || (() => {});
   let socket = null;
   let attempts = 0;
@@ -61,13 +62,13 @@ export function connect(options) {
     ws.onopen = () => {
       if (socket !== ws) return;
       lastSeen = Date.now();
-      if (readyOnOpen) attempts = 0;
       status("open", {});
       if (options.onOpen) options.onOpen(client);
     };
     ws.onmessage = (event) => {
       if (socket !== ws) return;
       lastSeen = Date.now();
+      if (!manualReady) attempts = 0;
       let message;
       try {
         message = JSON.parse(typeof event.data === "string" ? event.data : decoder.decode(event.data));

@@ -452,7 +452,7 @@ function start(root) {
     onOpen: function (client) { client.send({ type: "join", room: roomId, after: last, control: true }); },
     onMessage: onMessage,
     onStatus: onStatus,
-    readyOnOpen: false,  // the backoff resets on `welcome`
+    manualReady: true,  // the backoff resets on `welcome`
     base: 300,
     heartbeat: { every: 15000, silence: 35000, message: { type: "ping" } },
   });

@@ -317,7 +317,7 @@ function start(root) {
     onOpen: (client) => client.send({ type: "join", room: roomId, after: last }),
     onMessage: onMessage,
     onStatus: onStatus,
-    readyOnOpen: false,  // the backoff resets on `welcome`: an accepted socket may still be turned away
+    manualReady: true,  // the backoff resets on `welcome`: an accepted socket may still be turned away
     base: 300,
     heartbeat: { every: 15000, silence: 35000, message: { type: "ping" } },
   });
