@@ -28,7 +28,6 @@ RESET_MAX_PER_EMAIL = 3
 API_TOKEN_PREFIX = "chn_"
 
 
-
 def _password_hasher() -> PasswordHasher:
     # The test suite logs in thousands of times: CHONAI_FAST_PASSWORD_HASH=1 (set by tests/conftest.py
     # only) picks argon2's cheapest parameters. Hashes carry their parameters, so nothing else changes.
