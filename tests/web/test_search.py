@@ -55,6 +55,26 @@ async def test_one_search_over_faq_with_hits_counts_and_filters(client, demo):
     assert page.status_code == 200 and "<mark>接種券</mark>" in page.text
 
 
+async def test_search_page_offers_section_and_series_dropdowns(client, demo, db):
+    from core.sections.models import Section
+    from faq.models import StudySeries
+
+    await login(client, "member@example.jp")
+    entry = next(h for h in (await find(client, "せっしゅけん"))["hits"] if h["kind"] == "faq_entry")
+    series = await db.get(StudySeries, entry["series_id"])
+    section = await db.get(Section, entry["section_id"])
+    page = await client.get("/search", params={"q": "せっしゅけん", "series": str(series.id)})
+    assert page.status_code == 200
+    assert f'<option value="{series.id}" selected>{series.title}</option>' in page.text
+    assert f'<option value="{section.id}">{section.name}</option>' in page.text  # offered, not chosen
+    # The kind links keep the chosen series.
+    assert f"kind=faq_entry&series={series.id}" in page.text
+    by_series = await find(client, "せっしゅけん", series=str(series.id))
+    assert by_series["hits"] and {h["series_id"] for h in by_series["hits"]} == {series.id}
+    other = (await db.execute(select(Section.id).where(Section.id != section.id))).scalars().first()
+    assert all(h["section_id"] == other for h in (await find(client, "せっしゅけん", section=str(other)))["hits"])
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [
