@@ -24,8 +24,8 @@ from core.search import glossary
 from core.search.query import Filters
 from core.search.service import KIND_LABELS, MAX_PAGE, Result, search
 from core.sections.service import section_choices
-from faq.service import list_series
 from core.timefmt import JST
+from faq.service import list_series
 from web.forms import read_form
 
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")

@@ -183,7 +183,7 @@ def _statement(
         ]
         where.append(options[0] if len(options) == 1 else "(" + " OR ".join(options) + ")")
     postings = " AND ".join(where)
-    # Filters after the postings: their values are bound after the terms, in text order.
+    # Filters after the postings in the WHERE: values are bound in text order.
     documents: list[str] = []
     if filters.section_id is not None:
         documents.append(f"f.section_id = {p(filters.section_id)}")
@@ -196,7 +196,8 @@ def _statement(
         documents.append(f"f.date >= {p(_db_time(filters.date_from, dialect))}")
     if filters.date_to is not None:
         documents.append(f"f.date < {p(_db_time(filters.date_to, dialect))}")
-    joined = f" JOIN search_documents f ON f.id = p0.doc_id AND {' AND '.join(documents)}" if documents else ""
+    joined = " JOIN search_documents f ON f.id = p0.doc_id" if documents else ""
+    postings = " AND ".join([postings, *documents])
     # The capped ids first (one driving key: read newest first straight from the (term, doc_id)
     # key, stopping at the cap; several: each id once), then their rows by primary key.
     distinct = "DISTINCT " if len(probes) > 1 else ""

@@ -197,3 +197,16 @@ async def test_lifecycle_questions_broadcasts_and_hidden_chat(client, demo, db):
         select(SearchDocument).where(SearchDocument.kind == "comment", SearchDocument.body.contains("宣伝"))
     )
     assert hidden.first() is None
+
+
+async def test_rebuild_with_analyser_processes_gives_the_same_index(client, demo, db):
+    await login(client, "member@example.jp")
+    before = await find(client, "せっしゅけん")
+    rows = select(SearchDocument.kind, SearchDocument.ref_id, SearchDocument.title_keys, SearchDocument.body_keys)
+    indexed = sorted(tuple(r) for r in await db.execute(rows))
+    counts = await rebuild(db, jobs=2)
+    assert counts == await rebuild(db)  # the same walk either way
+    await rebuild(db, jobs=2)
+    assert sorted(tuple(r) for r in await db.execute(rows)) == indexed
+    after = await find(client, "せっしゅけん")
+    assert [(h["kind"], h["id"]) for h in after["hits"]] == [(h["kind"], h["id"]) for h in before["hits"]]
