@@ -11,9 +11,10 @@ import pytest
 from core.db import Database
 from core.events import InProcessBus
 from live.rooms import service
-from live.rooms.hub import Hub, Viewer, room_channel
-from live.rooms.protocol import BusComment, encode
+from live.rooms.hub import Hub
+from live.rooms.protocol import BusComment, encode, room_channel
 from live.rooms.transport import OutFrame
+from live.rooms.viewers import Viewer
 from tests.live.rooms_support import make_broadcast, member
 
 

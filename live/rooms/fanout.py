@@ -1,0 +1,89 @@
+"""Fan-out of a room's comments: positions accepted in order, coalesced, flushed as one frame.
+
+`last` is the highest position accepted into the room (gapless: `live.rooms.stream` decides
+what is accepted), `flushed` the highest written to viewers. Comments accepted within one
+coalescing window go out as one `comments` frame, encoded once and written to every viewer
+synchronously (`deliver`); joins wait here until what they resume from has gone out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import msgspec
+
+from live.rooms import metrics
+from live.rooms.protocol import Comments, encode
+from live.rooms.room_moderation import RoomModeration
+from live.rooms.transport import OutFrame
+from live.rooms.viewers import RoomHost
+
+WINDOW = 0.04  # coalescing window (seconds)
+
+
+class RoomFanout(RoomModeration):
+    """The batch of the current window and the positions written so far."""
+
+    __slots__ = ("_flush_handle", "_waiters", "batch", "batch_committed", "flushed", "last")
+
+    def __init__(self, hub: RoomHost, broadcast_id: int) -> None:
+        super().__init__(hub, broadcast_id)
+        self.last = 0
+        self.flushed = 0
+        self.batch: list[msgspec.Raw] = []
+        self.batch_committed: list[float] = []  # commit times of the batch (latency histogram)
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+
+    def _accept(self, position: int, item: msgspec.Raw, committed: float | None) -> None:
+        """Take `position` (always `last + 1`) into the batch; the window opens with its first comment."""
+        self.last = position
+        self.batch.append(item)
+        if committed is not None:
+            self.batch_committed.append(committed)
+        if self._flush_handle is None:
+            self._flush_handle = self.hub.loop.call_later(self.hub.window, self.flush)
+
+    def flush(self) -> None:
+        self._flush_handle = None
+        if not self.batch:
+            return
+        items, self.batch = self.batch, []
+        committed, self.batch_committed = self.batch_committed, []
+        self.deliver(OutFrame(encode(Comments(items))), items, self.last)
+        self.flushed = self.last
+        metrics.FRAMES.inc()
+        metrics.DELIVERIES.inc(len(items) * len(self.viewers))
+        now = time.time()
+        for t in committed:
+            metrics.FANOUT_LATENCY.observe(max(0.0, now - t))
+        if self._waiters:
+            still = []
+            for position, future in self._waiters:
+                if position <= self.flushed:
+                    if not future.done():
+                        future.set_result(None)
+                else:
+                    still.append((position, future))
+            self._waiters = still
+
+    async def wait_flushed(self, position: int, within: float) -> bool:
+        """True once `position` has been written to viewers, False after `within` seconds."""
+        if position <= self.flushed:
+            return True
+        future: asyncio.Future[None] = self.hub.loop.create_future()
+        self._waiters.append((position, future))
+        try:
+            await asyncio.wait_for(future, within)
+        except TimeoutError:
+            return False
+        return True
+
+    def cancel_timers(self) -> None:
+        """The hub is closing: no flush or delayed frame may fire afterwards."""
+        for handle in (self._flush_handle, self._delay_handle):
+            if handle is not None:
+                handle.cancel()
+        if self._controls_task is not None:
+            self._controls_task.cancel()
