@@ -1,9 +1,11 @@
 """Fan-out of a room's comments: positions accepted in order, coalesced, flushed as one frame.
 
 `last` is the highest position accepted into the room (gapless: `live.rooms.stream` decides
-what is accepted), `flushed` the highest written to viewers. Comments accepted within one
-coalescing window go out as one `comments` frame, encoded once and written to every viewer
-synchronously (`deliver`); joins wait here until what they resume from has gone out.
+what is accepted), `flushed` the highest written to viewers. Coalescing adapts to load: in a
+room that wrote nothing during the last window a comment goes out on the loop's next turn;
+under load the window opens and the comments accepted within it go out as one `comments`
+frame, encoded once and written to every viewer synchronously (`deliver`). Joins wait here
+until what they resume from has gone out.
 """
 
 from __future__ import annotations
@@ -19,13 +21,13 @@ from live.rooms.room_moderation import RoomModeration
 from live.rooms.transport import OutFrame
 from live.rooms.viewers import RoomHost
 
-WINDOW = 0.04  # coalescing window (seconds)
+WINDOW = 0.04  # coalescing window (seconds), opened only when the room is busy
 
 
 class RoomFanout(RoomModeration):
     """The batch of the current window and the positions written so far."""
 
-    __slots__ = ("_flush_handle", "_waiters", "batch", "batch_committed", "flushed", "last")
+    __slots__ = ("_flush_handle", "_waiters", "batch", "batch_committed", "flushed", "flushed_at", "last")
 
     def __init__(self, hub: RoomHost, broadcast_id: int) -> None:
         super().__init__(hub, broadcast_id)
@@ -33,17 +35,24 @@ class RoomFanout(RoomModeration):
         self.flushed = 0
         self.batch: list[msgspec.Raw] = []
         self.batch_committed: list[float] = []  # commit times of the batch (latency histogram)
-        self._flush_handle: asyncio.TimerHandle | None = None
+        self.flushed_at = -1e9  # loop time of the last frame: the room is idle a window after it
+        self._flush_handle: asyncio.Handle | None = None
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
 
     def _accept(self, position: int, item: msgspec.Raw, committed: float | None) -> None:
-        """Take `position` (always `last + 1`) into the batch; the window opens with its first comment."""
+        """Take `position` (always `last + 1`) into the batch, and say when the batch goes out."""
         self.last = position
         self.batch.append(item)
         if committed is not None:
             self.batch_committed.append(committed)
         if self._flush_handle is None:
-            self._flush_handle = self.hub.loop.call_later(self.hub.window, self.flush)
+            loop = self.hub.loop
+            if loop.time() - self.flushed_at >= self.hub.window:
+                # Idle: no waiting. The next turn still gathers what this turn accepts
+                # (a drained gap, several bus messages read at once) into one frame.
+                self._flush_handle = loop.call_soon(self.flush)
+            else:  # busy: a window from this comment, as many comments as it gathers, one frame
+                self._flush_handle = loop.call_later(self.hub.window, self.flush)
 
     def flush(self) -> None:
         self._flush_handle = None
@@ -51,6 +60,7 @@ class RoomFanout(RoomModeration):
             return
         items, self.batch = self.batch, []
         committed, self.batch_committed = self.batch_committed, []
+        self.flushed_at = self.hub.loop.time()
         self.deliver(OutFrame(encode(Comments(items))), items, self.last)
         self.flushed = self.last
         metrics.FRAMES.inc()
