@@ -1,11 +1,12 @@
 """Fan-out of a room's comments: positions accepted in order, coalesced, flushed as one frame.
 
 `last` is the highest position accepted into the room (gapless: `live.rooms.stream` decides
-what is accepted), `flushed` the highest written to viewers. Coalescing adapts to load: in a
-room that wrote nothing during the last window a comment goes out on the loop's next turn;
-under load the window opens and the comments accepted within it go out as one `comments`
-frame, encoded once and written to every viewer synchronously (`deliver`). Joins wait here
-until what they resume from has gone out.
+what is accepted), `flushed` the highest written to viewers. Coalescing adapts to load: a
+comment that comes a window or more after the previous one goes out on the loop's next turn;
+closer ones open the window, and the comments accepted within it go out as one `comments`
+frame, encoded once and written to every viewer synchronously (`deliver`). Busy rooms keep
+exactly the fixed-window behaviour (and its frames per second); only quiet ones skip the wait.
+Joins wait here until what they resume from has gone out.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ WINDOW = 0.04  # coalescing window (seconds), opened only when the room is busy
 class RoomFanout(RoomModeration):
     """The batch of the current window and the positions written so far."""
 
-    __slots__ = ("_flush_handle", "_waiters", "batch", "batch_committed", "flushed", "flushed_at", "last")
+    __slots__ = ("_flush_handle", "_waiters", "accepted_at", "batch", "batch_committed", "flushed", "last")
 
     def __init__(self, hub: RoomHost, broadcast_id: int) -> None:
         super().__init__(hub, broadcast_id)
@@ -35,7 +36,7 @@ class RoomFanout(RoomModeration):
         self.flushed = 0
         self.batch: list[msgspec.Raw] = []
         self.batch_committed: list[float] = []  # commit times of the batch (latency histogram)
-        self.flushed_at = -1e9  # loop time of the last frame: the room is idle a window after it
+        self.accepted_at = -1e9  # loop time of the previous comment: the room is idle a window after it
         self._flush_handle: asyncio.Handle | None = None
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
 
@@ -45,10 +46,12 @@ class RoomFanout(RoomModeration):
         self.batch.append(item)
         if committed is not None:
             self.batch_committed.append(committed)
+        loop = self.hub.loop
+        now = loop.time()
+        idle, self.accepted_at = now - self.accepted_at >= self.hub.window, now
         if self._flush_handle is None:
-            loop = self.hub.loop
-            if loop.time() - self.flushed_at >= self.hub.window:
-                # Idle: no waiting. The next turn still gathers what this turn accepts
+            if idle:
+                # No waiting. The next turn still gathers what this turn accepts
                 # (a drained gap, several bus messages read at once) into one frame.
                 self._flush_handle = loop.call_soon(self.flush)
             else:  # busy: a window from this comment, as many comments as it gathers, one frame
@@ -60,7 +63,6 @@ class RoomFanout(RoomModeration):
             return
         items, self.batch = self.batch, []
         committed, self.batch_committed = self.batch_committed, []
-        self.flushed_at = self.hub.loop.time()
         self.deliver(OutFrame(encode(Comments(items))), items, self.last)
         self.flushed = self.last
         metrics.FRAMES.inc()

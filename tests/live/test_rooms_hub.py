@@ -126,10 +126,10 @@ async def test_an_idle_room_sends_at_once_and_a_busy_one_coalesces(settings, db,
         sink = RecordingSink()
         await hub.join(Viewer(sink, 1), room, 1, None)
         posted = [await service.post_comment(db, bid, author, f"c{i}", None) for i in range(3)]
-        # Idle (nothing went out within the window): the comment goes out now, not 60 s later.
+        # Idle (no comment within the window before it): the comment goes out now, not 60 s later.
         await publish_comment(hub.bus, bid, posted[0])
         await sink.wait_for([1])
-        # Busy (a frame went out less than a window ago): the next comments gather.
+        # Busy (each comes less than a window after the one before): the next comments gather.
         for p in posted[1:]:
             await publish_comment(hub.bus, bid, p)
         for _ in range(5):
