@@ -1,11 +1,12 @@
 """Fan-out of a room's comments: positions accepted in order, coalesced, flushed as one frame.
 
 `last` is the highest position accepted into the room (gapless: `live.rooms.stream` decides
-what is accepted), `flushed` the highest written to viewers. Coalescing adapts to load: a
-comment that comes a window or more after the previous one goes out on the loop's next turn;
-closer ones open the window, and the comments accepted within it go out as one `comments`
-frame, encoded once and written to every viewer synchronously (`deliver`). Busy rooms keep
-exactly the fixed-window behaviour (and its frames per second); only quiet ones skip the wait.
+what is accepted), `flushed` the highest written to viewers. Coalescing adapts to load: in a
+quiet room (comments a window or more apart, and so on average) a comment goes out on the
+loop's next turn; otherwise it opens the window, and the comments accepted within it go out
+as one `comments` frame, encoded once and written to every viewer synchronously (`deliver`).
+The average keeps a busy room on the fixed window when the loop lags and leaves a gap, and a
+large audience stays on it unless comments are rare (`IMMEDIATE_WRITES_PER_S`).
 Joins wait here until what they resume from has gone out.
 """
 
@@ -23,12 +24,26 @@ from live.rooms.transport import OutFrame
 from live.rooms.viewers import RoomHost
 
 WINDOW = 0.04  # coalescing window (seconds), opened only when the room is busy
+#: Viewer writes per second a room may spend on one frame per comment. Above it (2,000 viewers
+#: at more than 10 comments/s, say) per-comment frames would take the CPU the writers need to
+#: commit: the comments then come slower, look quiet, and the room spirals. Measured in
+#: `chonai bench fanout`: without this bound 2,000 x 50/s collapsed on a loaded machine.
+IMMEDIATE_WRITES_PER_S = 20_000
 
 
 class RoomFanout(RoomModeration):
     """The batch of the current window and the positions written so far."""
 
-    __slots__ = ("_flush_handle", "_waiters", "accepted_at", "batch", "batch_committed", "flushed", "last")
+    __slots__ = (
+        "_flush_handle",
+        "_waiters",
+        "accepted_at",
+        "average_gap",
+        "batch",
+        "batch_committed",
+        "flushed",
+        "last",
+    )
 
     def __init__(self, hub: RoomHost, broadcast_id: int) -> None:
         super().__init__(hub, broadcast_id)
@@ -36,7 +51,9 @@ class RoomFanout(RoomModeration):
         self.flushed = 0
         self.batch: list[msgspec.Raw] = []
         self.batch_committed: list[float] = []  # commit times of the batch (latency histogram)
-        self.accepted_at = -1e9  # loop time of the previous comment: the room is idle a window after it
+        self.accepted_at = -1e9  # loop time of the previous comment
+        # Seconds between comments, a moving average (a gap counts as at most ten windows).
+        self.average_gap = 10 * hub.window
         self._flush_handle: asyncio.Handle | None = None
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
 
@@ -48,14 +65,19 @@ class RoomFanout(RoomModeration):
             self.batch_committed.append(committed)
         loop = self.hub.loop
         now = loop.time()
-        idle, self.accepted_at = now - self.accepted_at >= self.hub.window, now
+        window = self.hub.window
+        gap, self.accepted_at = min(now - self.accepted_at, 10 * window), now
+        # Slow to follow one long gap (a lagging loop in a busy room), quick after a few.
+        self.average_gap += (gap - self.average_gap) * 0.1
+        average = self.average_gap
+        idle = gap >= window and average >= window and len(self.viewers) <= IMMEDIATE_WRITES_PER_S * average
         if self._flush_handle is None:
             if idle:
                 # No waiting. The next turn still gathers what this turn accepts
                 # (a drained gap, several bus messages read at once) into one frame.
                 self._flush_handle = loop.call_soon(self.flush)
             else:  # busy: a window from this comment, as many comments as it gathers, one frame
-                self._flush_handle = loop.call_later(self.hub.window, self.flush)
+                self._flush_handle = loop.call_later(window, self.flush)
 
     def flush(self) -> None:
         self._flush_handle = None
