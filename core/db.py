@@ -96,7 +96,13 @@ class Database:
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"timeout": 10}
         else:
-            kwargs["connect_args"] = {"timeout": CONNECT_TIMEOUT, "command_timeout": command_timeout}
+            # No JIT: every query here is short, and PostgreSQL would compile one whose estimated cost
+            # passes jit_above_cost (a search over several common words: 70 ms of compiling).
+            kwargs["connect_args"] = {
+                "timeout": CONNECT_TIMEOUT,
+                "command_timeout": command_timeout,
+                "server_settings": {"jit": "off"},
+            }
         if not url.startswith("sqlite") and pool_size > 0:
             kwargs.update(
                 pool_size=pool_size,

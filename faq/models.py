@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import BigInteger, Boolean, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, UTCDateTime, utcnow
@@ -249,17 +249,6 @@ class FaqEntry(Base):
     asker: Mapped[str] = mapped_column(String(200), default="", server_default="")  # as on its draft entry
 
     version: Mapped[FaqVersion] = relationship(lazy="raise")
-
-
-class SearchGram(Base):
-    """Inverted index: one row per distinct character and character pair of a current entry."""
-
-    __tablename__ = "faq_search_grams"
-    __table_args__ = ({"sqlite_with_rowid": False},)
-
-    gram: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    # No foreign key: un-indexing deletes by (gram, entry_id), and a cascade would scan this table.
-    entry_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
 
 
 class Attendance(Base):

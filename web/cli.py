@@ -313,7 +313,7 @@ def cmd_search_reindex(settings: Settings, args: argparse.Namespace) -> int:
         end = "\n" if done >= total else "\r"
         print(f"  {kind:<10} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end=end, file=sys.stderr)
 
-    counts = _run_db(settings, lambda s: rebuild(s, progress))
+    counts = _run_db(settings, lambda s: rebuild(s, progress, jobs=args.jobs))
     print("索引を作り直しました: " + ", ".join(f"{k} {n}件" for k, n in counts.items()))
     return 0
 
@@ -373,9 +373,14 @@ def build_parser() -> argparse.ArgumentParser:
     doc.add_argument("--origin", help="the address you open the site at, e.g. http://localhost:8000")
     doc.set_defaults(func=cmd_doctor)
     search = sub.add_parser("search", help="the search index").add_subparsers(dest="search_command", required=True)
-    search.add_parser("reindex", help="rebuild the search index (with a progress bar) while serving").set_defaults(
-        func=cmd_search_reindex
+    reindex = search.add_parser("reindex", help="rebuild the search index (with a progress bar) while serving")
+    reindex.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="analyser processes (Sudachi is the limit of one: about 2,000 entries/CPU-s)",
     )
+    reindex.set_defaults(func=cmd_search_reindex)
     token = sub.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
     tcreate = token.add_parser("create", help="print a new API token for a member")
     tcreate.add_argument("--email", required=True)

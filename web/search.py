@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
@@ -22,7 +23,9 @@ from core.errors import Invalid
 from core.search import glossary
 from core.search.query import Filters
 from core.search.service import KIND_LABELS, MAX_PAGE, Result, search
+from core.sections.service import section_choices
 from core.timefmt import JST
+from faq.service import list_series
 from web.forms import read_form
 
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
@@ -167,6 +170,8 @@ class SearchPages(Controller):
                 result = await search(db, q[:500], filters, page=page)
         except Invalid as exc:
             error, filters = exc.message, Filters()
+        # Links to other kinds and pages keep the other filters (課, series, period).
+        kept = {k: params[k] for k in ("section", "series", "from", "to") if params.get(k)}
         return Template(
             "search.html",
             context={
@@ -176,6 +181,9 @@ class SearchPages(Controller):
                 "filters": filters,
                 "labels": KIND_LABELS,
                 "params": dict(params),
+                "kept": urlencode(kept),
+                "sections": await section_choices(db),
+                "series_list": await list_series(db),
             },
         )
 

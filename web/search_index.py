@@ -7,7 +7,9 @@ longer exists is dropped at the end. Domains own what they feed; this only walks
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +20,7 @@ from faq.models import FaqEntry, Question, QuestionStatus, SessionState, StudySe
 from live import search_feed
 from live.models import Broadcast, BroadcastState, Program
 
-BATCH = 200
+BATCH = 500
 Progress = Callable[[str, int, int], None]
 
 
@@ -60,8 +62,21 @@ async def _programs(db: AsyncSession, ids: list[int]) -> None:
         await search_feed.sync_program(db, program_id)
 
 
-async def rebuild(db: AsyncSession, progress: Progress = _quiet) -> dict[str, int]:
-    """Re-index everything; returns documents per kind."""
+async def rebuild(db: AsyncSession, progress: Progress = _quiet, jobs: int = 1) -> dict[str, int]:
+    """Re-index everything; returns documents per kind. `jobs` > 1 analyses each batch in that many
+    processes (the writes stay in this one, batch by batch)."""
+    if jobs <= 1:
+        return await _rebuild(db, progress)
+    context = multiprocessing.get_context("spawn")  # no fork of a process running an event loop and threads
+    with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        token = index.analysers.set((pool, jobs))
+        try:
+            return await _rebuild(db, progress)
+        finally:
+            index.analysers.reset(token)
+
+
+async def _rebuild(db: AsyncSession, progress: Progress) -> dict[str, int]:
     plan = {
         "faq_entry": (select(FaqEntry.id).where(FaqEntry.current.is_(True)), _entries),
         "question": (

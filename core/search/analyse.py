@@ -40,9 +40,13 @@ _LIGHT = {
 }
 
 
-@dataclasses.dataclass(slots=True)
+MAX_KEY = 64  # longer keys are cut (index and queries alike)
+CACHED_CHARS = 400  # texts up to this length are analysed once per process (chat lines, titles, queries)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Word:
-    key: str  # index key (normalised form, folded)
+    key: str  # index key (normalised form, folded, no whitespace, at most MAX_KEY characters)
     reading: str  # hiragana reading, folded the same way
     surface: str  # as written in the normalised text
     start: int  # [start, end) in the ORIGINAL text
@@ -80,34 +84,66 @@ def _pieces(text: str) -> list[tuple[int, str]]:
 
 
 def words(text: str) -> list[Word]:
-    """The content words of `text` in order, with their spans in `text`."""
+    """The content words of `text` in order, with their spans in `text` (a fresh list: callers may keep it)."""
+    if len(text) <= CACHED_CHARS:
+        return list(_cached_words(text))
+    return _analyse(text)
+
+
+@functools.lru_cache(maxsize=32768)
+def _cached_words(text: str) -> tuple[Word, ...]:
+    # Chat lines (「ありがとうございます」), series titles and queries repeat: Sudachi runs once per text.
+    return tuple(_analyse(text))
+
+
+# Per part-of-speech id: 0 skip, 1 keep, 2 a verb/adjective kept unless it is a light one.
+_POS_CLASS: dict[int, int] = {}
+
+
+def _pos_class(pos_id: int) -> int:
+    cls = _POS_CLASS.get(pos_id)
+    if cls is None:
+        pos = _dictionary().pos_of(pos_id)
+        if pos[0] in _SKIP_POS or (pos[0] in {"動詞", "形容詞"} and pos[1] == "非自立可能"):
+            cls = 0
+        else:
+            cls = 2 if pos[0] in {"動詞", "形容詞"} else 1
+        _POS_CLASS[pos_id] = cls
+    return cls
+
+
+def _analyse(text: str) -> list[Word]:
     norm, where = normalize_with_map(text)
     if not norm.strip():
         return []
     tok = _tokenizer()
     out: list[Word] = []
+    size = len(where)
     for offset, piece in _pieces(norm):
         for m in tok.tokenize(piece):  # type: ignore[attr-defined]
-            pos = m.part_of_speech()
-            if pos[0] in _SKIP_POS:
+            cls = _pos_class(m.part_of_speech_id())
+            if not cls:
                 continue
             normalized = m.normalized_form()
-            if pos[0] in {"動詞", "形容詞"} and (pos[1] == "非自立可能" or normalized in _LIGHT):
+            if cls == 2 and normalized in _LIGHT:
                 continue
             surface = m.surface()
             if not surface.strip():
                 continue
             b, e = offset + m.begin(), offset + m.end()
             # The next source character bounds the word, so ﾊﾞ (two source characters) stays whole.
-            end = where[e] if e < len(where) else len(text)
+            end = where[e] if e < size else len(text)
             reading = m.reading_form()
+            key = fold_key(normalized if normalized != "キゴウ" else surface)
+            if " " in key:  # key streams are space-separated (normalisation leaves no other whitespace)
+                key = "".join(key.split())
             out.append(
                 Word(
-                    key=fold_key(normalized if normalized != "キゴウ" else surface),
-                    reading=fold_key(reading) if reading and reading != "キゴウ" else fold_key(surface),
-                    surface=surface,
-                    start=where[b],
-                    end=max(end, where[e - 1] + 1),
+                    key[:MAX_KEY],
+                    fold_key(reading) if reading and reading != "キゴウ" else fold_key(surface),
+                    surface,
+                    where[b],
+                    max(end, where[e - 1] + 1),
                 )
             )
     return out

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import dataclasses
 import datetime as dt
-from collections import Counter
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Executor
+from typing import Any
 
 from sqlalchemy import delete, insert, select, tuple_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.search.analyse import Word, words
-from core.search.models import SearchDocument, SearchPosting, SearchTerm
-
-MAX_KEY = 64
+from core.search.analyse import MAX_KEY, words
+from core.search.models import SearchDocument, SearchPosting
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -34,81 +33,118 @@ class Doc:
     title_indexed: bool = True  # False: the title only labels the hit (a chat line's broadcast)
 
 
-@dataclasses.dataclass(slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Analysed:
+    """A document ready to write: computed once (in a worker process when reindexing), written as is."""
+
     doc: Doc
-    title_words: list[Word]
-    body_words: list[Word]
-
-    def row(self) -> dict[str, object]:
-        d = self.doc
-        return {
-            "kind": d.kind,
-            "ref_id": d.ref_id,
-            "title": d.title,
-            "body": d.body,
-            "url": d.url,
-            "date": d.date,
-            "section_id": d.section_id,
-            "series_id": d.series_id,
-            "group_id": d.group_id,
-            "title_keys": " ".join(w.key[:MAX_KEY] for w in self.title_words),
-            "body_keys": " ".join(w.key[:MAX_KEY] for w in self.body_words),
-            "title_spans": " ".join(f"{w.start}-{w.end}" for w in self.title_words),
-            "body_spans": " ".join(f"{w.start}-{w.end}" for w in self.body_words),
-            "length": len(self.title_words) + len(self.body_words),
-        }
-
-    def postings(self, doc_id: int) -> list[dict[str, object]]:
-        title = Counter(w.key[:MAX_KEY] for w in self.title_words)
-        body = Counter(w.key[:MAX_KEY] for w in self.body_words)
-        return [
-            {"term": t, "doc_id": doc_id, "title_tf": min(title[t], 30000), "body_tf": min(body[t], 30000)}
-            for t in title.keys() | body.keys()
-        ]
-
-    def terms(self) -> dict[str, dict[str, str]]:
-        return {
-            w.key[:MAX_KEY]: {"term": w.key[:MAX_KEY], "reading": w.reading[:MAX_KEY], "surface": w.surface[:MAX_KEY]}
-            for w in (*self.title_words, *self.body_words)
-        }
+    row: dict[str, object]  # the search_documents row
+    keys: list[str]  # each distinct key once: one posting per key (ranking counts the key streams)
+    terms: dict[str, tuple[str, str]]  # key -> (reading, surface) for the vocabulary
 
 
 def analyse(doc: Doc) -> Analysed:
-    return Analysed(doc, words(doc.title) if doc.title_indexed else [], words(doc.body))
+    title = words(doc.title) if doc.title_indexed else []
+    body = words(doc.body)
+    row = {
+        "kind": doc.kind,
+        "ref_id": doc.ref_id,
+        "title": doc.title,
+        "body": doc.body,
+        "url": doc.url,
+        "date": doc.date,
+        "section_id": doc.section_id,
+        "series_id": doc.series_id,
+        "group_id": doc.group_id,
+        "title_keys": " ".join(w.key for w in title),
+        "body_keys": " ".join(w.key for w in body),
+        "title_spans": " ".join(f"{w.start}-{w.end}" for w in title),
+        "body_spans": " ".join(f"{w.start}-{w.end}" for w in body),
+        "length": len(title) + len(body),
+    }
+    every = (*title, *body)
+    terms = {w.key: (w.reading[:MAX_KEY], w.surface[:MAX_KEY]) for w in every}
+    return Analysed(doc, row, list(terms), terms)
 
 
-async def remember_terms(db: AsyncSession, rows: Iterable[dict[str, str]]) -> None:
-    """Add new keys to the vocabulary; existing ones are left as they are (first reading wins)."""
-    values = list(rows)
-    dialect = db.get_bind().dialect.name
-    for start in range(0, len(values), 2000):
-        chunk = values[start : start + 2000]
-        if dialect == "postgresql":
-            await db.execute(pg_insert(SearchTerm).values(chunk).on_conflict_do_nothing(index_elements=["term"]))
-        else:
-            await db.execute(sqlite_insert(SearchTerm).values(chunk).on_conflict_do_nothing(index_elements=["term"]))
+def analyse_many(docs: Sequence[Doc]) -> list[Analysed]:
+    return [analyse(d) for d in docs]
+
+
+# Analyser processes for a bulk rebuild (`chonai search reindex --jobs N`): Sudachi is the limit
+# of one process (about 2,000 entries per CPU-second), so a rebuild spreads each batch over them.
+analysers: contextvars.ContextVar[tuple[Executor, int] | None] = contextvars.ContextVar("analysers", default=None)
+
+
+async def analyse_all(docs: Sequence[Doc]) -> list[Analysed]:
+    pool = analysers.get()
+    if pool is None or len(docs) < 2 * pool[1]:
+        return analyse_many(docs)
+    executor, jobs = pool
+    size = -(-len(docs) // jobs)
+    loop = asyncio.get_running_loop()
+    parts = await asyncio.gather(
+        *(loop.run_in_executor(executor, analyse_many, list(docs[i : i + size])) for i in range(0, len(docs), size))
+    )
+    return [a for part in parts for a in part]
 
 
 async def upsert(db: AsyncSession, docs: Sequence[Doc]) -> None:
     """Index (or re-index) these documents in the caller's transaction."""
-    if not docs:
+    if docs:
+        await store(db, await analyse_all(docs))
+
+
+async def store(db: AsyncSession, analysed: Sequence[Analysed]) -> None:
+    """Write analysed documents, replacing what was indexed for them, in the caller's transaction.
+
+    A handful of statements per batch whatever its size: the documents in one executemany, their
+    ids in one SELECT, then every posting and vocabulary key in one bulk call on the driver (COPY on PostgreSQL,
+    executemany on SQLite), sorted so that B-tree pages are filled in order.
+    """
+    if not analysed:
         return
-    await remove(db, [(d.kind, d.ref_id) for d in docs])
-    analysed = [analyse(d) for d in docs]
-    rows = [a.row() for a in analysed]
-    ids = (
-        (await db.execute(insert(SearchDocument).returning(SearchDocument.id, sort_by_parameter_order=True), rows))
-        .scalars()
-        .all()
-    )
-    postings = [p for a, doc_id in zip(analysed, ids, strict=True) for p in a.postings(int(doc_id))]
-    for start in range(0, len(postings), 5000):
-        await db.execute(insert(SearchPosting), postings[start : start + 5000])
-    terms: dict[str, dict[str, str]] = {}
+    await remove(db, [(a.doc.kind, a.doc.ref_id) for a in analysed])
+    # A plain executemany (no RETURNING: on SQLite that would be one statement per row), then the
+    # new ids in one SELECT per kind through the (kind, ref_id) key.
+    await db.execute(insert(SearchDocument), [a.row for a in analysed])
+    by_kind: dict[str, list[int]] = {}
     for a in analysed:
-        terms.update(a.terms())
-    await remember_terms(db, terms.values())
+        by_kind.setdefault(a.doc.kind, []).append(a.doc.ref_id)
+    new_ids: dict[tuple[str, int], int] = {}
+    for kind, refs in by_kind.items():
+        for start in range(0, len(refs), 500):
+            rows = await db.execute(
+                select(SearchDocument.id, SearchDocument.ref_id).where(
+                    SearchDocument.kind == kind, SearchDocument.ref_id.in_(refs[start : start + 500])
+                )
+            )
+            new_ids.update(((kind, int(ref)), int(i)) for i, ref in rows)
+    ids = [new_ids[(a.doc.kind, a.doc.ref_id)] for a in analysed]
+    postings = sorted((key, int(doc_id)) for a, doc_id in zip(analysed, ids, strict=True) for key in a.keys)
+    terms: dict[str, tuple[str, str]] = {}
+    for a in analysed:
+        terms.update(a.terms)
+    vocabulary = sorted((key, reading, surface) for key, (reading, surface) in terms.items())
+    conn = await db.connection()  # already in the transaction begun by the statements above
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    if conn.dialect.name == "postgresql":
+        await driver.copy_records_to_table("search_postings", records=postings, columns=["term", "doc_id"])
+        # Existing keys keep their first reading; one statement for the whole vocabulary.
+        await driver.execute(
+            "INSERT INTO search_terms (term, reading, surface)"
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT (term) DO NOTHING",
+            [v[0] for v in vocabulary],
+            [v[1] for v in vocabulary],
+            [v[2] for v in vocabulary],
+        )
+    else:
+        await driver.executemany("INSERT INTO search_postings (term, doc_id) VALUES (?, ?)", postings)
+        await driver.executemany(
+            "INSERT INTO search_terms (term, reading, surface) VALUES (?, ?, ?) ON CONFLICT (term) DO NOTHING",
+            vocabulary,
+        )
 
 
 async def remove(db: AsyncSession, refs: Sequence[tuple[str, int]]) -> None:

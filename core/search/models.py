@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Index, Integer, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, UTCDateTime, utcnow
@@ -36,14 +36,18 @@ class SearchDocument(Base):
 
 
 class SearchPosting(Base):
+    """One row per (key, document): the posting lists. Ranking counts occurrences in the key streams.
+
+    SQLite keeps it WITHOUT ROWID (the key is the table). No foreign key: `index.remove` deletes a
+    document's postings itself, and a per-row check would cost every bulk insert (migration 1201).
+    """
+
     __tablename__ = "search_postings"
 
     term: Mapped[str] = mapped_column(String(64), primary_key=True)
-    doc_id: Mapped[int] = mapped_column(ForeignKey("search_documents.id", ondelete="CASCADE"), primary_key=True)
-    title_tf: Mapped[int] = mapped_column(SmallInteger, default=0)
-    body_tf: Mapped[int] = mapped_column(SmallInteger, default=0)
+    doc_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
 
-    __table_args__ = (Index("ix_search_postings_doc", "doc_id"),)
+    __table_args__ = (Index("ix_search_postings_doc", "doc_id"), {"sqlite_with_rowid": False})
 
 
 class SearchTerm(Base):

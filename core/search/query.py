@@ -1,31 +1,42 @@
-"""Running a plan: candidates from the postings (same SQL on SQLite and PostgreSQL), then ranking.
+"""Running a plan in one SQL statement (same SQL on SQLite and PostgreSQL), then ranking in Python.
 
-Candidates: documents holding, for every slot, the rarest key of one of its alternatives (one
-EXISTS per slot), newest first, at most `CANDIDATE_CAP`. Python then checks that each slot's
+The statement returns, on every row, each query key's posting count (capped at DF_CAP, for BM25)
+and the candidates: documents holding every key of one alternative of every slot, read newest
+first along one driving key's postings (the rarest by this process's last counts), at most
+`CANDIDATE_CAP`, with every column the result page needs. Python then checks that each slot's
 alternative really occurs as a run of keys, and ranks: the whole query as a phrase in the title,
 then as a phrase in the body, then BM25 (title keys count 3x), then the newer date.
+
+It runs on the driver connection under the session's transaction (one call, one thread hop on
+aiosqlite): the SQL is built per query shape from integers only; every term is a bound value.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.search.models import SearchDocument, SearchPosting
-from core.search.plan import Keys, Plan, Slot
+from core.search.plan import Keys, Plan
 
 CANDIDATE_CAP = 200
 DF_CAP = 2000
 TITLE_WEIGHT = 3
 K1, B = 1.2, 0.75
+STATS_TTL_S = 10.0  # corpus size and mean length are re-counted at most this often per process
+MAX_COMBINATIONS = 64  # phrase check by string search up to this many alternative combinations
+
 _stats: dict[str, tuple[float, int, float]] = {}
+# Posting counts this process last saw per key: they only choose the driving key (the SQL is
+# correct whichever key drives), so they may be stale; BM25 uses the counts of the same statement.
+_df_hint: dict[str, int] = {}
+DF_HINT_MAX = 50_000
 
 
 @dataclasses.dataclass
@@ -38,154 +49,285 @@ class Filters:
     date_to: dt.datetime | None = None
 
 
+@dataclasses.dataclass(slots=True)
+class Found:
+    """One indexed document as the search reads it (the columns of search_documents)."""
+
+    id: int
+    kind: str
+    ref_id: int
+    group_id: int | None
+    date: dt.datetime
+    length: int
+    title_keys: str
+    body_keys: str
+    title: str = ""
+    body: str = ""
+    url: str = ""
+    section_id: int | None = None
+    series_id: int | None = None
+    title_spans: str = ""
+    body_spans: str = ""
+
+
+_SLIM = ("id", "kind", "ref_id", "group_id", "date", "length", "title_keys", "body_keys")
+_FULL = (*_SLIM, "title", "body", "url", "section_id", "series_id", "title_spans", "body_spans")
+
+
 @dataclasses.dataclass
 class Ranked:
-    doc_id: int
-    kind: str
+    doc: Found
     tier: int  # 3: phrase in title, 2: phrase in body, 1: every word
     score: float
-    date: dt.datetime
     matched: list[Keys]  # per slot, the alternative that occurred
+
+    @property
+    def doc_id(self) -> int:
+        return self.doc.id
+
+    @property
+    def kind(self) -> str:
+        return self.doc.kind
+
+    @property
+    def date(self) -> dt.datetime:
+        return self.doc.date
 
     def sort_key(self) -> tuple[int, float, float]:
         return (-self.tier, -round(self.score, 6), -self.date.timestamp())
 
 
-def _positions(stream: list[str], key: str) -> Iterator[int]:
-    i = -1
-    while True:
-        try:
-            i = stream.index(key, i + 1)
-        except ValueError:
-            return
-        yield i
+# --- matching on key streams ------------------------------------------------------------------
+# A stream "a b c" is searched as " a  b  c ": every key wrapped in its own spaces, so a run of
+# keys is one substring test and counting a key never shares a space between two occurrences.
 
 
-def find_run(stream: list[str], keys: Keys) -> bool:
-    if len(keys) == 1:
-        return keys[0] in stream
-    want = list(keys)
-    return any(stream[i : i + len(want)] == want for i in _positions(stream, keys[0]))
+def padded(keys_text: str) -> str:
+    return " " + keys_text.replace(" ", "  ") + " " if keys_text else ""
 
 
-def find_sequence(stream: list[str], slots: Sequence[Sequence[Keys]]) -> bool:
-    """Whether one alternative of each slot occurs back to back, in order."""
+def _needle(keys: Keys) -> str:
+    return " " + "  ".join(keys) + " "
+
+
+def find_sequence(stream: str, slots: Sequence[Sequence[Keys]]) -> bool:
+    """Whether one alternative of each slot occurs back to back, in order (walking the keys: for
+    plans with too many alternative combinations to try each as one substring)."""
+    keys = stream.split()
 
     def at(pos: int, index: int) -> bool:
         if index == len(slots):
             return True
-        return any(stream[pos : pos + len(alt)] == list(alt) and at(pos + len(alt), index + 1) for alt in slots[index])
+        return any(keys[pos : pos + len(alt)] == list(alt) and at(pos + len(alt), index + 1) for alt in slots[index])
 
-    if len(slots) == 1:
-        return any(find_run(stream, alt) for alt in slots[0])
-    firsts = {alt[0] for alt in slots[0]}
-    return any(at(i, 0) for first in firsts for i in _positions(stream, first))
+    return any(at(i, 0) for i in range(len(keys)))
 
 
-async def _document_frequencies(db: AsyncSession, terms: Sequence[str]) -> dict[str, int]:
-    """Postings per key, counted up to DF_CAP, in one round trip (plain SQL: built per query, cheaply)."""
-    if not terms:
-        return {}
-    parts = [
-        f"SELECT {i} AS n, (SELECT count(*) FROM (SELECT 1 FROM search_postings WHERE term = :t{i} LIMIT {DF_CAP}) AS d{i}) AS c"  # noqa: S608 - only integers are interpolated; terms are bound
-        for i in range(len(terms))
-    ]
-    rows = await db.execute(text(" UNION ALL ".join(parts)), {f"t{i}": t for i, t in enumerate(terms)})
-    counts = {int(n): int(c) for n, c in rows}
-    return {term: counts.get(i, 0) for i, term in enumerate(terms)}
+# --- the statement ----------------------------------------------------------------------------
 
 
-async def corpus_stats(db: AsyncSession) -> tuple[int, float]:
-    """(documents, mean length), cached for a few seconds per process."""
-    key = str(db.get_bind().engine.url)
-    cached = _stats.get(key)
-    if cached and time.monotonic() - cached[0] < 10:
-        return cached[1], cached[2]
-    n, avg = (await db.execute(select(func.count(), func.avg(SearchDocument.length)))).one()
-    _stats[key] = (time.monotonic(), int(n or 0), float(avg or 1.0))
-    return int(n or 0), float(avg or 1.0)
+class _Params:
+    """Bound values in order, written as ? (SQLite) or $n (PostgreSQL)."""
+
+    def __init__(self, dialect: str) -> None:
+        self.values: list[Any] = []
+        self.pg = dialect == "postgresql"
+
+    def __call__(self, value: Any) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}" if self.pg else "?"
 
 
-def _probes(slot: Slot, df: dict[str, int]) -> list[str]:
-    return sorted({min(alt, key=lambda k: df.get(k, 0)) for alt in slot.alternatives if all(df.get(k, 0) for k in alt)})
+def _driving(plan: Plan) -> list[str]:
+    """The keys whose postings drive the scan: in the rarest slot, per alternative its rarest key."""
+
+    def df(key: str) -> int:
+        return _df_hint.get(key, 0)  # unseen keys are taken as rare: they are counted by this query
+
+    best: tuple[int, list[str]] | None = None
+    for slot in plan.slots:
+        probes = sorted({min(alt, key=df) for alt in slot.alternatives})
+        cost = sum(df(k) for k in probes)
+        if best is None or cost < best[0]:
+            best = (cost, probes)
+    assert best is not None
+    return best[1]
 
 
-def _candidate_query(probes: list[list[str]], filters: Filters) -> Select[tuple[int, str, str, str, dt.datetime, int]]:
-    d = SearchDocument.__table__  # no aliases of the wide table: building column proxies costs per query
-    p0 = SearchPosting.__table__
-    stmt = (
-        select(d.c.id, d.c.kind, d.c.title_keys, d.c.body_keys, d.c.date, d.c.length)
-        .select_from(p0.join(d, d.c.id == p0.c.doc_id))
-        .where(p0.c.term.in_(probes[0]) if len(probes[0]) > 1 else p0.c.term == probes[0][0])
-    )
-    if len(probes[0]) > 1:
-        stmt = stmt.distinct()
-    for i, terms in enumerate(probes[1:]):
-        x = SearchPosting.__table__.alias(f"x{i}")
-        stmt = stmt.where(exists().where(and_(x.c.doc_id == p0.c.doc_id, x.c.term.in_(terms))))
+# Fragments filled with placeholders and integers only (values are bound).
+_COUNT = "(SELECT count(*) FROM (SELECT 1 FROM search_postings WHERE term = {term} LIMIT {cap}) AS q{i}) AS df{i}"
+_HAS = "EXISTS (SELECT 1 FROM search_postings x WHERE x.term = {term} AND x.doc_id = p0.doc_id{fence})"
+# PostgreSQL would pull every EXISTS up into one join problem and plan it anew for each shape of
+# query (tens of milliseconds for five words); behind OFFSET 0 each stays a probe of the
+# (term, doc_id) key per candidate, which is what the newest-first scan with a cap wants.
+_FENCE = {"postgresql": " OFFSET 0"}
+
+
+def _statement(
+    plan: Plan, terms: list[str], filters: Filters, columns: Sequence[str], dialect: str, stats: bool
+) -> tuple[str, list[Any]]:
+    p = _Params(dialect)
+    counts = [_COUNT.format(term=p(t), cap=DF_CAP, i=i) for i, t in enumerate(terms)]
+    if stats:
+        counts += [
+            "(SELECT count(*) FROM search_documents) AS n_docs",
+            "(SELECT avg(length) FROM search_documents) AS avg_length",
+        ]
+    probes = _driving(plan)
+    fence = _FENCE.get(dialect, "")
+    where: list[str] = [f"p0.term = {p(probes[0])}" if len(probes) == 1 else _in("p0.term", probes, p)]
+    for slot in plan.slots:
+        options = [
+            "(" + " AND ".join(_HAS.format(term=p(k), fence=fence) for k in dict.fromkeys(alt)) + ")"
+            for alt in slot.alternatives
+        ]
+        where.append(options[0] if len(options) == 1 else "(" + " OR ".join(options) + ")")
+    postings = " AND ".join(where)
+    # Filters after the postings in the WHERE: values are bound in text order.
+    documents: list[str] = []
     if filters.section_id is not None:
-        stmt = stmt.where(d.c.section_id == filters.section_id)
+        documents.append(f"f.section_id = {p(filters.section_id)}")
     if filters.series_id is not None:
-        stmt = stmt.where(d.c.series_id == filters.series_id)
+        documents.append(f"f.series_id = {p(filters.series_id)}")
     if filters.group_ids is not None:
-        stmt = stmt.where(d.c.group_id.in_(list(filters.group_ids)))
+        groups = list(filters.group_ids)
+        documents.append(_in("f.group_id", groups, p) if groups else "1 = 0")
     if filters.date_from is not None:
-        stmt = stmt.where(d.c.date >= filters.date_from)
+        documents.append(f"f.date >= {p(_db_time(filters.date_from, dialect))}")
     if filters.date_to is not None:
-        stmt = stmt.where(d.c.date < filters.date_to)
-    # One driving key: its postings are read newest first straight from the (term, doc_id) key and
-    # the scan stops at the cap; several keys (glossary, readings) need DISTINCT.
-    order = p0.c.doc_id.desc() if len(probes[0]) == 1 else d.c.id.desc()
-    return stmt.order_by(order).limit(CANDIDATE_CAP + 1)
+        documents.append(f"f.date < {p(_db_time(filters.date_to, dialect))}")
+    joined = " JOIN search_documents f ON f.id = p0.doc_id" if documents else ""
+    postings = " AND ".join([postings, *documents])
+    # The capped ids first (one driving key: read newest first straight from the (term, doc_id)
+    # key, stopping at the cap; several: each id once), then their rows by primary key.
+    distinct = "DISTINCT " if len(probes) > 1 else ""
+    ids = (
+        f"SELECT {distinct}p0.doc_id AS doc_id FROM search_postings p0{joined} WHERE {postings}"  # noqa: S608 - built from integers and fragments above; values are bound
+        f" ORDER BY p0.doc_id DESC LIMIT {CANDIDATE_CAP + 1}"
+    )
+    cols = ", ".join(f"d.{c} AS c_{c}" for c in columns)
+    candidates = f"SELECT {cols} FROM ({ids}) AS m JOIN search_documents d ON d.id = m.doc_id"  # noqa: S608
+    sql = f"SELECT s.*, c.* FROM (SELECT {', '.join(counts)}) AS s LEFT JOIN ({candidates}) AS c ON 1 = 1"  # noqa: S608
+    return sql, p.values
 
 
-async def rank(db: AsyncSession, plan: Plan, filters: Filters) -> tuple[list[Ranked], bool]:
-    """Every matching document of any kind (up to the cap) ranked, and whether the cap was reached."""
+def _in(column: str, values: Sequence[Any], p: _Params) -> str:
+    return f"{column} IN (" + ", ".join(p(v) for v in values) + ")"
+
+
+def _db_time(value: dt.datetime, dialect: str) -> Any:
+    """A UTC datetime as core.db stores it: naive text-comparable on SQLite, aware on PostgreSQL."""
+    value = value.astimezone(dt.UTC)
+    if dialect == "postgresql":
+        return value
+    return value.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _utc(value: Any) -> dt.datetime:
+    """A date as the driver returns it (text on SQLite), aware UTC like core.db.UTCDateTime."""
+    when: dt.datetime = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
+
+
+async def _fetch(db: AsyncSession, sql: str, values: list[Any]) -> list[Sequence[Any]]:
+    """One call on the session's own connection (and transaction), bypassing per-row ORM work."""
+    conn = await db.connection()
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    if conn.dialect.name == "postgresql":
+        return list(await driver.fetch(sql, *values))
+    return list(await driver.execute_fetchall(sql, values))
+
+
+async def rank(db: AsyncSession, plan: Plan, filters: Filters, *, full: bool = True) -> tuple[list[Ranked], bool]:
+    """Every matching document of any kind (up to the cap) ranked, and whether the cap was reached.
+
+    `full` also reads the columns a result page shows (title, body, url, spans) in the same statement.
+    """
     if not plan.slots:
         return [], False
     terms = sorted(plan.keys)
-    df = await _document_frequencies(db, terms)
-    probes = [_probes(s, df) for s in plan.slots]
-    if any(not p for p in probes):
-        return [], False
-    order = sorted(range(len(probes)), key=lambda i: sum(df[t] for t in probes[i]))
-    rows = (await db.execute(_candidate_query([probes[i] for i in order], filters))).all()
-    capped = len(rows) > CANDIDATE_CAP
-    n, avg = await corpus_stats(db)
-    idf = {t: math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5)) for t in terms if t in df}
+    dialect = db.get_bind().dialect.name
+    stats_key = str(db.get_bind().engine.url)
+    cached = _stats.get(stats_key)
+    fresh = cached is not None and time.monotonic() - cached[0] < STATS_TTL_S
+    columns = _FULL if full else _SLIM
+    sql, values = _statement(plan, terms, filters, columns, dialect, stats=not fresh)
+    rows = await _fetch(db, sql, values)
+    head = rows[0]
+    df = {t: int(head[i]) for i, t in enumerate(terms)}
+    if len(_df_hint) > DF_HINT_MAX:
+        _df_hint.clear()
+    _df_hint.update(df)
+    offset = len(terms)
+    if fresh:
+        assert cached is not None
+        n, avg = cached[1], cached[2]
+    else:
+        n, avg = int(head[offset] or 0), float(head[offset + 1] or 1.0)
+        _stats[stats_key] = (time.monotonic(), n, avg)
+        offset += 2
+    found = [_found(r, offset, columns) for r in rows if r[offset] is not None]
+    found.sort(key=lambda f: f.id, reverse=True)
+    capped = len(found) > CANDIDATE_CAP
+    idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
     out: list[Ranked] = []
-    for row in rows[:CANDIDATE_CAP]:
-        values: Any = row
-        doc_id, kind, title_keys, body_keys, date, length = values
-        title, body = title_keys.split(), body_keys.split()
-        ranked = _score(plan, title, body, idf, int(length), avg)
+    matcher = _Matcher(plan)
+    for doc in found[:CANDIDATE_CAP]:
+        ranked = matcher.score(padded(doc.title_keys), padded(doc.body_keys), idf, doc.length, avg)
         if ranked is None:
             continue
         tier, score, matched = ranked
-        out.append(Ranked(int(doc_id), str(kind), tier, score, date, matched))
+        out.append(Ranked(doc, tier, score, matched))
     out.sort(key=Ranked.sort_key)
     return out, capped
 
 
-def _score(
-    plan: Plan, title: list[str], body: list[str], idf: dict[str, float], length: int, avg: float
-) -> tuple[int, float, list[Keys]] | None:
-    matched: list[Keys] = []
-    for slot in plan.slots:
-        alt = next((a for a in slot.alternatives if find_run(title, a) or find_run(body, a)), None)
-        if alt is None:
+def _found(row: Sequence[Any], offset: int, columns: Sequence[str]) -> Found:
+    values = dict(zip(columns, row[offset : offset + len(columns)], strict=True))
+    values["date"] = _utc(values["date"])
+    return Found(**values)
+
+
+class _Matcher:
+    """A plan's needles, built once per query and tried on every candidate's padded streams."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.slots = [[(alt, _needle(alt)) for alt in slot.alternatives] for slot in plan.slots]
+        self.in_order = plan.in_order
+        groups = [s.alternatives for s in plan.slots]
+        self.groups = groups
+        self.sequences: list[str] | None = None
+        if math.prod(len(g) for g in groups) <= MAX_COMBINATIONS:
+            self.sequences = [_needle(tuple(k for alt in combo for k in alt)) for combo in itertools.product(*groups)]
+        self.key_needles = {k: f" {k} " for slot in plan.slots for alt in slot.alternatives for k in alt}
+
+    def sequence(self, stream: str) -> bool:
+        if not stream:
+            return False
+        if self.sequences is not None:
+            return any(n in stream for n in self.sequences)
+        return find_sequence(stream, self.groups)
+
+    def score(
+        self, title: str, body: str, idf: dict[str, float], length: int, avg: float
+    ) -> tuple[int, float, list[Keys]] | None:
+        matched: list[Keys] = []
+        for slot in self.slots:
+            alt = next((a for a, needle in slot if needle in title or needle in body), None)
+            if alt is None:
+                return None
+            matched.append(alt)
+        in_title = self.sequence(title)
+        in_body = not in_title and self.sequence(body)
+        if self.in_order and not (in_title or in_body):
             return None
-        matched.append(alt)
-    groups = [s.alternatives for s in plan.slots]
-    in_title = find_sequence(title, groups)
-    in_body = not in_title and find_sequence(body, groups)
-    if plan.in_order and not (in_title or in_body):
-        return None
-    tier = 3 if in_title else 2 if in_body else 1
-    score = 0.0
-    norm = K1 * (1 - B + B * length / max(avg, 1.0))
-    for alt in matched:
-        for key in alt:
-            tf = TITLE_WEIGHT * title.count(key) + body.count(key)
-            score += idf.get(key, 0.0) * tf * (K1 + 1) / (tf + norm)
-    return tier, score, matched
+        tier = 3 if in_title else 2 if in_body else 1
+        score = 0.0
+        norm = K1 * (1 - B + B * length / max(avg, 1.0))
+        for alt in matched:
+            for key in alt:
+                needle = self.key_needles[key]
+                tf = TITLE_WEIGHT * title.count(needle) + body.count(needle)
+                score += idf.get(key, 0.0) * tf * (K1 + 1) / (tf + norm)
+        return tier, score, matched

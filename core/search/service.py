@@ -7,13 +7,11 @@ from collections import Counter
 from collections.abc import Sequence
 
 from markupsafe import Markup
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.search import snippets
-from core.search.models import SearchDocument
 from core.search.plan import Plan, make_plan, suggestion
-from core.search.query import Filters, Ranked, rank
+from core.search.query import Filters, Found, Ranked, rank
 
 KIND_LABELS = {
     "faq_entry": "FAQ",
@@ -29,7 +27,7 @@ MAX_PAGE = 50
 
 @dataclasses.dataclass
 class Hit:
-    doc: SearchDocument
+    doc: Found
     tier: int
     score: float
     title_html: Markup
@@ -65,7 +63,7 @@ async def _suggest(db: AsyncSession, plan: Plan, filters: Filters) -> str | None
     alternative = await suggestion(db, plan)
     if alternative is None:
         return None
-    ranked, _ = await rank(db, alternative, filters)
+    ranked, _ = await rank(db, alternative, filters, full=False)
     if not ranked:
         return None
     best = [k for alt in ranked[0].matched for k in alt]
@@ -90,24 +88,14 @@ async def search(
     if len(chosen) < 5:
         hint = await _suggest(db, plan, filters)
     window = chosen[(page - 1) * per_page : page * per_page]
-    hits = await load_hits(db, window)
-    return Result(query, hits, len(chosen), capped, counts, page, per_page, suggestion=hint)
+    return Result(query, load_hits(window), len(chosen), capped, counts, page, per_page, suggestion=hint)
 
 
-async def load_hits(db: AsyncSession, window: list[Ranked]) -> list[Hit]:
-    if not window:
-        return []
-    docs = {
-        d.id: d
-        for d in (
-            await db.execute(select(SearchDocument).where(SearchDocument.id.in_([r.doc_id for r in window])))
-        ).scalars()
-    }
+def load_hits(window: list[Ranked]) -> list[Hit]:
+    """Titles and snippets with the matched words marked (the rows already carry every column)."""
     hits: list[Hit] = []
     for r in window:
-        doc = docs.get(r.doc_id)
-        if doc is None:
-            continue
+        doc = r.doc
         keys = {k for alt in r.matched for k in alt}
         title = snippets.mark(doc.title, snippets.spans(doc.title_keys, doc.title_spans, keys))
         body = snippets.snippet(doc.body, snippets.spans(doc.body_keys, doc.body_spans, keys))
@@ -120,16 +108,5 @@ async def matching_refs(
 ) -> list[tuple[str, int, int | None]]:
     """(kind, ref_id, group_id) of every match of these kinds, best first (for domain pages)."""
     plan = await make_plan(db, query)
-    ranked, _ = await rank(db, plan, filters or Filters())
-    ids = [r.doc_id for r in ranked if r.kind in kinds]
-    if not ids:
-        return []
-    rows = {
-        int(i): (str(k), int(ref), g)
-        for i, k, ref, g in await db.execute(
-            select(SearchDocument.id, SearchDocument.kind, SearchDocument.ref_id, SearchDocument.group_id).where(
-                SearchDocument.id.in_(ids)
-            )
-        )
-    }
-    return [rows[i] for i in ids if i in rows]
+    ranked, _ = await rank(db, plan, filters or Filters(), full=False)
+    return [(r.doc.kind, r.doc.ref_id, r.doc.group_id) for r in ranked if r.kind in kinds]

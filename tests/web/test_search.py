@@ -58,6 +58,26 @@ async def test_one_search_over_faq_with_hits_counts_and_filters(client, demo):
     assert page.status_code == 200 and "<mark>接種券</mark>" in page.text
 
 
+async def test_search_page_offers_section_and_series_dropdowns(client, demo, db):
+    from core.sections.models import Section
+    from faq.models import StudySeries
+
+    await login(client, "member@example.jp")
+    entry = next(h for h in (await find(client, "せっしゅけん"))["hits"] if h["kind"] == "faq_entry")
+    series = await db.get(StudySeries, entry["series_id"])
+    section = await db.get(Section, entry["section_id"])
+    page = await client.get("/search", params={"q": "せっしゅけん", "series": str(series.id)})
+    assert page.status_code == 200
+    assert f'<option value="{series.id}" selected>{series.title}</option>' in page.text
+    assert f'<option value="{section.id}">{section.name}</option>' in page.text  # offered, not chosen
+    # The kind links keep the chosen series.
+    assert f"kind=faq_entry&series={series.id}" in page.text
+    by_series = await find(client, "せっしゅけん", series=str(series.id))
+    assert by_series["hits"] and {h["series_id"] for h in by_series["hits"]} == {series.id}
+    other = (await db.execute(select(Section.id).where(Section.id != section.id))).scalars().first()
+    assert all(h["section_id"] == other for h in (await find(client, "せっしゅけん", section=str(other)))["hits"])
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [
@@ -182,3 +202,16 @@ async def test_lifecycle_questions_broadcasts_and_hidden_chat(client, demo, db):
         select(SearchDocument).where(SearchDocument.kind == "comment", SearchDocument.body.contains("宣伝"))
     )
     assert hidden.first() is None
+
+
+async def test_rebuild_with_analyser_processes_gives_the_same_index(client, demo, db):
+    await login(client, "member@example.jp")
+    before = await find(client, "せっしゅけん")
+    rows = select(SearchDocument.kind, SearchDocument.ref_id, SearchDocument.title_keys, SearchDocument.body_keys)
+    indexed = sorted(tuple(r) for r in await db.execute(rows))
+    counts = await rebuild(db, jobs=2)
+    assert counts == await rebuild(db)  # the same walk either way
+    await rebuild(db, jobs=2)
+    assert sorted(tuple(r) for r in await db.execute(rows)) == indexed
+    after = await find(client, "せっしゅけん")
+    assert [(h["kind"], h["id"]) for h in after["hits"]] == [(h["kind"], h["id"]) for h in before["hits"]]
