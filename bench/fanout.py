@@ -465,7 +465,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--writer", choices=["direct", "queue"], help="force Chonai's viewer writer (for comparison)")
     parser.add_argument("--only", choices=["chonai", "reference"], help="run one side only")
     args = parser.parse_args(argv)
-    from live.rooms.hub import WINDOW
+    from live.rooms.fanout import WINDOW
 
     args.window_ms = WINDOW * 1000
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -26,6 +26,7 @@ from faq import routes as faq_routes
 from faq.lifecycle import BroadcastListener
 from faq.notices import session_reminders
 from live import routes as live_routes
+from live.rooms.hub import serve_rooms
 from live.schedule.scheduler import start_embedded as start_embedded_scheduler
 from live.schedule.scheduler import stop_embedded as stop_embedded_scheduler
 from web import (
@@ -97,7 +98,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         )
         mails = await mail_worker.start(db, settings) if scheduler is not None else None
         try:
-            yield
+            # The room hub of this process (of this event loop: test clients run one each).
+            async with serve_rooms(app, db, bus):
+                yield
         finally:
             await mail_worker.stop(mails)
             await stop_embedded_scheduler(scheduler)

@@ -193,6 +193,7 @@ encode = msgspec.json.Encoder().encode
 CLOSE_UNSUPPORTED = 1003  # binary frame
 CLOSE_INVALID_DATA = 1007  # invalid UTF-8 (closed by the server's WebSocket layer)
 CLOSE_TOO_BIG = 1009
+CLOSE_UNAVAILABLE = 1011  # the server cannot serve rooms (its lifespan did not run)
 CLOSE_LOGIN_REQUIRED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
@@ -219,3 +220,8 @@ class BusPresence(msgspec.Struct, tag="p", array_like=True):
 
 BusMessage = BusComment | BusReactions | BusPresence
 bus_decoder = msgspec.json.Decoder(BusMessage)
+
+
+def room_channel(broadcast_id: int) -> str:
+    """The bus channel of a room's comments, reactions and presence beats."""
+    return f"room:{broadcast_id}"

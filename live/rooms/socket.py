@@ -37,12 +37,13 @@ from live.moderation import gate
 from live.moderation import service as moderation
 from live.moderation.events import publish_notice
 from live.rooms import metrics, service
-from live.rooms.hub import Hub, Room, Viewer, hub_for, publish_comment
+from live.rooms.hub import Hub, hub_of, publish_comment
 from live.rooms.protocol import (
     CLOSE_FLOOD,
     CLOSE_FORBIDDEN,
     CLOSE_LOGIN_REQUIRED,
     CLOSE_TOO_BIG,
+    CLOSE_UNAVAILABLE,
     CLOSE_UNSUPPORTED,
     REACTION_KINDS,
     Ack,
@@ -57,7 +58,9 @@ from live.rooms.protocol import (
     client_decoder,
     encode,
 )
+from live.rooms.room import Room
 from live.rooms.transport import OutFrame, Sink, make_sink
+from live.rooms.viewers import Viewer
 
 log = logging.getLogger("chonai.rooms")
 
@@ -118,7 +121,13 @@ async def room_socket(scope: Any, receive: Any, send: Any) -> None:
             sink.write(_error("account_inactive", f"アカウントが{member.status.label}のため利用できません。"))
             await sink.close(CLOSE_FORBIDDEN, "account inactive")
             return
-        connection = Connection(hub_for(app), member, sink)
+        hub = hub_of(app)
+        if hub is None:  # the app's lifespan did not run (see live.rooms.hub.serve_rooms)
+            log.error("room socket without a room hub: the server must run the app's lifespan")
+            sink.write(_error("unavailable", "一時的に利用できません。少し待ってから再度お試しください。"))
+            await sink.close(CLOSE_UNAVAILABLE, "no room hub")
+            return
+        connection = Connection(hub, member, sink)
         registry = registry_for(app)
         handle = registry.open(member.id, credential_of(scope), connection.revoke)
         if handle is None:
@@ -374,4 +383,4 @@ class Connection:
             self.reaction_second, self.reactions_this_second = second, 0
         self.reactions_this_second += 1
         if self.reactions_this_second <= REACTIONS_PER_SECOND:  # more than that is noise, not applause
-            self.hub.react(room, message.kind)
+            room.react(message.kind)

@@ -301,7 +301,7 @@ async def test_concurrent_hides_have_one_winner_and_one_log_entry(db, settings, 
 
 
 async def test_viewer_samples_are_recorded_and_listed(client, db, room, tokens):
-    from live.rooms.hub import record_viewers
+    from live.rooms.presence import record_viewers
 
     await record_viewers(db, room, 3)
     samples = (await api(client, tokens["host"], room, "/viewers")).json()

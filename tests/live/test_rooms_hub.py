@@ -10,10 +10,11 @@ import pytest
 
 from core.db import Database
 from core.events import InProcessBus
-from live.rooms import service
-from live.rooms.hub import Hub, Viewer, room_channel
-from live.rooms.protocol import BusComment, encode
+from live.rooms import fanout, service
+from live.rooms.hub import Hub, publish_comment
+from live.rooms.protocol import BusComment, encode, room_channel
 from live.rooms.transport import OutFrame
+from live.rooms.viewers import Viewer
 from tests.live.rooms_support import make_broadcast, member
 
 
@@ -111,4 +112,51 @@ async def test_a_closed_hub_leaves_no_reconnect_hook_behind(settings):
         await hub.close()
         assert bus.reconnect_hooks == []
     finally:
+        await database.dispose()
+
+
+async def test_an_idle_room_sends_at_once_and_a_busy_one_coalesces(settings, db, demo, monkeypatch):
+    database = Database(settings.database_url)
+    hub = Hub(database, InProcessBus(), window=60.0)  # a window no test run waits out
+    try:
+        bid = await make_broadcast(db)
+        author = await member(db, "member@example.jp")
+        room = await hub.room(bid)
+        assert room is not None
+        sink = RecordingSink()
+        await hub.join(Viewer(sink, 1), room, 1, None)
+        posted = [await service.post_comment(db, bid, author, f"c{i}", None) for i in range(5)]
+        # Idle (no comment within the window before it): the comment goes out now, not 60 s later.
+        await publish_comment(hub.bus, bid, posted[0])
+        await sink.wait_for([1])
+        # Busy (each comes less than a window after the one before): the next comments gather.
+        for p in posted[1:3]:
+            await publish_comment(hub.bus, bid, p)
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert sink.positions() == [1]
+        handle = room._flush_handle
+        assert isinstance(handle, asyncio.TimerHandle)
+        assert handle.when() - hub.loop.time() > 59
+        handle.cancel()
+        room.flush()  # what the window's end does
+        # One long gap in a busy room (a lagging loop) keeps the window: the average decides too.
+        room.average_gap, room.accepted_at = 0.5 * hub.window, hub.loop.time() - 2 * hub.window
+        await publish_comment(hub.bus, bid, posted[3])
+        handle = room._flush_handle
+        assert isinstance(handle, asyncio.TimerHandle)
+        handle.cancel()
+        room.flush()
+        # Quiet, but too many viewer writes for a frame per comment: the window again.
+        monkeypatch.setattr(fanout, "IMMEDIATE_WRITES_PER_S", 0)
+        room.average_gap, room.accepted_at = 2 * hub.window, hub.loop.time() - 2 * hub.window
+        await publish_comment(hub.bus, bid, posted[4])
+        handle = room._flush_handle
+        assert isinstance(handle, asyncio.TimerHandle)
+        handle.cancel()
+        room.flush()
+        frames = [m for m in sink.messages if m["type"] == "comments"]
+        assert [[i["position"] for i in f["items"]] for f in frames] == [[1], [2, 3], [4], [5]]
+    finally:
+        await hub.close()
         await database.dispose()
