@@ -141,6 +141,33 @@ def decode_settings(data: object) -> SettingsIn:
         raise _refusal(exc) from None
 
 
+#: The settings page's field names for the API's (the page has two time inputs and a checkbox).
+_FORM_FIELDS = {"quiet_hours.start": "quiet_start", "quiet_hours.end": "quiet_end"}
+
+
+def settings_from_form(form: dict[str, str]) -> SettingsIn:
+    """The settings page (/settings/notifications) as the SettingsIn the API takes; errors use the page's names."""
+    lead = form.get("lead_minutes", "").strip()
+    body: dict[str, object] = {
+        **{
+            k.value: {"app": form.get(f"{k.value}.app") == "on", "mail": form.get(f"{k.value}.mail") == "on"}
+            for k in Kind
+        },
+        "lead_minutes": int(lead) if lead.isdigit() and len(lead) <= 5 else -1,
+        "digest": form.get("digest") == "on",
+        "quiet_hours": (
+            {"start": form.get("quiet_start", ""), "end": form.get("quiet_end", "")}
+            if form.get("quiet") == "on"
+            else None
+        ),
+    }
+    try:
+        return msgspec.convert(body, SettingsIn)
+    except msgspec.ValidationError as exc:
+        refusal = _refusal(exc)
+        raise Invalid(refusal.message, fields={_FORM_FIELDS.get(k, k): v for k, v in refusal.fields.items()}) from None
+
+
 def apply_settings(p: prefs.Prefs, data: SettingsIn) -> prefs.Prefs:
     """Change what `data` names; a kind named both under `kinds` and at the top level: the top level wins."""
     kinds = dict(p.kinds)
