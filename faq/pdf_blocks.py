@@ -71,6 +71,7 @@ class Styles:
     headings: tuple[ParagraphStyle, ...]
 
     @classmethod
+    @functools.lru_cache(maxsize=32)  # styles are never mutated; one set per nesting depth, not per block
     def make(cls, indent: float = 0) -> Styles:
         return cls(
             body=style("md-body", 10, leftIndent=indent, spaceAfter=3),

@@ -243,6 +243,10 @@ def _parse(text: str) -> tuple[Block, ...]:
     return tuple(_blocks(SyntaxTreeNode(_md.parse(text)).children))
 
 
+def clear_cache() -> None:
+    _parse.cache_clear()
+
+
 def blocks(text: str | None) -> list[Block]:
     """The Markdown as a block tree (cached: one document renders in several formats)."""
     return list(_parse(text or ""))

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from core.events import InProcessBus, RedisBus
+from core.events import InProcessBus, RedisBus, create_bus
 from tests.conftest import REDIS_TEST_URL, redis_available, require
 from tests.helpers import until_subscribed
 
@@ -68,3 +68,29 @@ async def test_redis_bus_shares_channels_between_two_buses():
     finally:
         await a.close()
         await b.close()
+
+
+@pytest.mark.redis
+async def test_redis_prefix_keeps_deployments_apart():
+    """Two deployments sharing one Redis (REDIS_PREFIX) never see each other's rooms."""
+    require(redis_available(), "Redis")
+    tag = uuid.uuid4().hex[:8]
+    ours, theirs, publisher = (create_bus(REDIS_TEST_URL, f"{name}-{tag}:") for name in ("a", "b", "a"))
+    buses = [ours, theirs, publisher]
+    for bus in buses:
+        await bus.start()
+    try:
+        got: dict[str, list[bytes]] = {"ours": [], "theirs": []}
+        await ours.subscribe("room:1", lambda ch, d: got["ours"].append(d))
+        await theirs.subscribe("room:1", lambda ch, d: got["theirs"].append(d))
+        await until_subscribed(REDIS_TEST_URL, f"a-{tag}:room:1")
+        await until_subscribed(REDIS_TEST_URL, f"b-{tag}:room:1")
+        await publisher.publish("room:1", b"hello")
+        await theirs.publish("room:1", b"sentinel")  # theirs hears its own sentinel after anything of ours
+        async with asyncio.timeout(5):
+            while not got["theirs"] or not got["ours"]:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        assert got == {"ours": [b"hello"], "theirs": [b"sentinel"]}
+    finally:
+        for bus in buses:
+            await bus.close()

@@ -15,6 +15,7 @@ def test_embedded_defaults(tmp_path):
     s = load_settings({"VAR_DIR": str(tmp_path)})
     assert s.database_url == f"sqlite+aiosqlite:///{tmp_path}/chonai.db"
     assert s.redis_url is None
+    assert s.redis_prefix == "chonai:"
     assert s.base_url == "http://127.0.0.1:8000"
     assert not s.secure_cookies
     # The secret key is generated once and kept.
@@ -43,6 +44,8 @@ def test_postgres_urls_pick_the_async_driver(tmp_path):
         ({"LOG_JSON": "perhaps"}, "LOG_JSON"),
         ({"WEB_CONCURRENCY": "0"}, "WEB_CONCURRENCY"),
         ({"ALLOWED_ORIGINS": "javascript:alert(1)"}, "ALLOWED_ORIGINS"),
+        ({"REDIS_PREFIX": "a b"}, "REDIS_PREFIX"),
+        ({"REDIS_PREFIX": "x" * 41}, "REDIS_PREFIX"),
     ],
 )
 def test_bad_values_name_the_variable(tmp_path, env, variable):
