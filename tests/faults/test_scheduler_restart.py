@@ -41,12 +41,13 @@ S = BroadcastState
 class SchedulerProcess:
     def __init__(self, env: dict[str, str], log: Path) -> None:
         self.log = log
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "web.cli", "scheduler", "--tick", "0.2", "--lease-ttl", "2"],
-            env={**os.environ, **env, "LOG_LEVEL": "INFO"},
-            stdout=log.open("ab"),
-            stderr=subprocess.STDOUT,
-        )
+        with log.open("ab") as out:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "web.cli", "scheduler", "--tick", "0.2", "--lease-ttl", "2"],
+                env={**os.environ, **env, "LOG_LEVEL": "INFO"},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
 
     async def until_logged(self, text: str, within: float = 20) -> None:
         async with asyncio.timeout(within):
@@ -79,7 +80,7 @@ async def test_scheduler_killed_and_restarted_misses_nothing_and_repeats_nothing
     redis.start()
     env = server_env(tmp_path, postgres_url, redis.url)
     prepare_database(env, demo=False)
-    bus = RedisBus(redis.url)
+    bus = RedisBus(redis.url, prefix=env.get("REDIS_PREFIX", os.environ["REDIS_PREFIX"]))  # what the processes use
     events: list[tuple[int, str]] = []
     db = Database(postgres_url)
     procs: list[SchedulerProcess] = []
