@@ -55,9 +55,13 @@ run: $(RUN_STAMP) ## migrate, load demo data on first start, serve on http://127
 services: ## make sure PostgreSQL, Redis and Chromium are there for the tests (installs/starts them if not)
 	bash scripts/ensure-services.sh
 
+# Three pytest-xdist workers on two cores: most tests wait on sockets, servers and browsers, not the CPU.
+# Each worker has its own PostgreSQL database, SQLite template and Redis namespace (tests/conftest.py).
+PYTEST_WORKERS ?= 3
+
 .PHONY: test
 test: $(DEV_STAMP) services $(AXE) ## the whole suite: SQLite + PostgreSQL, Redis, several processes, Chromium
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 .PHONY: soak
 soak: $(DEV_STAMP) ## long load: 1,000 viewers, 20 comments/s, 300 s, random disconnects (SOAK_ARGS for more)

@@ -207,7 +207,8 @@ async def publish_committed(bus: EventBus, channel: str, data: bytes) -> bool:
     try:
         await bus.publish(channel, data)
     except Exception as exc:
-        log.error("publish on %s failed after commit (%s); readers resync", channel, exc.__class__.__name__)
+        # A warning, not an error: the change is durable and readers resync; the bus logs the outage itself.
+        log.warning("publish on %s failed after commit (%s); readers resync", channel, exc.__class__.__name__)
         return False
     return True
 

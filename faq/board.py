@@ -366,6 +366,7 @@ async def snapshot(
     return events.Snapshot(
         position=session.position,
         state=session.state.value,
+        state_label=session.state.label,
         answering_id=session.answering_id,
         premoderation=session.premoderation,
         moderator=moderator,

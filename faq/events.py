@@ -84,6 +84,7 @@ class QuestionView(msgspec.Struct, kw_only=True):
 class Snapshot(msgspec.Struct, tag="snapshot", kw_only=True):
     position: int
     state: str
+    state_label: str  # SessionState.label: the page shows it as is
     answering_id: int | None
     premoderation: bool
     moderator: bool
@@ -104,6 +105,7 @@ class QuestionRemoved(msgspec.Struct, tag="removed", kw_only=True):
 class BoardUpdate(msgspec.Struct, tag="board", kw_only=True):
     position: int
     state: str
+    state_label: str
     answering_id: int | None
     premoderation: bool
 

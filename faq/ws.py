@@ -30,7 +30,7 @@ from core.sockets import (
 )
 from faq import attendance, board, events
 from faq.documents import end_session
-from faq.models import StudySession
+from faq.models import SessionState, StudySession
 from faq.service import broadcast_ended, can_organise
 
 log = logging.getLogger("chonai.faq.ws")
@@ -154,6 +154,7 @@ async def _serve(
                 out = events.BoardUpdate(
                     position=position,
                     state=event.state,
+                    state_label=SessionState(event.state).label,
                     answering_id=event.answering_id,
                     premoderation=event.premoderation,
                 )

@@ -22,3 +22,4 @@ class BroadcastStateChanged(msgspec.Struct, tag="broadcast_state", kw_only=True)
     starts_at: dt.datetime
     ends_at: dt.datetime
     title: str
+    label: str = ""  # the state's Japanese label (BroadcastState.label), shown as is by pages; "" from older publishers

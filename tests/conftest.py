@@ -29,6 +29,8 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 # Redis pub/sub is global across database numbers: each xdist worker (and the servers it starts,
 # which inherit this environment) gets its own channel and key namespace.
 os.environ["REDIS_PREFIX"] = f"chonai-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}:"
+# Argon2 at its cheapest (core/members/service.py): the suite hashes and verifies passwords thousands of times.
+os.environ["CHONAI_FAST_PASSWORD_HASH"] = "1"
 
 
 def _reachable(url: str, default_port: int) -> bool:
@@ -177,6 +179,29 @@ async def demo(db: Any) -> None:
     from web.demo import load_demo
 
     await load_demo(db)
+
+
+# --- which tests run on both databases ------------------------------------------------------
+#
+# Tests of pages and HTTP/socket behaviour are marked `sqlite_only` (module `pytestmark`): the SQL
+# they reach is covered on both databases by the service and engine tests, and running them twice
+# doubled the suite's time. `both_databases` on a test opts it back in (its SQL differs by
+# database: searching, case folding, filters); CHONAI_TEST_ALL_DATABASES=1 runs everything on both.
+ALL_DATABASES = os.environ.get("CHONAI_TEST_ALL_DATABASES", "").lower() in {"1", "true", "yes"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if ALL_DATABASES:
+        return
+    keep, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and callspec.params.get("database_url") == "postgres"
+        narrowed = item.get_closest_marker("sqlite_only") and not item.get_closest_marker("both_databases")
+        (dropped if on_postgres and narrowed else keep).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
 
 
 def free_port() -> int:

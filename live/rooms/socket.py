@@ -215,6 +215,8 @@ class Connection:
                 except (DBAPIError, PoolTimeout, OSError, TimeoutError) as exc:  # the database is unreachable
                     log.warning("room message failed: database unavailable (%s)", exc.__class__.__name__)
                     self.send_error("unavailable", "一時的に利用できません。少し待ってから再度お試しください。")
+                    if self.room is None:  # it tried to join during an outage: a live page, not an idle slot
+                        self.opened = time.monotonic()
                 except Exception:  # one bad message must never end the connection or the server
                     log.exception("room message failed")
                     self.send_error("internal_error", "処理中に問題が発生しました。もう一度お試しください。")

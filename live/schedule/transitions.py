@@ -58,6 +58,7 @@ def event_for(broadcast: Broadcast, at: dt.datetime) -> BroadcastStateChanged:
     return BroadcastStateChanged(
         broadcast_id=broadcast.id,
         state=broadcast.state.value,
+        label=broadcast.state.label,
         at=at,
         starts_at=broadcast.starts_at,
         ends_at=broadcast.ends_at,

@@ -9,6 +9,9 @@ from tests.helpers import login, post_form
 HTML = {"accept": "text/html"}
 
 
+pytestmark = pytest.mark.sqlite_only
+
+
 def listed(page) -> str:
     """Only the result list (the filter dropdowns also name programs)."""
     return page.text.split('class="archive-list"', 1)[1]
@@ -23,6 +26,7 @@ async def test_archive_lists_past_broadcasts_newest_first(client, past):
     assert "未来の放送" not in text
 
 
+@pytest.mark.both_databases
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
@@ -43,6 +47,7 @@ async def test_filters_and_search(client, past, query, expected):
     assert titles == expected
 
 
+@pytest.mark.both_databases
 async def test_filter_by_section_and_personality(client, past, db):
     await login(client, "member@example.jp")
     from live.models import Program
@@ -137,6 +142,7 @@ async def test_media_files_members_only_with_ranges(client, past, settings):
         assert (await client.get(f"/archive/media/{name}")).status_code == 404
 
 
+@pytest.mark.both_databases
 async def test_search_finds_guests_members_and_outsiders(client, past, db):
     from live.models import ProgramGuest
     from live.search_feed import sync_program

@@ -211,6 +211,7 @@ async def _live_part(client, ws, sid):
     POS.clear()
     snap = json.loads(ws.receive_bytes(timeout=10))
     assert snap["type"] == "snapshot" and len(snap["questions"]) == 2
+    assert (snap["state"], snap["state_label"]) == ("live", "開催中")  # the page shows the server's label
     position = snap["position"]
     await login(client, "member@example.jp")  # the socket keeps kochi's identity
     q = (await api(client, f"/sessions/{sid}/questions", {"body": "匿名の質問です", "anonymous": True})).json()
@@ -224,6 +225,7 @@ async def _live_part(client, ws, sid):
     await api(client, f"/sessions/{sid}/answering", {"question_id": snap["questions"][0]["id"]})
     board = json.loads(ws.receive_bytes(timeout=10))
     assert board["type"] == "board" and board["answering_id"] == snap["questions"][0]["id"]
+    assert (board["state"], board["state_label"]) == ("live", "開催中")
     POS.extend([position, q["id"]])
 
 

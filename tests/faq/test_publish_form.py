@@ -3,10 +3,13 @@ the board shows answers through the same sanitised renderer."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from faq.models import DraftEntry, FaqDocument, FaqEntry, StudySession
 from tests.helpers import csrf, login, post_form
+
+pytestmark = pytest.mark.sqlite_only
 
 
 async def _demo_doc(db) -> FaqDocument:

@@ -80,7 +80,7 @@ async def test_scheduler_killed_and_restarted_misses_nothing_and_repeats_nothing
     redis.start()
     env = server_env(tmp_path, postgres_url, redis.url)
     prepare_database(env, demo=False)
-    bus = RedisBus(redis.url, prefix=env.get("REDIS_PREFIX", os.environ["REDIS_PREFIX"]))  # what the processes use
+    bus = RedisBus(redis.url, os.environ["REDIS_PREFIX"])  # the schedulers' namespace (inherited)
     events: list[tuple[int, str]] = []
     db = Database(postgres_url)
     procs: list[SchedulerProcess] = []

@@ -29,6 +29,9 @@ FORM = {
 }
 
 
+pytestmark = pytest.mark.sqlite_only
+
+
 async def member_id(db, email):
     from core.members import service as members
 
@@ -275,6 +278,7 @@ async def test_state_socket_streams_transitions_to_members_only(client, db, demo
         assert r.status_code == 303
         event = ws.receive_json(timeout=5)
         assert event["type"] == "broadcast_state" and event["broadcast_id"] == b.id and event["state"] == "open"
+        assert event["label"] == "まもなく開始"  # pages show the server's label (BroadcastState.label)
 
 
 async def test_broadcast_page_links_the_control_page_for_its_moderators_only(client, db):

@@ -24,7 +24,7 @@ from tests.factories import make_broadcast
 from tests.helpers import csrf, login, post_form
 from tests.live.rooms_support import member as detached_member
 
-pytestmark = pytest.mark.usefixtures("demo")
+pytestmark = [pytest.mark.usefixtures("demo"), pytest.mark.sqlite_only]
 BIG = "9" * 20
 HUGE_POSITION = 2**63
 

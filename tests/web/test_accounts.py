@@ -8,7 +8,7 @@ from sqlalchemy import select
 from core.members.models import Member, Status
 from tests.helpers import SIGNUP, csrf, login, post_form, signup
 
-pytestmark = pytest.mark.usefixtures("demo")
+pytestmark = [pytest.mark.usefixtures("demo"), pytest.mark.sqlite_only]
 
 
 async def test_signup_creates_pending_member_who_sees_nothing(client, db):
@@ -152,6 +152,7 @@ async def test_forms_need_csrf_token(client):
     assert "フォームの有効期限が切れました" in response.text
 
 
+@pytest.mark.both_databases
 async def test_login_errors_and_rate_limit(client, monkeypatch):
     from core.members import throttle
 

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from sqlalchemy import delete, select
 
 from core.db import utcnow
@@ -21,6 +22,9 @@ from tests.factories import make_broadcast, member_id
 from tests.helpers import csrf, login, post_form, signup
 
 ORIGIN = {"origin": "http://127.0.0.1:8000"}
+
+
+pytestmark = pytest.mark.sqlite_only
 
 
 async def call(client, method, path, body=None):

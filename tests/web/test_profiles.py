@@ -10,7 +10,7 @@ from core.members.models import Member, MemberChange, OrgKind, Role, Status
 from tests.helpers import login, post_form
 from tests.web.sections_support import bearer, mails, section_id
 
-pytestmark = pytest.mark.usefixtures("demo")
+pytestmark = [pytest.mark.usefixtures("demo"), pytest.mark.sqlite_only]
 
 
 async def _member(db, address: str) -> Member:
@@ -128,6 +128,7 @@ async def test_profile_edit_form_shows_field_errors_in_japanese(client):
     assert ok.status_code == 303 and ok.headers["location"] == "/profile/edit?msg=saved"
 
 
+@pytest.mark.both_databases
 async def test_directory_finds_colleagues_and_never_shows_inactive_accounts_or_emails(client, db):
     member = await bearer(db, "member@example.jp")
     finance = await section_id(db, "みんなの財政課")

@@ -20,6 +20,8 @@ from tests.factories import make_broadcast
 from tests.helpers import csrf, login, post_form
 from web.search_index import rebuild
 
+pytestmark = pytest.mark.sqlite_only
+
 
 async def api(client, path, body=None):
     return await client.post(
@@ -40,6 +42,7 @@ async def test_members_only(client, demo):
     assert r.status_code == 401 and "接種券を紛失" not in r.text
 
 
+@pytest.mark.both_databases
 async def test_one_search_over_faq_with_hits_counts_and_filters(client, demo):
     await login(client, "member@example.jp")
     out = await find(client, "せっしゅけん")  # a reading finds 接種券
@@ -109,6 +112,7 @@ async def test_ime_slip_is_suggested_not_swapped(client, demo):
     assert "もしかして" in (await client.get("/search", params={"q": "摂取券"})).text
 
 
+@pytest.mark.both_databases
 async def test_glossary_change_applies_without_reindex(client, demo, db):
     await login(client, "member@example.jp")
     assert (await find(client, "空き待ち"))["total"] == 0
@@ -124,6 +128,7 @@ async def test_glossary_change_applies_without_reindex(client, demo, db):
     assert "空き待ち" in (await client.get("/search/glossary")).text
 
 
+@pytest.mark.both_databases
 async def test_lifecycle_questions_broadcasts_and_hidden_chat(client, demo, db):
     session = (await db.execute(select(StudySession).where(StudySession.number == 3))).scalar_one()
     await login(client, "member@example.jp")

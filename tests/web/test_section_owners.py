@@ -11,7 +11,7 @@ from live.schedule.demo import ROTATION
 from tests.helpers import login, post_form
 from tests.web.sections_support import section_id
 
-pytestmark = pytest.mark.usefixtures("demo")
+pytestmark = [pytest.mark.usefixtures("demo"), pytest.mark.sqlite_only]
 
 
 def _options(html: str, select_id: str) -> list[str]:

@@ -10,7 +10,7 @@ from core.sections import ProposalSupport, Section, SectionMembership, SectionPr
 from live.models import Program
 from tests.web.sections_support import SUPPORTERS, bearer, mails, section_id
 
-pytestmark = pytest.mark.usefixtures("demo")
+pytestmark = [pytest.mark.usefixtures("demo"), pytest.mark.sqlite_only]
 
 PURPOSE = "公用車の予約・点検・事故対応の運用を自治体同士で共有します。"
 
@@ -174,6 +174,7 @@ async def test_operators_rename_merge_and_archive(client, db):
     assert closed.status_code == 409 and closed.json()["error"]["code"] == "section_inactive"
 
 
+@pytest.mark.both_databases
 async def test_supports_are_stored_once_per_member(client, db):
     proposal = (await _propose(client, await bearer(db, "member@example.jp"))).json()
     headers = await bearer(db, "host@example.jp")

@@ -14,6 +14,9 @@ from tests.helpers import login
 HTML = {"accept": "text/html"}
 
 
+pytestmark = pytest.mark.sqlite_only
+
+
 async def test_health_and_ready(client):
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")

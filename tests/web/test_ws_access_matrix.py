@@ -24,7 +24,7 @@ from faq.models import SeriesOrganiser, StudySession
 from tests.helpers import csrf, login
 from tests.live.rooms_support import make_broadcast
 
-pytestmark = pytest.mark.usefixtures("demo")
+pytestmark = [pytest.mark.usefixtures("demo"), pytest.mark.sqlite_only]
 
 ORIGIN = {"origin": "http://127.0.0.1:8000"}
 EVIL = {"origin": "https://evil.example"}

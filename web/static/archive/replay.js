@@ -1,11 +1,12 @@
 // Chat replay beside an archived recording: shows the comments posted up to the player's
 // current time (HTML5 video events or the YouTube IFrame API); without a player clock,
 // shows the whole chat in order with timestamps.
-"use strict";
+import { getJSON } from "../common/api.js";
 
-(function () {
-  const root = document.getElementById("replay");
-  if (!root) return;
+const root = document.getElementById("replay");
+if (root) start(root);
+
+function start(root) {
   const list = root.querySelector(".replay-list");
   const status = root.querySelector(".replay-status");
   const offsetSeconds = Number(root.dataset.offset || "0");
@@ -112,11 +113,7 @@
     setTimeout(() => { if (!player) showAll("プレーヤーを読み込めないため全件を表示"); }, 8000);
   }
 
-  fetch(root.dataset.src, { credentials: "same-origin", headers: { accept: "application/json" } })
-    .then((r) => {
-      if (!r.ok) throw new Error(String(r.status));
-      return r.json();
-    })
+  getJSON(root.dataset.src)
     .then((data) => {
       comments = data.comments;
       if (sync === "video") {
@@ -131,4 +128,4 @@
     .catch(() => {
       status.textContent = "コメントを読み込めませんでした。ページを再読み込みしてください。";
     });
-})();
+}

@@ -1,8 +1,13 @@
-// The live Q&A board: renders pushes from /ws/faq/sessions/{id}, acts through /api/faq/... (CSRF header).
-(function () {
-  "use strict";
-  const root = document.getElementById("board");
-  if (!root) return;
+// The live Q&A board: renders pushes from /ws/faq/sessions/{id} (common/socket.js, resuming with
+// ?since=<position>), acts through /api/faq/... (common/api.js sends the CSRF header).
+import { getJSON, postJSON } from "../common/api.js";
+import { el } from "../common/dom.js";
+import { REFUSED, connect, socketUrl } from "../common/socket.js";
+
+const root = document.getElementById("board");
+if (root) start(root);
+
+function start(root) {
   const sessionId = root.dataset.session;
   const moderator = root.dataset.moderator === "true";
   const categories = JSON.parse(root.dataset.categories || "[]");
@@ -11,44 +16,15 @@
   let position = 0;
   let answeringId = null;
   let sortBy = "votes";
-  let retry = 500;
   const openPanels = new Set(); // moderation panels stay open across redraws
-  const decoder = new TextDecoder();
 
-  function csrf() {
-    const m = document.cookie.match(/(?:^|; )(?:__Host-)?chonai_csrf=([^;]*)/);
-    return m ? decodeURIComponent(m[1]) : "";
-  }
-
-  async function api(path, body) {
-    const response = await fetch("/api/faq" + path, {
-      method: "POST",
-      headers: { "content-type": "application/json", "x-csrftoken": csrf(), accept: "application/json" },
-      body: JSON.stringify(body || {}),
-      credentials: "same-origin",
-    });
-    const data = await response.json().catch(() => ({}));
-    if (!response.ok) throw new Error((data.error && data.error.message) || "エラーが発生しました。");
-    return data;
-  }
+  const api = (path, body) => postJSON("/api/faq" + path, body);
 
   function showError(id, message) {
     const el = document.getElementById(id);
     if (!el) return;
     el.textContent = message;
     el.hidden = !message;
-  }
-
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (k === "class") node.className = v;
-      else if (k.startsWith("data-")) node.setAttribute(k, v);
-      else if (k === "text") node.textContent = v;
-      else node[k] = v;
-    }
-    for (const c of children) if (c !== null && c !== undefined) node.append(c);
-    return node;
   }
 
   function act(promise) {
@@ -160,7 +136,7 @@
     answeringId = m.answering_id;
     const state = document.getElementById("session-state");
     if (state) {
-      state.textContent = { scheduled: "開催予定", live: "開催中", ended: "終了" }[m.state] || m.state;
+      state.textContent = m.state_label || m.state;  // SessionState.label, from the server
       state.className = "badge state-" + m.state;
     }
     const premod = document.getElementById("premod-toggle");
@@ -176,8 +152,7 @@
     }
   }
 
-  function onMessage(event) {
-    const m = JSON.parse(typeof event.data === "string" ? event.data : decoder.decode(event.data));
+  function onMessage(m) {
     if (m.type === "snapshot") {
       if (position === 0) questions.clear();
       for (const id of m.removed || []) questions.delete(id);
@@ -201,20 +176,12 @@
     redraw();
   }
 
-  function connect() {
-    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const socket = new WebSocket(`${scheme}//${location.host}/ws/faq/sessions/${sessionId}?since=${position}`);
-    socket.binaryType = "arraybuffer"; // the server sends each message as UTF-8 JSON bytes
-    const status = document.getElementById("conn-status");
-    socket.onopen = () => { retry = 500; status.textContent = "リアルタイム更新中"; root.dataset.connected = "true"; };
-    socket.onmessage = onMessage;
-    socket.onclose = (e) => {
-      root.dataset.connected = "false";
-      if (e.code === 4401 || e.code === 4403 || e.code === 4404) { status.textContent = "接続できません"; return; }
-      status.textContent = "再接続中…";
-      setTimeout(connect, retry);
-      retry = Math.min(retry * 2, 10000);
-    };
+  const status = document.getElementById("conn-status");
+  function onStatus(state) {
+    if (state === "open") { status.textContent = "リアルタイム更新中"; root.dataset.connected = "true"; return; }
+    if (state === "connecting") return;
+    root.dataset.connected = "false";
+    status.textContent = state === "closed" ? "接続できません" : "再接続中…";
   }
 
   // Sorting.
@@ -243,9 +210,9 @@
         const text = body.value.trim();
         const mine = ++seq;
         if (text.length < 2) { box.hidden = true; return; }
-        const response = await fetch("/api/faq/suggest?q=" + encodeURIComponent(text), { headers: { accept: "application/json" } });
-        if (!response.ok || mine !== seq) return;
-        const items = await response.json();
+        let items;
+        try { items = await getJSON("/api/faq/suggest?q=" + encodeURIComponent(text)); } catch (e) { return; }
+        if (mine !== seq) return;
         const ul = box.querySelector("ul");
         ul.replaceChildren(...items.map((s) => {
           const a = el("a", { href: s.url, target: "_blank", rel: "noopener" });
@@ -280,5 +247,13 @@
   const start = document.getElementById("start-session");
   if (start) start.addEventListener("click", () => { start.hidden = true; act(api(`/sessions/${sessionId}/start`)); });
 
-  connect();
-})();
+  // The server sends every change after `since` (the snapshot's `removed` drops what this viewer may no longer see).
+  connect({
+    url: () => socketUrl(`/ws/faq/sessions/${sessionId}?since=${position}`),
+    onMessage: onMessage,
+    onStatus: onStatus,
+    refused: REFUSED.concat([4404]),  // the session is gone
+    base: 500,
+    cap: 10000,
+  });
+}

@@ -1,50 +1,25 @@
-// Host control page: the room feed as a moderator (WebSocket, control=true) plus the
-// moderation JSON API. Protocol: docs/protocol.md. No framework, no build step.
-(function () {
-  "use strict";
-  var root = document.getElementById("control");
-  if (!root || !window.WebSocket) { return; }
+// Host control page: the room feed as a moderator (common/socket.js, join with control=true) plus
+// the moderation JSON API (common/api.js). Protocol: docs/protocol.md.
+import { request } from "../common/api.js";
+import { byId as $, el, jstTime } from "../common/dom.js";
+import { connect, socketUrl } from "../common/socket.js";
 
-  var roomId = parseInt(root.dataset.roomId, 10);
-  var api = root.dataset.api;
-  var siteModerator = root.dataset.siteModerator === "1";
-  var wsUrl = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + root.dataset.wsPath;
-  var $ = function (id) { return document.getElementById(id); };
-  var feed = $("c-feed"), statusBox = $("c-status"), conn = $("c-conn");
-  var menuTemplate = $("c-menu-template");
-  var socket = null, last = null, attempts = 0, stopped = false, lastSeen = 0;
-  var hidden = {};
-  var controls = {};
-  var STATE_LABELS = { scheduled: "予定", open: "まもなく開始", live: "放送中", ended: "終了", cancelled: "中止" };
-  var KIND_LABELS = { timeout: "タイムアウト", ban: "禁止" };
-  var MAX_ITEMS = 1000;
+const root = $("control");
+if (root && window.WebSocket) start(root);
 
-  function csrf() {
-    var m = document.cookie.match(/(?:^|;\s*)(?:__Host-)?chonai_csrf=([^;]+)/);
-    return m ? decodeURIComponent(m[1]) : "";
-  }
+function start(root) {
+  const roomId = parseInt(root.dataset.roomId, 10);
+  const api = root.dataset.api;
+  const siteModerator = root.dataset.siteModerator === "1";
+  const feed = $("c-feed"), statusBox = $("c-status"), conn = $("c-conn");
+  const menuTemplate = $("c-menu-template");
+  let last = null;
+  let hidden = {};
+  let controls = {};
+  const KIND_LABELS = { timeout: "タイムアウト", ban: "禁止" };
+  const MAX_ITEMS = 1000;
 
-  function call(method, path, body) {
-    var options = {
-      method: method,
-      credentials: "same-origin",
-      headers: { accept: "application/json", "x-csrftoken": csrf() }
-    };
-    if (body !== undefined) {
-      options.headers["content-type"] = "application/json";
-      options.body = JSON.stringify(body);
-    }
-    return fetch(api + path, options).then(function (r) {
-      if (r.status === 204) { return {}; }
-      return r.json().catch(function () { return {}; }).then(function (data) {
-        if (!r.ok) {
-          var message = data && data.error ? data.error.message : "操作に失敗しました（" + r.status + "）。";
-          throw new Error(message);
-        }
-        return data;
-      });
-    });
-  }
+  function call(method, path, body) { return request(method, api + path, body); }
 
   function say(text, ok) {
     statusBox.textContent = text || "";
@@ -59,42 +34,29 @@
     }).catch(function (e) { say(e.message, false); throw e; });
   }
 
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) { node.className = className; }
-    if (text !== undefined && text !== null) { node.textContent = String(text); }
-    return node;
-  }
-
   function button(label, handler, className) {
-    var b = el("button", "button button-small " + (className || ""), label);
+    const b = el("button", "button button-small " + (className || ""), label);
     b.type = "button";
     b.addEventListener("click", function () { handler(b); });
     return b;
   }
 
-  function jst(iso, withDate) {
-    var d = new Date(iso);
-    if (isNaN(d.getTime())) { return ""; }
-    var options = { hour: "2-digit", minute: "2-digit", second: "2-digit", timeZone: "Asia/Tokyo" };
-    if (withDate) { options.month = "numeric"; options.day = "numeric"; }
-    return d.toLocaleString("ja-JP", options);
-  }
+  function jst(iso, withDate) { return jstTime(iso, { seconds: true, date: !!withDate }); }
 
   // --- the live feed --------------------------------------------------------------------
 
   function commentNode(c) {
-    var li = el("li");
+    const li = el("li");
     li.dataset.position = String(c.position);
     li.dataset.member = String(c.member_id);
     li.dataset.name = c.name;
-    var head = el("div", "c-head");
+    const head = el("div", "c-head");
     head.appendChild(el("span", "who", c.name));
     head.appendChild(el("span", "org", c.organisation));
     head.appendChild(el("time", "org", jst(c.at)));
     if (c.question) { head.appendChild(el("span", "badge badge-question", "質問")); }
     head.appendChild(el("span", "badge badge-hidden", "非表示中"));
-    var menu = menuTemplate.content.firstElementChild.cloneNode(true);
+    const menu = menuTemplate.content.firstElementChild.cloneNode(true);
     head.appendChild(menu);
     li.appendChild(head);
     li.appendChild(el("span", "text", c.text));
@@ -103,8 +65,8 @@
   }
 
   function addItems(items) {
-    var nearBottom = feed.scrollHeight - feed.scrollTop - feed.clientHeight < 80;
-    var newQuestion = false;
+    const nearBottom = feed.scrollHeight - feed.scrollTop - feed.clientHeight < 80;
+    let newQuestion = false;
     items.forEach(function (c) {
       if (last !== null && c.position <= last) { return; }
       last = c.position;
@@ -118,18 +80,18 @@
 
   function markHidden(position, isHidden) {
     if (isHidden) { hidden[position] = true; } else { delete hidden[position]; }
-    var li = feed.querySelector('li[data-position="' + position + '"]');
+    const li = feed.querySelector('li[data-position="' + position + '"]');
     if (li) { li.classList.toggle("is-hidden", isHidden); }
   }
 
   feed.addEventListener("click", function (event) {
-    var target = event.target.closest("[data-act]");
+    const target = event.target.closest("[data-act]");
     if (!target) { return; }
-    var li = target.closest("li[data-position]");
-    var position = parseInt(li.dataset.position, 10);
-    var memberId = parseInt(li.dataset.member, 10);
-    var name = li.dataset.name;
-    var details = target.closest("details");
+    const li = target.closest("li[data-position]");
+    let position = parseInt(li.dataset.position, 10);
+    const memberId = parseInt(li.dataset.member, 10);
+    const name = li.dataset.name;
+    const details = target.closest("details");
     if (details) { details.open = false; }
     commentAction(target.dataset.act, position, memberId, name, li);
   });
@@ -144,12 +106,12 @@
     } else if (kind === "pick") {
       act("POST", "/controls", { picked_position: position }, "質問をピックアップしました。").catch(function () {});
     } else if (kind === "timeout") {
-      var seconds = parseInt(li.querySelector('[data-role="seconds"]').value, 10);
+      const seconds = parseInt(li.querySelector('[data-role="seconds"]').value, 10);
       act("POST", "/timeout", { member_id: memberId, seconds: seconds, reason: "" }, name + " さんをタイムアウトしました。")
         .then(function () { scheduleRefresh(["sanctions"]); }).catch(function () {});
     } else if (kind === "ban-program" || kind === "ban-site") {
-      var scope = kind === "ban-site" ? "site" : "program";
-      var where = scope === "site" ? "すべての放送" : "この番組";
+      const scope = kind === "ban-site" ? "site" : "program";
+      const where = scope === "site" ? "すべての放送" : "この番組";
       if (!window.confirm(name + " さんを" + where + "で禁止しますか？")) { return; }
       act("POST", "/ban", { member_id: memberId, scope: scope, reason: "" }, name + " さんを" + where + "で禁止しました。")
         .then(function () { scheduleRefresh(["sanctions"]); }).catch(function () {});
@@ -170,7 +132,7 @@
     $("c-locked").checked = c.locked;
     $("c-off").checked = c.comments_off;
     if (document.activeElement !== $("c-pin")) { $("c-pin").value = c.pinned_text; }
-    var picked = $("c-picked");
+    const picked = $("c-picked");
     picked.textContent = "";
     if (c.picked) {
       picked.className = "c-picked";
@@ -186,7 +148,7 @@
   }
 
   function addOption(select, value, label) {
-    var option = el("option", null, label);
+    const option = el("option", null, label);
     option.value = String(value);
     select.appendChild(option);
     select.value = String(value);
@@ -194,8 +156,8 @@
 
   root.querySelectorAll("[data-control]").forEach(function (input) {
     input.addEventListener("change", function () {
-      var body = {};
-      var key = input.dataset.control;
+      const body = {};
+      const key = input.dataset.control;
       body[key] = input.type === "checkbox" ? input.checked : parseInt(input.value, 10);
       act("POST", "/controls", body, "設定を変更しました。").then(applyControlsFromApi).catch(function () {
         applyControls(controls);
@@ -223,7 +185,7 @@
 
   root.querySelectorAll("[data-state-to]").forEach(function (b) {
     b.addEventListener("click", function () {
-      var to = b.dataset.stateTo;
+      const to = b.dataset.stateTo;
       if (to === "ended" && !window.confirm("放送を終了しますか？")) { return; }
       act("POST", "/state", { state: to }).then(function (data) {
         setState(data.state, data.label);
@@ -233,9 +195,9 @@
   });
 
   function setState(state, label) {
-    var badge = $("c-state");
+    const badge = $("c-state");
     badge.dataset.state = state;
-    badge.textContent = label || STATE_LABELS[state] || state;
+    badge.textContent = label || state;  // the server's label (BroadcastState.label)
   }
 
   // --- lists from the API -----------------------------------------------------------------
@@ -246,12 +208,12 @@
     rows.forEach(function (row) { list.appendChild(render(row)); });
   }
 
-  var loaders = {
+  const loaders = {
     questions: function () {
       return call("GET", "/questions").then(function (rows) {
         $("c-q-count").textContent = String(rows.length);
         fill($("c-questions"), rows.slice().reverse(), function (c) {
-          var li = el("li");
+          const li = el("li");
           li.dataset.position = String(c.position);
           if (controls.picked_position === c.position) { li.className = "is-picked"; }
           li.appendChild(el("strong", null, c.name));
@@ -269,7 +231,7 @@
       return call("GET", "/held").then(function (rows) {
         $("c-held-count").textContent = String(rows.length);
         fill($("c-held"), rows, function (h) {
-          var li = el("li");
+          const li = el("li");
           li.dataset.held = String(h.id);
           li.appendChild(el("strong", null, h.name));
           li.appendChild(el("span", "org", " 「" + h.matched_word + "」に一致"));
@@ -290,8 +252,8 @@
       return call("GET", "/reports").then(function (rows) {
         $("c-report-count").textContent = String(rows.length);
         fill($("c-reports"), rows, function (r) {
-          var li = el("li");
-          var c = r.comment;
+          const li = el("li");
+          const c = r.comment;
           li.appendChild(el("strong", null, "#" + r.position + " " + (c ? c.name : "")));
           li.appendChild(el("p", "c-text", c ? c.text : "（コメントが見つかりません）"));
           li.appendChild(el("p", "org", "通報: " + r.reporter + (r.reason ? "（" + r.reason + "）" : "") + " " + jst(r.at)));
@@ -309,9 +271,9 @@
     sanctions: function () {
       return call("GET", "/sanctions").then(function (rows) {
         fill($("c-sanctions"), rows, function (s) {
-          var li = el("li");
+          const li = el("li");
           li.appendChild(el("strong", null, s.name));
-          var what = (KIND_LABELS[s.kind] || s.kind) + (s.kind === "ban" ? (s.scope === "site" ? "（全放送）" : "（この番組）") : "");
+          const what = (KIND_LABELS[s.kind] || s.kind) + (s.kind === "ban" ? (s.scope === "site" ? "（全放送）" : "（この番組）") : "");
           li.appendChild(el("span", "org", " " + what + (s.until ? " " + jst(s.until, true) + "まで" : "")));
           li.appendChild(button("解除", function () {
             act("POST", "/lift", { member_id: s.member_id, reason: "" }, s.name + " さんの制限を解除しました。")
@@ -324,7 +286,7 @@
     words: function () {
       return call("GET", "/words").then(function (rows) {
         fill($("c-words"), rows, function (w) {
-          var li = el("li");
+          const li = el("li");
           li.appendChild(el("strong", null, w.word));
           li.appendChild(el("span", "org", " " + (w.action === "refuse" ? "拒否" : "保留して確認") + (w.site_wide ? "・サイト全体" : "")));
           if (!w.site_wide || siteModerator) {
@@ -340,15 +302,15 @@
     audit: function () {
       return call("GET", "/audit?limit=100").then(function (rows) {
         fill($("c-audit"), rows, function (a) {
-          var li = el("li");
+          const li = el("li");
           li.dataset.action = a.action;
           li.appendChild(el("time", "org", jst(a.at)));
           li.appendChild(el("span", null, " " + (a.actor || "システム") + "：" + a.label));
           if (a.target) { li.appendChild(el("span", null, " → " + a.target)); }
           if (a.target_position) { li.appendChild(el("span", "org", " #" + a.target_position)); }
-          var detail = "";
+          let detail = "";
           try {
-            var d = JSON.parse(a.detail || "{}");
+            const d = JSON.parse(a.detail || "{}");
             if (d.seconds !== undefined) { detail = d.seconds + "秒"; }
             if (d.on !== undefined) { detail = d.on ? "オン" : "オフ"; }
             if (d.word) { detail = "「" + d.word + "」"; }
@@ -366,13 +328,13 @@
     }
   };
 
-  var pendingRefresh = {}, refreshTimer = null;
+  let pendingRefresh = {}, refreshTimer = null;
   function scheduleRefresh(kinds) {
     kinds.forEach(function (k) { pendingRefresh[k] = true; });
     if (refreshTimer) { return; }
     refreshTimer = setTimeout(function () {
       refreshTimer = null;
-      var todo = Object.keys(pendingRefresh);
+      const todo = Object.keys(pendingRefresh);
       pendingRefresh = {};
       todo.forEach(function (k) {
         loaders[k]().catch(function (e) { say(e.message, false); });
@@ -381,19 +343,19 @@
   }
 
   function drawSpark(samples) {
-    var svg = $("c-spark");
+    const svg = $("c-spark");
     while (svg.firstChild) { svg.removeChild(svg.firstChild); }
-    var label = $("c-spark-label");
+    const label = $("c-spark-label");
     if (!samples.length) { label.textContent = "記録なし"; return; }
-    var values = samples.map(function (s) { return s.viewers; });
-    var max = Math.max.apply(null, values.concat([1]));
-    var n = values.length;
-    var points = values.map(function (v, i) {
-      var x = n === 1 ? 200 : (i / (n - 1)) * 200;
-      var y = 38 - (v / max) * 36;
+    const values = samples.map(function (s) { return s.viewers; });
+    const max = Math.max.apply(null, values.concat([1]));
+    const n = values.length;
+    const points = values.map(function (v, i) {
+      const x = n === 1 ? 200 : (i / (n - 1)) * 200;
+      const y = 38 - (v / max) * 36;
       return x.toFixed(1) + "," + y.toFixed(1);
     });
-    var line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
+    const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
     line.setAttribute("points", (n === 1 ? "0," + points[0].split(",")[1] + " " : "") + points.join(" "));
     line.setAttribute("class", "spark-line");
     svg.appendChild(line);
@@ -402,18 +364,10 @@
 
   // --- the WebSocket ------------------------------------------------------------------------
 
-  function send(message) {
-    if (socket && socket.readyState === WebSocket.OPEN) { socket.send(JSON.stringify(message)); return true; }
-    return false;
-  }
-
-  function onMessage(event) {
-    lastSeen = Date.now();
-    var m;
-    try { m = JSON.parse(event.data); } catch (e) { return; }
+  function onMessage(m) {
     switch (m.type) {
       case "welcome":
-        attempts = 0;
+        socket.ready();
         hidden = {};
         m.hidden.forEach(function (p) { hidden[p] = true; });
         feed.querySelectorAll("li[data-position]").forEach(function (li) {
@@ -445,7 +399,7 @@
         setState(m.state, m.label);
         break;
       case "mod":
-        var kinds = ["audit"];
+        const kinds = ["audit"];
         if (m.kind === "held") { kinds.push("held"); }
         if (m.kind === "report") { kinds.push("reports"); }
         if (m.kind === "restricted") { kinds.push("sanctions"); }
@@ -460,36 +414,19 @@
     }
   }
 
-  function connect() {
-    if (stopped) { return; }
-    var ws = new WebSocket(wsUrl);
-    socket = ws;
-    ws.onopen = function () {
-      lastSeen = Date.now();
-      ws.send(JSON.stringify({ type: "join", room: roomId, after: last, control: true }));
-    };
-    ws.onmessage = onMessage;
-    ws.onclose = function (event) {
-      if (socket !== ws) { return; }
-      socket = null;
-      root.dataset.connected = "0";
-      conn.hidden = false;
-      if (event.code === 4401 || event.code === 4403) {
-        stopped = true;
-        conn.textContent = "切断されました";
-        return;
-      }
-      attempts += 1;
-      setTimeout(connect, Math.min(10000, 300 * Math.pow(2, Math.min(attempts, 6))));
-    };
+  function onStatus(status) {
+    if (status === "open" || status === "connecting") { return; }  // "welcome" says connected
+    root.dataset.connected = "0";
+    conn.hidden = false;
+    conn.textContent = status === "closed" ? "切断されました" : "再接続中…";
   }
 
   $("c-say").addEventListener("submit", function (event) {
     event.preventDefault();
-    var input = $("c-say-text");
-    var text = input.value.trim();
+    const input = $("c-say-text");
+    const text = input.value.trim();
     if (!text) { return; }
-    if (send({ type: "comment", text: text, ref: "h" + Date.now().toString(36) + Math.random().toString(36).slice(2, 8) })) {
+    if (socket.send({ type: "comment", text: text, ref: "h" + Date.now().toString(36) + Math.random().toString(36).slice(2, 8) })) {
       input.value = "";
     } else {
       say("接続が切れています。再接続後にもう一度送信してください。", false);
@@ -498,7 +435,7 @@
 
   $("c-word-form").addEventListener("submit", function (event) {
     event.preventDefault();
-    var site = $("c-word-site");
+    const site = $("c-word-site");
     act("POST", "/words", {
       word: $("c-word").value, action: $("c-word-action").value, site_wide: !!(site && site.checked)
     }, "禁止ワードを追加しました。").then(function () {
@@ -507,15 +444,16 @@
     }).catch(function () {});
   });
 
-  setInterval(function () {
-    if (socket && socket.readyState === WebSocket.OPEN) {
-      if (Date.now() - lastSeen > 35000) { socket.close(); return; }
-      send({ type: "ping" });
-    }
-  }, 15000);
   setInterval(function () { scheduleRefresh(["viewers"]); }, 30000);
-  window.addEventListener("pagehide", function () { stopped = true; if (socket) { socket.close(); } });
 
   scheduleRefresh(["questions", "held", "reports", "sanctions", "words", "audit", "viewers"]);
-  connect();
-})();
+  const socket = connect({
+    url: function () { return socketUrl(root.dataset.wsPath); },
+    onOpen: function (client) { client.send({ type: "join", room: roomId, after: last, control: true }); },
+    onMessage: onMessage,
+    onStatus: onStatus,
+    manualReady: true,  // the backoff resets on `welcome`
+    base: 300,
+    heartbeat: { every: 15000, silence: 35000, message: { type: "ping" } },
+  });
+}

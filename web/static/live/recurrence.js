@@ -1,44 +1,45 @@
 // Program form: the recurrence editor shows only the fields of the chosen kind, writes the RRULE as you
 // choose (the server builds it the same way from the same fields) and says the rule in Japanese.
-(function () {
-  "use strict";
-  var root = document.querySelector("[data-recurrence]");
-  if (!root) return;
-  var form = root.closest("form");
-  var repeat = document.getElementById("f-repeat");
-  var rrule = document.getElementById("f-rrule");
-  var summary = root.querySelector("[data-recurrence-summary]");
-  var CODES = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"];
-  var LABELS = { MO: "月", TU: "火", WE: "水", TH: "木", FR: "金", SA: "土", SU: "日" };
-  var NTH = { "1": "第1", "2": "第2", "3": "第3", "4": "第4", "-1": "最終" };
+// A module (strict, deferred) like every page script; it needs nothing shared.
+const root = document.querySelector("[data-recurrence]");
+if (root) start(root);
 
-  function value(name) { var el = form.elements[name]; return el ? el.value : ""; }
+function start(root) {
+  const form = root.closest("form");
+  const repeat = document.getElementById("f-repeat");
+  const rrule = document.getElementById("f-rrule");
+  const summary = root.querySelector("[data-recurrence-summary]");
+  const CODES = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"];
+  const LABELS = { MO: "月", TU: "火", WE: "水", TH: "木", FR: "金", SA: "土", SU: "日" };
+  const NTH = { "1": "第1", "2": "第2", "3": "第3", "4": "第4", "-1": "最終" };
+
+  function value(name) { let el = form.elements[name]; return el ? el.value : ""; }
 
   function build() {
-    var kind = repeat.value;
-    var n = parseInt(value("interval"), 10) || 1;
-    var every = n > 1 ? ";INTERVAL=" + n : "";
+    const kind = repeat.value;
+    const n = parseInt(value("interval"), 10) || 1;
+    const every = n > 1 ? ";INTERVAL=" + n : "";
     if (kind === "once") return { rule: "", text: "1回だけ" };
     if (kind === "daily") return { rule: "FREQ=DAILY" + every, text: n > 1 ? n + "日ごと" : "毎日" };
     if (kind === "weekly") {
-      var days = CODES.filter(function (c) { var box = form.elements["day_" + c]; return box && box.checked; });
+      const days = CODES.filter(function (c) { let box = form.elements["day_" + c]; return box && box.checked; });
       if (!days.length) return { rule: null, text: "曜日を1つ以上選んでください。" };
-      var names = days.map(function (c) { return LABELS[c]; }).join("・");
+      const names = days.map(function (c) { return LABELS[c]; }).join("・");
       return { rule: "FREQ=WEEKLY" + every + ";BYDAY=" + days.join(","), text: (n > 1 ? n + "週ごと " : "毎週 ") + names + "曜日" };
     }
     if (kind === "monthly") {
-      var nth = value("nth"), day = value("nth_day");
+      const nth = value("nth"), day = value("nth_day");
       return { rule: "FREQ=MONTHLY" + every + ";BYDAY=" + nth + day, text: (n > 1 ? n + "か月ごと " : "毎月 ") + NTH[nth] + LABELS[day] + "曜日" };
     }
     return { rule: null, text: "RRULE をそのまま使います。" };
   }
 
   function update() {
-    var kind = repeat.value;
+    const kind = repeat.value;
     root.querySelectorAll("[data-for]").forEach(function (el) {
       el.hidden = el.getAttribute("data-for").split(" ").indexOf(kind) === -1;
     });
-    var built = build();
+    const built = build();
     if (built.rule !== null) rrule.value = built.rule;
     summary.textContent = built.text;
   }
@@ -50,4 +51,4 @@
     if (repeat.value !== "custom") { repeat.value = "custom"; update(); }
   });
   update();
-})();
+}
