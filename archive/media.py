@@ -25,11 +25,6 @@ class MediaKind(enum.StrEnum):
             "link": "リンク",
         }[self]
 
-    @property
-    def reports_time(self) -> bool:
-        """Chat replay can follow playback only where the player tells us its time."""
-        return self in {MediaKind.YOUTUBE, MediaKind.VIDEO_FILE}
-
 
 class MediaError(ValueError):
     """The link is unusable; the message is shown to the user as is."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,28 +13,18 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 
 from archive import chat, files, service
-from archive.service import ArchiveError, ArchiveFilters
+from archive.errors import ArchiveError
+from archive.inputs import ROTATION_PREFIX, ArchiveFilters, ArchiveQuery, RecordingInput
 from core.access import active_member, member_guard
 from core.bounds import PathId
 from core.deps import AppSettings, DbSession
+from core.errors import Refusal
 from core.forms import read_form
 from core.members.models import Member
 from core.sections.service import section_choices
 from live.public import Broadcast, Program, can_manage, require_manager
 
 NOTICES = {"added": "録画を登録しました。", "deleted": "録画を削除しました。"}
-
-
-def _optional_int(raw: str, label: str) -> int | None:
-    value = unicodedata.normalize("NFKC", raw).strip()
-    if not value:
-        return None
-    if not value.isdigit() or len(value) > 9:
-        raise ArchiveError(f"{label}の指定が正しくありません。")
-    return int(value)
-
-
-ROTATION_PREFIX = "rotation:"
 
 
 def program_filter_choices(programs: Sequence[Program]) -> list[tuple[str, str]]:
@@ -49,12 +38,6 @@ def program_filter_choices(programs: Sequence[Program]) -> list[tuple[str, str]]
             seen.add(p.rotation)
             choices.append((ROTATION_PREFIX + p.rotation, f"{p.rotation}（日替わり）"))
     return choices
-
-
-def _program_filter(raw: str) -> tuple[int | None, str]:
-    if raw.startswith(ROTATION_PREFIX):
-        return None, raw.removeprefix(ROTATION_PREFIX)[:100]
-    return _optional_int(raw, "番組"), ""
 
 
 async def _filter_choices(db: DbSession) -> dict[str, Any]:
@@ -85,28 +68,22 @@ class ArchiveController(Controller):
         q: FromQuery[str] = "",
         page: FromQuery[str] = "1",
     ) -> Template:
-        values = {"program": program, "personality": personality, "section": section, "month": month, "q": q[:100]}
+        query = ArchiveQuery.of(program=program, personality=personality, section=section, month=month, q=q, page=page)
         error: str | None = None
         broadcasts: list[Broadcast] = []
         total = 0
+        filters = ArchiveFilters()
         try:
-            program_id, rotation = _program_filter(program)
-            filters = ArchiveFilters(
-                program_id=program_id,
-                rotation=rotation,
-                personality_id=_optional_int(personality, "パーソナリティ"),
-                section_id=_optional_int(section, "課"),
-                month=month.strip(),
-                q=q[:100],
-                page=min(_optional_int(page, "ページ") or 1, 10_000),
-            )
+            filters = query.filters()
             broadcasts, total = await service.search_archive(db, filters)
-        except ArchiveError as exc:
+        except Refusal as exc:
+            if exc.status != 400:
+                raise
             error, filters = exc.message, ArchiveFilters()
         context = {
             "broadcasts": broadcasts,
             "total": total,
-            "values": values,
+            "values": query.values(),
             "error": error,
             "page": filters.page,
             "pages": max(1, -(-total // service.PAGE_SIZE)),
@@ -126,15 +103,7 @@ class ArchiveController(Controller):
     ) -> Response[Any]:
         form = await read_form(request)
         try:
-            await service.add_recording(
-                db,
-                broadcast_id,
-                active_member(request),
-                url=form.get("url", ""),
-                title=form.get("title", ""),
-                duration=form.get("duration", ""),
-                offset=form.get("offset", ""),
-            )
+            await service.add_recording(db, broadcast_id, active_member(request), RecordingInput.from_form(form))
         except ArchiveError as exc:  # re-render the form with the field error
             if exc.status in (403, 404, 409):
                 raise

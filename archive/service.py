@@ -4,51 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
-from dataclasses import dataclass
 
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from archive.media import MediaError, parse_media_url
+from archive.errors import ArchiveError
+from archive.inputs import ArchiveFilters, RecordingInput
 from archive.models import Recording
 from core.bounds import EARLIEST, LATEST
-from core.errors import Refusal
 from core.members.models import Member
 from core.search import service as search_service
-from core.text import clean_line
 from core.timefmt import JST
 from live.public import Broadcast, BroadcastState, Program, require_manager, search_feed
 
 PAGE_SIZE = 20
-MAX_OFFSET = 6 * 3600
-MAX_DURATION = 24 * 3600
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-
-
-_ARCHIVE_CODES = {403: "forbidden", 404: "not_found", 409: "conflict"}
-
-
-class ArchiveError(Refusal):
-    """A refusal with a Japanese message; `field` names the form field it is about (400s only)."""
-
-    def __init__(self, message: str, status: int = 400, field: str = "") -> None:
-        code = _ARCHIVE_CODES.get(status, "invalid_input")
-        super().__init__(code, message, status, fields={field: message} if field else None)
-        self.field = field
-
-
-@dataclass(frozen=True, slots=True)
-class ArchiveFilters:
-    program_id: int | None = None
-    #: A weekday rotation's label: its programs are one entry in the filter.
-    rotation: str = ""
-    personality_id: int | None = None
-    section_id: int | None = None
-    month: str = ""
-    q: str = ""
-    page: int = 1
 
 
 async def get_past_broadcast(db: AsyncSession, broadcast_id: int) -> Broadcast:
@@ -65,23 +36,8 @@ async def recordings_of(db: AsyncSession, broadcast_id: int) -> list[Recording]:
     return list(rows.scalars())
 
 
-def _int_field(raw: str, label: str, field: str, low: int, high: int, required: bool) -> int | None:
-    value = unicodedata.normalize("NFKC", raw).strip()
-    if not value:
-        if required:
-            raise ArchiveError(f"{label}を入力してください。", field=field)
-        return None
-    if not re.fullmatch(r"[+-]?\d{1,7}", value):
-        raise ArchiveError(f"{label}は秒数（整数）で入力してください。", field=field)
-    number = int(value)
-    if not low <= number <= high:
-        raise ArchiveError(f"{label}は{low}〜{high}秒の範囲で入力してください。", field=field)
-    return number
-
-
-async def add_recording(
-    db: AsyncSession, broadcast_id: int, member: Member, *, url: str, title: str, duration: str, offset: str
-) -> Recording:
+async def add_recording(db: AsyncSession, broadcast_id: int, member: Member, data: RecordingInput) -> Recording:
+    """Who may link and when first (404, 403, 409), then the input's validate step (400 naming the field)."""
     broadcast = await db.get(Broadcast, broadcast_id)
     if broadcast is None:
         raise ArchiveError("放送が見つかりません。", status=404)
@@ -90,23 +46,16 @@ async def add_recording(
         raise ArchiveError(
             f"この放送は{broadcast.state.label}のため録画を登録できません（終了した放送のみ登録できます）。", status=409
         )
-    try:
-        media = parse_media_url(url)
-    except MediaError as exc:
-        raise ArchiveError(str(exc), field="url") from None
-    duration_s = _int_field(duration, "録画の長さ", "duration", 1, MAX_DURATION, required=False)
-    offset_s = _int_field(offset, "開始位置のずれ", "offset", -MAX_OFFSET, MAX_OFFSET, required=False) or 0
-    if duration_s is not None and abs(offset_s) > duration_s:
-        raise ArchiveError("開始位置のずれが録画の長さを超えています。", field="offset")
-    title = clean_line(title)[:100]
+    valid = data.validate()
+    media = valid.media
     recording = Recording(
         broadcast_id=broadcast.id,
-        title=title,
+        title=valid.title,
         url=media.url,
         kind=media.kind,
         video_id=media.video_id,
-        duration_seconds=duration_s,
-        offset_seconds=offset_s,
+        duration_seconds=valid.duration_seconds,
+        offset_seconds=valid.offset_seconds,
         added_by_id=member.id,
     )
     db.add(recording)

@@ -31,14 +31,6 @@ Id = Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]
 Position = Annotated[int, msgspec.Meta(ge=0, le=MAX_ID)]
 
 
-def form_int(raw: str | None, label: str, *, low: int = 0, high: int = MAX_ID) -> int:
-    """A whole number from a form field, within bounds, or a Japanese refusal naming the field."""
-    value = (raw or "").strip()
-    if not value.isascii() or not value.isdigit() or len(value) > 10 or not low <= int(value) <= high:
-        raise Invalid(f"{label}は{low}〜{high}の数字で指定してください。", fields={label: "数字が正しくありません。"})
-    return int(value)
-
-
 def in_range(day: dt.date, label: str = "日付") -> dt.date:
     """The date itself, if it lies in 2000-01-01 .. 2100-12-31."""
     plain = day.date() if isinstance(day, dt.datetime) else day

@@ -81,5 +81,5 @@ class BroadcastListener:
         try:
             async with self.db.session() as db:
                 await end_sessions_of_broadcast(db, self.bus, broadcast_id)
-        except Exception:  # the page-open fallback in faq.routes still ends it later
+        except Exception:  # the page-open fallback in faq.pages still ends it later
             log.exception("ending the study sessions of broadcast %s failed", broadcast_id)

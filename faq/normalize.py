@@ -1,13 +1,11 @@
 """Japanese search normalisation: NFKC (全角/半角), lower case, katakana folded to hiragana.
 
-Every character is normalised on its own and remembers where it came from, so a
-match found in the normalised text can be highlighted in the original.
+Every character is normalised on its own (`normalize_with_map` remembers where it came from).
 """
 
 from __future__ import annotations
 
 import unicodedata
-from itertools import pairwise
 
 _COMBINING_KANA = {"\u3099", "\u309a"}  # voiced/semi-voiced marks left by NFKC of ﾞ and ﾟ
 MAX_TERMS = 5
@@ -62,52 +60,3 @@ def query_terms(query: str) -> list[str]:
         if term not in terms:
             terms.append(term)
     return sorted(terms[:MAX_TERMS], key=len, reverse=True)
-
-
-def unigram(ch: str) -> int:
-    return ord(ch)
-
-
-def bigram(a: str, b: str) -> int:
-    # Code points fit in 21 bits: a bigram never collides with a unigram (which is < 2**21).
-    return (ord(a) << 21) | ord(b) | (1 << 42)
-
-
-def grams(search_text: str) -> set[int]:
-    """Every character and every adjacent pair inside a word: finds any substring of 1+ characters."""
-    out: set[int] = set()
-    for word in search_text.split():
-        out.update(unigram(ch) for ch in word)
-        out.update(bigram(a, b) for a, b in pairwise(word))
-    return out
-
-
-def term_grams(term: str) -> list[int]:
-    """The grams that every text containing `term` has (the index narrows, the substring check decides)."""
-    if len(term) == 1:
-        return [unigram(term)]
-    return list(dict.fromkeys(bigram(a, b) for a, b in pairwise(term)))
-
-
-def match_spans(text: str, terms: list[str]) -> list[tuple[int, int]]:
-    """Where the terms occur in the original `text`, as merged [start, end) ranges."""
-    norm, where = normalize_with_map(text)
-    spans: list[tuple[int, int]] = []
-    for term in terms:
-        start = norm.find(term)
-        while start != -1:
-            end = start + len(term)
-            spans.append((where[start], where[end - 1] + 1))
-            start = norm.find(term, start + 1)
-    spans.sort()
-    merged: list[tuple[int, int]] = []
-    for s, e in spans:
-        if merged and s <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
-        else:
-            merged.append((s, e))
-    return merged
-
-
-def count_matches(search_text: str, term: str) -> int:
-    return search_text.count(term)

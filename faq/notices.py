@@ -10,8 +10,8 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.notify.models import Delivery, DeliveryState, Kind, Notification, Target
-from core.notify.service import any_of, followers, notify, withdraw
+from core.notify.models import Kind, Target
+from core.notify.service import any_of, followers, notify, unsent_event_keys, withdraw
 from core.timefmt import format_jst, to_jst
 from faq.models import (
     Attendance,
@@ -161,20 +161,7 @@ async def session_reminders(db: AsyncSession, now: dt.datetime) -> int:
 
 async def _stale(db: AsyncSession, now: dt.datetime) -> list[str]:
     """Reminder keys with unsent mail whose session moved, ended or whose broadcast was cancelled."""
-    keys = set(
-        (
-            await db.execute(
-                select(Notification.event_key)
-                .join(Delivery, Delivery.notification_id == Notification.id)
-                .where(
-                    Notification.kind == Kind.SESSION_REMINDER,
-                    Notification.created_at >= now - dt.timedelta(days=2),
-                    Delivery.state.in_([DeliveryState.PENDING, DeliveryState.DIGEST]),
-                )
-                .distinct()
-            )
-        ).scalars()
-    )
+    keys = await unsent_event_keys(db, Kind.SESSION_REMINDER, now)
     stale = []
     for key in keys:
         _, sid, which, _ = key.split(":", 3)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
@@ -30,7 +30,7 @@ from faq.models import (
     StudySeries,
     StudySession,
 )
-from faq.normalize import match_spans, normalize
+from faq.normalize import normalize
 from faq.render import markdown_text
 
 
@@ -206,15 +206,3 @@ async def search(
     ]
     terms = query.split()[:5]
     return SearchResult(query, terms, result.total, result.capped, hits, result.suggestion)
-
-
-def highlight(text: str, terms: list[str]) -> Markup:
-    """Plain-substring highlighting (kept for the substring reference and its tests)."""
-    out: list[str] = []
-    last = 0
-    for start, end in match_spans(text, terms):
-        out.append(str(escape(text[last:start])))
-        out.append(f"<mark>{escape(text[start:end])}</mark>")
-        last = end
-    out.append(str(escape(text[last:])))
-    return Markup("".join(out))  # noqa: S704 - every piece above is escaped

@@ -64,3 +64,41 @@ async def make_broadcast(
     await sync_broadcast(db, broadcast.id)  # inserted directly, so index it as ending would have
     await db.commit()
     return broadcast
+
+
+SERVER_PASSWORD = "correct-horse-battery-9"
+
+
+async def approved_member_at(url: str, name: str = "確認 太郎", password: str = SERVER_PASSWORD) -> tuple[int, str]:
+    """An approved member written straight into a server process's database, with a random id and e-mail.
+
+    Random: Redis channels and the login throttle are shared by every test on this machine.
+    """
+    import random
+
+    from core.db import Database
+    from core.members import service as members
+    from core.members.models import OrgKind, Role, Status
+
+    db = Database(url)
+    try:
+        async with db.session() as s:
+            member_id = random.randint(10**8, 2**31 - 2)
+            s.add(
+                Member(
+                    id=member_id,
+                    email=f"m{member_id}@example.jp",
+                    name=name,
+                    org_kind=OrgKind.MUNICIPALITY,
+                    organisation="豊中市",
+                    department="総務課",
+                    prefecture="大阪府",
+                    password_hash=await members.hash_password(password),
+                    role=Role.MEMBER,
+                    status=Status.APPROVED,
+                )
+            )
+            await s.commit()
+            return member_id, f"m{member_id}@example.jp"
+    finally:
+        await db.dispose()

@@ -32,13 +32,13 @@ class ServerProcess:
     def start(self, timeout: float = 90) -> ServerProcess:  # only waits that long on a busy machine
         env = {**os.environ, **self.env, "PORT": str(self.port), "HOST": "127.0.0.1"}
         env.setdefault("BASE_URL", self.url)
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "web.cli", "serve", "--port", str(self.port), "--workers", "1"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "web.cli", "serve", "--port", str(self.port), "--workers", "1"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

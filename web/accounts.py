@@ -17,6 +17,7 @@ from core.db import Database
 from core.deps import AppSettings, Bus, DbSession
 from core.mail import send_mail
 from core.members import service, throttle
+from core.members.inputs import SignupInput
 from core.members.models import Member, OrgKind, Status
 from core.members.service import MemberError
 from core.members.validation import check_password, normalise_email, validate_signup
@@ -80,7 +81,7 @@ class AccountController(Controller):
     async def signup(self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings) -> Response[Any]:
         """The same answer for every address: a new one becomes a pending member, a taken one gets a mail."""
         form = await read_form(request)
-        data, errors = validate_signup(form)
+        data, errors = validate_signup(SignupInput.from_form(form))
         if data is not None:
             try:
                 member_id: int | None = (await service.register(db, data)).id

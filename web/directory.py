@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
 
 import msgspec
@@ -14,6 +13,7 @@ from core.access import active_member, member_guard
 from core.bounds import PathId
 from core.deps import DbSession
 from core.errors import Invalid, NotFound
+from core.forms import optional_number
 from core.members import directory, profile
 from core.members.models import Member, Role, Status
 from core.members.prefectures import PREFECTURES
@@ -45,15 +45,6 @@ class DirectoryOut(msgspec.Struct):
     page_size: int
 
 
-def _number(raw: str, label: str, field: str) -> int | None:
-    value = unicodedata.normalize("NFKC", raw).strip()
-    if not value:
-        return None
-    if not value.isdigit() or len(value) > 9:
-        raise Invalid(f"{label}の指定が正しくありません。", fields={field: f"{label}の指定が正しくありません。"})
-    return int(value)
-
-
 def parse_query(q: str, organisation: str, prefecture: str, section: str, page: str) -> directory.DirectoryQuery:
     if prefecture and prefecture not in PREFECTURES:
         raise Invalid("都道府県を一覧から選んでください。", fields={"prefecture": "都道府県を一覧から選んでください。"})
@@ -61,8 +52,8 @@ def parse_query(q: str, organisation: str, prefecture: str, section: str, page: 
         q=q[:100],
         organisation=organisation[:100],
         prefecture=prefecture,
-        section_id=_number(section, "課", "section"),
-        page=_number(page, "ページ", "page") or 1,
+        section_id=optional_number(section, "課", "section"),
+        page=optional_number(page, "ページ", "page") or 1,
     )
 
 

@@ -16,7 +16,8 @@ from core.access import active_member, current_member, member_guard, origin_allo
 from core.deps import DbSession
 from core.errors import Invalid
 from core.notify import inbox, prefs
-from core.notify.models import MAX_ID, Kind, Notification
+from core.notify.models import MAX_ID, Notification
+from web.notify_settings import SettingsOut, apply_settings, decode_settings, settings_out
 
 
 class NotificationOut(msgspec.Struct):
@@ -44,62 +45,6 @@ class ReadOut(msgspec.Struct):
 
 class UnreadOut(msgspec.Struct):
     unread: int
-
-
-def settings_out(p: prefs.Prefs) -> dict[str, Any]:
-    kinds = {k.value: {"app": p.app(k), "mail": p.mail(k)} for k in Kind}
-    quiet = {"start": p.quiet[0], "end": p.quiet[1]} if p.quiet else None
-    return {**kinds, "kinds": kinds, "lead_minutes": p.lead_minutes, "digest": p.digest, "quiet_hours": quiet}
-
-
-def _switch(kind: Kind, value: object, current: tuple[bool, bool]) -> tuple[bool, bool]:
-    if not isinstance(value, dict) or not set(value) <= {"app", "mail"}:
-        raise Invalid(
-            f'{kind.value} は {{"app": true/false, "mail": true/false}} で指定してください。',
-            fields={kind.value: "app と mail を true / false で指定してください。"},
-        )
-    app, mail = value.get("app", current[0]), value.get("mail", current[1])
-    if not isinstance(app, bool) or not isinstance(mail, bool):
-        raise Invalid("app と mail は true か false です。", fields={kind.value: "true か false で指定してください。"})
-    return app, mail
-
-
-def apply_settings(p: prefs.Prefs, data: dict[str, Any]) -> prefs.Prefs:
-    """Change what `data` names (unknown keys refused); what it omits stays."""
-    kinds = dict(p.kinds)
-    nested = data.get("kinds", {})
-    if not isinstance(nested, dict):
-        raise Invalid("kinds は種類ごとの設定です。", fields={"kinds": "オブジェクトで指定してください。"})
-    known = {k.value for k in Kind} | {"kinds", "lead_minutes", "digest", "quiet_hours"}
-    unknown = sorted((set(data) | set(nested)) - known)
-    if unknown:
-        raise Invalid(
-            f"知らない設定項目です: {', '.join(unknown)[:200]}", fields={unknown[0][:50]: "知らない項目です。"}
-        )
-    for source in (nested, data):
-        for kind in Kind:
-            if kind.value in source:
-                kinds[kind] = _switch(kind, source[kind.value], kinds[kind])
-    lead = prefs.check_lead(data["lead_minutes"]) if "lead_minutes" in data else p.lead_minutes
-    digest = data.get("digest", p.digest)
-    if not isinstance(digest, bool):
-        raise Invalid("digest は true か false です。", fields={"digest": "true か false で指定してください。"})
-    quiet = p.quiet
-    if "quiet_hours" in data:
-        raw = data["quiet_hours"]
-        if raw is None:
-            quiet = None
-        elif isinstance(raw, dict) and set(raw) == {"start", "end"}:
-            quiet = (
-                prefs.check_hhmm(raw["start"], "quiet_hours.start"),
-                prefs.check_hhmm(raw["end"], "quiet_hours.end"),
-            )
-        else:
-            raise Invalid(
-                'quiet_hours は null か {"start": "22:00", "end": "07:00"} です。',
-                fields={"quiet_hours": "null か start と end です。"},
-            )
-    return prefs.Prefs(kinds=kinds, lead_minutes=lead, digest=digest, quiet=quiet)
 
 
 class NotificationsApi(Controller):
@@ -138,15 +83,16 @@ class NotificationsApi(Controller):
         return ReadOut(updated, await inbox.unread(db, member.id))
 
     @get("/settings")
-    async def get_settings(self, request: Request[Any, Any, Any], db: DbSession) -> dict[str, Any]:
+    async def get_settings(self, request: Request[Any, Any, Any], db: DbSession) -> SettingsOut:
         return settings_out(await prefs.load(db, active_member(request).id))
 
     @put("/settings")
     async def put_settings(
         self, request: Request[Any, Any, Any], db: DbSession, data: JSONBody[dict[str, Any]]
-    ) -> dict[str, Any]:
+    ) -> SettingsOut:
+        """A SettingsIn body; decoded here so that a bad value is a Japanese field error, not litestar's English."""
         member = active_member(request)
-        changed = apply_settings(await prefs.load(db, member.id), data)
+        changed = apply_settings(await prefs.load(db, member.id), decode_settings(data))
         return settings_out(await prefs.save(db, member.id, changed))
 
 

@@ -15,12 +15,13 @@ from litestar.response import Redirect, Template
 
 from core.access import active_member, member_guard
 from core.deps import AppSettings, DbSession
-from core.errors import Refusal
+from core.errors import Invalid, Refusal
 from core.members.models import Member, Status
 from core.notify import inbox, prefs
 from core.notify.mail import ALL, check_unsubscribe
 from core.notify.models import KIND_LABELS, Kind
 from web.forms import read_form
+from web.notify_settings import apply_settings, settings_from_form
 
 NOTICES = {"saved": "通知の設定を保存しました。", "read": "既読にしました。"}
 
@@ -65,25 +66,20 @@ class NotificationPages(Controller):
     async def save_settings(self, request: Request[Any, Any, Any], db: DbSession) -> Response[Any]:
         member = active_member(request)
         form = await read_form(request)
-        kinds = {k: (form.get(f"{k.value}.app") == "on", form.get(f"{k.value}.mail") == "on") for k in Kind}
-        errors: dict[str, str] = {}
-        lead_raw = form.get("lead_minutes", "").strip()
-        lead = int(lead_raw) if lead_raw.isdigit() and len(lead_raw) <= 5 else -1
-        quiet: tuple[str, str] | None = None
         try:
-            prefs.check_lead(lead)
-            if form.get("quiet") == "on":
-                quiet = (
-                    prefs.check_hhmm(form.get("quiet_start", ""), "quiet_start"),
-                    prefs.check_hhmm(form.get("quiet_end", ""), "quiet_end"),
-                )
-        except Refusal as exc:
-            errors.update(exc.fields)
-        changed = prefs.Prefs(kinds=kinds, lead_minutes=max(lead, 0), digest=form.get("digest") == "on", quiet=quiet)
-        if errors:
-            return _settings_page(changed, errors, None, status=400)
-        await prefs.save(db, member.id, changed)
+            data = settings_from_form(form)
+        except Invalid as exc:
+            return _settings_page(_as_typed(form), exc.fields, None, status=400)
+        await prefs.save(db, member.id, apply_settings(await prefs.load(db, member.id), data))
         return Redirect("/settings/notifications?msg=saved", status_code=303)
+
+
+def _as_typed(form: dict[str, str]) -> prefs.Prefs:
+    """A refused form shown again: its switches as typed, the refused values at their defaults."""
+    kinds = {k: (form.get(f"{k.value}.app") == "on", form.get(f"{k.value}.mail") == "on") for k in Kind}
+    lead = form.get("lead_minutes", "").strip()
+    lead_minutes = int(lead) if lead.isdigit() and len(lead) <= 5 else 0
+    return prefs.Prefs(kinds=kinds, lead_minutes=lead_minutes, digest=form.get("digest") == "on", quiet=None)
 
 
 def _settings_page(p: prefs.Prefs, errors: dict[str, str], notice: str | None, status: int = 200) -> Template:

@@ -17,6 +17,7 @@ from core.deps import AppSettings, DbSession
 from core.errors import Forbidden, Invalid, NotFound
 from core.mail import send_mail
 from core.members import profile
+from core.members.inputs import ProfileInput, ProfilePatch
 from core.members.models import Member, MemberChange, OrgKind, Role, Status
 from core.sections import service as sections
 from core.settings import Settings
@@ -27,7 +28,6 @@ NOTICES = {
     "email_sent": "新しいメールアドレスに確認のメールを送りました。メール内のリンクを開くと変更が完了します。",
     "email_changed": "メールアドレスを変更しました。",
 }
-PROFILE_FIELDS = ("name", "reading", "org_kind", "organisation", "department", "prefecture", "interests")
 
 
 class SectionRef(msgspec.Struct):
@@ -53,17 +53,6 @@ class ProfileOut(msgspec.Struct):
     email_pending: str | None = None
 
 
-class ProfilePatch(msgspec.Struct, omit_defaults=True):
-    name: str | None = None
-    reading: str | None = None
-    org_kind: str | None = None
-    organisation: str | None = None
-    department: str | None = None
-    prefecture: str | None = None
-    interests: str | None = None
-    email: str | None = None
-
-
 class ChangeOut(msgspec.Struct):
     id: int
     field: str
@@ -77,12 +66,6 @@ class ChangeOut(msgspec.Struct):
 async def _me(request: Request[Any, Any, Any], db: DbSession) -> Member:
     """The logged-in member as a row of this request's session (the middleware's copy is not written)."""
     return await db.get_one(Member, active_member(request).id, populate_existing=True)
-
-
-def _values(member: Member) -> dict[str, str]:
-    values = {f: str(getattr(member, f)) for f in PROFILE_FIELDS}
-    values["org_kind"] = member.org_kind.value
-    return values
 
 
 async def _profile_out(db: DbSession, member: Member, email_pending: str | None = None) -> ProfileOut:
@@ -104,7 +87,7 @@ async def _profile_out(db: DbSession, member: Member, email_pending: str | None 
     )
 
 
-async def _save(db: DbSession, member: Member, values: dict[str, str]) -> list[MemberChange]:
+async def _save(db: DbSession, member: Member, values: ProfileInput) -> list[MemberChange]:
     """Validate everything first, then write: nothing is half-written."""
     data = profile.validate_profile(values)
     reapproval = (await site_settings.load(db)).reapproval_on_change
@@ -147,15 +130,15 @@ class ProfileEditController(Controller):
     @get("/edit")
     async def edit_form(self, request: Request[Any, Any, Any], msg: FromQuery[str] = "") -> Template:
         member = active_member(request)
-        return _form_page(member, _values(member), {}, notice=NOTICES.get(msg))
+        return _form_page(member, ProfileInput.of(member).values(), {}, notice=NOTICES.get(msg))
 
     @post("/edit")
     async def edit(self, request: Request[Any, Any, Any], db: DbSession) -> Response[Any]:
-        member, form = await _me(request, db), await read_form(request)
+        member, data = await _me(request, db), ProfileInput.from_form(await read_form(request))
         try:
-            await _save(db, member, form)
+            await _save(db, member, data)
         except Invalid as exc:
-            return _form_page(member, form, exc.fields, status=400)
+            return _form_page(member, data.values(), exc.fields, status=400)
         if member.status is Status.PENDING:
             return Redirect("/pending", status_code=303)
         return Redirect("/profile/edit?msg=saved", status_code=303)
@@ -168,7 +151,8 @@ class ProfileEditController(Controller):
         try:
             await _start_email_change(db, settings, member, form.get("email", ""))
         except Invalid as exc:
-            return _form_page(member, {**_values(member), "email": form.get("email", "")[:254]}, exc.fields, status=400)
+            values = {**ProfileInput.of(member).values(), "email": form.get("email", "")[:254]}
+            return _form_page(member, values, exc.fields, status=400)
         return Redirect("/profile/edit?msg=email_sent", status_code=303)
 
 
@@ -251,15 +235,14 @@ class ProfileApiController(Controller):
 
 
 async def _patch(db: DbSession, settings: Settings, member: Member, data: ProfilePatch) -> ProfileOut:
-    given = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not None}
-    new_email = given.pop("email", None)
-    values = {**_values(member), **given}
+    new_email = data.email
+    values = data.applied_to(ProfileInput.of(member))
     # Every field, the e-mail included, is checked before anything is written.
     profile.validate_profile(values)
     changing_email = new_email is not None and new_email.strip().lower() != member.email
     if changing_email:
         await profile.check_new_email(db, member, new_email or "")
-    if given:
+    if data.profile_changes():
         await _save(db, member, values)
     pending = await _start_email_change(db, settings, member, new_email or "") if changing_email else None
     return await _profile_out(db, member, pending)

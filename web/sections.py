@@ -15,6 +15,7 @@ from core.deps import AppSettings, DbSession
 from core.errors import Invalid, Refusal
 from core.sections import founding, notices
 from core.sections import service as sections
+from core.sections.inputs import DeputyInput, MergeInput, ProposalInput, RenameInput, SectionPageInput
 from core.sections.models import SectionKind
 from web.forms import read_form
 from web.section_content import section_content
@@ -65,13 +66,10 @@ class SectionPagesController(Controller):
     @post("/proposals")
     async def propose(self, request: Request[Any, Any, Any], db: DbSession) -> Response[Any]:
         form = await read_form(request)
+        data = ProposalInput.from_form(form)
         try:
             proposal = await founding.propose(
-                db,
-                active_member(request),
-                name=form.get("name", ""),
-                kind=form.get("type", ""),
-                purpose=form.get("purpose", ""),
+                db, active_member(request), name=data.name, kind=data.type, purpose=data.purpose
             )
         except Invalid as exc:
             return _proposal_form(form, exc.fields, status=400)
@@ -134,29 +132,23 @@ class SectionPagesController(Controller):
     @post("/{section_id:int}/edit")
     async def edit(self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId) -> Response[Any]:
         form = await read_form(request)
+        data = SectionPageInput.from_form(form)
         try:
-            await sections.update_page(
-                db,
-                active_member(request),
-                section_id,
-                description=form.get("description", ""),
-                kind=form.get("type", ""),
-            )
+            await sections.update_page(db, active_member(request), section_id, description=data.purpose, kind=data.type)
         except Invalid as exc:
             return await _edit_page(db, section_id, form, exc.fields, status=400)
         return Redirect(f"/sections/{section_id}?msg=saved", status_code=303)
 
     @post("/{section_id:int}/deputies")
     async def deputies(self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId) -> Response[Any]:
-        form = await read_form(request)
-        member_id = int(form["member_id"]) if form.get("member_id", "").isdigit() else 0
-        change = sections.set_deputy(db, active_member(request), section_id, member_id, form.get("deputy") == "on")
+        data = DeputyInput.from_form(await read_form(request))
+        change = sections.set_deputy(db, active_member(request), section_id, data.member_id, data.deputy)
         return await _act(request, db, section_id, "deputy", change)
 
     @post("/{section_id:int}/rename")
     async def rename(self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId) -> Response[Any]:
-        form = await read_form(request)
-        change = sections.rename(db, active_member(request), section_id, form.get("name", ""))
+        data = RenameInput.from_form(await read_form(request))
+        change = sections.rename(db, active_member(request), section_id, data.name)
         return await _act(request, db, section_id, "renamed", change)
 
     @post("/{section_id:int}/archive")
@@ -166,7 +158,7 @@ class SectionPagesController(Controller):
     @post("/{section_id:int}/merge")
     async def merge(self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId) -> Response[Any]:
         form = await read_form(request)
-        target = int(form["target_id"]) if form.get("target_id", "").isdigit() else 0
+        target = MergeInput.from_form(form).into
         try:
             merged = await sections.merge(db, active_member(request), section_id, target)
         except Refusal as exc:

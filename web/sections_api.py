@@ -16,6 +16,7 @@ from core.deps import AppSettings, DbSession
 from core.members.models import Member
 from core.sections import founding, notices
 from core.sections import service as sections
+from core.sections.inputs import MergeInput, ProposalInput, RenameInput, SectionPageInput
 from core.sections.models import Section, SectionKind, SectionMembership, SectionProposal
 
 
@@ -66,12 +67,6 @@ class SectionDetailOut(SectionOut):
     created_at: dt.datetime | None = None
 
 
-class ProposalIn(msgspec.Struct):
-    name: str = ""
-    type: str = ""
-    purpose: str = ""
-
-
 class ProposalOut(msgspec.Struct):
     id: int
     name: str
@@ -88,19 +83,6 @@ class ProposalOut(msgspec.Struct):
 class SupportOut(msgspec.Struct):
     proposal: ProposalOut
     founded: SectionOut | None
-
-
-class SectionUpdate(msgspec.Struct):
-    purpose: str = ""
-    type: str = ""
-
-
-class RenameIn(msgspec.Struct):
-    name: str = ""
-
-
-class MergeIn(msgspec.Struct):
-    into: int = 0
 
 
 def _member_out(row: SectionMembership, section: Section) -> SectionMemberOut:
@@ -159,7 +141,7 @@ class SectionsApiController(Controller):
 
     @patch("/{section_id:int}")
     async def update(
-        self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId, data: JSONBody[SectionUpdate]
+        self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId, data: JSONBody[SectionPageInput]
     ) -> SectionOut:
         section = await sections.get_section(db, section_id)
         kind = data.type or section.kind.value
@@ -194,7 +176,7 @@ class SectionsApiController(Controller):
 
     @post("/{section_id:int}/rename")
     async def rename(
-        self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId, data: JSONBody[RenameIn]
+        self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId, data: JSONBody[RenameInput]
     ) -> SectionOut:
         return await _section_out(db, await sections.rename(db, active_member(request), section_id, data.name))
 
@@ -204,7 +186,7 @@ class SectionsApiController(Controller):
 
     @post("/{section_id:int}/merge")
     async def merge(
-        self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId, data: JSONBody[MergeIn]
+        self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId, data: JSONBody[MergeInput]
     ) -> SectionOut:
         return await _section_out(db, await sections.merge(db, active_member(request), section_id, data.into))
 
@@ -213,7 +195,9 @@ class SectionsApiController(Controller):
         return [await _proposal_out(db, p.proposal) for p in await founding.open_proposals(db)]
 
     @post("/proposals", status_code=201)
-    async def propose(self, request: Request[Any, Any, Any], db: DbSession, data: JSONBody[ProposalIn]) -> ProposalOut:
+    async def propose(
+        self, request: Request[Any, Any, Any], db: DbSession, data: JSONBody[ProposalInput]
+    ) -> ProposalOut:
         proposal = await founding.propose(
             db, active_member(request), name=data.name, kind=data.type, purpose=data.purpose
         )

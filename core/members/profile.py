@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import utcnow
 from core.errors import Invalid
+from core.members.inputs import ProfileInput
 from core.members.models import EmailChange, Member, MemberChange, OrgKind, Status
-from core.members.prefectures import PREFECTURES
 from core.members.service import get_by_email, hash_token
-from core.members.validation import FieldErrors, _text, check_email
+from core.members.validation import FieldErrors, check_affiliation, check_email
 from core.text import clean_block, clean_line
 
 EMAIL_CHANGE_LIFETIME = dt.timedelta(hours=24)
@@ -44,32 +44,23 @@ class ProfileData:
     interests: str
 
 
-def validate_profile(form: dict[str, str]) -> ProfileData:
-    """Clean data, or `Invalid` with a Japanese message for every bad field."""
+def validate_profile(data: ProfileInput) -> ProfileData:
+    """The validate step of a ProfileInput: clean data, or `Invalid` with a Japanese message for every bad field."""
     errors: FieldErrors = {}
-    name = _text(form, "name", "氏名", 50, errors)
-    organisation = _text(form, "organisation", "所属団体名", 60, errors)
-    department = _text(form, "department", "部署名", 60, errors)
-    reading = to_hiragana(clean_line(form.get("reading", "")))
+    who = check_affiliation(data, errors)
+    reading = to_hiragana(clean_line(data.reading))
     if reading and (len(reading) > 60 or not _READING.match(reading)):
         errors["reading"] = "ふりがなはひらがな（またはカタカナ）60文字以内で入力してください。"
-    kind_raw = form.get("org_kind", "")
-    org_kind = OrgKind(kind_raw) if kind_raw in {k.value for k in OrgKind} else None
-    if org_kind is None:
-        errors["org_kind"] = "所属の種別（自治体または省庁）を選んでください。"
-    prefecture = form.get("prefecture", "")
-    if prefecture not in PREFECTURES:
-        errors["prefecture"] = "都道府県を一覧から選んでください。"
-    elif org_kind is OrgKind.MUNICIPALITY and prefecture == "国":
-        errors["prefecture"] = "自治体の方は所在する都道府県を選んでください。"
-    interests = clean_block(form.get("interests", ""))
+    interests = clean_block(data.interests)
     if len(interests) > INTERESTS_MAX:
         errors["interests"] = f"関心のあることは{INTERESTS_MAX}文字以内で入力してください。"
     elif re.search(r"<\s*/?\s*[a-zA-Z!]", interests):
         errors["interests"] = "関心のあることにHTMLタグは使えません。"
-    if errors or org_kind is None:
+    if errors or who.org_kind is None:
         raise Invalid("入力内容を確認してください。", fields=errors)
-    return ProfileData(name, " ".join(reading.split()), org_kind, organisation, department, prefecture, interests)
+    return ProfileData(
+        who.name, " ".join(reading.split()), who.org_kind, who.organisation, who.department, who.prefecture, interests
+    )
 
 
 async def update_profile(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from core.members.inputs import ProfileInput, SignupInput
 from core.members.models import OrgKind
 from core.members.prefectures import PREFECTURES
 from core.text import clean_line
@@ -53,8 +54,8 @@ def check_password(password: str) -> str | None:
     return None
 
 
-def _text(form: dict[str, str], key: str, label: str, limit: int, errors: FieldErrors) -> str:
-    value = clean_line(form.get(key, ""))
+def _text(value: str, key: str, label: str, limit: int, errors: FieldErrors) -> str:
+    value = clean_line(value)
     if not value:
         errors[key] = f"{label}を入力してください。"
     elif len(value) > limit:
@@ -64,30 +65,44 @@ def _text(form: dict[str, str], key: str, label: str, limit: int, errors: FieldE
     return value
 
 
-def validate_signup(form: dict[str, str]) -> tuple[SignupData | None, FieldErrors]:
-    """Return clean data, or None with a message for every bad field."""
-    errors: FieldErrors = {}
-    name = _text(form, "name", "氏名", 50, errors)
-    organisation = _text(form, "organisation", "所属団体名", 60, errors)
-    department = _text(form, "department", "部署名", 60, errors)
-    kind_raw = form.get("org_kind", "")
-    org_kind = OrgKind(kind_raw) if kind_raw in {k.value for k in OrgKind} else None
+@dataclass(frozen=True, slots=True)
+class Affiliation:
+    name: str
+    org_kind: OrgKind | None
+    organisation: str
+    department: str
+    prefecture: str
+
+
+def check_affiliation(data: SignupInput | ProfileInput, errors: FieldErrors) -> Affiliation:
+    """Name, kind of organisation, organisation, department and prefecture: the rules sign-up and profile share."""
+    name = _text(data.name, "name", "氏名", 50, errors)
+    organisation = _text(data.organisation, "organisation", "所属団体名", 60, errors)
+    department = _text(data.department, "department", "部署名", 60, errors)
+    org_kind = OrgKind(data.org_kind) if data.org_kind in {k.value for k in OrgKind} else None
     if org_kind is None:
         errors["org_kind"] = "所属の種別（自治体または省庁）を選んでください。"
-    prefecture = form.get("prefecture", "")
-    if prefecture not in PREFECTURES:
+    if data.prefecture not in PREFECTURES:
         errors["prefecture"] = "都道府県を一覧から選んでください。"
-    elif org_kind is OrgKind.MUNICIPALITY and prefecture == "国":
+    elif org_kind is OrgKind.MUNICIPALITY and data.prefecture == "国":
         errors["prefecture"] = "自治体の方は所在する都道府県を選んでください。"
-    email, email_error = check_email(form.get("email", ""))
+    return Affiliation(name, org_kind, organisation, department, data.prefecture)
+
+
+def validate_signup(data: SignupInput) -> tuple[SignupData | None, FieldErrors]:
+    """The validate step of a SignupInput: clean data, or None with a message for every bad field."""
+    errors: FieldErrors = {}
+    who = check_affiliation(data, errors)
+    email, email_error = check_email(data.email)
     if email_error:
         errors["email"] = email_error
-    password = form.get("password", "")
-    password_error = check_password(password)
+    password_error = check_password(data.password)
     if password_error:
         errors["password"] = password_error
-    elif form.get("password_confirm", password) != password:
+    elif data.password_confirm is not None and data.password_confirm != data.password:
         errors["password_confirm"] = "確認用パスワードが一致しません。"
-    if errors or org_kind is None:
+    if errors or who.org_kind is None:
         return None, errors
-    return SignupData(name, org_kind, organisation, department, prefecture, email, password), errors
+    return SignupData(
+        who.name, who.org_kind, who.organisation, who.department, who.prefecture, email, data.password
+    ), errors

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -17,7 +16,6 @@ JST = ZoneInfo("Asia/Tokyo")
 DEFAULT_LEAD = 10
 DEFAULT_QUIET = ("22:00", "07:00")
 MAX_LEAD = 24 * 60
-_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
 @dataclass
@@ -47,12 +45,6 @@ async def load(db: AsyncSession, member_id: int) -> Prefs:
         return Prefs(kinds=kinds)
     quiet = (row.quiet_start, row.quiet_end) if row.quiet_start and row.quiet_end else None
     return Prefs(kinds=kinds, lead_minutes=row.lead_minutes, digest=row.digest, quiet=quiet)
-
-
-def check_hhmm(value: object, name: str) -> str:
-    if not isinstance(value, str) or not _HHMM.match(value):
-        raise Invalid("時刻は 22:00 のように HH:MM で入力してください。", fields={name: "HH:MM で入力してください。"})
-    return value
 
 
 def check_lead(value: object) -> int:

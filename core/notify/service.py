@@ -138,6 +138,21 @@ async def withdraw(db: AsyncSession, event_keys: Sequence[str]) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+async def unsent_event_keys(db: AsyncSession, kind: Kind, now: dt.datetime) -> set[str]:
+    """Event keys of `kind` from the last two days with mail not yet sent: the reminders a caller may withdraw."""
+    rows = await db.execute(
+        select(Notification.event_key)
+        .join(Delivery, Delivery.notification_id == Notification.id)
+        .where(
+            Notification.kind == kind,
+            Notification.created_at >= now - dt.timedelta(days=2),
+            Delivery.state.in_([DeliveryState.PENDING, DeliveryState.DIGEST]),
+        )
+        .distinct()
+    )
+    return set(rows.scalars())
+
+
 async def _deliveries(db: AsyncSession, kind: Kind, event_key: str, mail_on: Any, now: dt.datetime) -> None:
     source = (
         select(

@@ -12,7 +12,6 @@ accepted, so it is sent exactly once; see README "Notifications" for the remaini
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import os
@@ -24,6 +23,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database, utcnow
+from core.loops import repeat, stop_running
 from core.mail import deliver
 from core.members.models import Member, Status
 from core.notify import inbox, mail, prefs
@@ -236,15 +236,7 @@ class MailWorker:
 
     async def run(self) -> None:
         log.info("mail worker %s started", self.holder)
-        while not self._stop.is_set():
-            try:
-                await self.step()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the database may be restarting; try again next round
-                log.exception("mail worker step failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.interval)
+        await repeat(self.step, self._stop, self.interval, log, "mail worker step")
         log.info("mail worker %s stopped", self.holder)
 
     def stop(self) -> None:
@@ -260,11 +252,4 @@ async def start(db: Database, settings: Settings, interval: float = 1.0) -> tupl
 
 
 async def stop(running: tuple[MailWorker, asyncio.Task[None]] | None) -> None:
-    if running is None:
-        return
-    worker, task = running
-    worker.stop()
-    try:
-        await asyncio.wait_for(task, 10)
-    except (TimeoutError, asyncio.CancelledError):
-        task.cancel()
+    await stop_running(running, 10)

@@ -26,10 +26,6 @@ _NUMERAL = re.compile(
 )
 
 
-def is_katakana(ch: str) -> bool:
-    return "\u30a1" <= ch <= "\u30fa" or ch == "ー"
-
-
 def kanji_number(text: str) -> int | None:
     """一 -> 1, 十一 -> 11, 二十 -> 20, 百二十三 -> 123, 二〇二六 -> 2026; None when it is not a number."""
     if all(c in _DIGITS for c in text):

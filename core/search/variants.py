@@ -60,10 +60,6 @@ def table() -> dict[str, str]:
     return out
 
 
-def fold(ch: str) -> str:
-    return table().get(ch, ch)
-
-
 @functools.cache
 def translation() -> dict[int, str]:
     """The table as a str.translate mapping."""

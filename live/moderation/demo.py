@@ -82,8 +82,8 @@ async def load(db: AsyncSession, members: dict[str, Member], sections: dict[str,
 async def _moderation(db: AsyncSession, members: dict[str, Member], broadcast: Broadcast, reported: int) -> None:
     host, moderator = members["host@example.jp"], members["moderator@example.jp"]
     await moderation.add_blocked_word(db, moderator, HELD_WORD, "hold", None)
-    await moderation.hold(
-        db, broadcast, members["mhlw@example.jp"], "絶対に儲かる副業の話があります。DMください", HELD_WORD
+    await moderation.hold_in(
+        db, broadcast.id, members["mhlw@example.jp"].id, "絶対に儲かる副業の話があります。DMください", HELD_WORD
     )
     await moderation.report(db, members["naha@example.jp"], broadcast, reported, "個人名が書かれています")
     await moderation.timeout(

@@ -197,24 +197,6 @@ async def slow_mode_seconds(db: AsyncSession, broadcast_id: int) -> int:
     return room.slow_mode_seconds if room else 0
 
 
-async def screen(db: AsyncSession, broadcast: Broadcast, text: str) -> tuple[WordAction, str] | None:
-    """The strictest blocked-word rule the text matches (refuse beats hold), site-wide or this program's."""
-    return await screen_in(db, broadcast.program_id, text)
-
-
-async def screen_in(db: AsyncSession, program_id: int | None, text: str) -> tuple[WordAction, str] | None:
-    """`screen` by program id (the comment path has no Broadcast loaded)."""
-    rules = await db.execute(
-        select(BlockedWord).where(or_(BlockedWord.program_id.is_(None), BlockedWord.program_id == program_id))
-    )
-    haystack = normalize_word(text)
-    hits = [r for r in rules.scalars() if r.normalized and r.normalized in haystack]
-    if not hits:
-        return None
-    hits.sort(key=lambda r: r.action is not WordAction.REFUSE)
-    return hits[0].action, hits[0].word
-
-
 # --- actions ----------------------------------------------------------------------------
 
 
@@ -401,10 +383,6 @@ async def blocked_words(db: AsyncSession, program_id: int | None) -> list[Blocke
         .order_by(BlockedWord.program_id.is_(None).desc(), BlockedWord.word)
     )
     return list(rows.scalars())
-
-
-async def hold(db: AsyncSession, broadcast: Broadcast, member: Member, text: str, word: str) -> HeldComment:
-    return await hold_in(db, broadcast.id, member.id, text, word)
 
 
 async def hold_in(

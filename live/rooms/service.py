@@ -76,16 +76,6 @@ def encode_item(comment: RoomComment, name: str, organisation: str) -> bytes:
     )
 
 
-def clean_comment(text: str, max_length: int) -> str:
-    """NFC, control characters stripped, one line; refuse empty and too long."""
-    cleaned = clean_line(text)
-    if not cleaned:
-        raise RoomError("empty_comment", "コメントを入力してください。")
-    if len(cleaned) > max_length:
-        raise RoomError("too_long", f"コメントは{max_length}文字以内で入力してください（現在{len(cleaned)}文字）。")
-    return cleaned
-
-
 def _insert(
     db: AsyncSession, table: type[CommentRoom] | type[RoomReaction] | type[RoomVisit]
 ) -> sqlite.Insert | postgresql.Insert:

@@ -13,9 +13,9 @@ import math
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.notify.models import Delivery, DeliveryState, Kind, Notification, Target
+from core.notify.models import Kind, Target
 from core.notify.prefs import MAX_LEAD
-from core.notify.service import followers, notify, with_lead_time, withdraw
+from core.notify.service import followers, notify, unsent_event_keys, with_lead_time, withdraw
 from core.timefmt import format_jst
 from live.models import Broadcast, BroadcastState
 
@@ -61,20 +61,7 @@ async def program_reminders(db: AsyncSession, now: dt.datetime) -> int:
 
 async def _stale(db: AsyncSession, now: dt.datetime) -> list[str]:
     """Keys of reminders with unsent mail whose broadcast was cancelled, moved or removed."""
-    keys = set(
-        (
-            await db.execute(
-                select(Notification.event_key)
-                .join(Delivery, Delivery.notification_id == Notification.id)
-                .where(
-                    Notification.kind == Kind.PROGRAM_REMINDER,
-                    Notification.created_at >= now - dt.timedelta(days=2),
-                    Delivery.state.in_([DeliveryState.PENDING, DeliveryState.DIGEST]),
-                )
-                .distinct()
-            )
-        ).scalars()
-    )
+    keys = await unsent_event_keys(db, Kind.PROGRAM_REMINDER, now)
     if not keys:
         return []
     ids = {int(k.split(":")[1]) for k in keys}

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database, utcnow
 from core.events import EventBus
+from core.loops import repeat, stop_running
 from live.models import Broadcast, BroadcastState, SchedulerLease
 from live.schedule.reminders import program_reminders
 from live.schedule.service import materialise
@@ -230,15 +231,7 @@ class Scheduler:
     async def run(self) -> None:
         log.info("scheduler %s started (tick %.1fs)", self.lease.holder, self.interval)
         try:
-            while not self._stop.is_set():
-                try:
-                    await self.step()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:  # the database may be restarting; try again next tick
-                    log.exception("scheduler tick failed")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), self.interval)
+            await repeat(self.step, self._stop, self.interval, log, "scheduler tick")
         finally:
             await self.lease.release()
             log.info("scheduler %s stopped", self.lease.holder)
@@ -280,11 +273,4 @@ async def start_embedded(
 
 
 async def stop_embedded(running: tuple[Scheduler, asyncio.Task[None]] | None) -> None:
-    if running is None:
-        return
-    scheduler, task = running
-    scheduler.stop()
-    try:
-        await asyncio.wait_for(task, 5)
-    except (TimeoutError, asyncio.CancelledError):
-        task.cancel()
+    await stop_running(running, 5)

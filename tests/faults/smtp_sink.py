@@ -41,7 +41,15 @@ class SmtpSink:
         server = self._loop.run_until_complete(asyncio.start_server(self._session, "127.0.0.1", 0))
         self.port = server.sockets[0].getsockname()[1]
         self._ready.set()
-        self._loop.run_forever()
+        try:
+            self._loop.run_forever()
+        finally:  # close the listening socket and the sessions' sockets, not leave them to the GC
+            server.close()
+            sessions = asyncio.all_tasks(self._loop)
+            for task in sessions:
+                task.cancel()
+            self._loop.run_until_complete(asyncio.gather(*sessions, return_exceptions=True))
+            self._loop.close()
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         async def reply(line: str) -> None:

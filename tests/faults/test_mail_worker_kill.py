@@ -72,12 +72,13 @@ async def _states(url: str) -> dict[str, int]:
 
 
 def _worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "web.cli", "scheduler", "--tick", "0.2", "--lease-ttl", "2"],
-        env={**os.environ, **env, "LOG_LEVEL": "INFO"},
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
+    with log.open("ab") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "web.cli", "scheduler", "--tick", "0.2", "--lease-ttl", "2"],
+            env={**os.environ, **env, "LOG_LEVEL": "INFO"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def _wait(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]

@@ -41,12 +41,13 @@ S = BroadcastState
 class SchedulerProcess:
     def __init__(self, env: dict[str, str], log: Path) -> None:
         self.log = log
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "web.cli", "scheduler", "--tick", "0.2", "--lease-ttl", "2"],
-            env={**os.environ, **env, "LOG_LEVEL": "INFO"},
-            stdout=log.open("ab"),
-            stderr=subprocess.STDOUT,
-        )
+        with log.open("ab") as out:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "web.cli", "scheduler", "--tick", "0.2", "--lease-ttl", "2"],
+                env={**os.environ, **env, "LOG_LEVEL": "INFO"},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
 
     async def until_logged(self, text: str, within: float = 20) -> None:
         async with asyncio.timeout(within):

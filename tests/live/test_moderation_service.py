@@ -8,9 +8,11 @@ import pytest
 
 from core.errors import Forbidden
 from core.members.models import Member
+from live.errors import RoomError
 from live.models import BroadcastState
+from live.moderation import gate
 from live.moderation import service as mod
-from live.moderation.models import ProgramModerator, WordAction
+from live.moderation.models import ProgramModerator
 from live.moderation.service import ModerationError
 from tests.factories import make_broadcast, member_id
 
@@ -131,14 +133,18 @@ async def test_blocked_words_refuse_beats_hold_and_width_is_folded(db, show):
     with pytest.raises(ModerationError) as info:
         await mod.add_blocked_word(db, host, "fx投資", "refuse", show.program_id, show)
     assert info.value.code == "duplicate_word"
-    assert await mod.screen(db, show, "おすすめのfx投資") == (WordAction.HOLD, "ＦＸ投資")
-    assert await mod.screen(db, show, "fx投資のスパム") == (WordAction.REFUSE, "スパム")
-    assert await mod.screen(db, show, "予防接種の予約") is None
+    # The comment path's check (live.moderation.gate, as the room socket calls it): refuse beats hold.
+    found = await gate.rules(db, show.program_id)
+    assert gate.screen(found, "おすすめのfx投資", 200) == gate.Hold(word="ＦＸ投資", text="おすすめのfx投資")
+    with pytest.raises(RoomError) as refused:
+        gate.screen(found, "fx投資のスパム", 200)
+    assert refused.value.code == "blocked_word"
+    assert gate.screen(found, "予防接種の予約", 200) is None
 
 
 async def test_held_comment_is_decided_once_and_logged(db, show):
     host, site_mod, member = [await _m(db, e) for e in ("host@example.jp", "moderator@example.jp", "member@example.jp")]
-    held = await mod.hold(db, show, member, "FX投資で儲かる", "FX投資")
+    held = await mod.hold_in(db, show.id, member.id, "FX投資で儲かる", "FX投資")
     assert [h.id for h in await mod.held_comments(db, show.id)] == [held.id]
     decided = await mod.decide_held(db, host, show, held.id, approve=True)
     assert decided.status.value == "approved"

@@ -7,20 +7,18 @@ a colleague's browser, another office, or an office's other members.
 from __future__ import annotations
 
 import asyncio
-import random
 from typing import Any
 
 import httpx
 import pytest
 
 from core.db import Database
-from core.members import service as members
-from core.members.models import Member, OrgKind, Role, Status
 from tests.conftest import _truncate_postgres
+from tests.factories import SERVER_PASSWORD, approved_member_at
 from tests.servers import ServerProcess, prepare_database
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(900)]
-PASSWORD = "correct-horse-battery-9"
+PASSWORD = SERVER_PASSWORD
 
 
 @pytest.fixture(scope="module")
@@ -35,28 +33,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, postgres_url: str) -> Any:
 
 
 async def new_member(url: str) -> str:
-    db = Database(url)
-    try:
-        async with db.session() as s:
-            n = random.randint(10**8, 2**31 - 2)
-            s.add(
-                Member(
-                    id=n,
-                    email=f"l{n}@example.jp",
-                    name="試行 確認",
-                    org_kind=OrgKind.MUNICIPALITY,
-                    organisation="豊中市",
-                    department="総務課",
-                    prefecture="大阪府",
-                    password_hash=await members.hash_password(PASSWORD),
-                    role=Role.MEMBER,
-                    status=Status.APPROVED,
-                )
-            )
-            await s.commit()
-            return f"l{n}@example.jp"
-    finally:
-        await db.dispose()
+    return (await approved_member_at(url, "試行 確認"))[1]
 
 
 class Browser:

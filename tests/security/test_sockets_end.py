@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import random
 import socket
 import time
 from typing import Any
@@ -24,16 +23,16 @@ from sqlalchemy import select
 
 from core.db import Database
 from core.members import service as members
-from core.members.models import Member, OrgKind, Role, Status
 from core.sockets import MAX_SOCKETS_PER_MEMBER
 from faq.models import StudySession
 from tests.conftest import REDIS_TEST_URL, redis_available, require
+from tests.factories import SERVER_PASSWORD, approved_member_at
 from tests.live.rooms_support import make_broadcast
 from tests.servers import ServerProcess, prepare_database
 
 # Starting two servers takes 20-60 s on a loaded 2-core machine: more than the default 120 s timeout allows.
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(900)]
-PASSWORD = "correct-horse-battery-9"
+PASSWORD = SERVER_PASSWORD
 CLOSE_WITHIN = 5.0
 
 
@@ -73,29 +72,7 @@ async def _fixtures(url: str) -> tuple[int, int]:
 
 
 async def new_member(url: str) -> tuple[int, str]:
-    """An approved member with a random id: Redis channels are shared by every test on this machine."""
-    db = Database(url)
-    try:
-        async with db.session() as s:
-            member_id = random.randint(10**8, 2**31 - 2)
-            s.add(
-                Member(
-                    id=member_id,
-                    email=f"m{member_id}@example.jp",
-                    name="終了 確認",
-                    org_kind=OrgKind.MUNICIPALITY,
-                    organisation="豊中市",
-                    department="総務課",
-                    prefecture="大阪府",
-                    password_hash=await members.hash_password(PASSWORD),
-                    role=Role.MEMBER,
-                    status=Status.APPROVED,
-                )
-            )
-            await s.commit()
-            return member_id, f"m{member_id}@example.jp"
-    finally:
-        await db.dispose()
+    return await approved_member_at(url, "終了 確認")
 
 
 async def api_token(url: str, email: str) -> str:

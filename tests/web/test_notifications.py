@@ -149,6 +149,9 @@ async def test_settings_page_and_notifications_page(client, demo, db):
     assert s["faq_published"] == {"app": True, "mail": True} and s["question_answered"] == {"app": True, "mail": False}
     bad = await post_form(client, "/settings/notifications", {**form, "lead_minutes": "99999"})
     assert bad.status_code == 400 and "0〜1440" in bad.text
+    late = await post_form(client, "/settings/notifications", {**form, "quiet_end": "24:00"})
+    assert late.status_code == 400 and '<p class="error">HH:MM で入力してください。</p>' in late.text
+    assert (await client.get("/api/notifications/settings")).json() == s  # refused forms changed nothing
     page = await client.get("/notifications")
     assert page.status_code == 200 and "通知はまだありません" in page.text
 

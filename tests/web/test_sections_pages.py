@@ -133,7 +133,7 @@ async def test_api_contract_is_in_the_openapi_document(client):
         assert method in paths[path], (path, method)
     section = schema["components"]["schemas"]["SectionOut"]["properties"]
     assert {"id", "name", "type", "chief", "member_count"} <= set(section)
-    proposal_in = schema["components"]["schemas"]["ProposalIn"]["properties"]
+    proposal_in = schema["components"]["schemas"]["ProposalInput"]["properties"]  # core/sections/inputs.py
     assert set(proposal_in) == {"name", "type", "purpose"}
     directory_member = schema["components"]["schemas"]["DirectoryMember"]["properties"]
     assert "email" not in directory_member
