@@ -131,6 +131,7 @@ class _Params:
 
     def __init__(self, dialect: str) -> None:
         self.values: list[Any] = []
+        self.dialect = dialect
         self.pg = dialect == "postgresql"
 
     def __call__(self, value: Any) -> str:
@@ -173,16 +174,35 @@ def _statement(
             "(SELECT count(*) FROM search_documents) AS n_docs",
             "(SELECT avg(length) FROM search_documents) AS avg_length",
         ]
-    probes = _driving(plan)
     fence = _FENCE.get(dialect, "")
-    where: list[str] = [f"p0.term = {p(probes[0])}" if len(probes) == 1 else _in("p0.term", probes, p)]
+    # One branch per driving key, each read newest first and stopped at the cap on its own: an
+    # IN list over several keys cannot be read in doc_id order from the (term, doc_id) key, so
+    # it would check every posting of every driving key before sorting.
+    branches = [_branch(plan, probe, filters, fence, p) for probe in _driving(plan)]
+    limit = f" ORDER BY doc_id DESC LIMIT {CANDIDATE_CAP + 1}"
+    if len(branches) == 1:
+        ids = branches[0] + limit
+    else:
+        parts = [f"SELECT doc_id FROM ({b}{limit}) AS b{i}" for i, b in enumerate(branches)]  # noqa: S608
+        ids = " UNION ".join(parts) + limit
+    cols = ", ".join(f"d.{c} AS c_{c}" for c in columns)
+    candidates = f"SELECT {cols} FROM ({ids}) AS m JOIN search_documents d ON d.id = m.doc_id"  # noqa: S608
+    sql = f"SELECT s.*, c.* FROM (SELECT {', '.join(counts)}) AS s LEFT JOIN ({candidates}) AS c ON 1 = 1"  # noqa: S608
+    return sql, p.values
+
+
+def _branch(plan: Plan, probe: str, filters: Filters, fence: str, p: _Params) -> str:
+    """The documents holding every slot, read along one driving key's postings (values bound in text order)."""
+    where: list[str] = [f"p0.term = {p(probe)}"]
     for slot in plan.slots:
-        options = [
-            "(" + " AND ".join(_HAS.format(term=p(k), fence=fence) for k in dict.fromkeys(alt)) + ")"
-            for alt in slot.alternatives
-        ]
-        where.append(options[0] if len(options) == 1 else "(" + " OR ".join(options) + ")")
-    postings = " AND ".join(where)
+        # The driving key itself needs no probe (p0 is its posting); an alternative left with
+        # nothing to check always holds, and so does its slot.
+        needed = [[k for k in dict.fromkeys(alt) if k != probe] for alt in slot.alternatives]
+        if not all(needed):
+            continue
+        options = ["(" + " AND ".join(_HAS.format(term=p(k), fence=fence) for k in keys) + ")" for keys in needed]
+        if options:
+            where.append(options[0] if len(options) == 1 else "(" + " OR ".join(options) + ")")
     # Filters after the postings in the WHERE: values are bound in text order.
     documents: list[str] = []
     if filters.section_id is not None:
@@ -193,22 +213,11 @@ def _statement(
         groups = list(filters.group_ids)
         documents.append(_in("f.group_id", groups, p) if groups else "1 = 0")
     if filters.date_from is not None:
-        documents.append(f"f.date >= {p(_db_time(filters.date_from, dialect))}")
+        documents.append(f"f.date >= {p(_db_time(filters.date_from, p.dialect))}")
     if filters.date_to is not None:
-        documents.append(f"f.date < {p(_db_time(filters.date_to, dialect))}")
+        documents.append(f"f.date < {p(_db_time(filters.date_to, p.dialect))}")
     joined = " JOIN search_documents f ON f.id = p0.doc_id" if documents else ""
-    postings = " AND ".join([postings, *documents])
-    # The capped ids first (one driving key: read newest first straight from the (term, doc_id)
-    # key, stopping at the cap; several: each id once), then their rows by primary key.
-    distinct = "DISTINCT " if len(probes) > 1 else ""
-    ids = (
-        f"SELECT {distinct}p0.doc_id AS doc_id FROM search_postings p0{joined} WHERE {postings}"  # noqa: S608 - built from integers and fragments above; values are bound
-        f" ORDER BY p0.doc_id DESC LIMIT {CANDIDATE_CAP + 1}"
-    )
-    cols = ", ".join(f"d.{c} AS c_{c}" for c in columns)
-    candidates = f"SELECT {cols} FROM ({ids}) AS m JOIN search_documents d ON d.id = m.doc_id"  # noqa: S608
-    sql = f"SELECT s.*, c.* FROM (SELECT {', '.join(counts)}) AS s LEFT JOIN ({candidates}) AS c ON 1 = 1"  # noqa: S608
-    return sql, p.values
+    return f"SELECT p0.doc_id AS doc_id FROM search_postings p0{joined} WHERE " + " AND ".join([*where, *documents])  # noqa: S608 - built from integers and fragments above; values are bound
 
 
 def _in(column: str, values: Sequence[Any], p: _Params) -> str:
@@ -252,13 +261,19 @@ async def rank(db: AsyncSession, plan: Plan, filters: Filters, *, full: bool = T
     cached = _stats.get(stats_key)
     fresh = cached is not None and time.monotonic() - cached[0] < STATS_TTL_S
     columns = _FULL if full else _SLIM
+    unseen = [t for t in terms if t not in _df_hint]
+    if unseen:
+        # The driving key decides the cost (a common key checks thousands of candidates, a rare one
+        # a handful): count keys this process has not seen first, one cheap round trip.
+        # Only these fresh counts may rule a slot out (other hints can be stale).
+        absent = {k for k, c in (await _count(db, unseen, dialect)).items() if c == 0}
+        if any(all(absent.intersection(alt) for alt in slot.alternatives) for slot in plan.slots):
+            return [], False  # a slot no document holds: nothing can match
     sql, values = _statement(plan, terms, filters, columns, dialect, stats=not fresh)
     rows = await _fetch(db, sql, values)
     head = rows[0]
     df = {t: int(head[i]) for i, t in enumerate(terms)}
-    if len(_df_hint) > DF_HINT_MAX:
-        _df_hint.clear()
-    _df_hint.update(df)
+    _remember(df)
     offset = len(terms)
     if fresh:
         assert cached is not None
@@ -281,6 +296,22 @@ async def rank(db: AsyncSession, plan: Plan, filters: Filters, *, full: bool = T
         out.append(Ranked(doc, tier, score, matched))
     out.sort(key=Ranked.sort_key)
     return out, capped
+
+
+async def _count(db: AsyncSession, keys: list[str], dialect: str) -> dict[str, int]:
+    """The capped posting counts of these keys, also recorded as driving hints."""
+    p = _Params(dialect)
+    sql = "SELECT " + ", ".join(_COUNT.format(term=p(t), cap=DF_CAP, i=i) for i, t in enumerate(keys))
+    head = (await _fetch(db, sql, p.values))[0]
+    counts = {k: int(head[i]) for i, k in enumerate(keys)}
+    _remember(counts)
+    return counts
+
+
+def _remember(df: dict[str, int]) -> None:
+    if len(_df_hint) > DF_HINT_MAX:
+        _df_hint.clear()
+    _df_hint.update(df)
 
 
 def _found(row: Sequence[Any], offset: int, columns: Sequence[str]) -> Found:
