@@ -2,7 +2,9 @@
 
 The statement returns, on every row, each query key's posting count (capped at DF_CAP, for BM25)
 and the candidates: documents holding every key of one alternative of every slot, read newest
-first along one driving key's postings (the rarest by this process's last counts), at most
+first along the driving keys' postings (in the rarest slot, each alternative's rarest key by this
+process's last counts; keys it has not counted yet are counted by one cheap statement first, since
+a common driving key checks thousands of candidates), one branch per driving key stopped at
 `CANDIDATE_CAP`, with every column the result page needs. Python then checks that each slot's
 alternative really occurs as a run of keys, and ranks: the whole query as a phrase in the title,
 then as a phrase in the body, then BM25 (title keys count 3x), then the newer date.
