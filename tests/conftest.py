@@ -135,6 +135,11 @@ async def _truncate_postgres(url: str) -> None:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Every test that uses the database runs on SQLite and on PostgreSQL."""
+    from core.search import glossary, query
+
+    # The search engine caches per process what a server's one database holds; tests swap databases.
+    glossary.forget()
+    query.forget()
     if request.param == "sqlite":
         path = tmp_path / "chonai.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)

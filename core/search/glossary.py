@@ -18,8 +18,10 @@ MAX_WORDS = 12
 
 Group = tuple[tuple[str, ...], ...]  # each member word as its key sequence
 
-_cache: dict[tuple[int, object], list[Group]] = {}
-_checked: list[float] = [0.0]  # when this process last compared the glossary's stamp
+# Per database URL (a process serves one database; the test suite swaps databases under one process):
+# the glossary's stamp (row count, last change) and its groups, and when the stamp was last compared.
+_cache: dict[str, tuple[tuple[int, object], list[Group]]] = {}
+_checked: dict[str, float] = {}
 RECHECK_S = 1.0  # another process's glossary change is seen within this many seconds
 
 
@@ -29,12 +31,14 @@ def split_words(text: str) -> list[str]:
 
 async def groups(db: AsyncSession) -> list[Group]:
     """Every glossary group as key sequences; re-read only when the glossary changed."""
-    if _cache and time.monotonic() - _checked[0] < RECHECK_S:
-        return next(iter(_cache.values()))
-    _checked[0] = time.monotonic()
+    where = str(db.get_bind().engine.url)
+    cached = _cache.get(where)
+    if cached is not None and time.monotonic() - _checked.get(where, 0.0) < RECHECK_S:
+        return cached[1]
+    _checked[where] = time.monotonic()
     stamp = (await db.execute(select(func.count(), func.max(GlossaryEntry.updated_at)))).one()
     token = (int(stamp[0]), stamp[1])
-    if token not in _cache:
+    if cached is None or cached[0] != token:
         rows = (await db.execute(select(GlossaryEntry.words))).scalars()
         built: list[Group] = []
         for text in rows:
@@ -42,9 +46,16 @@ async def groups(db: AsyncSession) -> list[Group]:
             members = tuple(m for m in members if m)
             if len(members) > 1:
                 built.append(members)
-        _cache.clear()
-        _cache[token] = built
-    return _cache[token]
+        if len(_cache) > 16:
+            _cache.clear()
+        cached = _cache[where] = (token, built)
+    return cached[1]
+
+
+def forget() -> None:
+    """Drop this process's glossary cache (after a change here, or when a database is replaced)."""
+    _cache.clear()
+    _checked.clear()
 
 
 async def entries(db: AsyncSession) -> list[GlossaryEntry]:
@@ -78,7 +89,7 @@ async def save(
         entry = found
         entry.words, entry.note, entry.updated_by_id = text, note, member_id
     await db.commit()
-    _cache.clear()  # this process sees its own change at once
+    forget()  # this process sees its own change at once
     return entry
 
 
@@ -88,7 +99,7 @@ async def delete(db: AsyncSession, entry_id: int) -> None:
         raise NotFound("用語集の項目が見つかりません。")
     await db.delete(entry)
     await db.commit()
-    _cache.clear()
+    forget()
 
 
 async def seed(db: AsyncSession) -> int:
@@ -99,5 +110,5 @@ async def seed(db: AsyncSession) -> int:
         return 0
     db.add_all(GlossaryEntry(words=w, note=n) for w, n in GLOSSARY)
     await db.commit()
-    _cache.clear()
+    forget()
     return len(GLOSSARY)

@@ -310,6 +310,12 @@ async def _count(db: AsyncSession, keys: list[str], dialect: str) -> dict[str, i
     return counts
 
 
+def forget() -> None:
+    """Drop this process's corpus statistics and posting-count hints (a database was replaced)."""
+    _stats.clear()
+    _df_hint.clear()
+
+
 def _remember(df: dict[str, int]) -> None:
     if len(_df_hint) > DF_HINT_MAX:
         _df_hint.clear()
