@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from typing import Any
 
 import h11
@@ -26,6 +27,8 @@ class _HeaderDeadline:
 
     transport: asyncio.Transport
     _deadline: asyncio.TimerHandle | None = None
+    # Whether the request line/headers are still incomplete: each protocol class below defines it.
+    _awaiting_headers: Callable[[], bool]
 
     def _arm(self) -> None:
         self._disarm()
@@ -40,10 +43,6 @@ class _HeaderDeadline:
         self._deadline = None
         if self._awaiting_headers() and not self.transport.is_closing():
             self.transport.close()
-
-    def _awaiting_headers(self) -> bool:
-        """Whether the request line/headers are still incomplete; each protocol subclass below answers it."""
-        raise NotImplementedError  # abstract: TimedH11Protocol and TimedHttpToolsProtocol override it
 
 
 class TimedH11Protocol(_HeaderDeadline, H11Protocol):
