@@ -69,10 +69,9 @@ class RoomFanout(RoomModeration):
         gap, self.accepted_at = min(now - self.accepted_at, 10 * window), now
         # Slow to follow one long gap (a lagging loop in a busy room), quick after a few.
         self.average_gap += (gap - self.average_gap) * 0.1
-        average = self.average_gap
-        idle = gap >= window and average >= window and len(self.viewers) <= IMMEDIATE_WRITES_PER_S * average
-        if self._flush_handle is None:
-            if idle:
+        if self._flush_handle is None:  # else the pending flush takes this comment too
+            average = self.average_gap
+            if gap >= window and average >= window and len(self.viewers) <= IMMEDIATE_WRITES_PER_S * average:
                 # No waiting. The next turn still gathers what this turn accepts
                 # (a drained gap, several bus messages read at once) into one frame.
                 self._flush_handle = loop.call_soon(self.flush)

@@ -326,10 +326,8 @@ class Connection:
             return
         if not posted.duplicate:
             metrics.COMMENTS_ACCEPTED.inc()
-            try:
-                await publish_comment(self.hub.bus, room.id, posted)
-            except Exception:  # durable already: every process's sweep reads it from the database
-                log.warning("publishing comment %s of room %s failed", posted.position, room.id, exc_info=True)
+            # Never raises (core.events.publish_committed): a lost publish is read back by every sweep.
+            await publish_comment(self.hub.bus, room.id, posted)
         self.sink.write(OutFrame(encode(Ack(ref=message.ref, position=posted.position))))
 
     async def held(self, room: Room, message: PostComment) -> bool:
