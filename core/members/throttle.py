@@ -31,6 +31,9 @@ from core.db import utcnow
 from core.members.models import LoginThrottle
 
 WINDOW = dt.timedelta(hours=1)
+# "May try now" for any clock reading: parallel attempts read the clock before they reach the
+# database, so a key opened at one attempt's `now` would refuse another that read it earlier.
+OPEN = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 DEVICE_COOKIE = "chonai_device"
 DEVICE_LIFETIME = dt.timedelta(days=365)
 
@@ -102,7 +105,7 @@ async def succeeded(db: AsyncSession, keys: list[tuple[str, Rule]]) -> None:
     """The password was right: the charge is refunded and the browser's own key starts afresh."""
     for index, (key, _) in enumerate(keys):
         if index == 0:  # the device key, or the address+IP pair
-            await db.execute(update(LoginThrottle).where(LoginThrottle.key == key).values(failures=0, next_at=utcnow()))
+            await db.execute(update(LoginThrottle).where(LoginThrottle.key == key).values(failures=0, next_at=OPEN))
         else:
             await _refund(db, key)
     await db.commit()
@@ -111,7 +114,7 @@ async def succeeded(db: AsyncSession, keys: list[tuple[str, Rule]]) -> None:
 async def _charge_one(db: AsyncSession, key: str, rule: Rule, now: dt.datetime) -> float | None:
     insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
     await db.execute(
-        insert(LoginThrottle).values(key=key, failures=0, next_at=now, last_at=now).on_conflict_do_nothing()
+        insert(LoginThrottle).values(key=key, failures=0, next_at=OPEN, last_at=now).on_conflict_do_nothing()
     )
     # Failures are forgotten after an hour without any.
     await db.execute(
