@@ -27,8 +27,9 @@ POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@
 REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 # Redis pub/sub is global across database numbers: each xdist worker (and the servers it starts,
-# which inherit this environment) gets its own channel and key namespace.
-os.environ["REDIS_PREFIX"] = f"chonai-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}:"
+# which inherit this environment) gets its own channel and key namespace; the pid keeps two
+# suites run side by side (two checkouts) apart as well.
+os.environ["REDIS_PREFIX"] = f"chonai-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-{os.getpid()}:"
 # Argon2 at its cheapest (core/members/service.py): the suite hashes and verifies passwords thousands of times.
 os.environ["CHONAI_FAST_PASSWORD_HASH"] = "1"
 
