@@ -181,25 +181,27 @@ class Viewer(asyncio.Protocol):
                 break
             opcode = b0 & 0x0F
             if opcode == 0x1:
-                payload = buf[pos + head : end]
-                n = payload.count(ITEM_MARK)
-                if n:
-                    self.count += n
-                    if self.sample and self.joined:
-                        self._sample(payload)
-                elif not self.joined and b'"type":"history"' in payload:
-                    self.joined = True
-                    self.stats.joined += 1
-                    if not self.ready.done():
-                        self.ready.set_result(None)
-                elif b'"type":"ack"' in payload:
-                    self.stats.acks += 1
-                elif b'"type":"error"' in payload:
-                    self.stats.errors.append(payload[:200].decode(errors="replace"))
+                self.text_frame(buf[pos + head : end])
             elif opcode == 0x9 and self.transport is not None:  # ping -> pong
                 self.transport.write(client_frame(buf[pos + head : end], 0xA))
             pos = end
         self.buf = buf[pos:] if pos < size else b""
+
+    def text_frame(self, payload: bytes) -> None:
+        n = payload.count(ITEM_MARK)
+        if n:
+            self.count += n
+            if self.sample and self.joined:
+                self._sample(payload)
+        elif not self.joined and b'"type":"history"' in payload:
+            self.joined = True
+            self.stats.joined += 1
+            if not self.ready.done():
+                self.ready.set_result(None)
+        elif b'"type":"ack"' in payload:
+            self.stats.acks += 1
+        elif b'"type":"error"' in payload:
+            self.stats.errors.append(payload[:200].decode(errors="replace"))
 
     def _sample(self, payload: bytes) -> None:
         now = time.perf_counter()
