@@ -29,6 +29,7 @@ from core.members.models import Member, Role, Status
 from core.migrate import upgrade
 from core.notify.models import Follow, Notification, Target
 from live.models import Broadcast, BroadcastState, Program
+from live.rooms import posting
 from live.rooms import service as rooms
 from live.rooms.protocol import Limits
 from live.schedule.transitions import transition
@@ -85,7 +86,7 @@ async def _comments(db: Database, broadcast_id: int, member: Member, n: int, tag
     async with db.session() as s:
         for i in range(n):
             t0 = time.perf_counter()
-            await rooms.post_comment(s, broadcast_id, member, f"{tag} コメント {i}", f"{tag}-{i}")
+            await posting.post_comment(s, broadcast_id, member, f"{tag} コメント {i}", f"{tag}-{i}")
             latencies.append((time.perf_counter() - t0) * 1000)
             await asyncio.sleep(0.002)  # a busy room, not a tight loop
     return latencies

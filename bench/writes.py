@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import json
 import math
@@ -65,6 +66,11 @@ class Poster(Viewer):
         else:
             super().text_frame(payload)
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self.joined:  # lost while measuring: its comments will not be answered
+            self.run.done.set()
+
 
 class Run:
     """Send times, answers and positions of one measured run."""
@@ -76,6 +82,8 @@ class Run:
         self.errors: Counter[str] = Counter()
         self.samples: list[str] = []
         self.last_answer = 0.0
+        self.sending = True
+        self.done = asyncio.Event()  # every comment answered once sending ended, or a socket lost
 
     def answer(self, message: dict[str, Any], now: float) -> None:
         sent = self.sent.pop(str(message.get("ref")), None)
@@ -83,6 +91,8 @@ class Run:
             self.errors["unexpected_" + message["type"]] += 1
             return
         self.last_answer = now
+        if not self.sent and not self.sending:
+            self.done.set()
         if message["type"] == "ack":
             self.latencies.append(now - sent)
             self.positions.append(int(message["position"]))
@@ -114,7 +124,9 @@ async def connect_all(ports: list[int], headers: list[str], room: int, stats: St
     return list(await asyncio.gather(*(one(i) for i in range(len(headers)))))
 
 
-async def drive(ports: list[int], headers: list[str], room: int, rate: float, seconds: float, pids: list[int]) -> dict:
+async def drive(
+    ports: list[int], headers: list[str], room: int, rate: float, seconds: float, pids: list[int]
+) -> dict[str, Any]:
     stats, run = Stats(), Run()
     posters = await connect_all(ports, headers, room, stats, run)
     await asyncio.sleep(1.0)  # welcome and presence traffic settles
@@ -130,9 +142,11 @@ async def drive(ports: list[int], headers: list[str], room: int, rate: float, se
         run.sent[ref] = time.perf_counter()
         posters[k % len(posters)].send_text(json.dumps({"type": "comment", "text": f"書き込み {k}", "ref": ref}))
     send_end = time.perf_counter()
-    deadline = send_end + 30
-    while run.sent and time.perf_counter() < deadline and stats.closed == 0:
-        await asyncio.sleep(0.05)
+    run.sending = False
+    if not run.sent:
+        run.done.set()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(run.done.wait(), 30)
     wall = time.perf_counter() - begin
     server_cpu = sum(cpu_seconds(p) for p in pids) - server_cpu0
     loadgen_cpu = self_cpu() - loadgen_cpu0

@@ -16,6 +16,7 @@ from core.members.models import Member
 from core.sections import Section
 from live.models import Broadcast, BroadcastState, Program
 from live.moderation import service as moderation
+from live.rooms import posting
 from live.rooms import service as rooms
 
 DEMO_LIVE_TITLE = "デモ生放送：窓口DXライブ相談"
@@ -74,7 +75,7 @@ async def load(db: AsyncSession, members: dict[str, Member], sections: dict[str,
     await rooms.room_info(db, broadcast.id)  # creates the room
     positions = []
     for email, text, question in COMMENTS:
-        posted = await rooms.post_comment(db, broadcast.id, members[email], text, None, question=question)
+        posted = await posting.post_comment(db, broadcast.id, members[email], text, None, question=question)
         positions.append(posted.position)
     await _moderation(db, members, broadcast, positions[-1])
 

@@ -15,15 +15,15 @@ from live.models import Broadcast
 from live.moderation import service as moderation
 from live.moderation.events import publish_notice, publish_visibility
 from live.moderation.models import CommentReport
-from live.rooms import service
-from live.rooms.hub import publish_comment
+from live.rooms import posting, service
+from live.rooms.writer import publish_comment
 
 
 async def approve_held(db: AsyncSession, bus: EventBus, actor: Member, broadcast: Broadcast, held_id: int) -> int:
     """Approve exactly once, then post through the normal comment path; returns the comment's position."""
     held = await moderation.decide_held(db, actor, broadcast, held_id, approve=True)
     try:
-        posted = await service.post_comment(db, broadcast.id, held.member, held.text, f"held-{held_id}", moderator=True)
+        posted = await posting.post_comment(db, broadcast.id, held.member, held.text, f"held-{held_id}", moderator=True)
     except RoomError:
         await moderation.undo_approval(db, held_id)  # back in the queue, never lost
         raise

@@ -17,15 +17,13 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import msgspec
-
 from core.db import Database
-from core.events import EventBus, publish_committed
+from core.events import EventBus
 from live.events import broadcast_channel
 from live.moderation.gate import rules
 from live.rooms import joining, metrics, service
 from live.rooms.fanout import WINDOW
-from live.rooms.protocol import BusComment, Controls, Restricted, encode, room_channel
+from live.rooms.protocol import Controls, Restricted, room_channel
 from live.rooms.room import Room
 from live.rooms.viewers import Viewer
 
@@ -69,7 +67,8 @@ class Hub:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
             self._ticker = None
-        for room in self.rooms.values():
+        for room in list(self.rooms.values()):
+            await room.writer.close()  # a comment still waiting is answered `unavailable`, not lost silently
             room.cancel_timers()
             # Synchronous: the bus itself closes next (a bus shared with another hub keeps its own).
             self.bus.remove(room_channel(room.id), room.on_bus)
@@ -180,13 +179,6 @@ class Hub:
                 del self.rooms[room.id]
                 await self._unsubscribe(room)
         metrics.ROOMS.set(len(self.rooms))
-
-
-async def publish_comment(bus: EventBus, broadcast_id: int, posted: service.Posted) -> None:
-    """Fan a stored comment out to every process (after commit; the sweep covers a lost publish)."""
-    await publish_committed(
-        bus, room_channel(broadcast_id), encode(BusComment(posted.position, posted.committed, msgspec.Raw(posted.item)))
-    )
 
 
 # --- the app's lifespan builds the hub; the room socket asks for it -------------------------

@@ -3,12 +3,11 @@
 `Room` is `RoomStream` (ordering, gap recovery) on `RoomFanout` (batching, flushing) on
 `RoomModeration` (controls, hidden comments, delay) on `RoomPresence` (counts, reactions) on
 `RoomViewers` (who is here, writing a frame to them). This module adds the broadcast's state
-and limits, the write queue, and the two bus callbacks that dispatch to those layers.
+and limits, the comment writer, and the two bus callbacks that dispatch to those layers.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import msgspec
@@ -21,6 +20,7 @@ from live.rooms.protocol import BusComment, BusReactions, Limits, ModNotice, Sta
 from live.rooms.stream import RoomStream
 from live.rooms.transport import OutFrame
 from live.rooms.viewers import RoomHost
+from live.rooms.writer import RoomWriter
 
 log = logging.getLogger("chonai.rooms")
 
@@ -35,22 +35,14 @@ def state_message(state: BroadcastState) -> State:
 
 
 class Room(RoomStream):
-    __slots__ = ("_write_lock", "limits", "state")
+    __slots__ = ("limits", "state", "writer")
 
     def __init__(self, hub: RoomHost, broadcast_id: int) -> None:
         super().__init__(hub, broadcast_id)
         self.state = BroadcastState.SCHEDULED
         self.limits = Limits(max_length=0, rate_count=0, rate_seconds=0)
-        self._write_lock = asyncio.Lock()
-
-    @property
-    def write_lock(self) -> asyncio.Lock:
-        """Writers of this process queue here instead of in the database's lock.
-
-        The database serialises a room's writers anyway (row lock / SQLite's one writer);
-        waiting in SQLite's busy handler backs off in growing sleeps and wrecks latency.
-        """
-        return self.hub.sqlite_write_lock or self._write_lock
+        # This process's comments to the room, committed in groups (`live.rooms.writer`).
+        self.writer = RoomWriter(hub, broadcast_id)
 
     def set_state(self, state: BroadcastState) -> None:
         if state == self.state:

@@ -1,28 +1,22 @@
-# size: over 400 lines and a long _post: the insert-with-position transaction reads best in one piece; splitting reads from writes is listed in docs/architecture.md.
-"""What can happen in a comment room: validate, persist with a position, read back, react.
+"""What can happen in a comment room besides posting: its state, reading comments back, moderation, reactions.
 
-The database is the source of truth for order. A comment's position is allocated by
-`UPDATE comment_rooms SET last_position = last_position + 1 ... RETURNING` as the first
-statement of the insert transaction: PostgreSQL serialises writers on that row lock and
-SQLite on its single write lock, so positions are gapless and commit order is position
-order. Callers acknowledge and publish only after `post_comment` returns (committed).
+The database is the source of truth for order. Comments are written by `live.rooms.posting`
+(positions allocated under the room's lock, gapless, commit order = position order) and, from a
+room socket, through the room's group-commit writer (`live.rooms.writer`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import time
 from dataclasses import dataclass
 
 import msgspec
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import utcnow
 from core.members.models import Member
-from core.text import clean_line
 from live import search_feed
 from live.errors import RoomError as RoomError  # raised by the moderation gate too
 from live.models import Broadcast, BroadcastState
@@ -117,164 +111,6 @@ async def room_states(db: AsyncSession, broadcast_ids: list[int]) -> dict[int, t
     result = {int(b): (int(p), BroadcastState(s)) for b, p, s in rows}
     await db.commit()
     return result
-
-
-async def post_comment(
-    db: AsyncSession,
-    broadcast_id: int,
-    member: Member,
-    text: str,
-    ref: str | None,
-    *,
-    question: bool = False,
-    moderator: bool = False,
-) -> Posted:
-    """Validate and store a comment; return once it is committed with its position.
-
-    Four round trips on the happy path: allocate the position (taking the lock), read
-    the broadcast's state with the member's recent count, insert, commit. Slow mode is
-    checked in the same read, under the room's lock, so two tabs of one member cannot
-    both slip through; moderators are exempt from it.
-    """
-    cleaned = clean_line(text)
-    if not cleaned:
-        raise RoomError("empty_comment", "コメントを入力してください。")
-    # Read before any rollback can expire the (possibly shared) member object.
-    return await _post(
-        db, broadcast_id, member.id, member.name, member.affiliation, cleaned, ref, question, not moderator
-    )
-
-
-async def _post(
-    db: AsyncSession,
-    broadcast_id: int,
-    member_id: int,
-    name: str,
-    affiliation: str,
-    cleaned: str,
-    ref: str | None,
-    question: bool = False,
-    slow_mode: bool = True,
-) -> Posted:
-    # First statement of the transaction takes the write lock (SQLite) / row lock (PostgreSQL).
-    row = (
-        await db.execute(
-            update(CommentRoom)
-            .where(CommentRoom.broadcast_id == broadcast_id)
-            .values(last_position=CommentRoom.last_position + 1)
-            .returning(
-                CommentRoom.last_position, CommentRoom.max_length, CommentRoom.rate_count, CommentRoom.rate_seconds
-            )
-            .execution_options(synchronize_session=False)
-        )
-    ).one_or_none()
-    if row is None:
-        await db.rollback()
-        if await room_info(db, broadcast_id) is None:
-            raise RoomError("room_not_found", "この放送は見つかりません。")
-        return await _post(db, broadcast_id, member_id, name, affiliation, cleaned, ref, question, slow_mode)
-    position, max_length, rate_count, rate_seconds = row
-    try:
-        if len(cleaned) > max_length:
-            raise RoomError("too_long", f"コメントは{max_length}文字以内で入力してください（現在{len(cleaned)}文字）。")
-        now = utcnow()
-        window_start = now - dt.timedelta(seconds=rate_seconds)
-        recent = (
-            RoomComment.broadcast_id == broadcast_id,
-            RoomComment.member_id == member_id,
-            RoomComment.created_at > window_start,
-        )
-        state, live_at, starts_at, count, oldest, slow_seconds, latest = (
-            await db.execute(
-                select(
-                    Broadcast.state,
-                    Broadcast.live_at,
-                    Broadcast.starts_at,
-                    select(func.count()).where(*recent).scalar_subquery(),
-                    select(func.min(RoomComment.created_at)).where(*recent).scalar_subquery(),
-                    select(RoomControls.slow_mode_seconds)
-                    .where(RoomControls.broadcast_id == broadcast_id)
-                    .scalar_subquery(),
-                    select(func.max(RoomComment.created_at))
-                    .where(RoomComment.broadcast_id == broadcast_id, RoomComment.member_id == member_id)
-                    .scalar_subquery(),
-                ).where(Broadcast.id == broadcast_id)
-            )
-        ).one()
-        if state not in ACCEPTING:
-            raise RoomError("room_closed", f"この放送は現在コメントを受け付けていません（{state.label}）。")
-        if slow_mode and slow_seconds and latest is not None:
-            wait = slow_seconds - (now - latest).total_seconds()
-            if wait > 0:
-                raise RoomError(
-                    "slow_mode",
-                    f"スローモード中です（{slow_seconds}秒に1件）。あと{int(wait + 0.999)}秒お待ちください。",
-                    retry_after=round(wait, 1),
-                )
-        if count >= rate_count:
-            wait = max(1.0, (oldest - window_start).total_seconds()) if oldest else float(rate_seconds)
-            raise RoomError(
-                "rate_limited",
-                f"コメントの投稿が多すぎます（{rate_seconds}秒に{rate_count}件まで）。{int(wait + 0.999)}秒ほど待ってから送信してください。",
-                retry_after=round(wait, 1),
-            )
-        offset_ms = int((now - (live_at or starts_at)).total_seconds() * 1000)
-        await db.execute(
-            insert(RoomComment).values(
-                broadcast_id=broadcast_id,
-                position=position,
-                member_id=member_id,
-                text=cleaned,
-                ref=ref,
-                created_at=now,
-                offset_ms=offset_ms,
-                is_question=question,
-            )
-        )
-        await db.commit()
-    except IntegrityError:
-        # The same ref was stored before (a resend after a reconnect): acknowledge that one.
-        await db.rollback()
-        existing = await _by_ref(db, broadcast_id, member_id, name, affiliation, ref) if ref else None
-        if existing is None:
-            raise
-        return existing
-    except RoomError:
-        # A resend of a comment stored before (its ack was lost) is acknowledged, not refused:
-        # by now the member may be at the rate limit, or the broadcast may have ended.
-        await db.rollback()
-        existing = await _by_ref(db, broadcast_id, member_id, name, affiliation, ref) if ref else None
-        if existing is None:
-            raise
-        return existing
-    except BaseException:
-        await db.rollback()  # gives the position back: positions stay gapless
-        raise
-    comment = RoomComment(
-        position=position,
-        member_id=member_id,
-        text=cleaned,
-        created_at=now,
-        offset_ms=offset_ms,
-        is_question=question,
-    )
-    return Posted(position, encode_item(comment, name, affiliation), time.time(), False)
-
-
-async def _by_ref(
-    db: AsyncSession, broadcast_id: int, member_id: int, name: str, affiliation: str, ref: str
-) -> Posted | None:
-    comment = (
-        await db.execute(
-            select(RoomComment).where(
-                RoomComment.broadcast_id == broadcast_id, RoomComment.member_id == member_id, RoomComment.ref == ref
-            )
-        )
-    ).scalar_one_or_none()
-    await db.commit()
-    if comment is None:
-        return None
-    return Posted(comment.position, encode_item(comment, name, affiliation), time.time(), True)
 
 
 async def comments_between(

@@ -36,8 +36,8 @@ from live.models import Broadcast
 from live.moderation import gate
 from live.moderation import service as moderation
 from live.moderation.events import publish_notice
-from live.rooms import metrics, service
-from live.rooms.hub import Hub, hub_of, publish_comment
+from live.rooms import metrics, posting, service
+from live.rooms.hub import Hub, hub_of
 from live.rooms.protocol import (
     CLOSE_FLOOD,
     CLOSE_FORBIDDEN,
@@ -61,6 +61,7 @@ from live.rooms.protocol import (
 from live.rooms.room import Room
 from live.rooms.transport import OutFrame, Sink, make_sink
 from live.rooms.viewers import Viewer
+from live.rooms.writer import WriteFailed
 
 log = logging.getLogger("chonai.rooms")
 
@@ -302,32 +303,24 @@ class Connection:
         try:
             if not self.moderator and await self.held(room, message):
                 return
-            async with room.write_lock, self.hub.db.session() as db:
-                posted = await service.post_comment(
-                    db,
-                    room.id,
-                    self.member,
-                    message.text,
-                    message.ref,
-                    question=message.question,
-                    moderator=self.moderator,
-                )
+            draft = posting.draft(
+                self.member, message.text, message.ref, question=message.question, moderator=self.moderator
+            )
+            # Acknowledged only once committed; the writer publishes it (in position order).
+            posted = await room.writer.post(draft)
         except service.RoomError as exc:
             metrics.COMMENTS_REFUSED.labels(exc.code).inc()
             until = service.iso(exc.until) if exc.until else None
             self.send_error(exc.code, exc.message, message.ref, exc.retry_after, until)
             return
-        except Exception:
-            log.exception("storing a comment failed")
+        except Exception as exc:
+            if not isinstance(exc, WriteFailed):  # the writer logged its batch's failure once
+                log.exception("storing a comment failed")
             metrics.COMMENTS_REFUSED.labels("unavailable").inc()
             self.send_error(
                 "unavailable", "コメントを保存できませんでした。少し待ってから再送信してください。", message.ref
             )
             return
-        if not posted.duplicate:
-            metrics.COMMENTS_ACCEPTED.inc()
-            # Never raises (core.events.publish_committed): a lost publish is read back by every sweep.
-            await publish_comment(self.hub.bus, room.id, posted)
         self.sink.write(OutFrame(encode(Ack(ref=message.ref, position=posted.position))))
 
     async def held(self, room: Room, message: PostComment) -> bool:

@@ -83,13 +83,13 @@ async def test_controls_words_and_reports(client, db, show, app):
 
     # Site-wide words first: the demo data's site-wide 儲かる, then this program's word.
     assert [w["word"] for w in (await client.get(f"{base}/words")).json()] == [HELD_WORD, "FX投資"]
-    from live.rooms import service as rooms
+    from live.rooms import posting
     from tests.live.rooms_support import member
 
     author = await member(db, "fukuoka@example.jp")
     bid = show.id
     for i in range(4):
-        await rooms.post_comment(db, bid, author, f"コメント{i}", None, moderator=True)  # slow mode is on
+        await posting.post_comment(db, bid, author, f"コメント{i}", None, moderator=True)  # slow mode is on
     await db.refresh(show)
     async with AsyncTestClient(app=app, base_url="http://127.0.0.1:8000") as viewer:
         await login(viewer, "member@example.jp")

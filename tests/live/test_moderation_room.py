@@ -270,11 +270,11 @@ async def test_concurrent_hides_have_one_winner_and_one_log_entry(db, settings, 
 
     from core.db import Database
     from live.moderation.models import ModerationAction
-    from live.rooms import service
+    from live.rooms import posting, service
     from tests.live.rooms_support import member
 
     author = await member(db, "member@example.jp")
-    await service.post_comment(db, room, author, "消される予定", None)
+    await posting.post_comment(db, room, author, "消される予定", None)
     mods = [await member(db, "host@example.jp"), await member(db, "moderator@example.jp")]
     engines = [Database(settings.database_url) for _ in range(2)]
 

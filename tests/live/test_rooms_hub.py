@@ -10,11 +10,12 @@ import pytest
 
 from core.db import Database
 from core.events import InProcessBus
-from live.rooms import fanout, service
-from live.rooms.hub import Hub, publish_comment
+from live.rooms import fanout, posting, service
+from live.rooms.hub import Hub
 from live.rooms.protocol import BusComment, encode, room_channel
 from live.rooms.transport import OutFrame
 from live.rooms.viewers import Viewer
+from live.rooms.writer import publish_comment
 from tests.live.rooms_support import make_broadcast, member
 
 
@@ -65,7 +66,7 @@ async def test_gaps_duplicates_and_bus_outages_keep_database_order(hub, db, demo
     sink, slow = RecordingSink(), RecordingSink(accept=False)
     await hub.join(Viewer(sink, 1), room, 1, None)
     await hub.join(Viewer(slow, 2), room, 2, None)
-    posted = [await service.post_comment(db, bid, author, f"c{i}", None) for i in range(3)]
+    posted = [await posting.post_comment(db, bid, author, f"c{i}", None) for i in range(3)]
 
     async def publish(p: service.Posted) -> None:
         await hub.bus.publish(room_channel(bid), encode(BusComment(p.position, p.committed, msgspec.Raw(p.item))))
@@ -75,13 +76,13 @@ async def test_gaps_duplicates_and_bus_outages_keep_database_order(hub, db, demo
     await publish(posted[1])  # late duplicate: ignored
     await publish(posted[0])
     # Stored while the bus was down; the reconnect hook reads them.
-    more = [await service.post_comment(db, bid, author, f"d{i}", None) for i in range(2)]
+    more = [await posting.post_comment(db, bid, author, f"d{i}", None) for i in range(2)]
     for hook in hub.bus.reconnect_hooks:
         hook()
     await sink.wait_for([1, 2, 3, 4, 5])
     await publish(more[1])
     await publish(more[0])
-    nxt = await service.post_comment(db, bid, author, "e", None)
+    nxt = await posting.post_comment(db, bid, author, "e", None)
     await publish(nxt)
     await sink.wait_for([1, 2, 3, 4, 5, 6])
     # The viewer that could not keep up was dropped; the room never waited for it.
@@ -95,7 +96,7 @@ async def test_join_with_after_waits_for_this_process_to_catch_up(hub, db, demo)
     assert room is not None
     # Another process delivered 1..3 to this client; our bus never said anything.
     for i in range(3):
-        await service.post_comment(db, bid, author, f"c{i}", None)
+        await posting.post_comment(db, bid, author, f"c{i}", None)
     sink = RecordingSink()
     await hub.join(Viewer(sink, 1), room, 1, 2)
     await sink.wait_for([3])
@@ -125,7 +126,7 @@ async def test_an_idle_room_sends_at_once_and_a_busy_one_coalesces(settings, db,
         assert room is not None
         sink = RecordingSink()
         await hub.join(Viewer(sink, 1), room, 1, None)
-        posted = [await service.post_comment(db, bid, author, f"c{i}", None) for i in range(5)]
+        posted = [await posting.post_comment(db, bid, author, f"c{i}", None) for i in range(5)]
         # Idle (no comment within the window before it): the comment goes out now, not 60 s later.
         await publish_comment(hub.bus, bid, posted[0])
         await sink.wait_for([1])

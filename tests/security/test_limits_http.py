@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 
 from core.db import utcnow
 from live.models import BroadcastState, Program
+from live.rooms import posting
 from live.rooms import service as rooms
 from live.rooms.models import RoomComment
 from live.schedule import recurrence
@@ -166,8 +167,8 @@ async def test_http_comments_see_what_the_socket_sees(client, db, show):
     assert (await client.post(f"{base}/moderation/controls", json={"delay_seconds": 30}, headers=headers)).is_success
     author = await detached_member(db, "fukuoka@example.jp")
     await rooms.room_info(db, show.id)
-    first = await rooms.post_comment(db, show.id, author, "まもなく見える", None)
-    second = await rooms.post_comment(db, show.id, author, "隠される", None)
+    first = await posting.post_comment(db, show.id, author, "まもなく見える", None)
+    second = await posting.post_comment(db, show.id, author, "隠される", None)
     # The host (a moderator) reads at once, like the control feed.
     assert [i["position"] for i in (await client.get(f"{base}/comments")).json()["items"]] == [1, 2]
     client.cookies.clear()
