@@ -194,7 +194,7 @@ async def _recent(db: AsyncSession, broadcast_id: int, drafts: Sequence[Draft], 
     return recent
 
 
-async def _stored(db: AsyncSession, broadcast_id: int, drafts: Sequence[Draft]) -> dict[tuple[int, str], RoomComment]:
+async def _stored(db: AsyncSession, broadcast_id: int, drafts: Sequence[Draft]) -> dict[tuple[int, str], _Comment]:
     """Comments of this batch's (member, ref) pairs that are already stored: resends after a lost ack."""
     keys = {(d.member_id, d.ref) for d in drafts if d.ref is not None}
     if not keys:
@@ -206,13 +206,27 @@ async def _stored(db: AsyncSession, broadcast_id: int, drafts: Sequence[Draft]) 
             tuple_(RoomComment.member_id, RoomComment.ref).in_(sorted(keys)),
         )
     )
-    return {(r.member_id, r.ref): RoomComment(**r._asdict()) for r in found}
+    return {(r.member_id, r.ref): _Comment(*r) for r in found}
 
 
 _COLUMNS = ("broadcast_id", "position", "member_id", "text", "ref", "created_at", "offset_ms", "is_question")
 
 
-_Outcome = tuple[RoomComment, bool] | RoomError  # (the comment acknowledged, is it a resend) or a refusal
+@dataclass(frozen=True, slots=True)
+class _Comment:
+    """A comment row as plain data (`_COLUMNS` in order): an ORM instance costs far more to build."""
+
+    broadcast_id: int
+    position: int
+    member_id: int
+    text: str
+    ref: str | None
+    created_at: dt.datetime
+    offset_ms: int
+    is_question: bool
+
+
+_Outcome = tuple[_Comment, bool] | RoomError  # (the comment acknowledged, is it a resend) or a refusal
 
 
 def _decide(
@@ -221,7 +235,7 @@ def _decide(
     drafts: Sequence[Draft],
     rules: _Rules,
     recent: dict[int, _Recent],
-    stored: dict[tuple[int, str], RoomComment],
+    stored: dict[tuple[int, str], _Comment],
 ) -> tuple[list[_Outcome], list[dict[str, Any]]]:
     """Each draft in order, as if posted alone: one outcome per draft, and the rows to insert."""
     outcomes: list[_Outcome] = []
@@ -239,18 +253,10 @@ def _decide(
         if refusal is not None:
             outcomes.append(refusal)
             continue
-        row = {
-            "broadcast_id": broadcast_id,
-            "position": base + len(rows) + 1,
-            "member_id": d.member_id,
-            "text": d.text,
-            "ref": d.ref,
-            "created_at": rules.now,
-            "offset_ms": offset_ms,
-            "is_question": d.question,
-        }
-        rows.append(row)
-        comment = RoomComment(**row)
+        comment = _Comment(
+            broadcast_id, base + len(rows) + 1, d.member_id, d.text, d.ref, rules.now, offset_ms, d.question
+        )
+        rows.append({c: getattr(comment, c) for c in _COLUMNS})
         outcomes.append((comment, False))
         if d.ref is not None:
             stored[(d.member_id, d.ref)] = comment

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Protocol
 
 import msgspec
 from sqlalchemy import func, select, update
@@ -55,7 +56,24 @@ def _iso(value: dt.datetime) -> str:
 iso = _iso  # ISO 8601 UTC as the protocol writes it
 
 
-def encode_item(comment: RoomComment, name: str, organisation: str) -> bytes:
+class CommentFields(Protocol):
+    """What a comment's encoding reads: a stored `RoomComment`, or a row the writer is inserting."""
+
+    @property
+    def position(self) -> int: ...
+    @property
+    def member_id(self) -> int: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def created_at(self) -> dt.datetime: ...
+    @property
+    def offset_ms(self) -> int: ...
+    @property
+    def is_question(self) -> bool: ...
+
+
+def encode_item(comment: CommentFields, name: str, organisation: str) -> bytes:
     return _encode(
         CommentItem(
             position=comment.position,

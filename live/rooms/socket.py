@@ -331,16 +331,25 @@ class Connection:
         if controls.locked:
             raise service.RoomError("room_locked", "ルームはロック中です（閲覧のみ）。")
         viewer, now = self.viewer, time.monotonic()
-        stale_words = now - room.words_at > gate.WORDS_TTL
+        words_at = room.words_at
+        stale_words = now - words_at > gate.WORDS_TTL
         if stale_words or now - viewer.checked_at > gate.RESTRICTION_TTL:
-            async with self.hub.db.session() as db:
-                if stale_words:
-                    room.words = await gate.rules(db, room.program_id)
-                    room.words_at = now
-                if now - viewer.checked_at > gate.RESTRICTION_TTL:
-                    viewer.restriction = await moderation.restriction_of(db, self.member.id, room.id, room.program_id)
-                    viewer.checked_at = now
-                await db.commit()
+            if stale_words:  # one reader refreshes; comments meanwhile use the rules cached a moment ago
+                room.words_at = now
+            try:
+                async with self.hub.db.session() as db:
+                    if stale_words:
+                        room.words = await gate.rules(db, room.program_id)
+                    if now - viewer.checked_at > gate.RESTRICTION_TTL:
+                        viewer.restriction = await moderation.restriction_of(
+                            db, self.member.id, room.id, room.program_id
+                        )
+                        viewer.checked_at = now
+                    await db.commit()
+            except BaseException:
+                if stale_words and room.words_at == now:
+                    room.words_at = words_at  # the next comment reads them again
+                raise
         gate.refuse_if_restricted(viewer.restriction)
         hold = gate.screen(room.words, message.text, room.limits.max_length)
         if hold is None:
