@@ -23,6 +23,7 @@ from live.events import broadcast_channel
 from live.moderation.gate import rules
 from live.rooms import joining, metrics, service
 from live.rooms.fanout import WINDOW
+from live.rooms.posting import SqliteThread
 from live.rooms.protocol import Controls, Restricted, room_channel
 from live.rooms.room import Room
 from live.rooms.viewers import Viewer
@@ -49,8 +50,9 @@ class Hub:
         self.sample_every = SAMPLE_EVERY
         self.node = uuid.uuid4().hex[:12]
         self.rooms: dict[int, Room] = {}
-        # SQLite has one writer for all rooms: one queue per process.
-        self.sqlite_write_lock = asyncio.Lock() if db.url.startswith("sqlite") else None
+        # SQLite has one writer for all rooms: one writing connection (and thread) per process.
+        sqlite_file = db.url.startswith("sqlite") and ":memory:" not in db.url
+        self.sqlite_writer = SqliteThread(db.url) if sqlite_file else None
         self._creating: dict[int, asyncio.Future[Room | None]] = {}
         self.loop = asyncio.get_running_loop()
         self._ticker: asyncio.Task[None] | None = self.loop.create_task(self._tick(), name="room-hub-ticker")
@@ -74,6 +76,8 @@ class Hub:
             self.bus.remove(room_channel(room.id), room.on_bus)
             self.bus.remove(broadcast_channel(room.id), room.on_state)
         self.rooms.clear()
+        if self.sqlite_writer is not None:
+            self.sqlite_writer.close()
 
     def _on_bus_reconnect(self) -> None:
         # Pub/sub is at-most-once: after an outage, read what was missed from the database.

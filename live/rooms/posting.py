@@ -17,16 +17,20 @@ The caller acknowledges and publishes only what `write_batch` returns, after it 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import functools
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import utcnow
+from core.db import blocking_sqlite_engine, utcnow
 from core.members.models import Member
 from core.text import clean_line
 from live.errors import RoomError
@@ -97,35 +101,55 @@ class _Rules:
     now: dt.datetime
 
 
-async def write_batch(db: AsyncSession, broadcast_id: int, drafts: Sequence[Draft]) -> list[Posted | RoomError]:
-    """Store the acceptable drafts in one transaction; one outcome per draft, in the same order."""
-    n = len(drafts)
-    row = await _reserve(db, broadcast_id, n)
-    if row is None:  # no comment room yet (created on first use), or no such broadcast
-        await db.rollback()
+Outcomes = list[Posted | RoomError]
+#: Runs a blocking function with a session: `AsyncSession.run_sync`, or a writer thread's (`SqliteThread.run`).
+Runner = Callable[[Callable[[Session], Outcomes | None]], Awaitable[Outcomes | None]]
+
+
+async def write_batch(
+    db: AsyncSession, broadcast_id: int, drafts: Sequence[Draft], run: Runner | None = None
+) -> Outcomes:
+    """Store the acceptable drafts in one transaction; one outcome per draft, in the same order.
+
+    The transaction is blocking code (`_write`) run by `run`, by default on `db` (`run_sync`);
+    `db` itself serves only to create the comment room on first use.
+    """
+    runner = run or db.run_sync
+    write = functools.partial(_write, broadcast_id=broadcast_id, drafts=drafts)
+    outcomes = await runner(write)
+    if outcomes is None:  # no comment room yet (created on first use), or no such broadcast
         if await room_info(db, broadcast_id) is None:
             return [RoomError("room_not_found", "この放送は見つかりません。") for _ in drafts]
-        row = await _reserve(db, broadcast_id, n)
-        assert row is not None, "room_info created the comment room"
+        outcomes = await runner(write)
+        assert outcomes is not None, "room_info created the comment room"
+    return outcomes
+
+
+def _write(db: Session, broadcast_id: int, drafts: Sequence[Draft]) -> Outcomes | None:
+    n = len(drafts)
     try:
-        rules = await _rules(db, broadcast_id, row)
-        recent = await _recent(db, broadcast_id, drafts, rules)
-        stored = await _stored(db, broadcast_id, drafts)
+        row = _reserve(db, broadcast_id, n)
+        if row is None:
+            db.rollback()
+            return None
+        rules = _rules(db, broadcast_id, row)
+        recent = _recent(db, broadcast_id, drafts, rules)
+        stored = _stored(db, broadcast_id, drafts)
         outcomes, rows = _decide(broadcast_id, row[0] - n, drafts, rules, recent, stored)
         if rows:
             if len(rows) < n:  # cut the reservation back to what is stored
-                await db.execute(
+                db.execute(
                     update(CommentRoom)
                     .where(CommentRoom.broadcast_id == broadcast_id)
                     .values(last_position=row[0] - n + len(rows))
                     .execution_options(synchronize_session=False)
                 )
-            await db.execute(insert(RoomComment), rows)
-            await db.commit()
+            db.execute(insert(RoomComment), rows)
+            db.commit()
         else:
-            await db.rollback()  # nothing new: gives the reservation back
+            db.rollback()  # nothing new: gives the reservation back
     except BaseException:
-        await db.rollback()  # gives the positions back: positions stay gapless
+        db.rollback()  # gives the positions back: positions stay gapless
         raise
     committed = time.time()
     return [
@@ -136,10 +160,36 @@ async def write_batch(db: AsyncSession, broadcast_id: int, drafts: Sequence[Draf
     ]
 
 
-async def _reserve(db: AsyncSession, broadcast_id: int, n: int) -> tuple[int, int, int, int] | None:
+class SqliteThread:
+    """A process's one blocking SQLite connection for comment batches, on a thread of its own.
+
+    Through aiosqlite every statement of a batch is a hop to its thread and back (a thread wake-up
+    and two GIL hand-overs each, about six per batch); here the whole transaction is one hop. One
+    thread also serialises this process's batches (SQLite has one writer for every room).
+    """
+
+    def __init__(self, url: str) -> None:
+        self._engine = blocking_sqlite_engine(url)
+        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="chonai-comment-writer")
+
+    async def run(self, fn: Callable[[Session], Outcomes | None]) -> Outcomes | None:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, self._in_session, fn)
+
+    def _in_session(self, fn: Callable[[Session], Outcomes | None]) -> Outcomes | None:
+        with self._sessions() as session:
+            return fn(session)
+
+    def close(self) -> None:
+        """After the batches already handed over (they finish: their senders were answered or fail)."""
+        self._thread.submit(self._engine.dispose)
+        self._thread.shutdown(wait=False)
+
+
+def _reserve(db: Session, broadcast_id: int, n: int) -> tuple[int, int, int, int] | None:
     """The transaction's first statement: n positions and the room's lock; the room's limits with them."""
     found = (
-        await db.execute(
+        db.execute(
             update(CommentRoom)
             .where(CommentRoom.broadcast_id == broadcast_id)
             .values(last_position=CommentRoom.last_position + n)
@@ -152,9 +202,9 @@ async def _reserve(db: AsyncSession, broadcast_id: int, n: int) -> tuple[int, in
     return None if found is None else (int(found[0]), int(found[1]), int(found[2]), int(found[3]))
 
 
-async def _rules(db: AsyncSession, broadcast_id: int, row: tuple[int, int, int, int]) -> _Rules:
+def _rules(db: Session, broadcast_id: int, row: tuple[int, int, int, int]) -> _Rules:
     state, live_at, starts_at, slow_seconds = (
-        await db.execute(
+        db.execute(
             select(
                 Broadcast.state,
                 Broadcast.live_at,
@@ -169,12 +219,12 @@ async def _rules(db: AsyncSession, broadcast_id: int, row: tuple[int, int, int, 
     return _Rules(max_length, rate_count, rate_seconds, state, live_at or starts_at, int(slow_seconds or 0), utcnow())
 
 
-async def _recent(db: AsyncSession, broadcast_id: int, drafts: Sequence[Draft], rules: _Rules) -> dict[int, _Recent]:
+def _recent(db: Session, broadcast_id: int, drafts: Sequence[Draft], rules: _Rules) -> dict[int, _Recent]:
     """Per member of the batch: count and oldest in the rate window, newest in the wider of both windows."""
     window_start = rules.now - dt.timedelta(seconds=rules.rate_seconds)
     since = rules.now - dt.timedelta(seconds=max(rules.rate_seconds, rules.slow_seconds))
     in_window = RoomComment.created_at > window_start
-    rows = await db.execute(
+    rows = db.execute(
         select(
             RoomComment.member_id,
             func.count().filter(in_window),
@@ -194,13 +244,13 @@ async def _recent(db: AsyncSession, broadcast_id: int, drafts: Sequence[Draft], 
     return recent
 
 
-async def _stored(db: AsyncSession, broadcast_id: int, drafts: Sequence[Draft]) -> dict[tuple[int, str], _Comment]:
+def _stored(db: Session, broadcast_id: int, drafts: Sequence[Draft]) -> dict[tuple[int, str], _Comment]:
     """Comments of this batch's (member, ref) pairs that are already stored: resends after a lost ack."""
     keys = {(d.member_id, d.ref) for d in drafts if d.ref is not None}
     if not keys:
         return {}
     # Plain columns, not ORM objects: a rollback (nothing new in the batch) would expire those.
-    found = await db.execute(
+    found = db.execute(
         select(*(getattr(RoomComment, c) for c in _COLUMNS)).where(
             RoomComment.broadcast_id == broadcast_id,
             tuple_(RoomComment.member_id, RoomComment.ref).in_(sorted(keys)),

@@ -14,6 +14,7 @@ from typing import Protocol
 from core.db import Database
 from core.events import EventBus
 from live.moderation.service import Restriction
+from live.rooms.posting import SqliteThread
 from live.rooms.transport import OutFrame, Sink
 
 
@@ -25,7 +26,7 @@ class RoomHost(Protocol):
     bus: EventBus
     node: str  # this process's id in presence beats
     window: float  # coalescing window (seconds)
-    sqlite_write_lock: asyncio.Lock | None
+    sqlite_writer: SqliteThread | None  # SQLite: the one connection this process writes comments on
 
 
 class Viewer:

@@ -89,10 +89,12 @@ class RoomWriter:
     async def _commit(self, batch: list[tuple[Draft, asyncio.Future[Posted]]]) -> None:
         hub = self._hub
         try:
-            # SQLite has one writer for every room: this process's writers take turns here rather
-            # than in SQLite's busy handler, whose growing sleeps wreck latency.
-            async with hub.sqlite_write_lock or contextlib.nullcontext(), hub.db.session() as db:
-                outcomes = await write_batch(db, self._id, [d for d, _ in batch])
+            # SQLite: the whole transaction on this process's one writing thread, where this
+            # process's writers take turns (not in SQLite's busy handler, whose growing sleeps
+            # wreck latency). PostgreSQL: on a pooled connection; the room's row lock orders them.
+            run = hub.sqlite_writer.run if hub.sqlite_writer is not None else None
+            async with hub.db.session() as db:
+                outcomes = await write_batch(db, self._id, [d for d, _ in batch], run)
         except Exception as exc:
             log.warning("room %s: storing %d comments failed (%s)", self._id, len(batch), exc.__class__.__name__)
             _fail(batch)
