@@ -385,8 +385,8 @@ def stop(procs: list[subprocess.Popen[bytes]]) -> None:
             p.kill()
 
 
-def run_chonai(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
-    database_url = args.database_url or f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
+def server_env(database_url: str, tmp: Path, processes: int, redis_url: str) -> dict[str, str]:
+    """The environment of bench servers: this database, a scratch VAR_DIR, Redis only for several processes."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -396,8 +396,14 @@ def run_chonai(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "DEMO_DATA": "false",
     }
     env.pop("REDIS_URL", None)
-    if args.processes > 1:
-        env["REDIS_URL"] = args.redis_url
+    if processes > 1:
+        env["REDIS_URL"] = redis_url
+    return env
+
+
+def run_chonai(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    database_url = args.database_url or f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
+    env = server_env(database_url, tmp, args.processes, args.redis_url)
     if args.writer:
         env["CHONAI_ROOM_WRITER"] = args.writer
     subprocess.run([sys.executable, "-m", "web.cli", "migrate"], env=env, cwd=ROOT, check=True, capture_output=True)

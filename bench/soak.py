@@ -41,7 +41,7 @@ from typing import Any
 
 import msgspec
 
-from bench.fanout import ROOT, client_frame, cpu_seconds, free_port, rss_kib, seed, start, stop, wait_http
+from bench.fanout import ROOT, client_frame, cpu_seconds, free_port, rss_kib, seed, server_env, start, stop, wait_http
 
 RETRYABLE = {"rate_limited", "unavailable", "flood"}
 
@@ -424,17 +424,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="chonai-soak-") as raw_tmp:
         tmp = Path(raw_tmp)
         args.database_url = args.database_url or f"sqlite+aiosqlite:///{tmp / 'soak.db'}"
-        env = {
-            **os.environ,
-            "DATABASE_URL": args.database_url,
-            "VAR_DIR": str(tmp),
-            "SECRET_KEY": secrets.token_urlsafe(40),
-            "LOG_LEVEL": "WARNING",
-            "DEMO_DATA": "false",
-        }
-        env.pop("REDIS_URL", None)
-        if args.processes > 1:
-            env["REDIS_URL"] = args.redis_url
+        env = server_env(args.database_url, tmp, args.processes, args.redis_url)
         subprocess.run([sys.executable, "-m", "web.cli", "migrate"], env=env, cwd=ROOT, check=True, capture_output=True)
         # Each member stays well under the default 11 comments / 30 s, resends included.
         args.posters = max(2, math.ceil(args.rate * 30 / 7))

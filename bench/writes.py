@@ -27,7 +27,6 @@ import functools
 import json
 import math
 import os
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,7 @@ from bench.fanout import (
     percentile,
     seed,
     self_cpu,
+    server_env,
     start,
     stop,
     wait_http,
@@ -192,17 +192,7 @@ async def raise_limits(database_url: str, room: int, rate_count: int) -> None:
 
 
 def measure(args: argparse.Namespace, database_url: str, tmp: Path) -> dict[str, Any]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "VAR_DIR": str(tmp),
-        "SECRET_KEY": secrets.token_urlsafe(40),
-        "LOG_LEVEL": "WARNING",
-        "DEMO_DATA": "false",
-    }
-    env.pop("REDIS_URL", None)
-    if args.processes > 1:
-        env["REDIS_URL"] = args.redis_url
+    env = server_env(database_url, tmp, args.processes, args.redis_url)
     subprocess.run([sys.executable, "-m", "web.cli", "migrate"], env=env, cwd=ROOT, check=True, capture_output=True)
     room, tokens = asyncio.run(seed(database_url, args.members))
     # Each member's share over the 30-second window, doubled: the rule runs but never refuses.

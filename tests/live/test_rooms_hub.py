@@ -49,15 +49,6 @@ class RecordingSink:
                 await self.changed.wait()
 
 
-@pytest.fixture
-async def hub(settings):
-    database = Database(settings.database_url)
-    hub = Hub(database, InProcessBus(), window=0.01)
-    yield hub
-    await hub.close()
-    await database.dispose()
-
-
 async def test_gaps_duplicates_and_bus_outages_keep_database_order(hub, db, demo):
     bid = await make_broadcast(db)
     author = await member(db, "member@example.jp")

@@ -28,15 +28,6 @@ EMAILS = ["member@example.jp", "fukuoka@example.jp", "naha@example.jp", "kochi@e
 
 
 @pytest.fixture
-async def hub(settings):
-    database = Database(settings.database_url)
-    hub = Hub(database, InProcessBus(), window=0.01)
-    yield hub
-    await hub.close()
-    await database.dispose()
-
-
-@pytest.fixture
 def batches(monkeypatch) -> list[int]:
     """The size of every batch the writers store (the real write_batch runs)."""
     sizes: list[int] = []
