@@ -96,7 +96,12 @@ class RoomWriter:
             async with hub.db.session() as db:
                 outcomes = await write_batch(db, self._id, [d for d, _ in batch], run)
         except Exception as exc:
-            log.warning("room %s: storing %d comments failed (%s)", self._id, len(batch), exc.__class__.__name__)
+            log.warning(
+                "room %s: storing a comment failed: a batch of %d, none stored (%s)",
+                self._id,
+                len(batch),
+                exc.__class__.__name__,
+            )
             _fail(batch)
             return
         except BaseException:  # cancelled: none of them is acknowledged
