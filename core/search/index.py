@@ -159,7 +159,8 @@ _written: dict[str, tuple[int, int]] = {}  # database URL -> (rows at the last r
 
 
 async def _keep_statistics(db: AsyncSession, count: int) -> None:
-    url = str(db.get_bind().url)
+    bind = db.get_bind()
+    url = str(bind.engine.url)
     known, since = _written.get(url, (0, 0))
     since += count
     if since >= max(_ANALYZE_AFTER, known):
