@@ -452,6 +452,78 @@ def run_reference(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         stop(procs)
 
 
+# --- saturation: --find-max -----------------------------------------------------------------
+
+MAX_P99_MS = 250.0  # a probe passes while p99 stays within this and every viewer gets every comment
+SCALING_TARGET = 1.7  # two processes through Redis against one
+
+
+def _passes(probe: dict[str, Any]) -> bool:
+    p99, reach = probe.get("p99_ms"), probe.get("reach")
+    return p99 is not None and p99 <= MAX_P99_MS and reach is not None and reach >= 1.0
+
+
+def saturation(args: argparse.Namespace, tmp: Path, processes: int) -> dict[str, Any]:
+    """The highest comment rate one room sustains on `processes` servers: double from --rate
+    until a probe fails (halve first if --rate already fails), then bisect --refine times."""
+    probes: list[dict[str, Any]] = []
+
+    def probe(rate: float) -> bool:
+        run = argparse.Namespace(**{**vars(args), "rate": round(rate, 1), "processes": processes})
+        with tempfile.TemporaryDirectory(dir=tmp) as sub:
+            result = run_chonai(run, Path(sub))
+        ok = _passes(result)
+        probes.append({"rate": run.rate, "passed": ok, **{k: result.get(k) for k in ("reach", "p99_ms", "errors")}})
+        if not args.json:
+            print(
+                f"  {processes} process(es) at {run.rate}/s: {'pass' if ok else 'fail'} {probes[-1]}", file=sys.stderr
+            )
+        return ok
+
+    best: float | None = None
+    failed: float | None = None
+    rate = args.rate
+    while rate <= args.max_rate and rate >= 1:
+        if probe(rate):
+            best = rate
+            if failed is not None:
+                break
+            rate *= 2
+        else:
+            failed = rate
+            if best is not None:
+                break
+            rate /= 2
+    for _ in range(args.refine if best is not None and failed is not None else 0):
+        assert best is not None and failed is not None
+        middle = (best + failed) / 2
+        if probe(middle):
+            best = middle
+        else:
+            failed = middle
+    return {
+        "max_rate": round(best, 1) if best is not None else None,
+        "deliveries_per_s": round(best * args.viewers) if best is not None else None,
+        "first_failing_rate": round(failed, 1) if failed is not None else None,
+        "saturated": failed is not None and best is not None,  # False: max_rate is only a bound
+        "probes": probes,
+    }
+
+
+def find_max(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    one = saturation(args, tmp, 1)
+    two = saturation(args, tmp, 2)
+    both = one["saturated"] and two["saturated"]
+    scaling = round(two["max_rate"] / one["max_rate"], 2) if both else None
+    return {
+        "criteria": {"p99_ms_at_most": MAX_P99_MS, "reach_at_least": 1.0},
+        "one_process": one,
+        "two_processes": two,
+        "scaling": scaling,
+        "target": {"scaling_at_least": SCALING_TARGET, "met": scaling is not None and scaling >= SCALING_TARGET},
+    }
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="chonai bench fanout", description=__doc__.split("\n\n")[0])
     parser.add_argument("--viewers", type=int, default=2000)
@@ -464,6 +536,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"))
     parser.add_argument("--writer", choices=["direct", "queue"], help="force Chonai's viewer writer (for comparison)")
     parser.add_argument("--only", choices=["chonai", "reference"], help="run one side only")
+    parser.add_argument(
+        "--find-max",
+        action="store_true",
+        help="find the highest rate with p99 <= 250 ms and reach 1.0, for 1 and 2 processes (from --rate)",
+    )
+    parser.add_argument("--max-rate", type=float, default=3200, help="--find-max: never probe above this rate")
+    parser.add_argument("--refine", type=int, default=3, help="--find-max: bisection steps after bracketing")
     args = parser.parse_args(argv)
     from live.rooms.fanout import WINDOW
 
@@ -480,6 +559,11 @@ def main(argv: list[str]) -> int:
             "processes": args.processes,
             "window_ms": args.window_ms,
         }
+        if args.find_max:
+            result.pop("processes")
+            result["find_max"] = find_max(args, tmp)
+            print(json.dumps(result, ensure_ascii=False, indent=None if args.json else 2))
+            return 0
         if args.only != "reference":
             if not args.json:
                 print("chonai …", file=sys.stderr)
