@@ -1,5 +1,7 @@
 """Moderators' JSON API on the room's comments (held, hide/restore, questions, reports): thin handlers.
 
+The bodies are live/rooms/inputs.py's structs.
+
 Same prefix as live/moderation/api.py; these live in rooms because they go through the comment path
 (live/rooms/curation.py), and live.rooms may depend on live.moderation, never the reverse.
 """
@@ -7,14 +9,14 @@ Same prefix as live/moderation/api.py; these live in rooms because they go throu
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.params import JSONBody
 
 from core.access import active_member, member_guard
-from core.bounds import Id, PathId
+from core.bounds import PathId
 from core.deps import Bus, DbSession
 from core.errors import NotFound
 from live.access import moderated_broadcast
@@ -22,6 +24,7 @@ from live.models import Broadcast
 from live.moderation import service as moderation
 from live.moderation.models import HeldComment
 from live.rooms import curation, service
+from live.rooms.inputs import ReportInput, VisibilityInput
 
 
 class HeldOut(msgspec.Struct):
@@ -44,10 +47,6 @@ class HeldDecisionOut(msgspec.Struct, omit_defaults=True):
     position: int | None = None  # where an approved comment now is
 
 
-class ReasonIn(msgspec.Struct, forbid_unknown_fields=True):
-    reason: Annotated[str, msgspec.Meta(max_length=500)] = ""
-
-
 class VisibilityOut(msgspec.Struct):
     position: int
     hidden: bool
@@ -61,11 +60,6 @@ class ReportOut(msgspec.Struct):
     reason: str
     at: dt.datetime
     comment: msgspec.Raw | None  # the comment as viewers saw it (a room CommentItem)
-
-
-class ReportIn(msgspec.Struct, forbid_unknown_fields=True):
-    position: Id
-    reason: Annotated[str, msgspec.Meta(max_length=200)] = ""
 
 
 class ReportCreatedOut(msgspec.Struct):
@@ -119,7 +113,7 @@ class RoomModerationController(Controller):
         bus: Bus,
         broadcast_id: PathId,
         position: PathId,
-        data: JSONBody[ReasonIn],
+        data: JSONBody[VisibilityInput],
     ) -> VisibilityOut:
         actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
         author = await curation.set_visibility(db, bus, actor, broadcast, position, True, data.reason)
@@ -133,7 +127,7 @@ class RoomModerationController(Controller):
         bus: Bus,
         broadcast_id: PathId,
         position: PathId,
-        data: JSONBody[ReasonIn],
+        data: JSONBody[VisibilityInput],
     ) -> VisibilityOut:
         actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
         author = await curation.set_visibility(db, bus, actor, broadcast, position, False, data.reason)
@@ -169,7 +163,7 @@ class ReportController(Controller):
         db: DbSession,
         bus: Bus,
         broadcast_id: PathId,
-        data: JSONBody[ReportIn],
+        data: JSONBody[ReportInput],
     ) -> ReportCreatedOut:
         broadcast = await db.get(Broadcast, broadcast_id)
         if broadcast is None:
