@@ -77,10 +77,11 @@ class WordOut(msgspec.Struct):
     word: str
     action: str
     site_wide: bool
+    label: str  # the action in Japanese (WordAction.label), as the control page shows it
 
     @classmethod
     def of(cls, w: BlockedWord) -> WordOut:
-        return cls(w.id, w.word, w.action.value, w.program_id is None)
+        return cls(w.id, w.word, w.action.value, w.program_id is None, w.action.label)
 
 
 class StateIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -95,10 +96,11 @@ class SanctionOut(msgspec.Struct):
     scope: str
     until: dt.datetime | None
     reason: str
+    label: str  # kind and scope in Japanese (Sanction.label), as the control page shows it
 
     @classmethod
     def of(cls, s: Sanction) -> SanctionOut:
-        return cls(s.id, s.member_id, s.member.name, s.kind.value, s.scope.value, s.until, s.reason)
+        return cls(s.id, s.member_id, s.member.name, s.kind.value, s.scope.value, s.until, s.reason, s.label)
 
 
 class AuditOut(msgspec.Struct):

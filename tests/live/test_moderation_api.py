@@ -61,6 +61,12 @@ async def test_host_times_out_and_event_is_published(client, app, db, show):
     audit = (await client.get(f"{base}/audit")).json()
     assert audit[0]["action"] == "timeout" and audit[0]["label"] == "タイムアウト" and audit[0]["reason"] == "連投"
     assert audit[0]["actor"] == "放送 さくら" and audit[0]["target"] == "博多 美咲"
+    banned = await member_id(db, "naha@example.jp")
+    assert (await _post(client, f"{base}/ban", {"member_id": banned, "scope": "program"})).status_code == 200
+    sanctions = (await client.get(f"{base}/sanctions")).json()
+    assert sorted((s["member_id"], s["kind"], s["label"]) for s in sanctions) == sorted(
+        [(target, "timeout", "タイムアウト"), (banned, "ban", "禁止（この番組）")]
+    )
 
 
 async def test_controls_words_and_reports(client, db, show, app):

@@ -157,6 +157,7 @@ def test_host_moderates_two_viewers_on_another_process(servers):
         assert one.is_disabled("#room-text") and one.is_disabled("#room-send")
         assert two.is_enabled("#room-text")
         host.locator("#c-sanctions li", has_text="市民 一郎").wait_for(timeout=WAIT_MS)
+        assert host.inner_text("#c-sanctions li .org").startswith(" タイムアウト ")  # the server's label
         screenshot(one, "moderation-viewer-timed-out")
         host.locator("#c-sanctions li", has_text="市民 一郎").get_by_role("button", name="解除").click()
         one.wait_for_selector("#room-limit", state="hidden", timeout=WAIT_MS)
@@ -167,6 +168,7 @@ def test_host_moderates_two_viewers_on_another_process(servers):
         host.select_option("#c-word-action", "hold")
         host.get_by_role("button", name="追加").click()
         host.locator("#c-words li", has_text="宣伝").wait_for(timeout=WAIT_MS)
+        assert host.locator("#c-words li", has_text="宣伝").locator(".org").inner_text() == " 保留して確認"
         say(one, "来週の勉強会の宣伝です")
         one.wait_for_selector("#room-note:has-text('確認待ち')", timeout=WAIT_MS)
         held = host.locator("#c-held li", has_text="来週の勉強会の宣伝です")
