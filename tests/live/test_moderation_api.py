@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import msgspec
 import pytest
 
 from live.events import broadcast_channel
-from live.models import BroadcastState
 from live.moderation.events import ModerationEvent
-from tests.factories import make_broadcast, member_id
+from tests.factories import live_show, member_id
 from tests.helpers import csrf, login
 
 pytestmark = pytest.mark.usefixtures("demo")
@@ -18,14 +15,7 @@ pytestmark = pytest.mark.usefixtures("demo")
 
 @pytest.fixture
 async def show(db):
-    return await make_broadcast(
-        db,
-        title="法規の時間",
-        host_email="host@example.jp",
-        section="法規課",
-        start=dt.datetime.now(dt.UTC),
-        state=BroadcastState.LIVE,
-    )
+    return await live_show(db)
 
 
 async def _post(client, url, body):

@@ -9,26 +9,18 @@ import pytest
 from core.errors import Forbidden
 from core.members.models import Member
 from live.errors import RoomError
-from live.models import BroadcastState
 from live.moderation import gate
 from live.moderation import service as mod
 from live.moderation.models import ProgramModerator
 from live.moderation.service import ModerationError
-from tests.factories import make_broadcast, member_id
+from tests.factories import live_show, member_id
 
 pytestmark = pytest.mark.usefixtures("demo")
 
 
 @pytest.fixture
 async def show(db):
-    return await make_broadcast(
-        db,
-        title="法規の時間",
-        host_email="host@example.jp",
-        section="法規課",
-        start=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5),
-        state=BroadcastState.LIVE,
-    )
+    return await live_show(db, start=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5))
 
 
 async def _m(db, email) -> Member:
@@ -68,14 +60,7 @@ async def test_timeout_range_and_remaining_time(db, show):
 
 async def test_bans_by_program_and_site(db, show):
     host, site_mod, member = [await _m(db, e) for e in ("host@example.jp", "moderator@example.jp", "member@example.jp")]
-    other = await make_broadcast(
-        db,
-        title="財政の時間",
-        host_email="fukuoka@example.jp",
-        section="みんなの財政課",
-        start=dt.datetime.now(dt.UTC),
-        state=BroadcastState.LIVE,
-    )
+    other = await live_show(db, title="財政の時間", host_email="fukuoka@example.jp", section="みんなの財政課")
     with pytest.raises(ModerationError) as info:
         await mod.ban(db, host, show, member.id, "site")  # a host cannot ban site-wide
     assert info.value.status == 403

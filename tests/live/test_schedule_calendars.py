@@ -9,9 +9,8 @@ import recurring_ical_events
 
 from live.models import BroadcastState
 from live.schedule import calendars, recurrence, service
-from live.schedule.inputs import ExceptionInput
 from tests.helpers import login, post_form
-from tests.live.schedule_helpers import NOW, RecordingBus, jst, make_people, program
+from tests.live.schedule_helpers import NOW, RecordingBus, add_exception, jst, make_people, program
 
 
 def expand(body: bytes, start: dt.datetime, end: dt.datetime) -> set[tuple[dt.datetime, dt.datetime]]:
@@ -44,27 +43,11 @@ async def setup_schedule(db):
     db.add_all([rotation_monday, orientation, study, once])
     await db.commit()
     await service.materialise(db, bus, NOW)
-    await service.add_exception(
-        db, bus, orientation, ExceptionInput.from_form({"occurrence": "2026-12-04T21:00", "kind": "cancel"}), None, NOW
+    await add_exception(db, bus, orientation, occurrence="2026-12-04T21:00", kind="cancel")
+    await add_exception(
+        db, bus, orientation, occurrence="2026-12-11T21:00", kind="substitute", personality_id=str(people["ben"].id)
     )
-    await service.add_exception(
-        db,
-        bus,
-        orientation,
-        ExceptionInput.from_form(
-            {"occurrence": "2026-12-11T21:00", "kind": "substitute", "personality_id": str(people["ben"].id)}
-        ),
-        None,
-        NOW,
-    )
-    await service.add_exception(
-        db,
-        bus,
-        study,
-        ExceptionInput.from_form({"occurrence": "2026-12-12T10:00", "kind": "move", "new_start": "2026-12-13T14:00"}),
-        None,
-        NOW,
-    )
+    await add_exception(db, bus, study, occurrence="2026-12-12T10:00", kind="move", new_start="2026-12-13T14:00")
     return people, [rotation_monday, orientation, study, once]
 
 

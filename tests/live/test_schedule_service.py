@@ -12,12 +12,12 @@ from core.db import Database
 from core.errors import Forbidden
 from live.models import Broadcast, BroadcastState
 from live.schedule import service
-from live.schedule.inputs import ExceptionInput, ProgramInput
+from live.schedule.inputs import ProgramInput
 from live.schedule.scheduler import DatabaseLease, RedisLease, Scheduler
 from live.schedule.service import ScheduleError
 from live.schedule.transitions import TransitionError, transition
 from tests.conftest import REDIS_TEST_URL, redis_available, require
-from tests.live.schedule_helpers import NOW, RecordingBus, jst, make_people, program
+from tests.live.schedule_helpers import NOW, RecordingBus, add_exception, jst, make_people, program
 
 
 @pytest.fixture
@@ -53,32 +53,11 @@ async def test_materialise_is_idempotent_and_applies_exceptions(db):
     )
     assert bus.published == []
 
-    await service.add_exception(
-        db,
-        bus,
-        p,
-        ExceptionInput.from_form({"occurrence": "2026-12-04T21:00", "kind": "cancel", "note": "点検"}),
-        None,
-        NOW,
+    await add_exception(db, bus, p, occurrence="2026-12-04T21:00", kind="cancel", note="点検")
+    await add_exception(
+        db, bus, p, occurrence="2026-12-11T21:00", kind="substitute", personality_id=str(people["ben"].id)
     )
-    await service.add_exception(
-        db,
-        bus,
-        p,
-        ExceptionInput.from_form(
-            {"occurrence": "2026-12-11T21:00", "kind": "substitute", "personality_id": str(people["ben"].id)}
-        ),
-        None,
-        NOW,
-    )
-    await service.add_exception(
-        db,
-        bus,
-        p,
-        ExceptionInput.from_form({"occurrence": "2026-12-18T21:00", "kind": "move", "new_start": "2026-12-19T10:00"}),
-        None,
-        NOW,
-    )
+    await add_exception(db, bus, p, occurrence="2026-12-18T21:00", kind="move", new_start="2026-12-19T10:00")
     rows = {b.occurrence_start: b for b in await broadcasts(db, p.id)}
     cancelled = rows[jst(2026, 12, 4, 21, 0)]
     assert cancelled.state is BroadcastState.CANCELLED and cancelled.note == "中止：点検"
@@ -116,7 +95,7 @@ async def test_exception_refusals(db):
 
     async def refused(form):
         with pytest.raises(ScheduleError) as info:
-            await service.add_exception(db, bus, p, ExceptionInput.from_form(form), None, NOW)
+            await add_exception(db, bus, p, **form)
         return info.value.fields
 
     assert "予定にありません" in (await refused({"occurrence": "2026-12-05T21:00", "kind": "cancel"}))["occurrence"]
@@ -131,9 +110,7 @@ async def test_exception_refusals(db):
     assert "別の番組「別番組」を担当しています" in errors["personality_id"]
     errors = await refused({"occurrence": "2026-12-04T21:00", "kind": "move", "new_start": "2026-11-01T10:00"})
     assert "未来の日時" in errors["new_start"]
-    await service.add_exception(
-        db, bus, p, ExceptionInput.from_form({"occurrence": "2026-12-04T21:00", "kind": "cancel"}), None, NOW
-    )
+    await add_exception(db, bus, p, occurrence="2026-12-04T21:00", kind="cancel")
     errors = await refused(
         {"occurrence": "2026-12-04T21:00", "kind": "substitute", "personality_id": str(people["cho"].id)}
     )
@@ -179,14 +156,20 @@ async def test_program_validation_messages(db):
     assert "1日もありません" in errors["rrule"]
 
 
-async def test_scheduler_opens_starts_and_ends_on_time(db, database):
+async def _one_off_broadcast(db, bus):
+    """The people and the only broadcast of anna's one-off program, materialised at NOW."""
     people = await make_people(db)
-    bus = RecordingBus()
     p = program(personality_id=people["anna"].id, rrule="")
     db.add(p)
     await db.commit()
     await service.materialise_program(db, bus, p.id, NOW)
     [b] = await broadcasts(db, p.id)
+    return people, b
+
+
+async def test_scheduler_opens_starts_and_ends_on_time(db, database):
+    bus = RecordingBus()
+    _, b = await _one_off_broadcast(db, bus)
     clock = {"now": NOW}
     scheduler = Scheduler(
         database, bus, DatabaseLease(database, clock=lambda: clock["now"]), clock=lambda: clock["now"]
@@ -234,13 +217,8 @@ async def test_scheduler_catches_up_after_a_restart(db, database):
 
 
 async def test_transitions_are_idempotent_and_checked(db):
-    people = await make_people(db)
     bus = RecordingBus()
-    p = program(personality_id=people["anna"].id, rrule="")
-    db.add(p)
-    await db.commit()
-    await service.materialise_program(db, bus, p.id, NOW)
-    [b] = await broadcasts(db, p.id)
+    people, b = await _one_off_broadcast(db, bus)
     assert (await transition(db, bus, b.id, BroadcastState.LIVE, now=NOW)).changed
     assert not (await transition(db, bus, b.id, BroadcastState.LIVE, now=NOW)).changed
     assert bus.states() == [(b.id, "live")]

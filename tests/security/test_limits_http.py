@@ -16,11 +16,11 @@ import pytest
 from sqlalchemy import select, update
 
 from core.db import utcnow
-from live.models import BroadcastState, Program
+from live.models import Program
 from live.rooms import service as rooms
 from live.rooms.models import RoomComment
 from live.schedule import recurrence
-from tests.factories import make_broadcast
+from tests.factories import live_show
 from tests.helpers import csrf, login, post_form
 from tests.live.rooms_support import member as detached_member
 
@@ -31,14 +31,7 @@ HUGE_POSITION = 2**63
 
 @pytest.fixture
 async def show(db):
-    return await make_broadcast(
-        db,
-        title="法規の時間",
-        host_email="host@example.jp",
-        section="法規課",
-        start=dt.datetime.now(dt.UTC),
-        state=BroadcastState.LIVE,
-    )
+    return await live_show(db)
 
 
 def _typed(response, status: int) -> dict:
