@@ -274,8 +274,9 @@ def test_redis_lease_is_exclusive():
             assert await a.acquire() is True  # renewal by the holder
             await a.release()
             assert await b.acquire() is True
-            assert await a.acquire() is False
+            assert await a.acquire() is False  # a's client reconnected for this: released below too
         finally:
             await b.release()
+            await a.release()
 
     asyncio.run(run())
