@@ -115,9 +115,7 @@ class RoomModerationController(Controller):
         position: PathId,
         data: JSONBody[VisibilityInput],
     ) -> VisibilityOut:
-        actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
-        author = await curation.set_visibility(db, bus, actor, broadcast, position, True, data.reason)
-        return VisibilityOut(position, True, author)
+        return await _set_visibility(request, db, bus, broadcast_id, position, True, data)
 
     @post("/comments/{position:int}/restore", status_code=200)
     async def restore(
@@ -129,9 +127,7 @@ class RoomModerationController(Controller):
         position: PathId,
         data: JSONBody[VisibilityInput],
     ) -> VisibilityOut:
-        actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
-        author = await curation.set_visibility(db, bus, actor, broadcast, position, False, data.reason)
-        return VisibilityOut(position, False, author)
+        return await _set_visibility(request, db, bus, broadcast_id, position, False, data)
 
     @get("/questions")
     async def questions(
@@ -147,6 +143,21 @@ class RoomModerationController(Controller):
             ReportOut(r.id, r.position, r.reporter.name, r.reason, r.created_at, msgspec.Raw(item) if item else None)
             for r, item in await curation.open_reports(db, broadcast_id)
         ]
+
+
+async def _set_visibility(
+    request: Request[Any, Any, Any],
+    db: DbSession,
+    bus: Bus,
+    broadcast_id: int,
+    position: int,
+    hidden: bool,
+    data: VisibilityInput,
+) -> VisibilityOut:
+    """Hide or restore: the same check and action, the path says which."""
+    actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
+    author = await curation.set_visibility(db, bus, actor, broadcast, position, hidden, data.reason)
+    return VisibilityOut(position, hidden, author)
 
 
 class ReportController(Controller):
