@@ -108,12 +108,14 @@ async def test_nobody_can_lock_out_a_colleague_or_an_office(server: Any) -> None
         await colleague.login(victim, "wrong-password-x")
     # The victim's own browser is untouched, and so is a new browser of theirs at home.
     assert (await own_browser.login(victim, PASSWORD)).status_code == 303
-    assert (await Browser(proc, "198.51.100.4").login(victim, PASSWORD)).status_code == 303
+    at_home = Browser(proc, "198.51.100.4")
+    assert (await at_home.login(victim, PASSWORD)).status_code == 303
     # 30 failures from the office against many addresses do not lock the office's other members out.
     sprayer = Browser(proc, office)
     for n in range(30):
         await sprayer.login(f"nobody{n}.{victim}", "wrong-password-x")
     someone_else = await new_member(url)
-    assert (await Browser(proc, office).login(someone_else, PASSWORD)).status_code == 303
-    for b in (own_browser, attacker, colleague, sprayer):
+    other_member = Browser(proc, office)
+    assert (await other_member.login(someone_else, PASSWORD)).status_code == 303
+    for b in (own_browser, attacker, colleague, at_home, sprayer, other_member):  # none left to the GC
         await b.close()
