@@ -28,6 +28,7 @@ from live.rooms.fanout import WINDOW
 from live.rooms.protocol import BusComment, Controls, Restricted, encode, room_channel
 from live.rooms.room import Room
 from live.rooms.viewers import Viewer
+from live.rooms.visits import VisitLog
 
 log = logging.getLogger("chonai.rooms")
 
@@ -55,6 +56,7 @@ class Hub:
         self.sqlite_write_lock = asyncio.Lock() if db.url.startswith("sqlite") else None
         self._creating: dict[int, asyncio.Future[Room | None]] = {}
         self.loop = asyncio.get_running_loop()
+        self.visits = VisitLog(db, self.loop, self.sqlite_write_lock)  # who joined, written once a second
         self._ticker: asyncio.Task[None] | None = self.loop.create_task(self._tick(), name="room-hub-ticker")
         bus.on_reconnect(self._on_bus_reconnect)
         # Everything allocated so far (modules, the app) lives forever: keep it out of the
@@ -75,6 +77,7 @@ class Hub:
             self.bus.remove(room_channel(room.id), room.on_bus)
             self.bus.remove(broadcast_channel(room.id), room.on_state)
         self.rooms.clear()
+        await self.visits.close()
 
     def _on_bus_reconnect(self) -> None:
         # Pub/sub is at-most-once: after an outage, read what was missed from the database.
@@ -178,6 +181,7 @@ class Hub:
             room.set_state(state)
             if room.empty_since is not None and now - room.empty_since > IDLE_CLOSE and not room.pending:
                 del self.rooms[room.id]
+                self.visits.forget(room.id)
                 await self._unsubscribe(room)
         metrics.ROOMS.set(len(self.rooms))
 

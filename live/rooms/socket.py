@@ -288,11 +288,7 @@ class Connection:
             self.send_error(exc.code, exc.message)
             return
         self.room = room
-        try:
-            async with self.hub.db.session() as db:
-                await service.record_visit(db, room.id, self.member.id)
-        except Exception:  # reach statistics must never cost a viewer the room
-            log.warning("recording a room visit failed", exc_info=True)
+        self.hub.visits.add(room.id, self.member.id)  # written in the next batch (live.rooms.visits)
 
     async def comment(self, message: PostComment) -> None:
         room = self.room
