@@ -27,6 +27,7 @@ from live.rooms import joining, metrics, service
 from live.rooms.fanout import WINDOW
 from live.rooms.protocol import BusComment, Controls, Restricted, encode, room_channel
 from live.rooms.room import Room
+from live.rooms.stream import RECENT
 from live.rooms.viewers import Viewer
 from live.rooms.visits import VisitLog
 
@@ -118,6 +119,8 @@ class Hub:
                 controls = await service.room_controls(db, broadcast_id) if info else Controls()
                 hidden = await service.hidden_positions(db, broadcast_id) if info else []
                 words = await rules(db, info.program_id) if info else []
+                last = info.last_position if info else 0
+                recent = await service.comments_between(db, broadcast_id, max(0, last - RECENT), last) if info else []
         except BaseException:
             await self._unsubscribe(room)
             raise
@@ -132,7 +135,7 @@ class Hub:
         room.words, room.words_at = words, time.monotonic()
         for kind, n in reactions.items():
             room.reactions[kind] += n
-        room.start_at(info.last_position)
+        room.start_at(info.last_position, recent)
         self.rooms[broadcast_id] = room
         metrics.ROOMS.set(len(self.rooms))
         return room

@@ -42,10 +42,16 @@ class RoomStream(RoomFanout):
         self._fetch_task: asyncio.Task[None] | None = None
         self._fetch_again = False
 
-    def start_at(self, position: int) -> None:
-        """The room's state is read: everything up to `position` is history, the rest is live."""
+    def start_at(self, position: int, recent: list[tuple[int, bytes]] | None = None) -> None:
+        """The room's state is read: everything up to `position` is history, the rest is live.
+
+        `recent` is the history's tail as read with the state (every position, hidden ones too):
+        kept in memory when it ends at `position` without a gap, so the first joins read no database.
+        """
         self.last = self.flushed = self.public_flushed = self.seen_db_last = position
-        self.recent.clear()  # what came before is in the database only
+        self.recent.clear()
+        if recent and recent[-1][0] == position and position - recent[0][0] + 1 == len(recent):
+            self.recent.extend(msgspec.Raw(item) for _, item in recent)
         self.ready = True
         if self.pending:
             self._drain_pending()
