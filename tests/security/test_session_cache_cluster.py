@@ -34,9 +34,15 @@ async def join_on(server: Any, cookie: str, room: int, control: bool = False) ->
     """Open a room socket with the cookie, join, and return the welcome or the error frame."""
     headers = {"origin": server.url, "cookie": f"chonai_session={cookie}"}
     async with websockets.connect(ws_base(server) + "/ws/rooms", additional_headers=headers) as ws:
-        await ws.send(json.dumps({"type": "join", "room": room, "control": control}))
+        try:
+            await ws.send(json.dumps({"type": "join", "room": room, "control": control}))
+        except websockets.ConnectionClosed:
+            pass  # refused at the handshake: the error frame is already buffered
         while True:
-            message = json.loads(await ws.recv())
+            try:
+                message = json.loads(await ws.recv())
+            except websockets.ConnectionClosed:
+                return {"type": "closed", "code": ws.close_code}
             if message["type"] in {"welcome", "error"}:
                 return dict(message)
 
