@@ -41,15 +41,19 @@ from typing import Any
 from bench.fanout import (
     ITEM_MARK,
     ROOT,
+    bench_members,
+    chonai_env,
     client_frame,
     cpu_seconds,
     free_port,
+    live_broadcast,
     percentile,
     rss_kib,
     self_cpu,
+    serving,
+    split_frames,
     start,
-    stop,
-    wait_http,
+    take_upgrade,
 )
 
 SOCKETS_PER_MEMBER = 10  # below the server's 20 sockets per member and process
@@ -93,38 +97,22 @@ class Client(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         buf = self.buf + data if self.buf else data
         if not self.upgraded:
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
+            upgraded, buf = take_upgrade(buf)
+            if upgraded is None:
                 self.buf = buf
                 return
-            if not buf.startswith(b"HTTP/1.1 101"):
+            if not upgraded:
                 self.error = buf[:80].decode(errors="replace")
-                assert self.transport is not None
-                self.transport.close()
+                self.close()
                 return
             self.upgraded = True
-            buf = buf[end + 4 :]
             self.send_text(self.join)
-        pos, size = 0, len(buf)
-        while size - pos >= 2:
-            b0, length, head = buf[pos], buf[pos + 1] & 0x7F, 2
-            if length == 126:
-                if size - pos < 4:
-                    break
-                length, head = int.from_bytes(buf[pos + 2 : pos + 4], "big"), 4
-            elif length == 127:
-                if size - pos < 10:
-                    break
-                length, head = int.from_bytes(buf[pos + 2 : pos + 10], "big"), 10
-            end = pos + head + length
-            if end > size:
-                break
-            if b0 & 0x0F == 0x1:
-                self._frame(buf[pos + head : end])
-            elif b0 & 0x0F == 0x9 and self.transport is not None:  # ping -> pong
-                self.transport.write(client_frame(buf[pos + head : end], 0xA))
-            pos = end
-        self.buf = buf[pos:] if pos < size else b""
+        frames, self.buf = split_frames(buf)
+        for opcode, payload in frames:
+            if opcode == 0x1:
+                self._frame(payload)
+            elif opcode == 0x9 and self.transport is not None:  # ping -> pong
+                self.transport.write(client_frame(payload, 0xA))
 
     def _frame(self, payload: bytes) -> None:
         mark = payload.rfind(ITEM_MARK)
@@ -282,9 +270,8 @@ async def drive(run: Run) -> dict[str, Any]:
 async def seed(database_url: str, viewers: int, posters: int, history: int) -> tuple[int, list[str], list[str]]:
     """Members with one session per viewer, a live room with `history` comments, posters' sessions."""
     from core.db import Database, utcnow
-    from core.members.models import LoginSession, Member, OrgKind, Role, Status
+    from core.members.models import LoginSession
     from core.members.service import hash_token
-    from live.models import Broadcast, BroadcastState
     from live.rooms import service
     from live.rooms.models import CommentRoom
 
@@ -292,33 +279,11 @@ async def seed(database_url: str, viewers: int, posters: int, history: int) -> t
     try:
         async with db.session() as s:
             now = utcnow()
-            room = random.randint(10**8, 2**31 - 2)  # random: the Redis channel is shared
-            s.add(
-                Broadcast(
-                    id=room,
-                    title="接続ベンチマーク放送",
-                    starts_at=now,
-                    ends_at=now + dt.timedelta(hours=2),
-                    opens_at=now,
-                    state=BroadcastState.LIVE,
-                    live_at=now,
-                )
-            )
+            broadcast = live_broadcast("接続ベンチマーク放送")
+            room = broadcast.id
+            s.add(broadcast)
             batch = secrets.token_hex(4)
-            people = [
-                Member(
-                    email=f"connect-{batch}-{i}@example.jp",
-                    name=f"接続 {i}号",
-                    org_kind=OrgKind.MUNICIPALITY,
-                    organisation="ベンチ市",
-                    department="性能試験課",
-                    prefecture="東京都",
-                    password_hash="!",
-                    role=Role.MEMBER,
-                    status=Status.APPROVED,
-                )
-                for i in range(math.ceil(viewers / SOCKETS_PER_MEMBER) + posters)
-            ]
+            people = bench_members(f"connect-{batch}", "接続", math.ceil(viewers / SOCKETS_PER_MEMBER) + posters)
             s.add_all(people)
             await s.flush()
             # Posters have no rate limit to meet: the room's limit is lifted for the bench.
@@ -338,32 +303,17 @@ async def seed(database_url: str, viewers: int, posters: int, history: int) -> t
 
 
 def run_chonai(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
-    database_url = args.database_url or f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "VAR_DIR": str(tmp),
-        "SECRET_KEY": secrets.token_urlsafe(40),
-        "LOG_LEVEL": "WARNING",
-        "DEMO_DATA": "false",
-    }
-    env.pop("REDIS_URL", None)
-    if args.processes > 1:
-        env["REDIS_URL"] = args.redis_url
     import subprocess
+
+    env, database_url = chonai_env(args, tmp)
 
     subprocess.run([sys.executable, "-m", "web.cli", "migrate"], env=env, cwd=ROOT, check=True, capture_output=True)
     room, cookies, poster_cookies = asyncio.run(seed(database_url, args.viewers, args.posters, args.history))
     ports = [free_port() for _ in range(args.processes)]
     serve = [sys.executable, "-m", "web.cli", "serve", "--workers", "1", "--port"]
     procs = [start([*serve, str(port)], env, tmp / "chonai.log") for port in ports]
-    try:
-        for port, proc in zip(ports, procs, strict=True):
-            wait_http(f"http://127.0.0.1:{port}/healthz", proc)
-        run = Run(ports, cookies + poster_cookies, room, [p.pid for p in procs], args)
-        return asyncio.run(drive(run))
-    finally:
-        stop(procs)
+    with serving(procs, ports, "/healthz"):
+        return asyncio.run(drive(Run(ports, cookies + poster_cookies, room, [p.pid for p in procs], args)))
 
 
 def run_reference(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
@@ -373,12 +323,8 @@ def run_reference(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         extra = ["--redis", args.redis_url, "--channel", f"chonai-bench-{secrets.token_hex(6)}"]
     command = [sys.executable, "-m", "bench.reference_server", "--window", "0.04", *extra, "--port"]
     procs = [start([*command, str(p)], dict(os.environ), tmp / "reference.log") for p in ports]
-    try:
-        for port, proc in zip(ports, procs, strict=True):
-            wait_http(f"http://127.0.0.1:{port}/", proc)
+    with serving(procs, ports, "/"):
         return asyncio.run(drive(Run(ports, [""], 1, [p.pid for p in procs], args)))
-    finally:
-        stop(procs)
 
 
 def main(argv: list[str]) -> int:

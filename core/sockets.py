@@ -12,6 +12,7 @@ Also here: the limits every socket shares (frame size, flood budget, sockets per
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -177,12 +178,9 @@ class SocketRegistry:
                 handle.end(code, reason)
 
     def on_changed(self, _channel: str, data: bytes) -> None:
-        try:
-            event = _changed_decoder.decode(data)
-        except msgspec.DecodeError:
-            log.warning("undecodable member-changed event")
-            return
-        self.credentials.forget_member(event.member_id)
+        """Role or profile changed: only cached sessions go (the member's open sockets stay)."""
+        with contextlib.suppress(msgspec.DecodeError):
+            self.credentials.forget_member(_changed_decoder.decode(data).member_id)
 
     def _on_reconnect(self) -> None:
         self.credentials.clear()  # an invalidation may have been lost with the connection

@@ -15,23 +15,15 @@ from typing import Any
 import pytest
 
 from core.db import Database
-from core.events import InProcessBus
 from live.rooms import service, stream
 from live.rooms.hub import Hub, publish_comment
 from live.rooms.protocol import Limits
 from live.rooms.viewers import Viewer
 from live.rooms.visits import VisitLog
 from tests.live.rooms_support import make_broadcast, member
-from tests.live.test_rooms_hub import RecordingSink
+from tests.live.test_rooms_hub import RecordingSink, hub
 
-
-@pytest.fixture
-async def hub(settings):
-    database = Database(settings.database_url)
-    hub = Hub(database, InProcessBus(), window=0.01)
-    yield hub
-    await hub.close()
-    await database.dispose()
+__all__ = ["hub"]  # the fixture
 
 
 class Reads:

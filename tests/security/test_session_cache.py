@@ -38,6 +38,11 @@ async def join(client: Any, cookie: str, room: int, control: bool = False) -> di
                 return dict(message)
 
 
+async def refused(client: Any, cookie: str, room: int, code: str, control: bool = False) -> bool:
+    answer = await join(client, cookie, room, control)
+    return answer["type"] == "error" and answer["code"] == code
+
+
 def cache_of(app: Any) -> Any:
     return app.state.sockets.credentials
 
@@ -66,18 +71,14 @@ async def test_logout_ends_a_cached_session(app, db):
         assert cache_of(app).hits == hits + 1  # the reconnect came from the cache
         r = await client.post("/logout", headers={"x-csrftoken": await csrf(client)}, follow_redirects=False)
         assert r.status_code == 303
-        refused = await join(client, cookie, room)
-        assert refused["type"] == "error" and refused["code"] == "login_required"
+        assert await refused(client, cookie, room, "login_required")
 
 
 async def test_suspension_ends_a_cached_session(app, db):
     room = await make_broadcast(db)
     async with (
         logged_in(app, "fukuoka@example.jp") as (client, cookie),
-        logged_in(app, "operator@example.jp") as (
-            operator,
-            _,
-        ),
+        logged_in(app, "operator@example.jp") as (operator, _),
     ):
         assert (await join(client, cookie, room))["type"] == "welcome"
         assert cache_of(app).get(next(iter(cache_of(app).entries))) is not None
@@ -88,8 +89,7 @@ async def test_suspension_ends_a_cached_session(app, db):
             follow_redirects=False,
         )
         assert r.status_code == 303, r.text
-        refused = await join(client, cookie, room)
-        assert refused["type"] == "error" and refused["code"] == "login_required"
+        assert await refused(client, cookie, room, "login_required")
 
 
 async def test_a_demoted_moderator_is_not_one_from_the_cache(app, db):
@@ -107,8 +107,7 @@ async def test_a_demoted_moderator_is_not_one_from_the_cache(app, db):
             f"/api/members/{target}/role", json={"role": "member"}, headers={"x-csrftoken": await csrf(operator)}
         )
         assert r.status_code == 201, r.text
-        refused = await join(client, cookie, room, control=True)
-        assert refused["type"] == "error" and refused["code"] == "forbidden"
+        assert await refused(client, cookie, room, "forbidden", control=True)
         assert (await join(client, cookie, room))["moderator"] is False
 
 

@@ -8,6 +8,7 @@ them; reconnecting to B with the same cookie must see the change at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from typing import Any
@@ -34,10 +35,9 @@ async def join_on(server: Any, cookie: str, room: int, control: bool = False) ->
     """Open a room socket with the cookie, join, and return the welcome or the error frame."""
     headers = {"origin": server.url, "cookie": f"chonai_session={cookie}"}
     async with websockets.connect(ws_base(server) + "/ws/rooms", additional_headers=headers) as ws:
-        try:
+        # Refused at the handshake, the send may fail: the error frame is buffered all the same.
+        with contextlib.suppress(websockets.ConnectionClosed):
             await ws.send(json.dumps({"type": "join", "room": room, "control": control}))
-        except websockets.ConnectionClosed:
-            pass  # refused at the handshake: the error frame is already buffered
         while True:
             try:
                 message = json.loads(await ws.recv())
