@@ -52,14 +52,14 @@ class AdminMembersController(Controller):
         return Redirect(f"/admin/members?msg={'approved' if approve else 'rejected'}", status_code=303)
 
     @post("/{member_id:int}/role")
-    async def role(self, request: Request[Any, Any, Any], db: DbSession, member_id: PathId) -> Response[Any]:
+    async def role(self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, member_id: PathId) -> Response[Any]:
         form = await read_form(request)
         if form.get("role") not in {r.value for r in Role}:
             return await _page(db, errors={member_id: "権限を一覧から選んでください。"}, status=400)
         if member_id == active_member(request).id:
             return await _page(db, errors={member_id: "自分自身の権限は変更できません。"}, status=400)
         try:
-            await service.set_role(db, member_id, Role(form["role"]))
+            await service.set_role(db, member_id, Role(form["role"]), bus=bus)
         except MemberError as exc:
             return await _page(db, errors={member_id: exc.message}, status=404)
         return Redirect("/admin/members?msg=role", status_code=303)

@@ -127,8 +127,8 @@ class MembersAdminController(Controller):
 
     @post("/{member_id:int}/role")
     async def role(
-        self, request: Request[Any, Any, Any], db: DbSession, member_id: PathId, data: JSONBody[RoleChange]
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, member_id: PathId, data: JSONBody[RoleChange]
     ) -> MemberOut:
         if member_id == active_member(request).id:
             raise HTTPException(status_code=400, detail="自分自身の権限は変更できません。")
-        return MemberOut.of(await service.set_role(db, member_id, data.role))
+        return MemberOut.of(await service.set_role(db, member_id, data.role, bus=bus))
