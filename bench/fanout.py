@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import datetime as dt
 import functools
 import json
@@ -36,6 +37,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -321,43 +323,105 @@ async def drive(
 # --- setting up each side --------------------------------------------------------------------
 
 
+def live_broadcast(title: str) -> Any:
+    """A broadcast on air for two hours, with a random id (the Redis channel is shared)."""
+    from core.db import utcnow
+    from live.models import Broadcast, BroadcastState
+
+    now = utcnow()
+    return Broadcast(
+        id=random.randint(10**8, 2**31 - 2),
+        title=title,
+        starts_at=now,
+        ends_at=now + dt.timedelta(hours=2),
+        opens_at=now,
+        state=BroadcastState.LIVE,
+        live_at=now,
+    )
+
+
+def bench_members(prefix: str, name: str, n: int) -> list[Any]:
+    """Approved members who cannot log in with a password (e-mail `{prefix}-{i}@example.jp`)."""
+    from core.members.models import Member, OrgKind, Role, Status
+
+    return [
+        Member(
+            email=f"{prefix}-{i}@example.jp",
+            name=f"{name} {i}号",
+            org_kind=OrgKind.MUNICIPALITY,
+            organisation="ベンチ市",
+            department="性能試験課",
+            prefecture="東京都",
+            password_hash="!",  # cannot log in with a password
+            role=Role.MEMBER,
+            status=Status.APPROVED,
+        )
+        for i in range(n)
+    ]
+
+
+def take_upgrade(buf: bytes) -> tuple[bool | None, bytes]:
+    """(None, buf) while the response head is incomplete, (False, head) when refused, (True, rest) once upgraded."""
+    end = buf.find(b"\r\n\r\n")
+    if end < 0:
+        return None, buf
+    if not buf.startswith(b"HTTP/1.1 101"):
+        return False, buf[:200]
+    return True, buf[end + 4 :]
+
+
+def split_frames(buf: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
+    """Complete server frames in `buf` as (opcode, payload), and the incomplete rest."""
+    frames: list[tuple[int, bytes]] = []
+    pos, size = 0, len(buf)
+    while size - pos >= 2:
+        b0, length, head = buf[pos], buf[pos + 1] & 0x7F, 2
+        if length == 126:
+            if size - pos < 4:
+                break
+            length, head = int.from_bytes(buf[pos + 2 : pos + 4], "big"), 4
+        elif length == 127:
+            if size - pos < 10:
+                break
+            length, head = int.from_bytes(buf[pos + 2 : pos + 10], "big"), 10
+        end = pos + head + length
+        if end > size:
+            break
+        frames.append((b0 & 0x0F, buf[pos + head : end]))
+        pos = end
+    return frames, buf[pos:] if pos < size else b""
+
+
+def chonai_env(args: argparse.Namespace, tmp: Path, name: str = "bench.db") -> tuple[dict[str, str], str]:
+    """The servers' environment (and database URL): a fresh SQLite file unless --database-url; Redis for > 1."""
+    database_url = args.database_url or f"sqlite+aiosqlite:///{tmp / name}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "VAR_DIR": str(tmp),
+        "SECRET_KEY": secrets.token_urlsafe(40),
+        "LOG_LEVEL": "WARNING",
+        "DEMO_DATA": "false",
+    }
+    env.pop("REDIS_URL", None)
+    if args.processes > 1:
+        env["REDIS_URL"] = args.redis_url
+    return env, database_url
+
+
 async def seed(database_url: str, members: int) -> tuple[int, list[str]]:
     """Bench members with API tokens and a live broadcast (random id: the Redis channel is shared)."""
-    from core.db import Database, utcnow
-    from core.members.models import Member, OrgKind, Role, Status
+    from core.db import Database
     from core.members.service import create_api_token
-    from live.models import Broadcast, BroadcastState
 
     db = Database(database_url)
     tokens: list[str] = []
     try:
         async with db.session() as s:
-            now = utcnow()
-            broadcast = Broadcast(
-                id=random.randint(10**8, 2**31 - 2),
-                title="ベンチマーク放送",
-                starts_at=now,
-                ends_at=now + dt.timedelta(hours=2),
-                opens_at=now,
-                state=BroadcastState.LIVE,
-                live_at=now,
-            )
+            broadcast = live_broadcast("ベンチマーク放送")
             s.add(broadcast)
             batch = secrets.token_hex(4)
-            people = [
-                Member(
-                    email=f"bench-{batch}-{i}@example.jp",
-                    name=f"ベンチ {i}号",
-                    org_kind=OrgKind.MUNICIPALITY,
-                    organisation="ベンチ市",
-                    department="性能試験課",
-                    prefecture="東京都",
-                    password_hash="!",  # cannot log in with a password
-                    role=Role.MEMBER,
-                    status=Status.APPROVED,
-                )
-                for i in range(members)
-            ]
+            people = bench_members(f"bench-{batch}", "ベンチ", members)
             s.add_all(people)
             await s.commit()
             for person in people:
@@ -372,6 +436,17 @@ def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[by
     return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log.open("ab"), stderr=subprocess.STDOUT)
 
 
+@contextlib.contextmanager
+def serving(procs: list[subprocess.Popen[bytes]], ports: list[int], path: str) -> Iterator[None]:
+    """Wait until every server answers `path`; stop them all afterwards, whatever happened."""
+    try:
+        for port, proc in zip(ports, procs, strict=True):
+            wait_http(f"http://127.0.0.1:{port}{path}", proc)
+        yield
+    finally:
+        stop(procs)
+
+
 def stop(procs: list[subprocess.Popen[bytes]]) -> None:
     for p in procs:
         if p.poll() is None:
@@ -384,18 +459,7 @@ def stop(procs: list[subprocess.Popen[bytes]]) -> None:
 
 
 def run_chonai(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
-    database_url = args.database_url or f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "VAR_DIR": str(tmp),
-        "SECRET_KEY": secrets.token_urlsafe(40),
-        "LOG_LEVEL": "WARNING",
-        "DEMO_DATA": "false",
-    }
-    env.pop("REDIS_URL", None)
-    if args.processes > 1:
-        env["REDIS_URL"] = args.redis_url
+    env, database_url = chonai_env(args, tmp)
     if args.writer:
         env["CHONAI_ROOM_WRITER"] = args.writer
     subprocess.run([sys.executable, "-m", "web.cli", "migrate"], env=env, cwd=ROOT, check=True, capture_output=True)

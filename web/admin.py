@@ -52,10 +52,10 @@ class AdminMembersController(Controller):
         return Redirect(f"/admin/members?msg={'approved' if data.approve else 'rejected'}", status_code=303)
 
     @post("/{member_id:int}/role")
-    async def role(self, request: Request[Any, Any, Any], db: DbSession, member_id: PathId) -> Response[Any]:
+    async def role(self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, member_id: PathId) -> Response[Any]:
         try:
             role = RoleInput.from_form(await read_form(request)).validate(active_member(request).id, member_id)
-            await service.set_role(db, member_id, role)
+            await service.set_role(db, member_id, role, bus=bus)
         except Refusal as exc:
             return await _page(db, errors={member_id: exc.message}, status=exc.status)
         return Redirect("/admin/members?msg=role", status_code=303)

@@ -120,7 +120,7 @@ class MembersAdminController(Controller):
 
     @post("/{member_id:int}/role")
     async def role(
-        self, request: Request[Any, Any, Any], db: DbSession, member_id: PathId, data: JSONBody[RoleInput]
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, member_id: PathId, data: JSONBody[RoleInput]
     ) -> MemberOut:
         role = data.validate(active_member(request).id, member_id)
-        return MemberOut.of(await service.set_role(db, member_id, role))
+        return MemberOut.of(await service.set_role(db, member_id, role, bus=bus))

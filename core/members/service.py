@@ -20,7 +20,7 @@ from core.events import EventBus
 from core.members import throttle
 from core.members.models import ApiToken, AuthAttempt, LoginSession, Member, PasswordReset, Role, Status
 from core.members.validation import SignupData, normalise_email
-from core.sockets import Revoked, publish_revoked
+from core.sockets import Revoked, publish_member_changed, publish_revoked
 
 SESSION_LIFETIME = dt.timedelta(days=14)
 RESET_LIFETIME = dt.timedelta(hours=1)
@@ -157,10 +157,12 @@ async def _get(db: AsyncSession, member_id: int) -> Member:
     return member
 
 
-async def set_role(db: AsyncSession, member_id: int, role: Role) -> Member:
+async def set_role(db: AsyncSession, member_id: int, role: Role, *, bus: EventBus | None = None) -> Member:
+    """A new role; every process forgets the member's cached sessions (a demoted moderator reconnects as one no more)."""
     member = await _get(db, member_id)
     member.role = role
     await db.commit()
+    await publish_member_changed(bus, member_id)
     return member
 
 
@@ -241,10 +243,15 @@ async def start_session(db: AsyncSession, member: Member, user_agent: str = "") 
 
 
 async def member_for_session(db: AsyncSession, raw: str) -> Member | None:
+    return (await session_member(db, raw))[0]
+
+
+async def session_member(db: AsyncSession, raw: str) -> tuple[Member | None, dt.datetime | None]:
+    """The member of a live session and when the session ends; (None, None) for none."""
     row = await db.get(LoginSession, hash_token(raw))
     if row is None or row.expires_at <= utcnow():
-        return None
-    return row.member
+        return None, None
+    return row.member, row.expires_at
 
 
 async def member_for_credential(db: AsyncSession, credential: str | None) -> Member | None:

@@ -18,6 +18,7 @@ from live.models import BroadcastState
 from live.moderation.events import CommentVisibility, ControlsChanged, MemberRestricted, ModerationNotice
 from live.rooms import service
 from live.rooms.protocol import BusComment, BusReactions, Limits, ModNotice, State, bus_decoder, encode
+from live.rooms.rejoin import RejoinMemo
 from live.rooms.stream import RoomStream
 from live.rooms.transport import OutFrame
 from live.rooms.viewers import RoomHost
@@ -35,13 +36,14 @@ def state_message(state: BroadcastState) -> State:
 
 
 class Room(RoomStream):
-    __slots__ = ("_write_lock", "limits", "state")
+    __slots__ = ("_write_lock", "limits", "rejoins", "state")
 
     def __init__(self, hub: RoomHost, broadcast_id: int) -> None:
         super().__init__(hub, broadcast_id)
         self.state = BroadcastState.SCHEDULED
         self.limits = Limits(max_length=0, rate_count=0, rate_seconds=0)
         self._write_lock = asyncio.Lock()
+        self.rejoins = RejoinMemo()  # access checks of viewers that just left (live.rooms.rejoin)
 
     @property
     def write_lock(self) -> asyncio.Lock:
@@ -90,9 +92,11 @@ class Room(RoomStream):
         elif isinstance(event, CommentVisibility):
             self.on_visibility(event.position, event.hidden)
         elif isinstance(event, ControlsChanged):
+            self.rejoins.clear()  # a lock or comments-off is part of the restriction read at join
             self.refresh_controls()
             self.notify_moderators(ModNotice(kind="controls"))
         elif isinstance(event, MemberRestricted):
+            self.rejoins.forget(event.member_id)
             self.on_restricted(event)
         else:
             self.on_notice(event.kind)
