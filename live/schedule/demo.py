@@ -14,7 +14,7 @@ from core.sections import Section
 from core.timefmt import JST
 from live.models import ExceptionKind, Program, ProgramException, ProgramGuest
 from live.schedule import recurrence
-from live.schedule.service import HORIZON, materialise_program
+from live.schedule.materialise import HORIZON, materialise_program
 
 ROTATION = "お昼の庁内放送"
 ROTATION_DAYS = [  # weekday, personality

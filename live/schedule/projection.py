@@ -1,6 +1,6 @@
 """Any week of the 番組表: stored broadcasts, plus what the rules say beyond the materialised horizon.
 
-Broadcasts are created 30 days ahead (`service.HORIZON`). Further weeks are computed from each
+Broadcasts are created 30 days ahead (`materialise.HORIZON`). Further weeks are computed from each
 active program's RRULE and exceptions — the same `recurrence.occurrences` the materialiser uses —
 and shown as planned entries; nothing is written, so a member paging years ahead costs no rows.
 """
