@@ -1,4 +1,3 @@
-# size: the demo loader is one long list of rows, read top to bottom.
 """Demo archive: two past broadcasts with a recording link, their chat and viewer counts."""
 
 from __future__ import annotations
@@ -31,6 +30,17 @@ CHAT = [
 ]
 
 
+PAST = (
+    (
+        1,
+        "お昼の庁内放送 ― 窓口DXのいま",
+        "https://www.youtube.com/watch?v=aqz-KE-bpKQ",
+        "今回は、接種券の再発行をオンラインで受け付けた自治体の窓口DXを紹介します。",
+    ),
+    (2, "お昼の庁内放送 ― 予算要求の季節", "https://files.example.jp/recordings/2026-11-09.mp4", ""),
+)
+
+
 async def load(db: AsyncSession, members: dict[str, Member], sections: dict[str, Section]) -> None:
     program = (
         (await db.execute(select(Program).where(Program.title == "お昼の庁内放送").limit(1)))
@@ -38,63 +48,68 @@ async def load(db: AsyncSession, members: dict[str, Member], sections: dict[str,
         .scalar_one_or_none()
     )
     today = utcnow().astimezone(JST).date()
-    for weeks_ago, title, video, topic in (
-        (
-            1,
-            "お昼の庁内放送 ― 窓口DXのいま",
-            "https://www.youtube.com/watch?v=aqz-KE-bpKQ",
-            "今回は、接種券の再発行をオンラインで受け付けた自治体の窓口DXを紹介します。",
-        ),
-        (2, "お昼の庁内放送 ― 予算要求の季節", "https://files.example.jp/recordings/2026-11-09.mp4", ""),
-    ):
+    for weeks_ago, title, video, topic in PAST:
         day = today - dt.timedelta(days=7 * weeks_ago + today.weekday())  # a Monday
         start = dt.datetime.combine(day, dt.time(12, 10), tzinfo=JST).astimezone(dt.UTC)
-        host = members["host@example.jp"]
-        broadcast = Broadcast(
-            program_id=program.id if program else None,
-            title=title,
-            description="日替わりのパーソナリティが全国の自治体の「いま」をお届けします。" + topic,
-            personality_id=host.id,
-            starts_at=start,
-            ends_at=start + dt.timedelta(minutes=30),
-            opens_at=start - dt.timedelta(minutes=10),
-            state=BroadcastState.ENDED,
-            opened_at=start - dt.timedelta(minutes=10),
-            live_at=start,
-            ended_at=start + dt.timedelta(minutes=30),
-        )
-        db.add(broadcast)
-        await db.flush()
-        for position, (seconds, email, text) in enumerate(CHAT, start=1):
-            db.add(
-                RoomComment(
-                    broadcast_id=broadcast.id,
-                    position=position,
-                    member_id=members[email].id,
-                    text=text,
-                    created_at=start + dt.timedelta(seconds=seconds),
-                    offset_ms=seconds * 1000,
-                )
-            )
-        db.add(CommentRoom(broadcast_id=broadcast.id, last_position=len(CHAT)))
-        for member in members.values():
-            if member.is_active:
-                db.add(RoomVisit(broadcast_id=broadcast.id, member_id=member.id, first_seen_at=start))
-        for minute, viewers in enumerate((12, 48, 95, 131, 140, 126, 118, 97)):
-            db.add(
-                ViewerSample(broadcast_id=broadcast.id, at=start + dt.timedelta(minutes=4 * minute), viewers=viewers)
-            )
-        media = parse_media_url(video)
-        db.add(
-            Recording(
-                broadcast_id=broadcast.id,
-                title="本編",
-                url=media.url,
-                kind=media.kind,
-                video_id=media.video_id,
-                duration_seconds=1800,
-                offset_seconds=0,
-                added_by_id=host.id,
-            )
-        )
+        await _past_broadcast(db, members, program, start, title, video, topic)
     await db.commit()
+
+
+async def _past_broadcast(
+    db: AsyncSession,
+    members: dict[str, Member],
+    program: Program | None,
+    start: dt.datetime,
+    title: str,
+    video: str,
+    topic: str,
+) -> None:
+    """One ended broadcast with its chat, visits, viewer counts and recording."""
+    host = members["host@example.jp"]
+    broadcast = Broadcast(
+        program_id=program.id if program else None,
+        title=title,
+        description="日替わりのパーソナリティが全国の自治体の「いま」をお届けします。" + topic,
+        personality_id=host.id,
+        starts_at=start,
+        ends_at=start + dt.timedelta(minutes=30),
+        opens_at=start - dt.timedelta(minutes=10),
+        state=BroadcastState.ENDED,
+        opened_at=start - dt.timedelta(minutes=10),
+        live_at=start,
+        ended_at=start + dt.timedelta(minutes=30),
+    )
+    db.add(broadcast)
+    await db.flush()
+    for position, (seconds, email, text) in enumerate(CHAT, start=1):
+        created_at = start + dt.timedelta(seconds=seconds)
+        db.add(
+            RoomComment(
+                broadcast_id=broadcast.id,
+                position=position,
+                member_id=members[email].id,
+                text=text,
+                created_at=created_at,
+                offset_ms=seconds * 1000,
+            )
+        )
+    db.add(CommentRoom(broadcast_id=broadcast.id, last_position=len(CHAT)))
+    for member in members.values():
+        if member.is_active:
+            db.add(RoomVisit(broadcast_id=broadcast.id, member_id=member.id, first_seen_at=start))
+    for minute, viewers in enumerate((12, 48, 95, 131, 140, 126, 118, 97)):
+        at = start + dt.timedelta(minutes=4 * minute)
+        db.add(ViewerSample(broadcast_id=broadcast.id, at=at, viewers=viewers))
+    media = parse_media_url(video)
+    db.add(
+        Recording(
+            broadcast_id=broadcast.id,
+            title="本編",
+            url=media.url,
+            kind=media.kind,
+            video_id=media.video_id,
+            duration_seconds=1800,
+            offset_seconds=0,
+            added_by_id=host.id,
+        )
+    )

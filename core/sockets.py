@@ -267,3 +267,20 @@ def frame_refusal(message: Mapping[str, Any], budget: FrameBudget) -> tuple[int,
     if len(text) > MAX_FRAME_CHARS:
         return CLOSE_TOO_BIG, "frame_too_large"
     return None
+
+
+async def read_until_gone(socket: Any, end: Callable[[int, str], None]) -> None:
+    """For push-only sockets: read until the client goes away; a frame over the limits ends it via `end`.
+
+    Nothing is expected from the client; reading notices when it leaves, and whatever it sends anyway
+    is held to the room socket's limits (size, binary, flood).
+    """
+    budget = FrameBudget()
+    while True:
+        message = await socket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        refusal = frame_refusal(message, budget)
+        if refusal is not None:
+            end(*refusal)
+            return

@@ -1,4 +1,3 @@
-# size: the demo loader is one long list of rows, read top to bottom.
 """Demo content: the vaccination information-exchange series with past sessions and published FAQ documents."""
 
 from __future__ import annotations
@@ -126,61 +125,75 @@ async def load(db: AsyncSession, members: dict[str, Member], sections: dict[str,
         (2, "会場運営と副反応対応", now - dt.timedelta(days=14), SESSION_2),
     ]
     for number, title, starts, entries in plan:
-        session = StudySession(
-            series_id=series.id,
-            number=number,
-            title=title,
-            starts_at=starts,
-            state=SessionState.LIVE,
-            meeting_url="https://meet.example.jp/vaccine-exchange",
-        )
-        db.add(session)
-        await db.flush()
-        await db.refresh(session, ["series"])
-        for email in (
-            "member@example.jp",
-            "fukuoka@example.jp",
-            "kochi@example.jp",
-            "host@example.jp",
-            "naha@example.jp",
-        ):
-            db.add(Registration(session_id=session.id, member_id=members[email].id))
-        # Who actually took part (the board was open while it ran); one registrant never came.
-        for email in ("member@example.jp", "fukuoka@example.jp", "naha@example.jp", "mhlw@example.jp"):
-            db.add(Attendance(session_id=session.id, member_id=members[email].id, source="board"))
-        for category, question, answer, asker, voters in entries:
-            await _answered(db, session, members, category, question, answer, asker, voters)
-        await db.commit()
-        await documents.end_session(db, bus, None, session)
-        doc = await documents.document_of(db, session.id)
-        assert doc is not None
-        doc.intro = (
-            f"第{number}回（{title}）の質疑をまとめたFAQ資料です。各自治体の事例であり、国の公式見解ではありません。"
-        )
-        await db.commit()
-        await documents.publish(db, members["naha@example.jp"], doc, "")
-        if number == 1:
-            drafts = await documents.draft_entries(db, doc.id)
-            drafts[0].answer += "\n\n（追記）予約開始日の周知には広報紙の号外も使いました。"
-            await db.commit()
-            await documents.publish(db, members["naha@example.jp"], doc, "Q1の回答に広報紙の号外について追記")
-    live = StudySession(
+        await _past_session(db, bus, series, members, number, title, starts, entries)
+    await _live_session(db, bus, series, members, now)
+    await _topics(db, series, members)
+
+
+async def _session(db: AsyncSession, series: StudySeries, number: int, title: str, starts: dt.datetime) -> StudySession:
+    session = StudySession(
         series_id=series.id,
-        number=3,
-        title="職員体制とシステム",
-        starts_at=now - dt.timedelta(minutes=10),
+        number=number,
+        title=title,
+        starts_at=starts,
         state=SessionState.LIVE,
         meeting_url="https://meet.example.jp/vaccine-exchange",
     )
-    db.add(live)
+    db.add(session)
     await db.flush()
-    await db.refresh(live, ["series"])
+    await db.refresh(session, ["series"])
+    return session
+
+
+async def _past_session(
+    db: AsyncSession,
+    bus: InProcessBus,
+    series: StudySeries,
+    members: dict[str, Member],
+    number: int,
+    title: str,
+    starts: dt.datetime,
+    entries: list[tuple[str, str, str, str, list[str]]],
+) -> None:
+    """A session that took place: registrations, attendance, answered questions, a published FAQ."""
+    session = await _session(db, series, number, title, starts)
+    for email in ("member@example.jp", "fukuoka@example.jp", "kochi@example.jp", "host@example.jp", "naha@example.jp"):
+        db.add(Registration(session_id=session.id, member_id=members[email].id))
+    # Who actually took part (the board was open while it ran); one registrant never came.
+    for email in ("member@example.jp", "fukuoka@example.jp", "naha@example.jp", "mhlw@example.jp"):
+        db.add(Attendance(session_id=session.id, member_id=members[email].id, source="board"))
+    for category, question, answer, asker, voters in entries:
+        await _answered(db, session, members, category, question, answer, asker, voters)
+    await db.commit()
+    await documents.end_session(db, bus, None, session)
+    doc = await documents.document_of(db, session.id)
+    assert doc is not None
+    doc.intro = (
+        f"第{number}回（{title}）の質疑をまとめたFAQ資料です。各自治体の事例であり、国の公式見解ではありません。"
+    )
+    await db.commit()
+    await documents.publish(db, members["naha@example.jp"], doc, "")
+    if number == 1:
+        drafts = await documents.draft_entries(db, doc.id)
+        drafts[0].answer += "\n\n（追記）予約開始日の周知には広報紙の号外も使いました。"
+        await db.commit()
+        await documents.publish(db, members["naha@example.jp"], doc, "Q1の回答に広報紙の号外について追記")
+
+
+async def _live_session(
+    db: AsyncSession, bus: InProcessBus, series: StudySeries, members: dict[str, Member], now: dt.datetime
+) -> None:
+    """The session running now, with open questions on its board."""
+    live = await _session(db, series, 3, "職員体制とシステム", now - dt.timedelta(minutes=10))
     db.add(Registration(session_id=live.id, member_id=members["member@example.jp"].id))
     await db.commit()
     for category, body, asker, voters in SESSION_3_OPEN:
         q = await board.ask(db, bus, members[asker], live, body, category)
         for voter in voters:
             await board.vote(db, bus, members[voter], q.id)
+
+
+async def _topics(db: AsyncSession, series: StudySeries, members: dict[str, Member]) -> None:
     for title, body, author, voters in TOPICS:
         topic = TopicRequest(
             series_id=series.id, author_id=members[author].id, title=title, body=body, votes=len(voters)

@@ -50,10 +50,10 @@ async def make_people(db: Any) -> dict[str, Member]:
 
 async def add_exception(db: Any, bus: Any, program: Program, **form: str) -> Any:
     """An exception to `program` as the operator's form posts it (by no one in particular), at NOW."""
-    from live.schedule import service
+    from live.schedule import exceptions
     from live.schedule.inputs import ExceptionInput
 
-    return await service.add_exception(db, bus, program, ExceptionInput.from_form(form), None, NOW)
+    return await exceptions.add_exception(db, bus, program, ExceptionInput.from_form(form), None, NOW)
 
 
 def program(**kw: Any) -> Program:

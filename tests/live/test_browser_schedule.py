@@ -35,7 +35,7 @@ def insert_broadcast_starting_in(db_url: str, seconds: int) -> int:
         from core.events import InProcessBus
         from core.members.models import Member
         from live.models import Broadcast, Program
-        from live.schedule.service import materialise_program
+        from live.schedule.materialise import materialise_program
 
         async with session_at(db_url) as s:
             host = (await s.execute(select(Member).where(Member.email == "host@example.jp"))).scalar_one()

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from core.db import utcnow
 from core.events import InProcessBus
 from live.models import Broadcast, Program
-from live.schedule import service
+from live.schedule import materialise, service
 from tests.helpers import csrf, login, post_form
 
 FORM = {
@@ -167,7 +167,7 @@ async def make_live_soon(db, personality_email: str) -> Broadcast:
     )
     db.add(p)
     await db.commit()
-    await service.materialise_program(db, InProcessBus(), p.id)
+    await materialise.materialise_program(db, InProcessBus(), p.id)
     return (await db.execute(select(Broadcast).where(Broadcast.program_id == p.id))).unique().scalar_one()
 
 
