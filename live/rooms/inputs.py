@@ -2,7 +2,7 @@
 
 One msgspec struct per input, decoded by the JSON API (live/rooms/moderation_api.py); there is no HTML
 form for these. Declared bounds are the hard caps of what any client may send; the reason is cleaned
-and cut to what the audit log and the report keep by the actions that store it (live.moderation.service).
+and cut to what the audit log and the report keep by the actions that store it (live.moderation.audit, live.moderation.reports).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Annotated
 import msgspec
 
 from core.bounds import Id
-from live.moderation.service import REPORT_REASON_MAX
+from live.moderation.reports import REPORT_REASON_MAX
 
-#: What the audit log keeps of a moderator's reason (live.moderation.service._log cuts to this too).
+#: What the audit log keeps of a moderator's reason (live.moderation.audit cuts to this too).
 VISIBILITY_REASON_MAX = 500
 
 

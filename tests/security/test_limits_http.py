@@ -187,15 +187,15 @@ async def test_http_comments_see_what_the_socket_sees(client, db, show):
 
 
 async def test_older_reset_links_die_with_the_newer_one_and_sessions_end(client, db, settings):
-    from core.members import service
+    from core.members import passwords, service
 
     elsewhere_sessions = []
     member = await service.get_by_email(db, "member@example.jp")
     assert member is not None
     for _ in range(2):
         elsewhere_sessions.append(await service.start_session(db, member))
-    old = await service.request_password_reset(db, "member@example.jp")
-    new = await service.request_password_reset(db, "member@example.jp")
+    old = await passwords.request_password_reset(db, "member@example.jp")
+    new = await passwords.request_password_reset(db, "member@example.jp")
     assert old is not None and new is not None
     done = await post_form(
         client,

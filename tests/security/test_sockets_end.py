@@ -22,6 +22,7 @@ import pytest
 import websockets
 from sqlalchemy import select
 
+from core.members import passwords
 from core.members import service as members
 from core.sockets import MAX_SOCKETS_PER_MEMBER
 from faq.models import StudySession
@@ -262,7 +263,7 @@ async def test_password_change_keeps_this_browser_and_reset_ends_everything(clus
 
 async def reset_token(url: str, email: str) -> str:
     async with session_at(url) as s:
-        found = await members.request_password_reset(s, email)
+        found = await passwords.request_password_reset(s, email)
         assert found is not None
         return found[0]
 
