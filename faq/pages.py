@@ -332,8 +332,7 @@ class FaqPages(Controller):
         if fmt not in exports.FORMATS:
             raise FaqError("bad_format", "形式は pdf / docx / md / csv / xlsx のいずれかです。", 404)
         doc = await documents.get_document(db, document_id)
-        versions = await documents.versions_of(db, doc.id)
-        version = documents.version_in(versions, doc, number)
+        version = await documents.get_version(db, doc, number)
         entries = await documents.entries_of(db, version.id)
         session = await db.get_one(StudySession, doc.session_id)
         export = exports.Export(version, session, entries, settings.base_url)
