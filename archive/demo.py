@@ -48,28 +48,34 @@ async def load(db: AsyncSession, members: dict[str, Member], sections: dict[str,
         .scalar_one_or_none()
     )
     today = utcnow().astimezone(JST).date()
+    host = members["host@example.jp"]
+    viewers = [m for m in members.values() if m.is_active]
+    chat = [(seconds, members[email], text) for seconds, email, text in CHAT]
     for weeks_ago, title, video, topic in PAST:
         day = today - dt.timedelta(days=7 * weeks_ago + today.weekday())  # a Monday
         start = dt.datetime.combine(day, dt.time(12, 10), tzinfo=JST).astimezone(dt.UTC)
-        await _past_broadcast(db, members, program, start, title, video, topic)
+        description = "日替わりのパーソナリティが全国の自治体の「いま」をお届けします。" + topic
+        await past_broadcast(db, program, title, description, start, host, video, chat, viewers)
     await db.commit()
 
 
-async def _past_broadcast(
+async def past_broadcast(
     db: AsyncSession,
-    members: dict[str, Member],
     program: Program | None,
-    start: dt.datetime,
     title: str,
+    description: str,
+    start: dt.datetime,
+    host: Member,
     video: str,
-    topic: str,
-) -> None:
-    """One ended broadcast with its chat, visits, viewer counts and recording."""
-    host = members["host@example.jp"]
+    chat: list[tuple[int, Member, str]],
+    viewers: list[Member],
+) -> Broadcast:
+    """One ended 30-minute broadcast with its chat ((seconds after the start, author, text)), the
+    members who visited, viewer counts and a recording (also used by `chonai bench pages`)."""
     broadcast = Broadcast(
         program_id=program.id if program else None,
         title=title,
-        description="日替わりのパーソナリティが全国の自治体の「いま」をお届けします。" + topic,
+        description=description,
         personality_id=host.id,
         starts_at=start,
         ends_at=start + dt.timedelta(minutes=30),
@@ -81,25 +87,22 @@ async def _past_broadcast(
     )
     db.add(broadcast)
     await db.flush()
-    for position, (seconds, email, text) in enumerate(CHAT, start=1):
-        created_at = start + dt.timedelta(seconds=seconds)
+    for position, (seconds, author, text) in enumerate(chat, start=1):
         db.add(
             RoomComment(
                 broadcast_id=broadcast.id,
                 position=position,
-                member_id=members[email].id,
+                member_id=author.id,
                 text=text,
-                created_at=created_at,
+                created_at=start + dt.timedelta(seconds=seconds),
                 offset_ms=seconds * 1000,
             )
         )
-    db.add(CommentRoom(broadcast_id=broadcast.id, last_position=len(CHAT)))
-    for member in members.values():
-        if member.is_active:
-            db.add(RoomVisit(broadcast_id=broadcast.id, member_id=member.id, first_seen_at=start))
-    for minute, viewers in enumerate((12, 48, 95, 131, 140, 126, 118, 97)):
-        at = start + dt.timedelta(minutes=4 * minute)
-        db.add(ViewerSample(broadcast_id=broadcast.id, at=at, viewers=viewers))
+    db.add(CommentRoom(broadcast_id=broadcast.id, last_position=len(chat)))
+    for member in viewers:
+        db.add(RoomVisit(broadcast_id=broadcast.id, member_id=member.id, first_seen_at=start))
+    for minute, count in enumerate((12, 48, 95, 131, 140, 126, 118, 97)):
+        db.add(ViewerSample(broadcast_id=broadcast.id, at=start + dt.timedelta(minutes=4 * minute), viewers=count))
     media = parse_media_url(video)
     db.add(
         Recording(
@@ -113,3 +116,4 @@ async def _past_broadcast(
             added_by_id=host.id,
         )
     )
+    return broadcast

@@ -17,7 +17,7 @@ from core.errors import Invalid, Refusal
 from core.forms import read_form
 from core.members.models import Member, Role
 from core.timefmt import JST, WEEKDAYS
-from live.access import can_host, can_moderate
+from live.access import can_host
 from live.models import Broadcast, BroadcastState, ExceptionKind, Program
 from live.schedule import calendars, exceptions, materialise, programs, projection, recurrence, rule_editor, service
 from live.schedule.inputs import ExceptionInput, ProgramInput, RotationInput, program_form_values, validate_program
@@ -370,7 +370,8 @@ class BroadcastPages(Controller):
         # The broadcast page hosts the live comment room (stream embed + comments).
         room = room_context(broadcast)
         context.update(stream_url=room["stream_url"], embed_url=room["embed_url"], show_room=True)
-        context["can_moderate"] = await can_moderate(db, active_member(request), broadcast)
+        # live.access: whoever may host may moderate (can_host is can_moderate); asked once, not twice.
+        context["can_moderate"] = context["can_host"]
         return Template("broadcast.html", context=context)
 
     @get("/{broadcast_id:int}/status")
