@@ -68,11 +68,12 @@ soak: $(DEV_STAMP) ## long load: 1,000 viewers, 20 comments/s, 300 s, random dis
 	$(BIN)/chonai bench soak --viewers 1000 --rate 20 --seconds 300 --json $(SOAK_ARGS)
 
 .PHONY: check
-check: $(DEV_STAMP) ## ruff lint + format check, mypy, the import contracts (lint-imports)
+check: $(DEV_STAMP) ## ruff lint + format check, mypy, the import contracts (lint-imports), module/function sizes
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy core live archive faq web bench
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/python scripts/check_sizes.py
 
 .PHONY: format
 format: $(DEV_STAMP) ## apply ruff's formatting and safe fixes

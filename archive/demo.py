@@ -1,4 +1,3 @@
-# size: the demo loader is one long list of rows, read top to bottom.
 """Demo archive: two past broadcasts with a recording link, their chat and viewer counts."""
 
 from __future__ import annotations
@@ -31,6 +30,17 @@ CHAT = [
 ]
 
 
+PAST = (
+    (
+        1,
+        "お昼の庁内放送 ― 窓口DXのいま",
+        "https://www.youtube.com/watch?v=aqz-KE-bpKQ",
+        "今回は、接種券の再発行をオンラインで受け付けた自治体の窓口DXを紹介します。",
+    ),
+    (2, "お昼の庁内放送 ― 予算要求の季節", "https://files.example.jp/recordings/2026-11-09.mp4", ""),
+)
+
+
 async def load(db: AsyncSession, members: dict[str, Member], sections: dict[str, Section]) -> None:
     program = (
         (await db.execute(select(Program).where(Program.title == "お昼の庁内放送").limit(1)))
@@ -38,63 +48,72 @@ async def load(db: AsyncSession, members: dict[str, Member], sections: dict[str,
         .scalar_one_or_none()
     )
     today = utcnow().astimezone(JST).date()
-    for weeks_ago, title, video, topic in (
-        (
-            1,
-            "お昼の庁内放送 ― 窓口DXのいま",
-            "https://www.youtube.com/watch?v=aqz-KE-bpKQ",
-            "今回は、接種券の再発行をオンラインで受け付けた自治体の窓口DXを紹介します。",
-        ),
-        (2, "お昼の庁内放送 ― 予算要求の季節", "https://files.example.jp/recordings/2026-11-09.mp4", ""),
-    ):
+    host = members["host@example.jp"]
+    viewers = [m for m in members.values() if m.is_active]
+    chat = [(seconds, members[email], text) for seconds, email, text in CHAT]
+    for weeks_ago, title, video, topic in PAST:
         day = today - dt.timedelta(days=7 * weeks_ago + today.weekday())  # a Monday
         start = dt.datetime.combine(day, dt.time(12, 10), tzinfo=JST).astimezone(dt.UTC)
-        host = members["host@example.jp"]
-        broadcast = Broadcast(
-            program_id=program.id if program else None,
-            title=title,
-            description="日替わりのパーソナリティが全国の自治体の「いま」をお届けします。" + topic,
-            personality_id=host.id,
-            starts_at=start,
-            ends_at=start + dt.timedelta(minutes=30),
-            opens_at=start - dt.timedelta(minutes=10),
-            state=BroadcastState.ENDED,
-            opened_at=start - dt.timedelta(minutes=10),
-            live_at=start,
-            ended_at=start + dt.timedelta(minutes=30),
-        )
-        db.add(broadcast)
-        await db.flush()
-        for position, (seconds, email, text) in enumerate(CHAT, start=1):
-            db.add(
-                RoomComment(
-                    broadcast_id=broadcast.id,
-                    position=position,
-                    member_id=members[email].id,
-                    text=text,
-                    created_at=start + dt.timedelta(seconds=seconds),
-                    offset_ms=seconds * 1000,
-                )
-            )
-        db.add(CommentRoom(broadcast_id=broadcast.id, last_position=len(CHAT)))
-        for member in members.values():
-            if member.is_active:
-                db.add(RoomVisit(broadcast_id=broadcast.id, member_id=member.id, first_seen_at=start))
-        for minute, viewers in enumerate((12, 48, 95, 131, 140, 126, 118, 97)):
-            db.add(
-                ViewerSample(broadcast_id=broadcast.id, at=start + dt.timedelta(minutes=4 * minute), viewers=viewers)
-            )
-        media = parse_media_url(video)
-        db.add(
-            Recording(
-                broadcast_id=broadcast.id,
-                title="本編",
-                url=media.url,
-                kind=media.kind,
-                video_id=media.video_id,
-                duration_seconds=1800,
-                offset_seconds=0,
-                added_by_id=host.id,
-            )
-        )
+        description = "日替わりのパーソナリティが全国の自治体の「いま」をお届けします。" + topic
+        await past_broadcast(db, program, title, description, start, host, video, chat, viewers)
     await db.commit()
+
+
+async def past_broadcast(
+    db: AsyncSession,
+    program: Program | None,
+    title: str,
+    description: str,
+    start: dt.datetime,
+    host: Member,
+    video: str,
+    chat: list[tuple[int, Member, str]],
+    viewers: list[Member],
+) -> Broadcast:
+    """One ended 30-minute broadcast with its chat ((seconds after the start, author, text)), the
+    members who visited, viewer counts and a recording (also used by `chonai bench pages`)."""
+    broadcast = Broadcast(
+        program_id=program.id if program else None,
+        title=title,
+        description=description,
+        personality_id=host.id,
+        starts_at=start,
+        ends_at=start + dt.timedelta(minutes=30),
+        opens_at=start - dt.timedelta(minutes=10),
+        state=BroadcastState.ENDED,
+        opened_at=start - dt.timedelta(minutes=10),
+        live_at=start,
+        ended_at=start + dt.timedelta(minutes=30),
+    )
+    db.add(broadcast)
+    await db.flush()
+    for position, (seconds, author, text) in enumerate(chat, start=1):
+        db.add(
+            RoomComment(
+                broadcast_id=broadcast.id,
+                position=position,
+                member_id=author.id,
+                text=text,
+                created_at=start + dt.timedelta(seconds=seconds),
+                offset_ms=seconds * 1000,
+            )
+        )
+    db.add(CommentRoom(broadcast_id=broadcast.id, last_position=len(chat)))
+    for member in viewers:
+        db.add(RoomVisit(broadcast_id=broadcast.id, member_id=member.id, first_seen_at=start))
+    for minute, count in enumerate((12, 48, 95, 131, 140, 126, 118, 97)):
+        db.add(ViewerSample(broadcast_id=broadcast.id, at=start + dt.timedelta(minutes=4 * minute), viewers=count))
+    media = parse_media_url(video)
+    db.add(
+        Recording(
+            broadcast_id=broadcast.id,
+            title="本編",
+            url=media.url,
+            kind=media.kind,
+            video_id=media.video_id,
+            duration_seconds=1800,
+            offset_seconds=0,
+            added_by_id=host.id,
+        )
+    )
+    return broadcast

@@ -3,7 +3,7 @@
 A form or query is read once and converted once (`from_form`); the declared bounds are the hard caps
 of what any client may send; `filters()` / `validate()` apply the product's rules with Japanese
 messages keyed by field (the form shows them in place). Hiding and restoring a comment in the replay
-is the room's moderation input (live.rooms.moderation_api), shared with the live control page.
+is the room's moderation input (live.rooms.inputs.VisibilityInput), shared with the live control page.
 """
 
 from __future__ import annotations

@@ -27,8 +27,11 @@ from live.public import Broadcast, Program, can_manage, require_manager
 NOTICES = {"added": "録画を登録しました。", "deleted": "録画を削除しました。"}
 
 
-def program_filter_choices(programs: Sequence[Program]) -> list[tuple[str, str]]:
-    """(value, label) for the program filter: a weekday rotation is one entry, not five identical titles."""
+def program_filter_choices(programs: Sequence[Any]) -> list[tuple[str, str]]:
+    """(value, label) for the program filter: a weekday rotation is one entry, not five identical titles.
+
+    `programs`: anything with a program's id, title and rotation (rows of those columns, or programs).
+    """
     choices: list[tuple[str, str]] = []
     seen: set[str] = set()
     for p in programs:
@@ -41,15 +44,15 @@ def program_filter_choices(programs: Sequence[Program]) -> list[tuple[str, str]]
 
 
 async def _filter_choices(db: DbSession) -> dict[str, Any]:
-    programs = (await db.execute(select(Program).order_by(Program.title))).unique().scalars().all()
-    sections = await section_choices(db)
-    personality_ids = {p.personality_id for p in programs if p.personality_id}
-    people = (
-        (await db.execute(select(Member).where(Member.id.in_(personality_ids)).order_by(Member.name))).scalars().all()
-        if personality_ids
-        else []
-    )
-    return {"programs": program_filter_choices(programs), "sections": sections, "personalities": people}
+    # Only the columns the filters show: every view of the list asks for them.
+    programs = (await db.execute(select(Program.id, Program.title, Program.rotation).order_by(Program.title))).all()
+    hosts = select(Program.personality_id).where(Program.personality_id.is_not(None))
+    people = (await db.execute(select(Member.id, Member.name).where(Member.id.in_(hosts)).order_by(Member.name))).all()
+    return {
+        "programs": program_filter_choices(programs),
+        "sections": await section_choices(db),
+        "personalities": people,
+    }
 
 
 class ArchiveController(Controller):

@@ -7,7 +7,7 @@ import re
 
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, defaultload
 
 from archive.errors import ArchiveError
 from archive.inputs import ArchiveFilters, RecordingInput
@@ -119,5 +119,7 @@ async def search_archive(db: AsyncSession, filters: ArchiveFilters) -> tuple[lis
         query = query.where(Broadcast.id.in_([i for i in ids if i is not None]))
     total = int((await db.execute(select(func.count()).select_from(query.subquery()))).scalar_one())
     page = max(1, filters.page)
-    rows = await db.execute(query.order_by(Broadcast.starts_at.desc()).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE))
+    listed = query.order_by(Broadcast.starts_at.desc()).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+    # The list shows no guests: skip the programs' guest query (raise if a template starts to need it).
+    rows = await db.execute(listed.options(defaultload(Broadcast.program).raiseload(Program.guests)))
     return list(rows.unique().scalars()), total

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import datetime as dt
 import functools
 import json
@@ -36,6 +37,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -323,43 +325,105 @@ async def drive(
 # --- setting up each side --------------------------------------------------------------------
 
 
+def live_broadcast(title: str) -> Any:
+    """A broadcast on air for two hours, with a random id (the Redis channel is shared)."""
+    from core.db import utcnow
+    from live.models import Broadcast, BroadcastState
+
+    now = utcnow()
+    return Broadcast(
+        id=random.randint(10**8, 2**31 - 2),
+        title=title,
+        starts_at=now,
+        ends_at=now + dt.timedelta(hours=2),
+        opens_at=now,
+        state=BroadcastState.LIVE,
+        live_at=now,
+    )
+
+
+def bench_members(prefix: str, name: str, n: int) -> list[Any]:
+    """Approved members who cannot log in with a password (e-mail `{prefix}-{i}@example.jp`)."""
+    from core.members.models import Member, OrgKind, Role, Status
+
+    return [
+        Member(
+            email=f"{prefix}-{i}@example.jp",
+            name=f"{name} {i}号",
+            org_kind=OrgKind.MUNICIPALITY,
+            organisation="ベンチ市",
+            department="性能試験課",
+            prefecture="東京都",
+            password_hash="!",  # cannot log in with a password
+            role=Role.MEMBER,
+            status=Status.APPROVED,
+        )
+        for i in range(n)
+    ]
+
+
+def take_upgrade(buf: bytes) -> tuple[bool | None, bytes]:
+    """(None, buf) while the response head is incomplete, (False, head) when refused, (True, rest) once upgraded."""
+    end = buf.find(b"\r\n\r\n")
+    if end < 0:
+        return None, buf
+    if not buf.startswith(b"HTTP/1.1 101"):
+        return False, buf[:200]
+    return True, buf[end + 4 :]
+
+
+def split_frames(buf: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
+    """Complete server frames in `buf` as (opcode, payload), and the incomplete rest."""
+    frames: list[tuple[int, bytes]] = []
+    pos, size = 0, len(buf)
+    while size - pos >= 2:
+        b0, length, head = buf[pos], buf[pos + 1] & 0x7F, 2
+        if length == 126:
+            if size - pos < 4:
+                break
+            length, head = int.from_bytes(buf[pos + 2 : pos + 4], "big"), 4
+        elif length == 127:
+            if size - pos < 10:
+                break
+            length, head = int.from_bytes(buf[pos + 2 : pos + 10], "big"), 10
+        end = pos + head + length
+        if end > size:
+            break
+        frames.append((b0 & 0x0F, buf[pos + head : end]))
+        pos = end
+    return frames, buf[pos:] if pos < size else b""
+
+
+def chonai_env(args: argparse.Namespace, tmp: Path, name: str = "bench.db") -> tuple[dict[str, str], str]:
+    """The servers' environment (and database URL): a fresh SQLite file unless --database-url; Redis for > 1."""
+    database_url = args.database_url or f"sqlite+aiosqlite:///{tmp / name}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "VAR_DIR": str(tmp),
+        "SECRET_KEY": secrets.token_urlsafe(40),
+        "LOG_LEVEL": "WARNING",
+        "DEMO_DATA": "false",
+    }
+    env.pop("REDIS_URL", None)
+    if args.processes > 1:
+        env["REDIS_URL"] = args.redis_url
+    return env, database_url
+
+
 async def seed(database_url: str, members: int) -> tuple[int, list[str]]:
     """Bench members with API tokens and a live broadcast (random id: the Redis channel is shared)."""
-    from core.db import Database, utcnow
-    from core.members.models import Member, OrgKind, Role, Status
+    from core.db import Database
     from core.members.service import create_api_token
-    from live.models import Broadcast, BroadcastState
 
     db = Database(database_url)
     tokens: list[str] = []
     try:
         async with db.session() as s:
-            now = utcnow()
-            broadcast = Broadcast(
-                id=random.randint(10**8, 2**31 - 2),
-                title="ベンチマーク放送",
-                starts_at=now,
-                ends_at=now + dt.timedelta(hours=2),
-                opens_at=now,
-                state=BroadcastState.LIVE,
-                live_at=now,
-            )
+            broadcast = live_broadcast("ベンチマーク放送")
             s.add(broadcast)
             batch = secrets.token_hex(4)
-            people = [
-                Member(
-                    email=f"bench-{batch}-{i}@example.jp",
-                    name=f"ベンチ {i}号",
-                    org_kind=OrgKind.MUNICIPALITY,
-                    organisation="ベンチ市",
-                    department="性能試験課",
-                    prefecture="東京都",
-                    password_hash="!",  # cannot log in with a password
-                    role=Role.MEMBER,
-                    status=Status.APPROVED,
-                )
-                for i in range(members)
-            ]
+            people = bench_members(f"bench-{batch}", "ベンチ", members)
             s.add_all(people)
             await s.commit()
             for person in people:
@@ -374,6 +438,17 @@ def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[by
     return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log.open("ab"), stderr=subprocess.STDOUT)
 
 
+@contextlib.contextmanager
+def serving(procs: list[subprocess.Popen[bytes]], ports: list[int], path: str) -> Iterator[None]:
+    """Wait until every server answers `path`; stop them all afterwards, whatever happened."""
+    try:
+        for port, proc in zip(ports, procs, strict=True):
+            wait_http(f"http://127.0.0.1:{port}{path}", proc)
+        yield
+    finally:
+        stop(procs)
+
+
 def stop(procs: list[subprocess.Popen[bytes]]) -> None:
     for p in procs:
         if p.poll() is None:
@@ -385,25 +460,8 @@ def stop(procs: list[subprocess.Popen[bytes]]) -> None:
             p.kill()
 
 
-def server_env(database_url: str, tmp: Path, processes: int, redis_url: str) -> dict[str, str]:
-    """The environment of bench servers: this database, a scratch VAR_DIR, Redis only for several processes."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "VAR_DIR": str(tmp),
-        "SECRET_KEY": secrets.token_urlsafe(40),
-        "LOG_LEVEL": "WARNING",
-        "DEMO_DATA": "false",
-    }
-    env.pop("REDIS_URL", None)
-    if processes > 1:
-        env["REDIS_URL"] = redis_url
-    return env
-
-
 def run_chonai(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
-    database_url = args.database_url or f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
-    env = server_env(database_url, tmp, args.processes, args.redis_url)
+    env, database_url = chonai_env(args, tmp)
     if args.writer:
         env["CHONAI_ROOM_WRITER"] = args.writer
     subprocess.run([sys.executable, "-m", "web.cli", "migrate"], env=env, cwd=ROOT, check=True, capture_output=True)
@@ -460,6 +518,78 @@ def run_reference(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         stop(procs)
 
 
+# --- saturation: --find-max -----------------------------------------------------------------
+
+MAX_P99_MS = 250.0  # a probe passes while p99 stays within this and every viewer gets every comment
+SCALING_TARGET = 1.7  # two processes through Redis against one
+
+
+def _passes(probe: dict[str, Any]) -> bool:
+    p99, reach = probe.get("p99_ms"), probe.get("reach")
+    return p99 is not None and p99 <= MAX_P99_MS and reach is not None and reach >= 1.0
+
+
+def saturation(args: argparse.Namespace, tmp: Path, processes: int) -> dict[str, Any]:
+    """The highest comment rate one room sustains on `processes` servers: double from --rate
+    until a probe fails (halve first if --rate already fails), then bisect --refine times."""
+    probes: list[dict[str, Any]] = []
+
+    def probe(rate: float) -> bool:
+        run = argparse.Namespace(**{**vars(args), "rate": round(rate, 1), "processes": processes})
+        with tempfile.TemporaryDirectory(dir=tmp) as sub:
+            result = run_chonai(run, Path(sub))
+        ok = _passes(result)
+        probes.append({"rate": run.rate, "passed": ok, **{k: result.get(k) for k in ("reach", "p99_ms", "errors")}})
+        if not args.json:
+            print(
+                f"  {processes} process(es) at {run.rate}/s: {'pass' if ok else 'fail'} {probes[-1]}", file=sys.stderr
+            )
+        return ok
+
+    best: float | None = None
+    failed: float | None = None
+    rate = args.rate
+    while rate <= args.max_rate and rate >= 1:
+        if probe(rate):
+            best = rate
+            if failed is not None:
+                break
+            rate *= 2
+        else:
+            failed = rate
+            if best is not None:
+                break
+            rate /= 2
+    for _ in range(args.refine if best is not None and failed is not None else 0):
+        assert best is not None and failed is not None
+        middle = (best + failed) / 2
+        if probe(middle):
+            best = middle
+        else:
+            failed = middle
+    return {
+        "max_rate": round(best, 1) if best is not None else None,
+        "deliveries_per_s": round(best * args.viewers) if best is not None else None,
+        "first_failing_rate": round(failed, 1) if failed is not None else None,
+        "saturated": failed is not None and best is not None,  # False: max_rate is only a bound
+        "probes": probes,
+    }
+
+
+def find_max(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    one = saturation(args, tmp, 1)
+    two = saturation(args, tmp, 2)
+    both = one["saturated"] and two["saturated"]
+    scaling = round(two["max_rate"] / one["max_rate"], 2) if both else None
+    return {
+        "criteria": {"p99_ms_at_most": MAX_P99_MS, "reach_at_least": 1.0},
+        "one_process": one,
+        "two_processes": two,
+        "scaling": scaling,
+        "target": {"scaling_at_least": SCALING_TARGET, "met": scaling is not None and scaling >= SCALING_TARGET},
+    }
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="chonai bench fanout", description=__doc__.split("\n\n")[0])
     parser.add_argument("--viewers", type=int, default=2000)
@@ -472,6 +602,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"))
     parser.add_argument("--writer", choices=["direct", "queue"], help="force Chonai's viewer writer (for comparison)")
     parser.add_argument("--only", choices=["chonai", "reference"], help="run one side only")
+    parser.add_argument(
+        "--find-max",
+        action="store_true",
+        help="find the highest rate with p99 <= 250 ms and reach 1.0, for 1 and 2 processes (from --rate)",
+    )
+    parser.add_argument("--max-rate", type=float, default=3200, help="--find-max: never probe above this rate")
+    parser.add_argument("--refine", type=int, default=3, help="--find-max: bisection steps after bracketing")
     args = parser.parse_args(argv)
     from live.rooms.fanout import WINDOW
 
@@ -488,6 +625,11 @@ def main(argv: list[str]) -> int:
             "processes": args.processes,
             "window_ms": args.window_ms,
         }
+        if args.find_max:
+            result.pop("processes")
+            result["find_max"] = find_max(args, tmp)
+            print(json.dumps(result, ensure_ascii=False, indent=None if args.json else 2))
+            return 0
         if args.only != "reference":
             if not args.json:
                 print("chonai …", file=sys.stderr)

@@ -16,16 +16,6 @@ import statistics
 import time
 
 LIMIT_SECONDS = 5.0
-CATEGORIES = [
-    "予約・受付",
-    "会場運営",
-    "接種券・通知",
-    "副反応・医療",
-    "体制・人員",
-    "財政・予算",
-    "広報・周知",
-    "その他",
-]
 ANSWER = """{n}番目の事例です。**地区ごとに受付日**を分け、コールセンターの入電を約4割減らしました（FAQ・PDF・Excel で共有）。
 
 - ウェブ予約の代行窓口を公民館に設置
@@ -43,6 +33,7 @@ ANSWER = """{n}番目の事例です。**地区ごとに受付日**を分け、�
 
 def build(entries: int) -> object:
     from faq import exports
+    from faq.models import DEFAULT_CATEGORIES as CATEGORIES  # a series' default categories, as organisers get them
     from faq.models import FaqEntry, FaqVersion, StudySeries, StudySession
 
     series = StudySeries(id=1, title="ワクチン接種体制 情報交換会")

@@ -41,7 +41,19 @@ from typing import Any
 
 import msgspec
 
-from bench.fanout import ROOT, client_frame, cpu_seconds, free_port, rss_kib, seed, server_env, start, stop, wait_http
+from bench.fanout import (
+    ROOT,
+    chonai_env,
+    client_frame,
+    cpu_seconds,
+    free_port,
+    rss_kib,
+    seed,
+    split_frames,
+    start,
+    stop,
+    wait_http,
+)
 
 RETRYABLE = {"rate_limited", "unavailable", "flood"}
 
@@ -164,28 +176,12 @@ class Client(asyncio.Protocol):
             self.upgraded = True
             buf = buf[end + 4 :]
             self.send(self.join_message())
-        pos, size = 0, len(buf)
-        while size - pos >= 2:
-            b0, length = buf[pos], buf[pos + 1] & 0x7F
-            head = 2
-            if length == 126:
-                if size - pos < 4:
-                    break
-                length, head = int.from_bytes(buf[pos + 2 : pos + 4], "big"), 4
-            elif length == 127:
-                if size - pos < 10:
-                    break
-                length, head = int.from_bytes(buf[pos + 2 : pos + 10], "big"), 10
-            end = pos + head + length
-            if end > size:
-                break
-            opcode = b0 & 0x0F
+        frames, self.buf = split_frames(buf)
+        for opcode, payload in frames:
             if opcode == 0x1:
-                self.on_message(_decode(buf[pos + head : end]))
+                self.on_message(_decode(payload))
             elif opcode == 0x9 and self.transport is not None:
-                self.transport.write(client_frame(buf[pos + head : end], 0xA))
-            pos = end
-        self.buf = buf[pos:] if pos < size else b""
+                self.transport.write(client_frame(payload, 0xA))
 
     def on_message(self, message: _Message) -> None:
         kind = message.type
@@ -423,8 +419,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, args.viewers * 2 + 1024)), hard))
     with tempfile.TemporaryDirectory(prefix="chonai-soak-") as raw_tmp:
         tmp = Path(raw_tmp)
-        args.database_url = args.database_url or f"sqlite+aiosqlite:///{tmp / 'soak.db'}"
-        env = server_env(args.database_url, tmp, args.processes, args.redis_url)
+        env, args.database_url = chonai_env(args, tmp, "soak.db")
         subprocess.run([sys.executable, "-m", "web.cli", "migrate"], env=env, cwd=ROOT, check=True, capture_output=True)
         # Each member stays well under the default 11 comments / 30 s, resends included.
         args.posters = max(2, math.ceil(args.rate * 30 / 7))

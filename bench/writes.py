@@ -39,12 +39,12 @@ from bench.fanout import (
     ROOT,
     Stats,
     Viewer,
+    chonai_env,
     cpu_seconds,
     free_port,
     percentile,
     seed,
     self_cpu,
-    server_env,
     start,
     stop,
     wait_http,
@@ -192,7 +192,8 @@ async def raise_limits(database_url: str, room: int, rate_count: int) -> None:
 
 
 def measure(args: argparse.Namespace, database_url: str, tmp: Path) -> dict[str, Any]:
-    env = server_env(database_url, tmp, args.processes, args.redis_url)
+    env, _ = chonai_env(args, tmp)
+    env["DATABASE_URL"] = database_url  # the scratch database measure() was given
     subprocess.run([sys.executable, "-m", "web.cli", "migrate"], env=env, cwd=ROOT, check=True, capture_output=True)
     room, tokens = asyncio.run(seed(database_url, args.members))
     # Each member's share over the 30-second window, doubled: the rule runs but never refuses.

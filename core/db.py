@@ -18,6 +18,8 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
+from core.sqlite_driver import one_hop_dbapi
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -106,6 +108,8 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"timeout": 10}
+            if url.startswith("sqlite+aiosqlite"):
+                kwargs["module"] = one_hop_dbapi()  # one thread hop per statement, not four
         else:
             # No JIT: every query here is short, and PostgreSQL would compile one whose estimated cost
             # passes jit_above_cost (a search over several common words: 70 ms of compiling).

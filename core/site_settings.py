@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
+from typing import Annotated
 
+import msgspec
 from sqlalchemy import String, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -43,15 +46,28 @@ async def load(db: AsyncSession) -> CommunitySettings:
     )
 
 
-def parse(form: dict[str, str]) -> CommunitySettings:
-    """Validate the settings form; Japanese field errors for anything out of range."""
-    raw = form.get(FOUNDING_SUPPORTERS, "").strip()
-    if not raw.isdigit() or not FOUNDING_MIN <= int(raw) <= FOUNDING_MAX:
-        raise Invalid(
-            "設定の内容を確認してください。",
-            fields={FOUNDING_SUPPORTERS: f"賛同者数は{FOUNDING_MIN}〜{FOUNDING_MAX}の整数で入力してください。"},
+class SettingsInput(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The /admin/settings form: the supporters' number as typed, and the re-approval checkbox."""
+
+    founding_supporters: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    reapproval_on_change: bool = False
+
+    @classmethod
+    def from_form(cls, form: dict[str, str]) -> SettingsInput:
+        return cls(
+            founding_supporters=form.get(FOUNDING_SUPPORTERS, "")[:200],
+            reapproval_on_change=form.get(REAPPROVAL_ON_CHANGE, "") in {"on", "true", "1"},
         )
-    return CommunitySettings(int(raw), form.get(REAPPROVAL_ON_CHANGE, "") in {"on", "true", "1"})
+
+    def validate(self) -> CommunitySettings:
+        """Japanese field errors for anything out of range (全角 digits count; other scripts' digits do not)."""
+        raw = unicodedata.normalize("NFKC", self.founding_supporters).strip()
+        if not (raw.isascii() and raw.isdigit()) or not FOUNDING_MIN <= int(raw) <= FOUNDING_MAX:
+            raise Invalid(
+                "設定の内容を確認してください。",
+                fields={FOUNDING_SUPPORTERS: f"賛同者数は{FOUNDING_MIN}〜{FOUNDING_MAX}の整数で入力してください。"},
+            )
+        return CommunitySettings(int(raw), self.reapproval_on_change)
 
 
 async def save(db: AsyncSession, value: CommunitySettings) -> None:

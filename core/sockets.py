@@ -12,6 +12,7 @@ Also here: the limits every socket shares (frame size, flood budget, sockets per
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -21,12 +22,15 @@ from typing import Any
 
 import msgspec
 
+from core.credentials import CredentialCache
 from core.db import Database
 from core.events import EventBus
 
 log = logging.getLogger("chonai.sockets")
 
 REVOKED_CHANNEL = "members:revoked"
+#: A member's role, profile or approval changed: cached credentials of theirs are dropped.
+CHANGED_CHANNEL = "members:changed"
 
 #: Close codes shared by every socket (docs/protocol.md, "Close codes").
 CLOSE_SESSION_ENDED = 4401  # logged out, session ended, token revoked, password changed or reset
@@ -56,7 +60,14 @@ class Revoked(msgspec.Struct, kw_only=True):
     inactive: bool = False  # the account is no longer approved
 
 
+class MemberChanged(msgspec.Struct, kw_only=True):
+    """Something a cached member carries changed (role, name, affiliation, status)."""
+
+    member_id: int
+
+
 _decoder = msgspec.json.Decoder(Revoked)
+_changed_decoder = msgspec.json.Decoder(MemberChanged)
 
 
 def session_credential(token_hash: str) -> str:
@@ -117,14 +128,18 @@ class SocketRegistry:
         self.bus = bus
         self.per_member = per_member
         self.by_member: dict[int, set[Handle]] = defaultdict(set)
+        # Session lookups of WebSocket handshakes (web.middleware), dropped by the same events.
+        self.credentials = CredentialCache()
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         await self.bus.subscribe(REVOKED_CHANNEL, self.on_revoked)
+        await self.bus.subscribe(CHANGED_CHANNEL, self.on_changed)
         self.bus.on_reconnect(self._on_reconnect)
 
     async def stop(self) -> None:
         await self.bus.unsubscribe(REVOKED_CHANNEL, self.on_revoked)
+        await self.bus.unsubscribe(CHANGED_CHANNEL, self.on_changed)
         for task in list(self._tasks):
             task.cancel()
 
@@ -135,9 +150,11 @@ class SocketRegistry:
             return None
         handle = Handle(member_id, credential, close, asyncio.get_running_loop())
         handles.add(handle)
+        self.credentials.opened(credential)
         return handle
 
     def release(self, handle: Handle) -> None:
+        self.credentials.closed(handle.credential)
         handles = self.by_member.get(handle.member_id)
         if handles is not None:
             handles.discard(handle)
@@ -153,13 +170,20 @@ class SocketRegistry:
         except msgspec.DecodeError:
             log.warning("undecodable revocation event")
             return
+        self.credentials.forget_member(event.member_id)
         code = CLOSE_ACCOUNT_INACTIVE if event.inactive else CLOSE_SESSION_ENDED
         reason = "account_inactive" if event.inactive else "session_ended"
         for handle in list(self.by_member.get(event.member_id, ())):
             if handle.matches(event):
                 handle.end(code, reason)
 
+    def on_changed(self, _channel: str, data: bytes) -> None:
+        """Role or profile changed: only cached sessions go (the member's open sockets stay)."""
+        with contextlib.suppress(msgspec.DecodeError):
+            self.credentials.forget_member(_changed_decoder.decode(data).member_id)
+
     def _on_reconnect(self) -> None:
+        self.credentials.clear()  # an invalidation may have been lost with the connection
         task = asyncio.get_running_loop().create_task(self.revalidate())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -186,6 +210,16 @@ async def publish_revoked(bus: EventBus, event: Revoked) -> None:
         await bus.publish(REVOKED_CHANNEL, msgspec.json.encode(event))
     except Exception:  # each process re-checks its sockets when its bus reconnects
         log.warning("publishing a revocation failed", exc_info=True)
+
+
+async def publish_member_changed(bus: EventBus | None, member_id: int) -> None:
+    """After the commit: every process forgets the member's cached sessions (a lost event: see TTL)."""
+    if bus is None:
+        return
+    try:
+        await bus.publish(CHANGED_CHANNEL, msgspec.json.encode(MemberChanged(member_id=member_id)))
+    except Exception:  # the cache empties itself when the bus reconnects
+        log.warning("publishing a member change failed", exc_info=True)
 
 
 def registry_for(app: Any) -> SocketRegistry:
@@ -233,3 +267,20 @@ def frame_refusal(message: Mapping[str, Any], budget: FrameBudget) -> tuple[int,
     if len(text) > MAX_FRAME_CHARS:
         return CLOSE_TOO_BIG, "frame_too_large"
     return None
+
+
+async def read_until_gone(socket: Any, end: Callable[[int, str], None]) -> None:
+    """For push-only sockets: read until the client goes away; a frame over the limits ends it via `end`.
+
+    Nothing is expected from the client; reading notices when it leaves, and whatever it sends anyway
+    is held to the room socket's limits (size, binary, flood).
+    """
+    budget = FrameBudget()
+    while True:
+        message = await socket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        refusal = frame_refusal(message, budget)
+        if refusal is not None:
+            end(*refusal)
+            return

@@ -234,10 +234,16 @@ async def answer(
         q.answered_at = utcnow()
         await notices.question_answered(db, q, member.id)
     await _commit_questions(db, bus, [q])
-    if mark_answered and session.answering_id == q.id:
+    if mark_answered:
+        await _release_answering(db, bus, session, q)
+    return q
+
+
+async def _release_answering(db: AsyncSession, bus: EventBus, session: StudySession, q: Question) -> None:
+    """An answered or dismissed question is no longer the one being answered on the board."""
+    if session.answering_id == q.id:
         session.answering_id = None
         await board_changed(db, bus, session)
-    return q
 
 
 async def mark_answered(db: AsyncSession, bus: EventBus, member: Member, question_id: int) -> Question:
@@ -248,9 +254,7 @@ async def mark_answered(db: AsyncSession, bus: EventBus, member: Member, questio
     q.answered_at = utcnow()
     await notices.question_answered(db, q, member.id)
     await _commit_questions(db, bus, [q])
-    if session.answering_id == q.id:
-        session.answering_id = None
-        await board_changed(db, bus, session)
+    await _release_answering(db, bus, session, q)
     return q
 
 
@@ -260,9 +264,7 @@ async def dismiss(db: AsyncSession, bus: EventBus, member: Member, question_id: 
     q.status = QuestionStatus.DISMISSED
     await notices.question_dismissed(db, q, member.id)
     await _commit_questions(db, bus, [q])
-    if session.answering_id == q.id:
-        session.answering_id = None
-        await board_changed(db, bus, session)
+    await _release_answering(db, bus, session, q)
     return q
 
 

@@ -1,4 +1,3 @@
-# size: the demo loader is one long list of rows, read top to bottom.
 """Demo content: the vaccination information-exchange series with past sessions and published FAQ documents."""
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ from core.sections import Section
 from faq import board, documents
 from faq.models import (
     Attendance,
+    FaqDocument,
     Question,
     QuestionAsker,
     QuestionStatus,
@@ -97,6 +97,9 @@ SESSION_3_OPEN = [
     ("体制・人員", "会計年度任用職員の応援体制はどのように組んでいますか？", "member@example.jp", ["kochi@example.jp"]),
     ("予約・受付", "マイナンバーカードでのオンライン予約を導入した自治体はありますか？", "fukuoka@example.jp", []),
 ]
+REGISTRANTS = ["member@example.jp", "fukuoka@example.jp", "kochi@example.jp", "host@example.jp", "naha@example.jp"]
+# Who actually took part (the board was open while it ran); one registrant never came.
+ATTENDEES = ["member@example.jp", "fukuoka@example.jp", "naha@example.jp", "mhlw@example.jp"]
 TOPICS = [
     (
         "接種記録のシステム連携と誤登録の直し方",
@@ -125,62 +128,97 @@ async def load(db: AsyncSession, members: dict[str, Member], sections: dict[str,
         (1, "予約受付と接種券", now - dt.timedelta(days=28), SESSION_1),
         (2, "会場運営と副反応対応", now - dt.timedelta(days=14), SESSION_2),
     ]
-    for number, title, starts, entries in plan:
-        session = StudySession(
-            series_id=series.id,
-            number=number,
-            title=title,
-            starts_at=starts,
-            state=SessionState.LIVE,
-            meeting_url="https://meet.example.jp/vaccine-exchange",
-        )
-        db.add(session)
-        await db.flush()
-        await db.refresh(session, ["series"])
-        for email in (
-            "member@example.jp",
-            "fukuoka@example.jp",
-            "kochi@example.jp",
-            "host@example.jp",
-            "naha@example.jp",
-        ):
-            db.add(Registration(session_id=session.id, member_id=members[email].id))
-        # Who actually took part (the board was open while it ran); one registrant never came.
-        for email in ("member@example.jp", "fukuoka@example.jp", "naha@example.jp", "mhlw@example.jp"):
-            db.add(Attendance(session_id=session.id, member_id=members[email].id, source="board"))
-        for category, question, answer, asker, voters in entries:
-            await _answered(db, session, members, category, question, answer, asker, voters)
-        await db.commit()
-        await documents.end_session(db, bus, None, session)
-        doc = await documents.document_of(db, session.id)
-        assert doc is not None
-        doc.intro = (
-            f"第{number}回（{title}）の質疑をまとめたFAQ資料です。各自治体の事例であり、国の公式見解ではありません。"
-        )
-        await db.commit()
-        await documents.publish(db, members["naha@example.jp"], doc, "")
-        if number == 1:
-            drafts = await documents.draft_entries(db, doc.id)
-            drafts[0].answer += "\n\n（追記）予約開始日の周知には広報紙の号外も使いました。"
-            await db.commit()
-            await documents.publish(db, members["naha@example.jp"], doc, "Q1の回答に広報紙の号外について追記")
-    live = StudySession(
+    for number, title, starts, rows in plan:
+        await _past_session(db, bus, series, members, number, title, starts, rows)
+    await _live_session(db, bus, series, members, now)
+    await _topics(db, series, members)
+
+
+async def _session(db: AsyncSession, series: StudySeries, number: int, title: str, starts: dt.datetime) -> StudySession:
+    session = StudySession(
         series_id=series.id,
-        number=3,
-        title="職員体制とシステム",
-        starts_at=now - dt.timedelta(minutes=10),
+        number=number,
+        title=title,
+        starts_at=starts,
         state=SessionState.LIVE,
         meeting_url="https://meet.example.jp/vaccine-exchange",
     )
-    db.add(live)
+    db.add(session)
     await db.flush()
-    await db.refresh(live, ["series"])
+    await db.refresh(session, ["series"])
+    return session
+
+
+async def _past_session(
+    db: AsyncSession,
+    bus: InProcessBus,
+    series: StudySeries,
+    members: dict[str, Member],
+    number: int,
+    title: str,
+    starts: dt.datetime,
+    rows: list[tuple[str, str, str, str, list[str]]],
+) -> None:
+    """A demo session that took place; the first one's document was revised once after publishing."""
+    entries = [(c, q, a, members[asker], [members[v] for v in voters]) for c, q, a, asker, voters in rows]
+    registrants = [members[e] for e in REGISTRANTS]
+    attendees = [members[e] for e in ATTENDEES]
+    publisher = members["naha@example.jp"]
+    doc = await published_session(db, bus, series, number, title, starts, entries, registrants, attendees, publisher)
+    if number == 1:
+        drafts = await documents.draft_entries(db, doc.id)
+        drafts[0].answer += "\n\n（追記）予約開始日の周知には広報紙の号外も使いました。"
+        await db.commit()
+        await documents.publish(db, publisher, doc, "Q1の回答に広報紙の号外について追記")
+
+
+async def published_session(
+    db: AsyncSession,
+    bus: InProcessBus,
+    series: StudySeries,
+    number: int,
+    title: str,
+    starts: dt.datetime,
+    entries: list[tuple[str, str, str, Member, list[Member]]],
+    registrants: list[Member],
+    attendees: list[Member],
+    publisher: Member,
+) -> FaqDocument:
+    """A past session of `series` whose answered questions ((category, question, answer, asker, voters))
+    became a published FAQ document, as the board and the editor leave it (also `chonai bench pages`)."""
+    session = await _session(db, series, number, title, starts)
+    for member in registrants:
+        db.add(Registration(session_id=session.id, member_id=member.id))
+    for member in attendees:  # who took part (the board was open while it ran)
+        db.add(Attendance(session_id=session.id, member_id=member.id, source="board"))
+    for category, question, answer, asker, voters in entries:
+        await _answered(db, session, category, question, answer, asker, voters)
+    await db.commit()
+    await documents.end_session(db, bus, None, session)
+    doc = await documents.document_of(db, session.id)
+    assert doc is not None
+    doc.intro = (
+        f"第{number}回（{title}）の質疑をまとめたFAQ資料です。各自治体の事例であり、国の公式見解ではありません。"
+    )
+    await db.commit()
+    await documents.publish(db, publisher, doc, "")
+    return doc
+
+
+async def _live_session(
+    db: AsyncSession, bus: InProcessBus, series: StudySeries, members: dict[str, Member], now: dt.datetime
+) -> None:
+    """The session running now, with open questions on its board."""
+    live = await _session(db, series, 3, "職員体制とシステム", now - dt.timedelta(minutes=10))
     db.add(Registration(session_id=live.id, member_id=members["member@example.jp"].id))
     await db.commit()
     for category, body, asker, voters in SESSION_3_OPEN:
         q = await board.ask(db, bus, members[asker], live, body, category)
         for voter in voters:
             await board.vote(db, bus, members[voter], q.id)
+
+
+async def _topics(db: AsyncSession, series: StudySeries, members: dict[str, Member]) -> None:
     for title, body, author, voters in TOPICS:
         topic = TopicRequest(
             series_id=series.id, author_id=members[author].id, title=title, body=body, votes=len(voters)
@@ -195,16 +233,15 @@ async def load(db: AsyncSession, members: dict[str, Member], sections: dict[str,
 async def _answered(
     db: AsyncSession,
     session: StudySession,
-    members: dict[str, Member],
     category: str,
     body: str,
     answer: str,
-    asker: str,
-    voters: list[str],
+    asker: Member,
+    voters: list[Member],
 ) -> None:
     q = Question(
         session_id=session.id,
-        author_id=members[asker].id,
+        author_id=asker.id,
         category=category,
         body=body,
         answer=answer,
@@ -214,6 +251,6 @@ async def _answered(
     )
     db.add(q)
     await db.flush()
-    db.add(QuestionAsker(question_id=q.id, member_id=members[asker].id))
+    db.add(QuestionAsker(question_id=q.id, member_id=asker.id))
     for voter in voters:
-        db.add(QuestionVote(question_id=q.id, member_id=members[voter].id))
+        db.add(QuestionVote(question_id=q.id, member_id=voter.id))

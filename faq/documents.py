@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import defer, joinedload
 
 from core.db import utcnow
 from core.events import EventBus
@@ -250,17 +250,27 @@ async def versions_of(db: AsyncSession, document_id: int) -> list[FaqVersion]:
 
 
 async def get_version(db: AsyncSession, doc: FaqDocument, number: int | None) -> FaqVersion:
+    """Version `number` (None: the current one); a document has a handful of versions."""
+    return version_in(await versions_of(db, doc.id), doc, number)
+
+
+def version_in(versions: list[FaqVersion], doc: FaqDocument, number: int | None) -> FaqVersion:
+    """`get_version` from the list `versions_of` already read (the document page shows both)."""
     number = number or doc.current_version
-    version = (
-        await db.execute(select(FaqVersion).where(FaqVersion.document_id == doc.id, FaqVersion.number == number))
-    ).scalar_one_or_none()
-    if version is None:
+    found = next((v for v in versions if v.number == number), None)
+    if found is None:
         raise not_found("この版のFAQ資料")
-    return version
+    return found
 
 
 async def entries_of(db: AsyncSession, version_id: int) -> list[FaqEntry]:
-    rows = await db.execute(select(FaqEntry).where(FaqEntry.version_id == version_id).order_by(FaqEntry.ord))
+    # search_text (the analysed copy the index is built from) is as long as the entry and never shown.
+    rows = await db.execute(
+        select(FaqEntry)
+        .where(FaqEntry.version_id == version_id)
+        .order_by(FaqEntry.ord)
+        .options(defer(FaqEntry.search_text, raiseload=True))
+    )
     return list(rows.scalars())
 
 

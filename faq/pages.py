@@ -261,7 +261,8 @@ class FaqPages(Controller):
         doc: FaqDocument,
         number: int | None,
     ) -> Template:
-        version = await documents.get_version(db, doc, number)
+        versions = await documents.versions_of(db, doc.id)
+        version = documents.version_in(versions, doc, number)
         entries = await documents.entries_of(db, version.id)
         session = await db.get_one(StudySession, doc.session_id)
         organiser = await service.can_organise(db, active_member(request), session.series_id)
@@ -273,7 +274,7 @@ class FaqPages(Controller):
                 "version": version,
                 "session": session,
                 "groups": documents.grouped(entries),
-                "versions": await documents.versions_of(db, doc.id),
+                "versions": versions,
                 "organiser": organiser,
                 "draft_pending": organiser and await documents.draft_pending(db, doc),
                 "draft_notice": DRAFT_SAVED,

@@ -1,4 +1,3 @@
-# size: board_socket is one connection lifecycle (checks, catch-up, relay, close) kept in one function.
 """`/ws/faq/sessions/{id}`: the Q&A board pushed to members, resumable from a board position.
 
 The socket only pushes; members act through the JSON API. Each connection keeps the
@@ -11,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -23,9 +23,8 @@ from core.sockets import (
     CLOSE_ACCOUNT_INACTIVE,
     CLOSE_SESSION_ENDED,
     CLOSE_TOO_MANY_SOCKETS,
-    FrameBudget,
     credential_of,
-    frame_refusal,
+    read_until_gone,
     registry_for,
 )
 from faq import attendance, board, events
@@ -43,6 +42,16 @@ async def _refuse(socket: WebSocket[Any, Any, Any], code: int, error: str, messa
     await socket.accept()
     await socket.send_bytes(events.encoder.encode(events.ErrorMessage(code=error, message=message)))
     await socket.close(code=code, reason=error)
+
+
+def _ender(ended: asyncio.Future[tuple[int, str]]) -> Callable[[int, str], None]:
+    """`end(code, reason)`: the first call decides how the socket closes."""
+
+    def end(code: int, reason: str) -> None:
+        if not ended.done():
+            ended.set_result((code, reason))
+
+    return end
 
 
 @websocket("/ws/faq/sessions/{session_id:int}")
@@ -80,9 +89,7 @@ async def board_socket(socket: WebSocket[Any, Any, Any], session_id: PathId, sin
 
     ended: asyncio.Future[tuple[int, str]] = asyncio.get_running_loop().create_future()
 
-    def end(code: int, reason: str) -> None:
-        if not ended.done():
-            ended.set_result((code, reason))
+    end = _ender(ended)
 
     registry = registry_for(socket.app)
     handle = registry.open(member.id, credential_of(socket.scope), end)
@@ -143,48 +150,47 @@ async def _serve(
             if position > last + 1:
                 await catch_up()
                 continue
-            if isinstance(event, events.QuestionChanged):
-                view = board.view_for(event.question, member.id, moderator)
-                out: Any = (
-                    events.QuestionUpdate(position=position, question=view)
-                    if view is not None
-                    else events.QuestionRemoved(position=position, id=event.question.id)
-                )
-            else:
-                out = events.BoardUpdate(
-                    position=position,
-                    state=event.state,
-                    state_label=SessionState(event.state).label,
-                    answering_id=event.answering_id,
-                    premoderation=event.premoderation,
-                )
+            out = _frame(event, position, member.id, moderator)
             await socket.send_bytes(events.encoder.encode(out))
             last = position
         await socket.close(code=4408, reason="slow_consumer")
 
-    async def listen() -> None:
-        # Nothing is expected from the client; reading notices when it goes away. Whatever it
-        # sends anyway is held to the room socket's limits (size, binary, flood).
-        budget = FrameBudget()
-        while True:
-            message = await socket.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            refusal = frame_refusal(message, budget)
-            if refusal is not None:
-                end(*refusal)
-                return
+    end = _ender(ended)
 
-    def end(code: int, reason: str) -> None:
-        if not ended.done():
-            ended.set_result((code, reason))
+    tasks = [
+        asyncio.create_task(pump()),
+        asyncio.create_task(read_until_gone(socket, end)),
+        asyncio.create_task(_close_when_ended(socket, ended)),
+    ]
+    await _until_first_done(tasks, ended, session_id)
 
-    async def close_when_ended() -> None:
-        code, reason = await ended
-        with contextlib.suppress(Exception):
-            await socket.close(code=code, reason=reason)
 
-    tasks = [asyncio.create_task(pump()), asyncio.create_task(listen()), asyncio.create_task(close_when_ended())]
+async def _close_when_ended(socket: WebSocket[Any, Any, Any], ended: asyncio.Future[tuple[int, str]]) -> None:
+    code, reason = await ended
+    with contextlib.suppress(Exception):
+        await socket.close(code=code, reason=reason)
+
+
+def _frame(event: Any, position: int, member_id: int, moderator: bool) -> Any:
+    """What this member sees of one board event (a question it may not see is removed)."""
+    if isinstance(event, events.QuestionChanged):
+        view = board.view_for(event.question, member_id, moderator)
+        if view is None:
+            return events.QuestionRemoved(position=position, id=event.question.id)
+        return events.QuestionUpdate(position=position, question=view)
+    return events.BoardUpdate(
+        position=position,
+        state=event.state,
+        state_label=SessionState(event.state).label,
+        answering_id=event.answering_id,
+        premoderation=event.premoderation,
+    )
+
+
+async def _until_first_done(
+    tasks: list[asyncio.Task[None]], ended: asyncio.Future[tuple[int, str]], session_id: int
+) -> None:
+    """Run pump, reader and closer until one finishes (the closer gets its close out), then cancel the rest."""
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         if ended.done() and not tasks[2].done():

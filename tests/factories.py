@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import AsyncIterator
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import utcnow
-from core.members.models import Member
+from core.members.models import Member, OrgKind, Role, Status
 from core.sections import Section
 from live.models import Broadcast, BroadcastState, Program
+
+
+def new_member(email: str, name: str, role: Role = Role.MEMBER, **fields) -> Member:
+    """An approved member of テスト市 (not added to any session): rows whose sign-up is tested elsewhere."""
+    values = {
+        "org_kind": OrgKind.MUNICIPALITY,
+        "organisation": "テスト市",
+        "department": "テスト課",
+        "prefecture": "東京都",
+        "password_hash": "x",
+        "status": Status.APPROVED,
+        **fields,
+    }
+    return Member(email=email, name=name, role=role, **values)
 
 
 async def member_id(db, email: str) -> int:
@@ -66,6 +83,34 @@ async def make_broadcast(
     return broadcast
 
 
+async def live_show(
+    db, *, title="法規の時間", host_email="host@example.jp", section="法規課", start=None, **fields
+) -> Broadcast:
+    """A broadcast on air now (or since `start`) in a program of the demo data's host: the moderation tests' show."""
+    return await make_broadcast(
+        db,
+        title=title,
+        host_email=host_email,
+        section=section,
+        start=start or dt.datetime.now(dt.UTC),
+        state=BroadcastState.LIVE,
+        **fields,
+    )
+
+
+@contextlib.asynccontextmanager
+async def session_at(url: str) -> AsyncIterator[AsyncSession]:
+    """A session on the database a server process (or a browser test's server) uses; its engine disposed after."""
+    from core.db import Database
+
+    db = Database(url)
+    try:
+        async with db.session() as s:
+            yield s
+    finally:
+        await db.dispose()
+
+
 SERVER_PASSWORD = "correct-horse-battery-9"
 
 
@@ -76,29 +121,21 @@ async def approved_member_at(url: str, name: str = "確認 太郎", password: st
     """
     import random
 
-    from core.db import Database
     from core.members import service as members
-    from core.members.models import OrgKind, Role, Status
 
-    db = Database(url)
-    try:
-        async with db.session() as s:
-            member_id = random.randint(10**8, 2**31 - 2)
-            s.add(
-                Member(
-                    id=member_id,
-                    email=f"m{member_id}@example.jp",
-                    name=name,
-                    org_kind=OrgKind.MUNICIPALITY,
-                    organisation="豊中市",
-                    department="総務課",
-                    prefecture="大阪府",
-                    password_hash=await members.hash_password(password),
-                    role=Role.MEMBER,
-                    status=Status.APPROVED,
-                )
+    async with session_at(url) as s:
+        member_id = random.randint(10**8, 2**31 - 2)
+        email = f"m{member_id}@example.jp"
+        s.add(
+            new_member(
+                email,
+                name,
+                id=member_id,
+                organisation="豊中市",
+                department="総務課",
+                prefecture="大阪府",
+                password_hash=await members.hash_password(password),
             )
-            await s.commit()
-            return member_id, f"m{member_id}@example.jp"
-    finally:
-        await db.dispose()
+        )
+        await s.commit()
+        return member_id, email

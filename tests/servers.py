@@ -99,3 +99,30 @@ def serve(
         yield proc
     finally:
         proc.stop()  # also when it never answered: no server outlives its test
+
+
+@contextlib.contextmanager
+def serve_two(
+    tmp: Path,
+    database_url: str,
+    *,
+    seed: Callable[[str], object] | None = None,
+    start_timeout: float = 90,
+    **env: str,
+) -> Iterator[tuple[list[ServerProcess], object]]:
+    """Two `chonai serve` processes on one shared (PostgreSQL) database, and one Redis when `env` names
+    REDIS_URL: migrated with demo data, `seed(database_url)` before they start, always stopped afterwards.
+
+    Yields the servers and what `seed` returned.
+    """
+    full = {"VAR_DIR": str(tmp), "SECRET_KEY": "s" * 48, "LOG_LEVEL": "WARNING", "DATABASE_URL": database_url, **env}
+    prepare_database(full)
+    seeded = seed(database_url) if seed is not None else None
+    servers = [ServerProcess(full, tmp / f"server{i}.log") for i in range(2)]
+    try:
+        for server in servers:
+            server.start(timeout=start_timeout)
+        yield servers, seeded
+    finally:
+        for server in servers:
+            server.stop()

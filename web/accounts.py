@@ -16,7 +16,7 @@ from core.bounds import PathId
 from core.db import Database
 from core.deps import AppSettings, Bus, DbSession
 from core.mail import send_mail
-from core.members import service, throttle
+from core.members import passwords, service, throttle
 from core.members.inputs import SignupInput
 from core.members.models import Member, OrgKind, Status
 from core.members.service import MemberError
@@ -169,7 +169,7 @@ class AccountController(Controller):
             errors["password_confirm"] = "確認用パスワードが一致しません。"
         else:
             try:
-                await service.reset_password(db, token, password, bus=bus)
+                await passwords.reset_password(db, token, password, bus=bus)
             except MemberError as exc:
                 errors["token"] = exc.message
             else:
@@ -223,7 +223,7 @@ class ProfileController(Controller):
         if errors:
             return await _profile_page(request, db, errors=errors, status=400)
         keep = cookie_value(request.scope, SESSION_COOKIE) if request.scope.get("auth") == "session" else None
-        await service.change_password(db, member.id, form["password"], keep_session=keep, bus=bus)
+        await passwords.change_password(db, member.id, form["password"], keep_session=keep, bus=bus)
         return Redirect("/profile?msg=password_changed", status_code=303)
 
 
@@ -257,7 +257,7 @@ async def _send_reset(database: Database, settings: Settings, email: str) -> Non
     """After the response: a reset link, to the address as stored (never the raw input)."""
     try:
         async with database.session() as db:
-            found = await service.request_password_reset(db, email)
+            found = await passwords.request_password_reset(db, email)
         if found is None:
             return
         raw, stored = found

@@ -12,10 +12,10 @@ from core import site_settings
 from core.access import active_member, operator_guard
 from core.bounds import PathId
 from core.deps import AppSettings, Bus, DbSession
-from core.errors import Invalid
+from core.errors import Invalid, Refusal
 from core.members import service
+from core.members.inputs import ReviewInput, RoleInput, StatusInput
 from core.members.models import Role, Status
-from core.members.service import MemberError
 from web.forms import read_form
 from web.notifications import notify_review
 
@@ -41,42 +41,35 @@ class AdminMembersController(Controller):
         self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings, member_id: PathId
     ) -> Response[Any]:
         form = await read_form(request)
-        approve = form.get("decision") == "approve"
+        data = ReviewInput.from_form(form)
         try:
             member = await service.review(
-                db, member_id, active_member(request), approve=approve, reason=form.get("reason", "")[:1000]
+                db, member_id, active_member(request), approve=data.approve, reason=data.reason
             )
-        except MemberError as exc:
+        except Refusal as exc:  # the page answers 400 for every refusal here, already-reviewed too
             return await _page(db, errors={member_id: exc.message}, values={member_id: form}, status=400)
         await notify_review(settings, member)
-        return Redirect(f"/admin/members?msg={'approved' if approve else 'rejected'}", status_code=303)
+        return Redirect(f"/admin/members?msg={'approved' if data.approve else 'rejected'}", status_code=303)
 
     @post("/{member_id:int}/role")
-    async def role(self, request: Request[Any, Any, Any], db: DbSession, member_id: PathId) -> Response[Any]:
-        form = await read_form(request)
-        if form.get("role") not in {r.value for r in Role}:
-            return await _page(db, errors={member_id: "権限を一覧から選んでください。"}, status=400)
-        if member_id == active_member(request).id:
-            return await _page(db, errors={member_id: "自分自身の権限は変更できません。"}, status=400)
+    async def role(self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, member_id: PathId) -> Response[Any]:
         try:
-            await service.set_role(db, member_id, Role(form["role"]))
-        except MemberError as exc:
-            return await _page(db, errors={member_id: exc.message}, status=404)
+            role = RoleInput.from_form(await read_form(request)).validate(active_member(request).id, member_id)
+            await service.set_role(db, member_id, role, bus=bus)
+        except Refusal as exc:
+            return await _page(db, errors={member_id: exc.message}, status=exc.status)
         return Redirect("/admin/members?msg=role", status_code=303)
 
     @post("/{member_id:int}/status")
     async def status(
         self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, member_id: PathId
     ) -> Response[Any]:
-        form = await read_form(request)
-        if form.get("status") not in {Status.APPROVED.value, Status.SUSPENDED.value}:
-            return await _page(db, errors={member_id: "利用状態を一覧から選んでください。"}, status=400)
-        if member_id == active_member(request).id:
-            return await _page(db, errors={member_id: "自分自身を利用停止にはできません。"}, status=400)
         try:
-            await service.set_status(db, member_id, Status(form["status"]), form.get("reason", "")[:1000], bus=bus)
-        except MemberError as exc:
-            return await _page(db, errors={member_id: exc.message}, status=404)
+            data = StatusInput.from_form(await read_form(request))
+            status = data.validate(active_member(request).id, member_id)
+            await service.set_status(db, member_id, status, data.reason, bus=bus)
+        except Refusal as exc:
+            return await _page(db, errors={member_id: exc.message}, status=exc.status)
         return Redirect("/admin/members?msg=status", status_code=303)
 
 
@@ -122,7 +115,7 @@ class AdminSettingsController(Controller):
     async def save(self, request: Request[Any, Any, Any], db: DbSession) -> Response[Any]:
         form = await read_form(request)
         try:
-            value = site_settings.parse(form)
+            value = site_settings.SettingsInput.from_form(form).validate()
         except Invalid as exc:
             return Template("admin_settings.html", context={"values": form, "errors": exc.fields}, status_code=400)
         await site_settings.save(db, value)

@@ -8,13 +8,13 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, delete, get, post
 from litestar.datastructures import CacheControlHeader
-from litestar.exceptions import HTTPException
 from litestar.params import FromQuery, JSONBody
 
 from core.access import active_member, member_guard, operator_guard
 from core.bounds import PathId
 from core.deps import AppSettings, Bus, DbSession
 from core.members import service
+from core.members.inputs import ReviewInput, RoleInput
 from core.members.models import ApiToken, Member, Role, Status
 from web.notifications import notify_review
 
@@ -55,14 +55,6 @@ class TokenOut(msgspec.Struct):
     @classmethod
     def of(cls, t: ApiToken, raw: str | None = None) -> TokenOut:
         return cls(t.id, t.name, t.prefix, t.created_at, t.last_used_at, raw)
-
-
-class Review(msgspec.Struct):
-    reason: str = ""
-
-
-class RoleChange(msgspec.Struct):
-    role: Role
 
 
 class MeController(Controller):
@@ -119,16 +111,16 @@ class MembersAdminController(Controller):
         db: DbSession,
         settings: AppSettings,
         member_id: PathId,
-        data: JSONBody[Review],
+        data: JSONBody[ReviewInput],
     ) -> MemberOut:
-        member = await service.review(db, member_id, active_member(request), approve=False, reason=data.reason[:1000])
+        """The path decides: a body's `decision` is ignored here (the form posts it, the API names it in the path)."""
+        member = await service.review(db, member_id, active_member(request), approve=False, reason=data.reason)
         await notify_review(settings, member)
         return MemberOut.of(member)
 
     @post("/{member_id:int}/role")
     async def role(
-        self, request: Request[Any, Any, Any], db: DbSession, member_id: PathId, data: JSONBody[RoleChange]
+        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, member_id: PathId, data: JSONBody[RoleInput]
     ) -> MemberOut:
-        if member_id == active_member(request).id:
-            raise HTTPException(status_code=400, detail="自分自身の権限は変更できません。")
-        return MemberOut.of(await service.set_role(db, member_id, data.role))
+        role = data.validate(active_member(request).id, member_id)
+        return MemberOut.of(await service.set_role(db, member_id, role, bus=bus))

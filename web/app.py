@@ -1,11 +1,11 @@
-# size: create_app is the one place the app is assembled (routes, dependencies, middleware, config).
 """The application factory: assembles settings, storage, middleware and every domain's routes."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from litestar import Litestar
 from litestar.di import Provide
@@ -56,12 +56,37 @@ MAX_BODY = 1024 * 1024
 SCHEDULER_STEPS = (session_reminders,)  # forms and JSON are small; uploads are links, not files
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
-    settings = settings or get_settings()
-    register_owner_columns()  # merging 課 moves programs and study series too
-    configure_logging(settings.log_level, settings.log_json)
-    db = Database(settings.database_url, pool_size=settings.database_pool_size)
+def _route_handlers() -> list[Any]:
+    return [
+        pages.home,
+        pages.favicon,
+        health.healthz,
+        health.readyz,
+        accounts.AccountController,
+        accounts.ProfileController,
+        admin.AdminMembersController,
+        admin.AdminSettingsController,
+        api.MeController,
+        profile.ProfileEditController,
+        profile.EmailConfirmController,
+        profile.ProfileApiController,
+        sections.SectionPagesController,
+        sections_api.SectionsApiController,
+        directory.DirectoryController,
+        directory.DirectoryApiController,
+        api.MembersAdminController,
+        *follows.route_handlers,
+        *notify_api.route_handlers,
+        *notify_pages.route_handlers,
+        *live_routes.route_handlers,
+        *archive_routes.route_handlers,
+        *faq_routes.route_handlers,
+        *search.route_handlers,
+        create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
+    ]
 
+
+def _dependencies(db: Database, settings: Settings, bus: EventBus) -> dict[str, Provide]:
     async def provide_db() -> AsyncIterator[AsyncSession]:
         async with db.session() as session:
             yield session
@@ -69,17 +94,19 @@ def create_app(settings: Settings | None = None) -> Litestar:
     def provide_settings() -> Settings:
         return settings
 
-    bus = create_bus(settings.redis_url, settings.redis_prefix)
-
-    async def count_unread(member_ids: list[int]) -> dict[int, int]:
-        async with db.session() as session:
-            return await notify_inbox.unread_counts(session, member_ids)
-
-    bells = notify_live.BellHub(bus, count_unread)
-
     def provide_bus() -> EventBus:
         return bus
 
+    return {
+        "db": Provide(provide_db),
+        "settings": Provide(provide_settings, sync_to_thread=False),
+        "bus": Provide(provide_bus, sync_to_thread=False),
+    }
+
+
+def _lifespan(
+    db: Database, bus: EventBus, bells: notify_live.BellHub, settings: Settings
+) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await bus.start()
@@ -111,39 +138,25 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await bus.close()
             await db.dispose()
 
+    return lifespan
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """The one place the app is assembled: storage, the bus, routes, dependencies, middleware, lifespan."""
+    settings = settings or get_settings()
+    register_owner_columns()  # merging 課 moves programs and study series too
+    configure_logging(settings.log_level, settings.log_json)
+    db = Database(settings.database_url, pool_size=settings.database_pool_size)
+    bus = create_bus(settings.redis_url, settings.redis_prefix)
+
+    async def count_unread(member_ids: list[int]) -> dict[int, int]:
+        async with db.session() as session:
+            return await notify_inbox.unread_counts(session, member_ids)
+
+    bells = notify_live.BellHub(bus, count_unread)
     app = Litestar(
-        route_handlers=[
-            pages.home,
-            pages.favicon,
-            health.healthz,
-            health.readyz,
-            accounts.AccountController,
-            accounts.ProfileController,
-            admin.AdminMembersController,
-            admin.AdminSettingsController,
-            api.MeController,
-            profile.ProfileEditController,
-            profile.EmailConfirmController,
-            profile.ProfileApiController,
-            sections.SectionPagesController,
-            sections_api.SectionsApiController,
-            directory.DirectoryController,
-            directory.DirectoryApiController,
-            api.MembersAdminController,
-            *follows.route_handlers,
-            *notify_api.route_handlers,
-            *notify_pages.route_handlers,
-            *live_routes.route_handlers,
-            *archive_routes.route_handlers,
-            *faq_routes.route_handlers,
-            *search.route_handlers,
-            create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
-        ],
-        dependencies={
-            "db": Provide(provide_db),
-            "settings": Provide(provide_settings, sync_to_thread=False),
-            "bus": Provide(provide_bus, sync_to_thread=False),
-        },
+        route_handlers=_route_handlers(),
+        dependencies=_dependencies(db, settings, bus),
         middleware=[
             DefineMiddleware(RequestContextMiddleware, secure=settings.secure_cookies),
             DefineMiddleware(AuthMiddleware, db=db),
@@ -153,7 +166,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         template_config=template_config(),
         openapi_config=openapi_config(),
         request_max_body_size=MAX_BODY,
-        lifespan=[lifespan],
+        lifespan=[_lifespan(db, bus, bells, settings)],
         logging_config=None,  # ours (core.logs) carries request ids and optional JSON
         debug=False,
     )

@@ -29,7 +29,7 @@ from core.access import scope_header
 from core.db import Database
 from core.logs import request_id_var
 from core.members import service
-from core.sockets import session_credential, token_credential
+from core.sockets import registry_for, session_credential, token_credential
 
 log = logging.getLogger("chonai.access")
 
@@ -161,13 +161,25 @@ class AuthMiddleware:
         session_raw = cookie_value(scope, SESSION_COOKIE)
         if not token and not session_raw:
             return None, None
-        async with self.db.session() as db:
-            if token:
-                scope["credential"] = token_credential(service.hash_token(token))  # type: ignore[typeddict-unknown-key]
+        if token:
+            scope["credential"] = token_credential(service.hash_token(token))  # type: ignore[typeddict-unknown-key]
+            async with self.db.session() as db:
                 return await service.member_for_api_token(db, token), "token"
-            assert session_raw is not None
-            scope["credential"] = session_credential(service.hash_token(session_raw))  # type: ignore[typeddict-unknown-key]
-            return await service.member_for_session(db, session_raw), "session"
+        assert session_raw is not None
+        credential = scope["credential"] = session_credential(service.hash_token(session_raw))  # type: ignore[typeddict-unknown-key]
+        if scope["type"] != ScopeType.WEBSOCKET:  # pages and the API read the session as it is now
+            async with self.db.session() as db:
+                return await service.member_for_session(db, session_raw), "session"
+        # Handshakes (a reconnect storm) use the per-process cache the bus keeps honest (core.credentials).
+        cache = registry_for(scope["app"]).credentials
+        member = cache.get(credential)
+        if member is None:
+            epoch = cache.epoch
+            async with self.db.session() as db:
+                member, expires = await service.session_member(db, session_raw)
+            if member is not None and expires is not None:
+                cache.put(credential, member, expires.timestamp(), epoch)
+        return member, "session"
 
 
 async def _deny_unavailable(scope: Scope, send: Send) -> None:

@@ -13,8 +13,9 @@ from litestar.response import Redirect, Template
 from core import site_settings
 from core.access import active_member, member_guard, operator_guard
 from core.bounds import PathId
-from core.deps import AppSettings, DbSession
+from core.deps import AppSettings, Bus, DbSession
 from core.errors import Forbidden, Invalid, NotFound
+from core.events import EventBus
 from core.mail import send_mail
 from core.members import profile
 from core.members.inputs import ProfileInput, ProfilePatch
@@ -87,11 +88,11 @@ async def _profile_out(db: DbSession, member: Member, email_pending: str | None 
     )
 
 
-async def _save(db: DbSession, member: Member, values: ProfileInput) -> list[MemberChange]:
+async def _save(db: DbSession, member: Member, values: ProfileInput, bus: EventBus) -> list[MemberChange]:
     """Validate everything first, then write: nothing is half-written."""
     data = profile.validate_profile(values)
     reapproval = (await site_settings.load(db)).reapproval_on_change
-    return await profile.update_profile(db, member, data, reapproval=reapproval)
+    return await profile.update_profile(db, member, data, reapproval=reapproval, bus=bus)
 
 
 async def _start_email_change(db: DbSession, settings: Settings, member: Member, new_email: str) -> str:
@@ -133,10 +134,10 @@ class ProfileEditController(Controller):
         return _form_page(member, ProfileInput.of(member).values(), {}, notice=NOTICES.get(msg))
 
     @post("/edit")
-    async def edit(self, request: Request[Any, Any, Any], db: DbSession) -> Response[Any]:
+    async def edit(self, request: Request[Any, Any, Any], db: DbSession, bus: Bus) -> Response[Any]:
         member, data = await _me(request, db), ProfileInput.from_form(await read_form(request))
         try:
-            await _save(db, member, data)
+            await _save(db, member, data, bus)
         except Invalid as exc:
             return _form_page(member, data.values(), exc.fields, status=400)
         if member.status is Status.PENDING:
@@ -198,9 +199,14 @@ class ProfileApiController(Controller):
 
     @patch("/me")
     async def update_me(
-        self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings, data: JSONBody[ProfilePatch]
+        self,
+        request: Request[Any, Any, Any],
+        db: DbSession,
+        settings: AppSettings,
+        bus: Bus,
+        data: JSONBody[ProfilePatch],
     ) -> ProfileOut:
-        return await _patch(db, settings, await _me(request, db), data)
+        return await _patch(db, settings, await _me(request, db), data, bus)
 
     @patch("/members/{member_id:int}")
     async def update_member(
@@ -208,13 +214,14 @@ class ProfileApiController(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         settings: AppSettings,
+        bus: Bus,
         member_id: PathId,
         data: JSONBody[ProfilePatch],
     ) -> ProfileOut:
         """Only one's own profile: anyone else's is refused with 403."""
         if member_id != active_member(request).id:
             raise Forbidden("他のメンバーのプロフィールは編集できません。")
-        return await _patch(db, settings, await _me(request, db), data)
+        return await _patch(db, settings, await _me(request, db), data, bus)
 
     @get("/members/{member_id:int}/changes", guards=[operator_guard])
     async def changes(self, db: DbSession, member_id: PathId) -> list[ChangeOut]:
@@ -234,7 +241,7 @@ class ProfileApiController(Controller):
         ]
 
 
-async def _patch(db: DbSession, settings: Settings, member: Member, data: ProfilePatch) -> ProfileOut:
+async def _patch(db: DbSession, settings: Settings, member: Member, data: ProfilePatch, bus: EventBus) -> ProfileOut:
     new_email = data.email
     values = data.applied_to(ProfileInput.of(member))
     # Every field, the e-mail included, is checked before anything is written.
@@ -243,6 +250,6 @@ async def _patch(db: DbSession, settings: Settings, member: Member, data: Profil
     if changing_email:
         await profile.check_new_email(db, member, new_email or "")
     if data.profile_changes():
-        await _save(db, member, values)
+        await _save(db, member, values, bus)
     pending = await _start_email_change(db, settings, member, new_email or "") if changing_email else None
     return await _profile_out(db, member, pending)

@@ -13,10 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import utcnow
 from core.errors import Invalid
+from core.events import EventBus
 from core.members.inputs import ProfileInput
 from core.members.models import EmailChange, Member, MemberChange, OrgKind, Status
 from core.members.service import get_by_email, hash_token
 from core.members.validation import FieldErrors, check_affiliation, check_email
+from core.sockets import publish_member_changed
 from core.text import clean_block, clean_line
 
 EMAIL_CHANGE_LIFETIME = dt.timedelta(hours=24)
@@ -64,9 +66,13 @@ def validate_profile(data: ProfileInput) -> ProfileData:
 
 
 async def update_profile(
-    db: AsyncSession, member: Member, data: ProfileData, *, reapproval: bool
+    db: AsyncSession, member: Member, data: ProfileData, *, reapproval: bool, bus: EventBus | None = None
 ) -> list[MemberChange]:
-    """Apply the edit, log the changes of the logged fields, and (if set) ask for re-approval. Commits."""
+    """Apply the edit, log the changes of the logged fields, and (if set) ask for re-approval. Commits.
+
+    Then every process forgets the member's cached sessions: new sockets carry the new name
+    (and a member back in review is not let in from the cache).
+    """
     changes = []
     for field in LOGGED:
         old, new = getattr(member, field), getattr(data, field)
@@ -80,7 +86,9 @@ async def update_profile(
     for field in ("name", "reading", "org_kind", "organisation", "department", "prefecture", "interests"):
         setattr(member, field, getattr(data, field))
     db.add_all(changes)
+    member_id = member.id
     await db.commit()
+    await publish_member_changed(bus, member_id)
     return changes
 
 

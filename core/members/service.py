@@ -1,4 +1,4 @@
-"""What can happen to a member: sign-up, review, login, sessions, tokens, password reset."""
+"""What can happen to a member: sign-up, review, login, sessions, tokens (passwords: core.members.passwords)."""
 
 from __future__ import annotations
 
@@ -18,13 +18,11 @@ from core.db import utcnow
 from core.errors import Refusal
 from core.events import EventBus
 from core.members import throttle
-from core.members.models import ApiToken, AuthAttempt, LoginSession, Member, PasswordReset, Role, Status
+from core.members.models import ApiToken, AuthAttempt, LoginSession, Member, Role, Status
 from core.members.validation import SignupData, normalise_email
-from core.sockets import Revoked, publish_revoked
+from core.sockets import Revoked, publish_member_changed, publish_revoked
 
 SESSION_LIFETIME = dt.timedelta(days=14)
-RESET_LIFETIME = dt.timedelta(hours=1)
-RESET_MAX_PER_EMAIL = 3
 API_TOKEN_PREFIX = "chn_"
 
 
@@ -157,10 +155,12 @@ async def _get(db: AsyncSession, member_id: int) -> Member:
     return member
 
 
-async def set_role(db: AsyncSession, member_id: int, role: Role) -> Member:
+async def set_role(db: AsyncSession, member_id: int, role: Role, *, bus: EventBus | None = None) -> Member:
+    """A new role; every process forgets the member's cached sessions (a demoted moderator reconnects as one no more)."""
     member = await _get(db, member_id)
     member.role = role
     await db.commit()
+    await publish_member_changed(bus, member_id)
     return member
 
 
@@ -241,10 +241,15 @@ async def start_session(db: AsyncSession, member: Member, user_agent: str = "") 
 
 
 async def member_for_session(db: AsyncSession, raw: str) -> Member | None:
+    return (await session_member(db, raw))[0]
+
+
+async def session_member(db: AsyncSession, raw: str) -> tuple[Member | None, dt.datetime | None]:
+    """The member of a live session and when the session ends; (None, None) for none."""
     row = await db.get(LoginSession, hash_token(raw))
     if row is None or row.expires_at <= utcnow():
-        return None
-    return row.member
+        return None, None
+    return row.member, row.expires_at
 
 
 async def member_for_credential(db: AsyncSession, credential: str | None) -> Member | None:
@@ -312,83 +317,3 @@ async def member_for_api_token(db: AsyncSession, raw: str) -> Member | None:
         token.last_used_at = now
         await db.commit()
     return token.member
-
-
-async def change_password(
-    db: AsyncSession, member_id: int, new_password: str, *, keep_session: str | None, bus: EventBus | None = None
-) -> None:
-    """A new password ends every other session (and its sockets) and every unused reset link.
-
-    API tokens stay: the member is logged in and revokes them on the same profile page.
-    `keep_session` is the raw session token of the browser that changed it.
-    """
-    member = await _get(db, member_id)
-    member.password_hash = await hash_password(new_password)
-    kept = hash_token(keep_session) if keep_session else None
-    ended = delete(LoginSession).where(LoginSession.member_id == member_id)
-    if kept is not None:
-        ended = ended.where(LoginSession.token_hash != kept)
-    await db.execute(ended)
-    await _expire_resets(db, member_id)
-    await db.commit()
-    if bus is not None:
-        await publish_revoked(bus, Revoked(member_id=member_id, sessions=True, keep_session=kept))
-
-
-async def _expire_resets(db: AsyncSession, member_id: int) -> None:
-    await db.execute(
-        update(PasswordReset)
-        .where(PasswordReset.member_id == member_id, PasswordReset.used_at.is_(None))
-        .values(used_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-
-
-async def request_password_reset(db: AsyncSession, email: str) -> tuple[str, str] | None:
-    """(raw reset token, the member's stored address) for an existing member, or None.
-
-    Callers never reveal which, and mail the stored address, never the raw input.
-    """
-    email = normalise_email(email)
-    if await _recent_attempts(db, "reset", email, dt.timedelta(hours=1)) >= RESET_MAX_PER_EMAIL:
-        return None
-    await _record_attempt(db, "reset", email)
-    member = await get_by_email(db, email)
-    if member is None or member.status in {Status.REJECTED, Status.SUSPENDED}:
-        return None
-    raw = secrets.token_urlsafe(32)
-    stored = member.email
-    db.add(PasswordReset(token_hash=hash_token(raw), member_id=member.id, expires_at=utcnow() + RESET_LIFETIME))
-    await db.commit()
-    return raw, stored
-
-
-async def reset_password(db: AsyncSession, raw: str, new_password: str, *, bus: EventBus | None = None) -> Member:
-    """Recover an account: the link is used exactly once, and everything else ends with it.
-
-    Whoever reset the password may be recovering from a compromise, so every session, every
-    API token, every other reset link and every open socket of the member ends.
-    """
-    password_hash = await hash_password(new_password)
-    now = utcnow()
-    claimed = await db.execute(
-        update(PasswordReset)
-        .where(
-            PasswordReset.token_hash == hash_token(raw), PasswordReset.used_at.is_(None), PasswordReset.expires_at > now
-        )
-        .values(used_at=now)
-        .returning(PasswordReset.member_id)
-        .execution_options(synchronize_session=False)
-    )
-    member_id = claimed.scalar_one_or_none()
-    member = await db.get(Member, member_id) if member_id is not None else None
-    if member is None:
-        await db.rollback()
-        raise MemberError("reset_invalid", "このリンクは無効か期限切れです。もう一度お手続きください。")
-    member.password_hash = password_hash
-    await _end_credentials(db, member.id)
-    await _expire_resets(db, member.id)
-    await db.commit()
-    if bus is not None:
-        await publish_revoked(bus, Revoked(member_id=member.id, every=True))
-    return member

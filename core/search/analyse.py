@@ -137,6 +137,8 @@ def _analyse(text: str) -> list[Word]:
             key = fold_key(normalized if normalized != "キゴウ" else surface)
             if " " in key:  # key streams are space-separated (normalisation leaves no other whitespace)
                 key = "".join(key.split())
+            if not key:  # postings are found again through the key streams (index.remove)
+                continue
             out.append(
                 Word(
                     key[:MAX_KEY],

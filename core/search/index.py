@@ -10,11 +10,11 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.search.analyse import MAX_KEY, words
-from core.search.models import SearchDocument, SearchPosting
+from core.search.models import SearchDocument
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -121,6 +121,8 @@ async def store(db: AsyncSession, analysed: Sequence[Analysed]) -> None:
             )
             new_ids.update(((kind, int(ref)), int(i)) for i, ref in rows)
     ids = [new_ids[(a.doc.kind, a.doc.ref_id)] for a in analysed]
+    if db.get_bind().dialect.name == "postgresql":
+        await _keep_statistics(db, len(analysed))
     postings = sorted((key, int(doc_id)) for a, doc_id in zip(analysed, ids, strict=True) for key in a.keys)
     terms: dict[str, tuple[str, str]] = {}
     for a in analysed:
@@ -147,6 +149,27 @@ async def store(db: AsyncSession, analysed: Sequence[Analysed]) -> None:
         )
 
 
+# PostgreSQL plans the (kind, ref_id) lookups above from table statistics that autovacuum refreshes
+# about once a minute. A bulk build outgrows them within seconds, and a planner that still
+# believes the table tiny filters every row of the kind instead of probing the key: each batch
+# then costs more than the last (at 30,000 entries, half the build). So the writer refreshes the
+# statistics of the lookup columns itself whenever the table may have doubled since it last did.
+_ANALYZE_AFTER = 2000  # documents written before the first refresh in a process
+_written: dict[str, tuple[int, int]] = {}  # database URL -> (rows at the last refresh, written since)
+
+
+async def _keep_statistics(db: AsyncSession, count: int) -> None:
+    bind = db.get_bind()
+    url = str(bind.engine.url)
+    known, since = _written.get(url, (0, 0))
+    since += count
+    if since >= max(_ANALYZE_AFTER, known):
+        await db.execute(text("ANALYZE search_documents (kind, ref_id)"))
+        rows = (await db.execute(text("SELECT reltuples FROM pg_class WHERE relname = 'search_documents'"))).scalar()
+        known, since = max(0, int(rows or 0)), 0
+    _written[url] = (known, since)
+
+
 async def remove(db: AsyncSession, refs: Sequence[tuple[str, int]]) -> None:
     """Drop these (kind, ref_id) documents and their postings from the index."""
     # Per kind, `kind = k AND ref_id IN (...)`: one range of the (kind, ref_id) key per value.
@@ -158,16 +181,35 @@ async def remove(db: AsyncSession, refs: Sequence[tuple[str, int]]) -> None:
     for kind, kind_refs in by_kind.items():
         for start in range(0, len(kind_refs), 500):
             chunk = kind_refs[start : start + 500]
-            ids = list(
-                (
-                    await db.execute(
-                        select(SearchDocument.id).where(SearchDocument.kind == kind, SearchDocument.ref_id.in_(chunk))
+            found = (
+                await db.execute(
+                    select(SearchDocument.id, SearchDocument.title_keys, SearchDocument.body_keys).where(
+                        SearchDocument.kind == kind, SearchDocument.ref_id.in_(chunk)
                     )
-                ).scalars()
-            )
-            if ids:
-                await db.execute(delete(SearchPosting).where(SearchPosting.doc_id.in_(ids)))
-                await db.execute(delete(SearchDocument).where(SearchDocument.id.in_(ids)))
+                )
+            ).all()
+            if found:
+                await _delete_postings(db, found)
+                await db.execute(delete(SearchDocument).where(SearchDocument.id.in_([int(f[0]) for f in found])))
+
+
+async def _delete_postings(db: AsyncSession, found: Sequence[Any]) -> None:
+    """A document's postings are exactly the distinct keys of its key streams (`analyse`), so they
+    are deleted through the (term, doc_id) key: no second index on doc_id to maintain per posting."""
+    pairs = sorted({(key, int(doc_id)) for doc_id, title, body in found for key in f"{title} {body}".split()})
+    if not pairs:
+        return
+    conn = await db.connection()
+    driver: Any = (await conn.get_raw_connection()).driver_connection
+    if conn.dialect.name == "postgresql":
+        await driver.execute(
+            "DELETE FROM search_postings p USING unnest($1::text[], $2::int[]) AS d(term, doc_id)"
+            " WHERE p.term = d.term AND p.doc_id = d.doc_id",
+            [t for t, _ in pairs],
+            [d for _, d in pairs],
+        )
+    else:
+        await driver.executemany("DELETE FROM search_postings WHERE term = ? AND doc_id = ?", pairs)
 
 
 async def remove_kind(db: AsyncSession, kind: str, keep: Iterable[int] = ()) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, UTCDateTime, utcnow
@@ -18,7 +18,7 @@ class SearchDocument(Base):
     __table_args__ = (UniqueConstraint("kind", "ref_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(20), index=True)  # faq_entry, question, broadcast, comment, ...
+    kind: Mapped[str] = mapped_column(String(20))  # faq_entry, question, broadcast, comment, ...
     ref_id: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text, default="")
@@ -47,7 +47,8 @@ class SearchPosting(Base):
     term: Mapped[str] = mapped_column(String(64), primary_key=True)
     doc_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
 
-    __table_args__ = (Index("ix_search_postings_doc", "doc_id"), {"sqlite_with_rowid": False})
+    # No index on doc_id: a document's postings are deleted through its own key streams.
+    __table_args__ = {"sqlite_with_rowid": False}
 
 
 class SearchTerm(Base):

@@ -19,7 +19,7 @@ from core.deps import Bus, DbSession
 from core.errors import Invalid
 from live.access import moderated_broadcast
 from live.models import BroadcastState
-from live.moderation import service
+from live.moderation import audit, controls, reports, sanctions, words
 from live.moderation.events import publish_controls, publish_notice, publish_restriction
 from live.moderation.models import BlockedWord, ModerationAction, RoomControls, Sanction
 from live.schedule import service as schedule
@@ -77,10 +77,11 @@ class WordOut(msgspec.Struct):
     word: str
     action: str
     site_wide: bool
+    label: str  # the action in Japanese (WordAction.label), as the control page shows it
 
     @classmethod
     def of(cls, w: BlockedWord) -> WordOut:
-        return cls(w.id, w.word, w.action.value, w.program_id is None)
+        return cls(w.id, w.word, w.action.value, w.program_id is None, w.action.label)
 
 
 class StateIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -95,10 +96,11 @@ class SanctionOut(msgspec.Struct):
     scope: str
     until: dt.datetime | None
     reason: str
+    label: str  # kind and scope in Japanese (Sanction.label), as the control page shows it
 
     @classmethod
     def of(cls, s: Sanction) -> SanctionOut:
-        return cls(s.id, s.member_id, s.member.name, s.kind.value, s.scope.value, s.until, s.reason)
+        return cls(s.id, s.member_id, s.member.name, s.kind.value, s.scope.value, s.until, s.reason, s.label)
 
 
 class AuditOut(msgspec.Struct):
@@ -117,7 +119,7 @@ class AuditOut(msgspec.Struct):
         return cls(
             a.id,
             a.action,
-            service.ACTION_LABELS.get(a.action, a.action),
+            audit.ACTION_LABELS.get(a.action, a.action),
             a.actor.name if a.actor else None,
             a.target_member.name if a.target_member else None,
             a.target_position,
@@ -175,7 +177,7 @@ class ModerationController(Controller):
         data: JSONBody[TimeoutIn],
     ) -> RestrictionOut:
         actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
-        sanction = await service.timeout(db, actor, broadcast, data.member_id, data.seconds, data.reason)
+        sanction = await sanctions.timeout(db, actor, broadcast, data.member_id, data.seconds, data.reason)
         await publish_restriction(bus, broadcast.id, data.member_id, "timed_out", sanction.until)
         return RestrictionOut(data.member_id, sanction.until)
 
@@ -189,7 +191,7 @@ class ModerationController(Controller):
         data: JSONBody[BanIn],
     ) -> BanOut:
         actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
-        await service.ban(db, actor, broadcast, data.member_id, data.scope, data.reason)
+        await sanctions.ban(db, actor, broadcast, data.member_id, data.scope, data.reason)
         await publish_restriction(bus, broadcast.id, data.member_id, "banned", None)
         return BanOut(data.member_id, data.scope)
 
@@ -203,16 +205,16 @@ class ModerationController(Controller):
         data: JSONBody[LiftIn],
     ) -> LiftOut:
         actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
-        lifted = await service.lift(db, actor, broadcast, data.member_id, data.reason)
+        lifted = await sanctions.lift(db, actor, broadcast, data.member_id, data.reason)
         await publish_restriction(bus, broadcast.id, data.member_id, None, None)
         return LiftOut(data.member_id, lifted)
 
     @get("/controls")
     async def get_controls(self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId) -> ControlsOut:
         await moderated_broadcast(db, active_member(request), broadcast_id)
-        controls = await service.controls(db, broadcast_id)
+        room = await controls.controls(db, broadcast_id)
         await db.commit()
-        return ControlsOut.of(controls)
+        return ControlsOut.of(room)
 
     @post("/controls", status_code=200)
     async def set_controls(
@@ -227,14 +229,14 @@ class ModerationController(Controller):
         changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not None}
         if not changes:
             raise Invalid("変更する設定を指定してください。", code="no_change")
-        out = ControlsOut.of(await service.set_controls(db, actor, broadcast, **changes))
+        out = ControlsOut.of(await controls.set_controls(db, actor, broadcast, **changes))
         await publish_controls(bus, broadcast.id, msgspec.structs.asdict(out))
         return out
 
     @get("/words")
     async def words(self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId) -> list[WordOut]:
         _, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
-        return [WordOut.of(w) for w in await service.blocked_words(db, broadcast.program_id)]
+        return [WordOut.of(w) for w in await words.blocked_words(db, broadcast.program_id)]
 
     @post("/words", status_code=201)
     async def add_word(
@@ -249,7 +251,7 @@ class ModerationController(Controller):
         program_id = None if data.site_wide else broadcast.program_id
         if program_id is None and not data.site_wide:
             raise Invalid("番組に属さない放送ではサイト全体の禁止ワードを使ってください。", code="bad_request")
-        word = WordOut.of(await service.add_blocked_word(db, actor, data.word, data.action, program_id, broadcast))
+        word = WordOut.of(await words.add_blocked_word(db, actor, data.word, data.action, program_id, broadcast))
         await publish_notice(bus, broadcast.id, "words")
         return word
 
@@ -263,7 +265,7 @@ class ModerationController(Controller):
         word_id: PathId,
     ) -> None:
         actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
-        await service.remove_blocked_word(db, actor, word_id, broadcast)
+        await words.remove_blocked_word(db, actor, word_id, broadcast)
         await publish_notice(bus, broadcast.id, "words")
 
     @get("/sanctions")
@@ -271,7 +273,7 @@ class ModerationController(Controller):
         self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId
     ) -> list[SanctionOut]:
         _, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
-        return [SanctionOut.of(s) for s in await service.active_sanctions(db, broadcast)]
+        return [SanctionOut.of(s) for s in await sanctions.active_sanctions(db, broadcast)]
 
     @get("/viewers")
     async def viewers(
@@ -279,7 +281,7 @@ class ModerationController(Controller):
     ) -> list[ViewerSampleOut]:
         """Viewer-count samples over time (oldest first, at most the last 24 hours' worth)."""
         await moderated_broadcast(db, active_member(request), broadcast_id)
-        return [ViewerSampleOut(at, n) for at, n in await service.viewer_samples(db, broadcast_id)]
+        return [ViewerSampleOut(at, n) for at, n in await audit.viewer_samples(db, broadcast_id)]
 
     @post("/state", status_code=200)
     async def state(
@@ -309,7 +311,7 @@ class ModerationController(Controller):
         report_id: PathId,
     ) -> ReportHandledOut:
         actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
-        await service.handle_report(db, actor, broadcast, report_id)
+        await reports.handle_report(db, actor, broadcast, report_id)
         await publish_notice(bus, broadcast.id, "report")
         return ReportHandledOut(report_id, True)
 
@@ -322,4 +324,4 @@ class ModerationController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
     ) -> list[AuditOut]:
         await moderated_broadcast(db, active_member(request), broadcast_id)
-        return [AuditOut.of(a) for a in (await service.audit_log(db, broadcast_id))[: max(1, min(limit, 1000))]]
+        return [AuditOut.of(a) for a in (await audit.audit_log(db, broadcast_id))[: max(1, min(limit, 1000))]]

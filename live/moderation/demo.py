@@ -15,7 +15,7 @@ from core.db import utcnow
 from core.members.models import Member
 from core.sections import Section
 from live.models import Broadcast, BroadcastState, Program
-from live.moderation import service as moderation
+from live.moderation import controls, held, reports, sanctions, words
 from live.rooms import posting
 from live.rooms import service as rooms
 
@@ -82,12 +82,12 @@ async def load(db: AsyncSession, members: dict[str, Member], sections: dict[str,
 
 async def _moderation(db: AsyncSession, members: dict[str, Member], broadcast: Broadcast, reported: int) -> None:
     host, moderator = members["host@example.jp"], members["moderator@example.jp"]
-    await moderation.add_blocked_word(db, moderator, HELD_WORD, "hold", None)
-    await moderation.hold_in(
+    await words.add_blocked_word(db, moderator, HELD_WORD, "hold", None)
+    await held.hold_in(
         db, broadcast.id, members["mhlw@example.jp"].id, "絶対に儲かる副業の話があります。DMください", HELD_WORD
     )
-    await moderation.report(db, members["naha@example.jp"], broadcast, reported, "個人名が書かれています")
-    await moderation.timeout(
+    await reports.report(db, members["naha@example.jp"], broadcast, reported, "個人名が書かれています")
+    await sanctions.timeout(
         db, host, broadcast, members["kochi@example.jp"].id, TIMEOUT_SECONDS, "同じ内容のコメントの連投"
     )
-    await moderation.set_controls(db, host, broadcast, pinned_text=PINNED)
+    await controls.set_controls(db, host, broadcast, pinned_text=PINNED)

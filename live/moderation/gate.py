@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db import utcnow
 from core.text import clean_line
 from live.errors import RoomError
-from live.moderation import service
+from live.moderation import held, sanctions, words
 from live.moderation.models import BlockedWord, HeldComment, WordAction
 
 HELD_MESSAGE = "コメントは確認待ちになりました。モデレーターが承認すると表示されます。"
@@ -56,7 +56,7 @@ async def rules(db: AsyncSession, program_id: int | None) -> list[Rule]:
     return found
 
 
-def refuse_if_restricted(restriction: service.Restriction | None, now: dt.datetime | None = None) -> None:
+def refuse_if_restricted(restriction: sanctions.Restriction | None, now: dt.datetime | None = None) -> None:
     if restriction is None:
         return
     if restriction.until is not None and restriction.until <= (now or utcnow()):
@@ -69,7 +69,7 @@ def screen(found: list[Rule], text: str, max_length: int) -> Hold | None:
     cleaned = clean_line(text)
     if not cleaned or not found:
         return None
-    haystack = service.normalize_word(cleaned)
+    haystack = words.normalize_word(cleaned)
     for rule in found:
         if rule.normalized in haystack:
             if rule.action is WordAction.REFUSE:
@@ -82,5 +82,5 @@ def screen(found: list[Rule], text: str, max_length: int) -> Hold | None:
     return None
 
 
-async def hold(db: AsyncSession, broadcast_id: int, member_id: int, held: Hold, ref: str | None) -> HeldComment:
-    return await service.hold_in(db, broadcast_id, member_id, held.text, held.word, ref)
+async def hold(db: AsyncSession, broadcast_id: int, member_id: int, kept: Hold, ref: str | None) -> HeldComment:
+    return await held.hold_in(db, broadcast_id, member_id, kept.text, kept.word, ref)

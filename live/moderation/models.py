@@ -36,10 +36,18 @@ class SanctionKind(enum.StrEnum):
     TIMEOUT = "timeout"
     BAN = "ban"
 
+    @property
+    def label(self) -> str:
+        return "タイムアウト" if self is SanctionKind.TIMEOUT else "禁止"
+
 
 class SanctionScope(enum.StrEnum):
     PROGRAM = "program"
     SITE = "site"
+
+    @property
+    def label(self) -> str:
+        return "全放送" if self is SanctionScope.SITE else "この番組"
 
 
 class Sanction(Base):
@@ -62,6 +70,11 @@ class Sanction(Base):
     lifted_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), default=None)
 
     member: Mapped[Member] = relationship(foreign_keys=[member_id], lazy="joined")
+
+    @property
+    def label(self) -> str:
+        """As the control page lists it: タイムアウト, 禁止（この番組）, 禁止（全放送）."""
+        return self.kind.label + (f"（{self.scope.label}）" if self.kind is SanctionKind.BAN else "")
 
 
 class WordAction(enum.StrEnum):

@@ -14,7 +14,7 @@ from core.deps import DbSession
 from core.members.models import Role
 from live.access import can_moderate
 from live.models import Broadcast
-from live.moderation.service import TIMEOUT_MAX, TIMEOUT_MIN
+from live.moderation.sanctions import TIMEOUT_MAX, TIMEOUT_MIN
 
 TIMEOUT_CHOICES = [
     (10, "10秒"),

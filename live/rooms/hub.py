@@ -26,7 +26,9 @@ from live.rooms.fanout import WINDOW
 from live.rooms.posting import SqliteThread
 from live.rooms.protocol import Controls, Restricted, room_channel
 from live.rooms.room import Room
+from live.rooms.stream import RECENT
 from live.rooms.viewers import Viewer
+from live.rooms.visits import VisitLog
 
 log = logging.getLogger("chonai.rooms")
 
@@ -55,6 +57,7 @@ class Hub:
         self.sqlite_writer = SqliteThread(db.url) if sqlite_file else None
         self._creating: dict[int, asyncio.Future[Room | None]] = {}
         self.loop = asyncio.get_running_loop()
+        self.visits = VisitLog(db, self.loop)  # who joined, written once a second
         self._ticker: asyncio.Task[None] | None = self.loop.create_task(self._tick(), name="room-hub-ticker")
         bus.on_reconnect(self._on_bus_reconnect)
         # Everything allocated so far (modules, the app) lives forever: keep it out of the
@@ -76,6 +79,7 @@ class Hub:
             self.bus.remove(room_channel(room.id), room.on_bus)
             self.bus.remove(broadcast_channel(room.id), room.on_state)
         self.rooms.clear()
+        await self.visits.close()
         if self.sqlite_writer is not None:
             self.sqlite_writer.close()
 
@@ -118,6 +122,8 @@ class Hub:
                 controls = await service.room_controls(db, broadcast_id) if info else Controls()
                 hidden = await service.hidden_positions(db, broadcast_id) if info else []
                 words = await rules(db, info.program_id) if info else []
+                last = info.last_position if info else 0
+                recent = await service.comments_between(db, broadcast_id, max(0, last - RECENT), last) if info else []
         except BaseException:
             await self._unsubscribe(room)
             raise
@@ -132,7 +138,7 @@ class Hub:
         room.words, room.words_at = words, time.monotonic()
         for kind, n in reactions.items():
             room.reactions[kind] += n
-        room.start_at(info.last_position)
+        room.start_at(info.last_position, recent)
         self.rooms[broadcast_id] = room
         metrics.ROOMS.set(len(self.rooms))
         return room
@@ -181,6 +187,7 @@ class Hub:
             room.set_state(state)
             if room.empty_since is not None and now - room.empty_since > IDLE_CLOSE and not room.pending:
                 del self.rooms[room.id]
+                self.visits.forget(room.id)
                 await self._unsubscribe(room)
         metrics.ROOMS.set(len(self.rooms))
 

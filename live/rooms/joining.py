@@ -2,7 +2,8 @@
 
 A viewer gets what was written to its kind of viewer (`flushed` for moderators,
 `public_flushed` for the others, whom the display delay holds back), reads that history from
-the database, and is added to the room without awaiting in between.
+the room's memory (`RoomStream.recent_between`) or, before that window, from the database,
+and is added to the room without awaiting in between.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import msgspec
 
 from core.db import Database
-from live.rooms import service
+from live.rooms import metrics, service
 from live.rooms.protocol import History, Restricted, Welcome, encode
 from live.rooms.room import Room
 from live.rooms.transport import OutFrame
@@ -37,17 +38,13 @@ async def join(
         return room.flushed if moderator else room.public_flushed
 
     target = written()
-    async with database.session() as db:
-        if after is None:
-            rows = await service.recent_comments(db, room.id, target, visible_only=visible_only)
-        else:
-            rows = await service.comments_between(db, room.id, after, target, visible_only=visible_only)
+    start = max(0, target - service.HISTORY_SIZE) if after is None else after
+    rows = await _history(database, room, start, target, visible_only)
     # More went out while we read (closing the session awaits too): read those as well.
     # The last check of what was written must come after the last await before `room.add`.
     while written() > target:
         upto = written()
-        async with database.session() as db:
-            rows += await service.comments_between(db, room.id, target, upto, visible_only=visible_only)
+        rows += await _history(database, room, target, upto, visible_only)
         target = upto
     # From here to `room.add` nothing awaits: the viewer gets exactly (after, target] then live.
     sink = viewer.sink
@@ -69,12 +66,26 @@ async def join(
     chunks = [rows[i : i + HISTORY_CHUNK] for i in range(0, len(rows), HISTORY_CHUNK)] or [[]]
     for i, chunk in enumerate(chunks):
         history = History(
-            items=[msgspec.Raw(item) for _, item in chunk],
+            items=[item for _, item in chunk],
             resumed=after is not None,
             last_position=target if i == len(chunks) - 1 else None,
         )
         sink.write(OutFrame(encode(history)))
     room.add(viewer)
+
+
+async def _history(
+    database: Database, room: Room, after: int, upto: int, visible_only: bool
+) -> list[tuple[int, msgspec.Raw]]:
+    """(after, upto] as viewers of this kind get it: from memory inside the room's window, else the database."""
+    rows = room.recent_between(after, upto, visible_only)
+    if rows is not None:
+        metrics.HISTORY_READS.labels("memory").inc()
+        return rows
+    metrics.HISTORY_READS.labels("database").inc()
+    async with database.session() as db:
+        found = await service.comments_between(db, room.id, after, upto, visible_only=visible_only)
+    return [(position, msgspec.Raw(item)) for position, item in found]
 
 
 async def _wait_for_resume_point(database: Database, room: Room, after: int) -> None:

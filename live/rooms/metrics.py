@@ -27,6 +27,15 @@ SLOW_VIEWERS = Counter("chonai_room_slow_viewers_total", "Viewers cut off for fa
 GAP_FETCHES = Counter(
     "chonai_room_gap_fetches_total", "Reads of missed comments from the database (bus gaps)", registry=REGISTRY
 )
+HISTORY_READS = Counter(
+    "chonai_room_history_reads_total",
+    "Join and resume histories, by source: memory (the room's recent window) or database",
+    ["source"],
+    registry=REGISTRY,
+)
+VISIT_WRITES = Counter(
+    "chonai_room_visit_writes_total", "Statements writing room visits (one per batch)", registry=REGISTRY
+)
 FANOUT_LATENCY = Histogram(
     "chonai_room_fanout_seconds",
     "From a comment's commit to its frame being written to viewers",

@@ -1,5 +1,7 @@
 """Moderators' JSON API on the room's comments (held, hide/restore, questions, reports): thin handlers.
 
+The bodies are live/rooms/inputs.py's structs.
+
 Same prefix as live/moderation/api.py; these live in rooms because they go through the comment path
 (live/rooms/curation.py), and live.rooms may depend on live.moderation, never the reverse.
 """
@@ -7,14 +9,14 @@ Same prefix as live/moderation/api.py; these live in rooms because they go throu
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.params import JSONBody
 
 from core.access import active_member, member_guard
-from core.bounds import Id, PathId
+from core.bounds import PathId
 from core.deps import Bus, DbSession
 from core.errors import NotFound
 from live.access import moderated_broadcast
@@ -22,6 +24,7 @@ from live.models import Broadcast
 from live.moderation import service as moderation
 from live.moderation.models import HeldComment
 from live.rooms import curation, service
+from live.rooms.inputs import ReportInput, VisibilityInput
 
 
 class HeldOut(msgspec.Struct):
@@ -44,10 +47,6 @@ class HeldDecisionOut(msgspec.Struct, omit_defaults=True):
     position: int | None = None  # where an approved comment now is
 
 
-class ReasonIn(msgspec.Struct, forbid_unknown_fields=True):
-    reason: Annotated[str, msgspec.Meta(max_length=500)] = ""
-
-
 class VisibilityOut(msgspec.Struct):
     position: int
     hidden: bool
@@ -61,11 +60,6 @@ class ReportOut(msgspec.Struct):
     reason: str
     at: dt.datetime
     comment: msgspec.Raw | None  # the comment as viewers saw it (a room CommentItem)
-
-
-class ReportIn(msgspec.Struct, forbid_unknown_fields=True):
-    position: Id
-    reason: Annotated[str, msgspec.Meta(max_length=200)] = ""
 
 
 class ReportCreatedOut(msgspec.Struct):
@@ -119,11 +113,9 @@ class RoomModerationController(Controller):
         bus: Bus,
         broadcast_id: PathId,
         position: PathId,
-        data: JSONBody[ReasonIn],
+        data: JSONBody[VisibilityInput],
     ) -> VisibilityOut:
-        actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
-        author = await curation.set_visibility(db, bus, actor, broadcast, position, True, data.reason)
-        return VisibilityOut(position, True, author)
+        return await _set_visibility(request, db, bus, broadcast_id, position, True, data)
 
     @post("/comments/{position:int}/restore", status_code=200)
     async def restore(
@@ -133,11 +125,9 @@ class RoomModerationController(Controller):
         bus: Bus,
         broadcast_id: PathId,
         position: PathId,
-        data: JSONBody[ReasonIn],
+        data: JSONBody[VisibilityInput],
     ) -> VisibilityOut:
-        actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
-        author = await curation.set_visibility(db, bus, actor, broadcast, position, False, data.reason)
-        return VisibilityOut(position, False, author)
+        return await _set_visibility(request, db, bus, broadcast_id, position, False, data)
 
     @get("/questions")
     async def questions(
@@ -155,6 +145,21 @@ class RoomModerationController(Controller):
         ]
 
 
+async def _set_visibility(
+    request: Request[Any, Any, Any],
+    db: DbSession,
+    bus: Bus,
+    broadcast_id: int,
+    position: int,
+    hidden: bool,
+    data: VisibilityInput,
+) -> VisibilityOut:
+    """Hide or restore: the same check and action, the path says which."""
+    actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
+    author = await curation.set_visibility(db, bus, actor, broadcast, position, hidden, data.reason)
+    return VisibilityOut(position, hidden, author)
+
+
 class ReportController(Controller):
     """Any member in the room may report a comment."""
 
@@ -169,7 +174,7 @@ class ReportController(Controller):
         db: DbSession,
         bus: Bus,
         broadcast_id: PathId,
-        data: JSONBody[ReportIn],
+        data: JSONBody[ReportInput],
     ) -> ReportCreatedOut:
         broadcast = await db.get(Broadcast, broadcast_id)
         if broadcast is None:

@@ -17,6 +17,7 @@ from live.models import BroadcastState
 from live.moderation.events import CommentVisibility, ControlsChanged, MemberRestricted, ModerationNotice
 from live.rooms import service
 from live.rooms.protocol import BusComment, BusReactions, Limits, ModNotice, State, bus_decoder, encode
+from live.rooms.rejoin import RejoinMemo
 from live.rooms.stream import RoomStream
 from live.rooms.transport import OutFrame
 from live.rooms.viewers import RoomHost
@@ -35,7 +36,7 @@ def state_message(state: BroadcastState) -> State:
 
 
 class Room(RoomStream):
-    __slots__ = ("limits", "state", "writer")
+    __slots__ = ("limits", "rejoins", "state", "writer")
 
     def __init__(self, hub: RoomHost, broadcast_id: int) -> None:
         super().__init__(hub, broadcast_id)
@@ -43,6 +44,7 @@ class Room(RoomStream):
         self.limits = Limits(max_length=0, rate_count=0, rate_seconds=0)
         # This process's comments to the room, committed in groups (`live.rooms.writer`).
         self.writer = RoomWriter(hub, broadcast_id)
+        self.rejoins = RejoinMemo()  # access checks of viewers that just left (live.rooms.rejoin)
 
     def set_state(self, state: BroadcastState) -> None:
         if state == self.state:
@@ -82,9 +84,11 @@ class Room(RoomStream):
         elif isinstance(event, CommentVisibility):
             self.on_visibility(event.position, event.hidden)
         elif isinstance(event, ControlsChanged):
+            self.rejoins.clear()  # a lock or comments-off is part of the restriction read at join
             self.refresh_controls()
             self.notify_moderators(ModNotice(kind="controls"))
         elif isinstance(event, MemberRestricted):
+            self.rejoins.forget(event.member_id)
             self.on_restricted(event)
         else:
             self.on_notice(event.kind)

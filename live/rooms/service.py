@@ -329,6 +329,13 @@ async def set_limits(db: AsyncSession, broadcast_id: int, limits: Limits) -> Lim
 
 async def record_visit(db: AsyncSession, broadcast_id: int, member_id: int) -> None:
     """Remember that a member opened the room (first time only)."""
-    statement = _insert(db, RoomVisit).values(broadcast_id=broadcast_id, member_id=member_id, first_seen_at=utcnow())
-    await db.execute(statement.on_conflict_do_nothing())
+    await record_visits(db, [(broadcast_id, member_id, utcnow())])
+
+
+async def record_visits(db: AsyncSession, rows: list[tuple[int, int, dt.datetime]]) -> None:
+    """(room, member, first seen) in one statement; a member already recorded keeps their first time."""
+    if not rows:
+        return
+    values = [{"broadcast_id": b, "member_id": m, "first_seen_at": at} for b, m, at in rows]
+    await db.execute(_insert(db, RoomVisit).values(values).on_conflict_do_nothing())
     await db.commit()

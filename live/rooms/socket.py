@@ -231,8 +231,7 @@ class Connection:
                     log.exception("room message failed")
                     self.send_error("internal_error", "処理中に問題が発生しました。もう一度お試しください。")
         finally:
-            if self.room is not None:
-                self.room.remove(self.viewer)
+            self.leave()
 
     async def handle(self, text: str) -> None:
         try:
@@ -266,17 +265,11 @@ class Connection:
         if room is None:
             self.send_error("room_not_found", "この放送は見つかりません。")
             return
-        restriction = None
-        async with self.hub.db.session() as db:
-            broadcast = await db.get(Broadcast, room.id)
-            moderator = broadcast is not None and await can_moderate(db, self.member, broadcast)
-            if not moderator:
-                found = await moderation.restriction_of(db, self.member.id, room.id, room.program_id)
-                self.viewer.restriction, self.viewer.checked_at = found, time.monotonic()
-                if found is not None and found.code in {"timed_out", "banned"}:
-                    until = service.iso(found.until) if found.until else None
-                    restriction = Restricted(code=found.code, message=found.message, until=until)
-            await db.commit()
+        moderator = await self.access(room, message.control)
+        found, restriction = self.viewer.restriction, None
+        if not moderator and found is not None and found.code in {"timed_out", "banned"}:
+            until = service.iso(found.until) if found.until else None
+            restriction = Restricted(code=found.code, message=found.message, until=until)
         if message.control and not moderator:
             self.send_error("forbidden", "この放送を操作する権限がありません。")
             await self.sink.close(CLOSE_FORBIDDEN, "not a moderator of this broadcast")
@@ -289,11 +282,33 @@ class Connection:
             self.send_error(exc.code, exc.message)
             return
         self.room = room
-        try:
-            async with self.hub.db.session() as db:
-                await service.record_visit(db, room.id, self.member.id)
-        except Exception:  # reach statistics must never cost a viewer the room
-            log.warning("recording a room visit failed", exc_info=True)
+        self.hub.visits.add(room.id, self.member.id)  # written in the next batch (live.rooms.visits)
+
+    async def access(self, room: Room, control: bool) -> bool:
+        """Whether the member moderates this room; a non-moderator's restriction goes on the viewer.
+
+        A viewer back within seconds of leaving takes its check over (`live.rooms.rejoin`).
+        """
+        memo = None if control else room.rejoins.take(self.member.id, self.member.role.value)
+        if memo is not None:
+            self.viewer.restriction, self.viewer.checked_at = memo.restriction, memo.checked_at
+            return False
+        async with self.hub.db.session() as db:
+            broadcast = await db.get(Broadcast, room.id)
+            moderator = broadcast is not None and await can_moderate(db, self.member, broadcast)
+            if not moderator:
+                found = await moderation.restriction_of(db, self.member.id, room.id, room.program_id)
+                self.viewer.restriction, self.viewer.checked_at = found, time.monotonic()
+            await db.commit()
+        return moderator
+
+    def leave(self) -> None:
+        room, viewer = self.room, self.viewer
+        if room is None:
+            return
+        room.remove(viewer)
+        if not self.moderator and viewer.watching and not self.ended:
+            room.rejoins.left(self.member.id, self.member.role.value, viewer.restriction, viewer.checked_at)
 
     async def comment(self, message: PostComment) -> None:
         room = self.room

@@ -4,11 +4,16 @@ Bus messages carry positions. The next one (`last + 1`) is accepted at once; one
 ahead parks in `pending` while the gap is read from the database (`catch_up`), so every
 process delivers the database's order with no gap and no duplicate. The hub's sweep calls
 `catch_up` too when the database is ahead for a whole sweep (the bus lost a message).
+
+The last `RECENT` accepted items stay in memory (`recent`, ending at `last`), so a join or a
+resume inside that window reads no database (`recent_between`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import itertools
 import logging
 
 import msgspec
@@ -20,27 +25,59 @@ from live.rooms.viewers import RoomHost
 
 log = logging.getLogger("chonai.rooms")
 
+RECENT = 1000  # items kept in memory per room (about 250 KiB): a join's 50, and resumes after a drop
+
 
 class RoomStream(RoomFanout):
     """Ordering on top of the fan-out: what may be accepted, and reading what is missing."""
 
-    __slots__ = ("_fetch_again", "_fetch_task", "pending", "seen_db_last")
+    __slots__ = ("_fetch_again", "_fetch_task", "pending", "recent", "seen_db_last")
 
     def __init__(self, hub: RoomHost, broadcast_id: int) -> None:
         super().__init__(hub, broadcast_id)
         self.pending: dict[int, BusComment] = {}
+        # Every accepted item (hidden ones too) of the positions (last - len(recent), last].
+        self.recent: collections.deque[msgspec.Raw] = collections.deque(maxlen=RECENT)
         self.seen_db_last = 0  # the database's last position at the previous sweep
         self._fetch_task: asyncio.Task[None] | None = None
         self._fetch_again = False
 
-    def start_at(self, position: int) -> None:
-        """The room's state is read: everything up to `position` is history, the rest is live."""
+    def start_at(self, position: int, recent: list[tuple[int, bytes]] | None = None) -> None:
+        """The room's state is read: everything up to `position` is history, the rest is live.
+
+        `recent` is the history's tail as read with the state (every position, hidden ones too):
+        kept in memory when it ends at `position` without a gap, so the first joins read no database.
+        """
         self.last = self.flushed = self.public_flushed = self.seen_db_last = position
+        self.recent.clear()
+        if recent and recent[-1][0] == position and position - recent[0][0] + 1 == len(recent):
+            self.recent.extend(msgspec.Raw(item) for _, item in recent)
         self.ready = True
         if self.pending:
             self._drain_pending()
             if self.pending:
                 self.catch_up()
+
+    def _accept(self, position: int, item: msgspec.Raw, committed: float | None) -> None:
+        self.recent.append(item)  # gapless: `recent` keeps ending at `last`
+        super()._accept(position, item, committed)
+
+    def recent_between(self, after: int, upto: int, visible_only: bool) -> list[tuple[int, msgspec.Raw]] | None:
+        """Items with after < position <= upto from memory, or None when that reaches before the window.
+
+        What `service.comments_between` reads from the database: `visible_only` leaves out
+        the hidden positions (this room's `hidden` is kept current by the moderation events).
+        """
+        recent = self.recent
+        base = self.last - len(recent)  # the position before the oldest kept
+        if after < base or upto > self.last or after > upto:
+            return None
+        items = itertools.islice(recent, after - base, upto - base)
+        rows = zip(range(after + 1, upto + 1), items, strict=True)
+        if visible_only and self.hidden:
+            hidden = self.hidden
+            return [(p, item) for p, item in rows if p not in hidden]
+        return list(rows)
 
     def on_comment(self, message: BusComment) -> None:
         position = message.position

@@ -16,7 +16,7 @@ from core.deps import Bus, DbSession
 from core.errors import Invalid
 from core.timefmt import JST
 from live.models import Broadcast, Program, ProgramException
-from live.schedule import recurrence, service
+from live.schedule import exceptions, programs, recurrence, service
 from live.schedule.inputs import ExceptionInput, ProgramInput, RotationInput, validate_program
 from live.schedule.service import ScheduleError
 
@@ -215,7 +215,7 @@ class ScheduleApi(Controller):
         parsed, errors = await validate_program(db, data)
         if parsed is None:
             raise _invalid(errors)
-        return ProgramOut.of(await service.create_program(db, bus, parsed))
+        return ProgramOut.of(await programs.create_program(db, bus, parsed))
 
     @put("/programs/{program_id:int}", guards=[operator_guard])
     async def update(
@@ -230,16 +230,16 @@ class ScheduleApi(Controller):
         parsed, errors = await validate_program(db, data)
         if parsed is None:
             raise _invalid(errors)
-        return ProgramOut.of(await service.update_program(db, bus, program, parsed))
+        return ProgramOut.of(await programs.update_program(db, bus, program, parsed))
 
     @post("/rotations", status_code=201, guards=[operator_guard])
     async def rotation(
         self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, data: JSONBody[RotationInput]
     ) -> list[ProgramOut]:
-        programs, errors = await service.create_rotation(db, bus, data)
+        created, errors = await programs.create_rotation(db, bus, data)
         if errors:
             raise _invalid(errors, "invalid_rotation")
-        return [ProgramOut.of(await service.get_program(db, p.id)) for p in programs]
+        return [ProgramOut.of(await service.get_program(db, p.id)) for p in created]
 
     @post("/programs/{program_id:int}/exceptions", status_code=201, guards=[operator_guard])
     async def add_exception(
@@ -251,7 +251,7 @@ class ScheduleApi(Controller):
         data: JSONBody[ExceptionInput],
     ) -> ExceptionOut:
         program = await service.get_program(db, program_id)
-        return ExceptionOut.of(await service.add_exception(db, bus, program, data, active_member(request)))
+        return ExceptionOut.of(await exceptions.add_exception(db, bus, program, data, active_member(request)))
 
     @delete("/programs/{program_id:int}/exceptions/{exception_id:int}", status_code=204, guards=[operator_guard])
     async def remove_exception(
@@ -263,4 +263,4 @@ class ScheduleApi(Controller):
         exception_id: PathId,
     ) -> None:
         program = await service.get_program(db, program_id)
-        await service.remove_exception(db, bus, program, exception_id)
+        await exceptions.remove_exception(db, bus, program, exception_id)

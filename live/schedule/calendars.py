@@ -1,4 +1,3 @@
-# size: program_events walks one program's occurrences and exceptions in one pass.
 """iCalendar feeds (icalendar): one recurring VEVENT per program with RRULE, EXDATE and overrides.
 
 Calendar apps cannot log in, so each member has a private feed token. The link carries
@@ -13,6 +12,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 import icalendar
 from sqlalchemy import select
@@ -120,72 +120,96 @@ def program_events(
     """The master VEVENT (with RRULE/EXDATE) and its overrides; filtered to one personality if given."""
     now = now or utcnow()
     exceptions = list(exceptions)
-    duration = dt.timedelta(minutes=program.duration_minutes)
-    uid = f"program-{program.id}@chonai"
-    owner = members.get(program.personality_id or 0)
-    mine = personality_id is None or program.personality_id == personality_id
-    events: list[icalendar.Event] = []
-
-    def who(exc: ProgramException) -> int | None:
-        return exc.personality_id or program.personality_id
-
     if not program.rrule:
-        occs = recurrence.occurrences(
-            program, exceptions, program.dtstart, program.dtstart + dt.timedelta(days=3650), include_cancelled=False
-        )
-        for occ in occs:
-            if personality_id is None or occ.personality_id == personality_id:
-                person = members.get(occ.personality_id or 0)
-                event = _event(uid, _summary(program, person, occ.note), occ.starts_at, occ.ends_at, program)
-                event.add("description", _description(program, person, base_url))
-                events.append(event)
-        return events
-
+        return _one_off_events(program, exceptions, base_url, members, personality_id)
     # To the rule's end, or as far as the holiday calendar is known (2099): a subscribed calendar
     # repeats the rule for ever, so every skipped holiday must be listed. Day-aligned, so it caches.
     since = (now - HOLIDAY_LOOKBACK).replace(hour=0, minute=0, second=0, microsecond=0)
     skipped = list(recurrence.holiday_skips(program, max(program.dtstart, since), recurrence.HOLIDAYS_KNOWN_UNTIL))
+    mine = personality_id is None or program.personality_id == personality_id
     skipped_set = set(skipped)
-    exdates = list(skipped)
-    overrides: list[icalendar.Event] = []
+    split = _Split(exdates=list(skipped))
     for exc in exceptions:
         if exc.occurrence_start in skipped_set or not recurrence.is_rule_start(program, exc.occurrence_start):
             continue
-        if exc.kind is ExceptionKind.CANCEL:
-            exdates.append(exc.occurrence_start)
-            continue
-        start = exc.starts_at if exc.kind is ExceptionKind.MOVE and exc.starts_at else exc.occurrence_start
-        person_id = who(exc)
-        person = members.get(person_id or 0)
-        label = "代役" if exc.kind is ExceptionKind.SUBSTITUTE else "日時変更"
-        if mine and (personality_id is None or person_id == personality_id):
-            override = _event(uid, _summary(program, person, label), start, start + duration, program)
-            override.add("recurrence-id", _local(exc.occurrence_start, program))
-            override.add("description", _description(program, person, base_url))
-            overrides.append(override)
-        elif mine:
-            exdates.append(exc.occurrence_start)  # substituted away from this personality
-        elif person_id == personality_id:
-            single = _event(
-                f"program-{program.id}-{exc.occurrence_start:%Y%m%dT%H%M%SZ}@chonai",
-                _summary(program, person, label),
-                start,
-                start + duration,
-                program,
-            )
-            single.add("description", _description(program, person, base_url))
-            events.append(single)
-    if mine:
-        master = _event(uid, _summary(program, owner, ""), program.dtstart, program.dtstart + duration, program)
-        master.add("rrule", icalendar.vRecur.from_ical(program.rrule))
-        if exdates:
-            master.add("exdate", [_local(x, program) for x in sorted(set(exdates))])
-        master.add("description", _description(program, owner, base_url))
-        if program.stream_url:
-            master.add("url", program.stream_url)
-        events.insert(0, master)
-        events.extend(overrides)
+        _place_exception(split, exc, program, base_url, members, personality_id, mine)
+    if not mine:
+        return split.singles
+    return [_master(program, members, base_url, split.exdates), *split.singles, *split.overrides]
+
+
+def _one_off_events(
+    program: Program,
+    exceptions: list[ProgramException],
+    base_url: str,
+    members: dict[int, Member],
+    personality_id: int | None,
+) -> list[icalendar.Event]:
+    """A program without a rule: one VEVENT per occurrence (exceptions applied)."""
+    uid = f"program-{program.id}@chonai"
+    end = program.dtstart + dt.timedelta(days=3650)
+    events = []
+    for occ in recurrence.occurrences(program, exceptions, program.dtstart, end, include_cancelled=False):
+        if personality_id is None or occ.personality_id == personality_id:
+            person = members.get(occ.personality_id or 0)
+            event = _event(uid, _summary(program, person, occ.note), occ.starts_at, occ.ends_at, program)
+            event.add("description", _description(program, person, base_url))
+            events.append(event)
     return events
+
+
+@dataclass
+class _Split:
+    """Where a rule's exceptions go: dates the master skips, its overrides, and events of their own."""
+
+    exdates: list[dt.datetime]
+    overrides: list[icalendar.Event] = field(default_factory=list)
+    singles: list[icalendar.Event] = field(default_factory=list)
+
+
+def _place_exception(
+    split: _Split,
+    exc: ProgramException,
+    program: Program,
+    base_url: str,
+    members: dict[int, Member],
+    personality_id: int | None,
+    mine: bool,
+) -> None:
+    if exc.kind is ExceptionKind.CANCEL:
+        split.exdates.append(exc.occurrence_start)
+        return
+    start = exc.starts_at if exc.kind is ExceptionKind.MOVE and exc.starts_at else exc.occurrence_start
+    end = start + dt.timedelta(minutes=program.duration_minutes)
+    person_id = exc.personality_id or program.personality_id
+    person = members.get(person_id or 0)
+    label = "代役" if exc.kind is ExceptionKind.SUBSTITUTE else "日時変更"
+    if mine and (personality_id is None or person_id == personality_id):
+        override = _event(f"program-{program.id}@chonai", _summary(program, person, label), start, end, program)
+        override.add("recurrence-id", _local(exc.occurrence_start, program))
+        override.add("description", _description(program, person, base_url))
+        split.overrides.append(override)
+    elif mine:
+        split.exdates.append(exc.occurrence_start)  # substituted away from this personality
+    elif person_id == personality_id:
+        uid = f"program-{program.id}-{exc.occurrence_start:%Y%m%dT%H%M%SZ}@chonai"
+        single = _event(uid, _summary(program, person, label), start, end, program)
+        single.add("description", _description(program, person, base_url))
+        split.singles.append(single)
+
+
+def _master(program: Program, members: dict[int, Member], base_url: str, exdates: list[dt.datetime]) -> icalendar.Event:
+    """The rule's own VEVENT, skipping `exdates`."""
+    owner = members.get(program.personality_id or 0)
+    end = program.dtstart + dt.timedelta(minutes=program.duration_minutes)
+    master = _event(f"program-{program.id}@chonai", _summary(program, owner, ""), program.dtstart, end, program)
+    master.add("rrule", icalendar.vRecur.from_ical(program.rrule))
+    if exdates:
+        master.add("exdate", [_local(x, program) for x in sorted(set(exdates))])
+    master.add("description", _description(program, owner, base_url))
+    if program.stream_url:
+        master.add("url", program.stream_url)
+    return master
 
 
 def _summary(program: Program, person: Member | None, note: str) -> str:

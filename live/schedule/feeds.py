@@ -1,4 +1,3 @@
-# size: schedule_events is one socket lifecycle (checks, subscribe, relay, close) kept in one function.
 """Calendar feeds (.ics, members only by session, Bearer token or private link) and the live state socket."""
 
 from __future__ import annotations
@@ -22,9 +21,8 @@ from core.sockets import (
     CLOSE_ACCOUNT_INACTIVE,
     CLOSE_SESSION_ENDED,
     CLOSE_TOO_MANY_SOCKETS,
-    FrameBudget,
     credential_of,
-    frame_refusal,
+    read_until_gone,
     registry_for,
 )
 from live.events import SCHEDULE_CHANNEL
@@ -99,109 +97,109 @@ async def personality_ics(
     )
 
 
-@websocket("/schedule/events")
-async def schedule_events(socket: WebSocket[Any, Any, Any]) -> None:
-    """Streams BroadcastStateChanged (JSON) to open schedule, broadcast and home pages. Members only."""
-    settings: Settings = socket.app.state.settings
-    bus = socket.app.state.bus
-    member = current_member(socket)
+async def _refused(socket: WebSocket[Any, Any, Any], member: Member | None, settings: Settings) -> bool:
+    """Close a socket that may not listen (not logged in, inactive, foreign origin); True if it was closed."""
     origin = socket.headers.get("origin")
     if member is None:
         await socket.close(code=CLOSE_SESSION_ENDED, reason="login_required")
-        return
+        return True
     if not member.is_active:
         await socket.close(code=CLOSE_ACCOUNT_INACTIVE, reason="account_inactive")
-        return
+        return True
     if origin is not None and not origin_allowed(origin, settings.allowed_origins):
         # Accept to tell the page why: a refused handshake reaches the browser as a bare 1006.
         await socket.accept()
         await socket.send_json({"type": "error", "code": ORIGIN_REFUSED, "message": origin_refusal(origin, settings)})
         await socket.close(code=4403, reason=ORIGIN_REFUSED)
-        return
+        return True
     if origin is None and socket.scope.get("auth") != "token":
         # Browsers always send Origin; a cookie-only socket without one is not a page of ours.
         await socket.close(code=4403, reason="origin_required")
-        return
-    queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=QUEUE_LIMIT)
+        return True
+    return False
 
-    loop = asyncio.get_running_loop()
 
-    def deliver(_channel: str, data: bytes) -> None:
+class _Feed:
+    """One socket's queue of state events; None in the queue means "close now" (too slow, or `ended`)."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=QUEUE_LIMIT)
+        self.loop = asyncio.get_running_loop()
+        self.ended: list[tuple[int, str]] = []
+
+    def deliver(self, _channel: str, data: bytes) -> None:
         try:
             running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
             running = None
-        if running is loop:
-            put(data)
+        if running is self.loop:
+            self.put(data)
         else:  # published from another thread's loop (test clients): hand over safely
-            loop.call_soon_threadsafe(put, data)
+            self.loop.call_soon_threadsafe(self.put, data)
 
-    def put(data: bytes) -> None:
+    def put(self, data: bytes) -> None:
         try:
-            queue.put_nowait(data)
+            self.queue.put_nowait(data)
         except asyncio.QueueFull:  # a viewer that cannot keep up is dropped; its page reconnects and re-reads
             with contextlib.suppress(asyncio.QueueFull, asyncio.QueueEmpty):
-                queue.get_nowait()
-                queue.put_nowait(None)
+                self.queue.get_nowait()
+                self.queue.put_nowait(None)
 
-    ended: list[tuple[int, str]] = []
-
-    def end(code: int, reason: str) -> None:  # the session, token or account ended (core.sockets)
-        ended.append((code, reason))
-        put_end()
-
-    def put_end() -> None:
+    def end(self, code: int, reason: str) -> None:  # the session, token or account ended (core.sockets)
+        self.ended.append((code, reason))
         with contextlib.suppress(asyncio.QueueFull, asyncio.QueueEmpty):
-            if queue.full():
-                queue.get_nowait()
-            queue.put_nowait(None)
+            if self.queue.full():
+                self.queue.get_nowait()
+            self.queue.put_nowait(None)
 
+
+async def _relay(socket: WebSocket[Any, Any, Any], feed: _Feed, receiver: asyncio.Task[None]) -> None:
+    """Send each queued event until the page leaves, breaks the frame limits or the feed says close."""
+    while True:
+        getter = asyncio.create_task(feed.queue.get())
+        done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        if getter not in done:
+            getter.cancel()
+            if feed.ended:  # the page broke the frame limits
+                await socket.close(code=feed.ended[0][0], reason=feed.ended[0][1])
+            return
+        data = getter.result()
+        if data is None:
+            code, reason = feed.ended[0] if feed.ended else (4008, "too_slow")
+            await socket.close(code=code, reason=reason)
+            return
+        await socket.send_text(data.decode())
+
+
+@websocket("/schedule/events")
+async def schedule_events(socket: WebSocket[Any, Any, Any]) -> None:
+    """Streams BroadcastStateChanged (JSON) to open schedule, broadcast and home pages. Members only."""
+    bus = socket.app.state.bus
+    member = current_member(socket)
+    if await _refused(socket, member, socket.app.state.settings):
+        return
+    assert member is not None
+    feed = _Feed()
     registry = registry_for(socket.app)
-    handle = registry.open(member.id, credential_of(socket.scope), end)
+    handle = registry.open(member.id, credential_of(socket.scope), feed.end)
     if handle is None:
         await socket.accept()  # accepted first, so that the client can read the close code
         await socket.close(code=CLOSE_TOO_MANY_SOCKETS, reason="too_many_sockets")
         return
-    await bus.subscribe(SCHEDULE_CHANNEL, deliver)
+    await bus.subscribe(SCHEDULE_CHANNEL, feed.deliver)
     receiver: asyncio.Task[None] | None = None
     try:
         await socket.accept()
         await socket.send_text('{"type":"hello"}')
-
-        async def drain() -> None:
-            # Nothing is expected from the page; anything sent is held to the room socket's limits.
-            budget = FrameBudget()
-            while True:
-                message = await socket.receive()
-                if message["type"] == "websocket.disconnect":
-                    return
-                refusal = frame_refusal(message, budget)
-                if refusal is not None:
-                    end(*refusal)
-                    return
-
-        receiver = asyncio.create_task(drain())
-        while True:
-            getter = asyncio.create_task(queue.get())
-            done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
-            if getter not in done:
-                getter.cancel()
-                if ended:  # the page broke the frame limits
-                    await socket.close(code=ended[0][0], reason=ended[0][1])
-                break
-            data = getter.result()
-            if data is None:
-                code, reason = ended[0] if ended else (4008, "too_slow")
-                await socket.close(code=code, reason=reason)
-                break
-            await socket.send_text(data.decode())
+        receiver = asyncio.create_task(read_until_gone(socket, feed.end))
+        await _relay(socket, feed, receiver)
     except Exception as exc:  # a closed or broken socket ends this handler quietly
         log.debug("schedule socket ended: %s", exc.__class__.__name__)
     finally:
         if receiver is not None:
             receiver.cancel()
         registry.release(handle)
-        await bus.unsubscribe(SCHEDULE_CHANNEL, deliver)
+        await bus.unsubscribe(SCHEDULE_CHANNEL, feed.deliver)
 
 
 route_handlers: list[Any] = [schedule_ics, program_ics, personality_ics, schedule_events]

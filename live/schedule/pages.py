@@ -17,9 +17,9 @@ from core.errors import Invalid, Refusal
 from core.forms import read_form
 from core.members.models import Member, Role
 from core.timefmt import JST, WEEKDAYS
-from live.access import can_host, can_moderate
+from live.access import can_host
 from live.models import Broadcast, BroadcastState, ExceptionKind, Program
-from live.schedule import calendars, projection, recurrence, rule_editor, service
+from live.schedule import calendars, exceptions, materialise, programs, projection, recurrence, rule_editor, service
 from live.schedule.inputs import ExceptionInput, ProgramInput, RotationInput, program_form_values, validate_program
 from live.schedule.service import ScheduleError
 from live.stream import room_context
@@ -135,7 +135,7 @@ class SchedulePages(Controller):
                 "person": member,
                 "programs": await service.list_programs(db, personality_id=member.id),
                 "upcoming": await service.broadcasts_between(
-                    db, now - dt.timedelta(hours=3), now + service.HORIZON, personality_id=member.id, limit=60
+                    db, now - dt.timedelta(hours=3), now + materialise.HORIZON, personality_id=member.id, limit=60
                 ),
                 "describe": recurrence.describe,
             },
@@ -180,7 +180,11 @@ async def _program_page(
     if program.rotation:
         siblings = [p for p in await service.list_programs(db) if p.rotation == program.rotation and p.id != program.id]
     upcoming = await service.broadcasts_between(
-        db, now - dt.timedelta(minutes=program.duration_minutes), now + service.HORIZON, program_id=program.id, limit=40
+        db,
+        now - dt.timedelta(minutes=program.duration_minutes),
+        now + materialise.HORIZON,
+        program_id=program.id,
+        limit=40,
     )
     next_starts = recurrence.next_rule_starts(program, now, 30) if member.has_role(Role.OPERATOR) else []
     return Template(
@@ -252,7 +256,7 @@ class ProgramAdminPages(Controller):
         data, errors = await validate_program(db, program_input, repeat_error=repeat_error)
         if data is None:
             return await _edit_page(db, program=None, values=form, errors=errors, status=400)
-        program = await service.create_program(db, bus, data)
+        program = await programs.create_program(db, bus, data)
         return Redirect(f"/schedule/programs/{program.id}?msg=created", status_code=303)
 
     @get("/programs/{program_id:int}/edit")
@@ -270,7 +274,7 @@ class ProgramAdminPages(Controller):
         data, errors = await validate_program(db, program_input, repeat_error=repeat_error)
         if data is None:
             return await _edit_page(db, program=program, values=form, errors=errors, status=400)
-        await service.update_program(db, bus, program, data)
+        await programs.update_program(db, bus, program, data)
         return Redirect(f"/schedule/programs/{program.id}?msg=saved", status_code=303)
 
     @get("/rotation/new")
@@ -290,10 +294,10 @@ class ProgramAdminPages(Controller):
     async def create_rotation(self, request: Request[Any, Any, Any], db: DbSession, bus: Bus) -> Response[Any]:
         form = await read_form(request)
         form.setdefault("timezone", recurrence.DEFAULT_TZ)
-        programs, errors = await service.create_rotation(db, bus, RotationInput.from_form(form))
+        created, errors = await programs.create_rotation(db, bus, RotationInput.from_form(form))
         if errors:
             return await _rotation_page(db, form, errors, status=400)
-        return Redirect(f"/schedule/programs/{programs[0].id}?msg=rotation", status_code=303)
+        return Redirect(f"/schedule/programs/{created[0].id}?msg=rotation", status_code=303)
 
     @post("/programs/{program_id:int}/exceptions")
     async def add_exception(
@@ -302,7 +306,7 @@ class ProgramAdminPages(Controller):
         form = await read_form(request)
         try:
             program = await service.get_program(db, program_id)
-            await service.add_exception(db, bus, program, ExceptionInput.from_form(form), active_member(request))
+            await exceptions.add_exception(db, bus, program, ExceptionInput.from_form(form), active_member(request))
         except ScheduleError as exc:
             if exc.status != 400:
                 raise
@@ -319,7 +323,7 @@ class ProgramAdminPages(Controller):
         exception_id: PathId,
     ) -> Redirect:
         program = await service.get_program(db, program_id)
-        await service.remove_exception(db, bus, program, exception_id)
+        await exceptions.remove_exception(db, bus, program, exception_id)
         return Redirect(f"/schedule/programs/{program_id}?msg=exception_removed#exceptions", status_code=303)
 
 
@@ -366,7 +370,8 @@ class BroadcastPages(Controller):
         # The broadcast page hosts the live comment room (stream embed + comments).
         room = room_context(broadcast)
         context.update(stream_url=room["stream_url"], embed_url=room["embed_url"], show_room=True)
-        context["can_moderate"] = await can_moderate(db, active_member(request), broadcast)
+        # live.access: whoever may host may moderate (can_host is can_moderate); asked once, not twice.
+        context["can_moderate"] = context["can_host"]
         return Template("broadcast.html", context=context)
 
     @get("/{broadcast_id:int}/status")

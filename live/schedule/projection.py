@@ -1,6 +1,6 @@
 """Any week of the 番組表: stored broadcasts, plus what the rules say beyond the materialised horizon.
 
-Broadcasts are created 30 days ahead (`service.HORIZON`). Further weeks are computed from each
+Broadcasts are created 30 days ahead (`materialise.HORIZON`). Further weeks are computed from each
 active program's RRULE and exceptions — the same `recurrence.occurrences` the materialiser uses —
 and shown as planned entries; nothing is written, so a member paging years ahead costs no rows.
 """
@@ -14,8 +14,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.members.models import Member
-from core.timefmt import WEEKDAYS, to_jst
-from live.models import Broadcast, BroadcastState, Program
+from live.models import Broadcast, BroadcastState, Program, day_label, time_range
 from live.schedule import recurrence, service
 
 #: The last week the 番組表 can show: as far as the holiday calendar (and so holiday skipping) is known.
@@ -40,12 +39,11 @@ class Planned:
 
     @property
     def time_range(self) -> str:
-        return f"{to_jst(self.starts_at):%H:%M}〜{to_jst(self.ends_at):%H:%M}"
+        return time_range(self.starts_at, self.ends_at)
 
     @property
     def day_label(self) -> str:
-        local = to_jst(self.starts_at)
-        return f"{local.month}月{local.day}日({WEEKDAYS[local.weekday()]})"
+        return day_label(self.starts_at)
 
 
 async def week_entries(

@@ -1,4 +1,3 @@
-# size: normalise_rrule is one list of RRULE checks with their Japanese messages.
 """Occurrences of a program: RFC 5545 RRULE (dateutil) in the program's zone, Japanese holidays, exceptions.
 
 Boundary rule: everything in and out of this module is an aware UTC datetime; the rule
@@ -116,15 +115,7 @@ def normalise_rrule(text: str, tz: ZoneInfo | None = None) -> str:
     for part in filter(None, value.split(";")):
         key, _, val = part.partition("=")
         parts[key] = val
-    freq = parts.get("FREQ")
-    if freq is None:
-        raise RecurrenceError("繰り返しルールに FREQ がありません（例: FREQ=DAILY）。")
-    if freq in {"HOURLY", "MINUTELY", "SECONDLY"}:
-        raise RecurrenceError(
-            "放送の繰り返しは「毎日」より細かくできません（FREQ=DAILY / WEEKLY / MONTHLY / YEARLY）。"
-        )
-    if freq not in {"DAILY", "WEEKLY", "MONTHLY", "YEARLY"}:
-        raise RecurrenceError(f"FREQ={freq} は使えません（DAILY / WEEKLY / MONTHLY / YEARLY）。")
+    _check_freq(parts.get("FREQ"))
     if "COUNT" in parts and "UNTIL" in parts:
         raise RecurrenceError("COUNT と UNTIL は同時に指定できません。")
     if "COUNT" in parts and not (parts["COUNT"].isdigit() and 1 <= int(parts["COUNT"]) <= 1000):
@@ -132,21 +123,7 @@ def normalise_rrule(text: str, tz: ZoneInfo | None = None) -> str:
     if "INTERVAL" in parts and not (parts["INTERVAL"].isdigit() and 1 <= int(parts["INTERVAL"]) <= 366):
         raise RecurrenceError("INTERVAL は 1〜366 の数字で指定してください。")
     if "UNTIL" in parts:
-        until = parts["UNTIL"]
-        match = re.fullmatch(r"(\d{8})(T\d{6})?(Z?)", until)
-        if not match or (match.group(3) and not match.group(2)):
-            raise RecurrenceError("UNTIL は 20271231 または 20271231T235959Z の形式で指定してください。")
-        try:
-            if match.group(2):
-                local_until = dt.datetime.strptime(match.group(1) + match.group(2), "%Y%m%dT%H%M%S")
-            else:
-                local_until = dt.datetime.strptime(match.group(1) + "T235959", "%Y%m%dT%H%M%S")
-        except ValueError:
-            raise RecurrenceError(f"UNTIL の日付「{until}」が正しくありません。") from None
-        if not match.group(3):
-            # RFC 5545: with a zoned DTSTART, UNTIL must be UTC. Store it that way.
-            utc = local_until.replace(tzinfo=tz or zone(DEFAULT_TZ)).astimezone(dt.UTC)
-            value = value.replace(f"UNTIL={until}", f"UNTIL={utc:%Y%m%dT%H%M%SZ}")
+        value = _utc_until(value, parts["UNTIL"], tz)
     probe_start = dt.datetime(2026, 1, 1, 12, 0)
     try:
         rule = rrulestr(value, dtstart=probe_start, ignoretz=True, forceset=False)
@@ -160,6 +137,36 @@ def normalise_rrule(text: str, tz: ZoneInfo | None = None) -> str:
     if "BYHOUR" in parts or "BYMINUTE" in parts or "BYSECOND" in parts:
         raise RecurrenceError("時刻は開始時刻の欄で指定してください（BYHOUR / BYMINUTE は使えません）。")
     return value
+
+
+def _utc_until(value: str, until: str, tz: ZoneInfo | None) -> str:
+    """The rule with a checked UNTIL, a local one turned into UTC."""
+    match = re.fullmatch(r"(\d{8})(T\d{6})?(Z?)", until)
+    if not match or (match.group(3) and not match.group(2)):
+        raise RecurrenceError("UNTIL は 20271231 または 20271231T235959Z の形式で指定してください。")
+    try:
+        if match.group(2):
+            local_until = dt.datetime.strptime(match.group(1) + match.group(2), "%Y%m%dT%H%M%S")
+        else:
+            local_until = dt.datetime.strptime(match.group(1) + "T235959", "%Y%m%dT%H%M%S")
+    except ValueError:
+        raise RecurrenceError(f"UNTIL の日付「{until}」が正しくありません。") from None
+    if not match.group(3):
+        # RFC 5545: with a zoned DTSTART, UNTIL must be UTC. Store it that way.
+        utc = local_until.replace(tzinfo=tz or zone(DEFAULT_TZ)).astimezone(dt.UTC)
+        value = value.replace(f"UNTIL={until}", f"UNTIL={utc:%Y%m%dT%H%M%SZ}")
+    return value
+
+
+def _check_freq(freq: str | None) -> None:
+    if freq is None:
+        raise RecurrenceError("繰り返しルールに FREQ がありません（例: FREQ=DAILY）。")
+    if freq in {"HOURLY", "MINUTELY", "SECONDLY"}:
+        raise RecurrenceError(
+            "放送の繰り返しは「毎日」より細かくできません（FREQ=DAILY / WEEKLY / MONTHLY / YEARLY）。"
+        )
+    if freq not in {"DAILY", "WEEKLY", "MONTHLY", "YEARLY"}:
+        raise RecurrenceError(f"FREQ={freq} は使えません（DAILY / WEEKLY / MONTHLY / YEARLY）。")
 
 
 def with_until(rule: str, until_local: dt.date, tz: ZoneInfo) -> str:

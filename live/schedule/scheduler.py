@@ -26,8 +26,8 @@ from core.db import Database, utcnow
 from core.events import EventBus
 from core.loops import repeat, stop_running
 from live.models import Broadcast, BroadcastState, SchedulerLease
+from live.schedule.materialise import materialise
 from live.schedule.reminders import program_reminders
-from live.schedule.service import materialise
 from live.schedule.transitions import TransitionError, transition
 
 log = logging.getLogger("chonai.scheduler")

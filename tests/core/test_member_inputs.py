@@ -1,14 +1,15 @@
-"""Member inputs: sign-up and profile share one struct per input and one set of affiliation rules."""
+"""Member inputs: sign-up and profile share one reader and one set of affiliation rules; the operators' inputs."""
 
 from __future__ import annotations
 
 import pytest
 
 from core.errors import Invalid
-from core.members.inputs import ProfileInput, ProfilePatch, SignupInput
-from core.members.models import OrgKind
+from core.members.inputs import ProfileInput, ProfilePatch, ReviewInput, RoleInput, SignupInput, StatusInput
+from core.members.models import OrgKind, Role, Status
 from core.members.profile import validate_profile
 from core.members.validation import validate_signup
+from core.site_settings import CommunitySettings, SettingsInput
 
 FORM = {
     "name": "豊中 花子",
@@ -54,3 +55,46 @@ def test_a_patch_changes_only_what_it_names():
     assert patch.profile_changes() == {"department": "情報政策課"}
     assert patch.applied_to(current) == ProfileInput.from_form({**FORM, "department": "情報政策課"})
     assert validate_profile(patch.applied_to(current)).department == "情報政策課"
+
+
+def test_one_reader_cuts_short_fields_and_keeps_a_missing_confirmation_none():
+    long = {**FORM, "org_kind": "m" * 400, "prefecture": "p" * 400, "interests": "i" * 500}
+    signup, profile = SignupInput.from_form(long), ProfileInput.from_form(long)
+    assert (len(signup.org_kind), len(signup.prefecture), signup.password_confirm) == (300, 300, None)
+    assert (len(profile.org_kind), len(profile.prefecture), profile.interests) == (300, 300, "i" * 500)
+    assert SignupInput.from_form({**FORM, "password_confirm": ""}).password_confirm == ""
+    assert ProfileInput.from_form({}) == ProfileInput()
+
+
+def test_operator_inputs_read_forms_and_refuse_in_japanese():
+    assert ReviewInput.from_form({"decision": "approve", "reason": "r" * 1200}) == ReviewInput(
+        decision="approve", reason="r" * 1000
+    )
+    assert not ReviewInput.from_form({"decision": "anything"}).approve
+    assert RoleInput.from_form({"role": "host"}).validate(actor_id=1, member_id=2) is Role.HOST
+    with pytest.raises(Invalid) as bad_role:
+        RoleInput.from_form({"role": "emperor"})
+    assert (bad_role.value.status, bad_role.value.fields) == (400, {"role": "権限を一覧から選んでください。"})
+    with pytest.raises(Invalid) as own:
+        RoleInput(role=Role.MEMBER).validate(actor_id=7, member_id=7)
+    assert (own.value.code, own.value.message) == ("own_account", "自分自身の権限は変更できません。")
+    status = StatusInput.from_form({"status": "suspended", "reason": "規約違反"})
+    assert (status.validate(actor_id=1, member_id=2), status.reason) == (Status.SUSPENDED, "規約違反")
+    with pytest.raises(Invalid) as bad_status:
+        StatusInput.from_form({"status": "rejected"})
+    assert bad_status.value.message == "利用状態を一覧から選んでください。"
+    with pytest.raises(Invalid) as own_status:
+        status.validate(actor_id=3, member_id=3)
+    assert own_status.value.message == "自分自身を利用停止にはできません。"
+
+
+@pytest.mark.parametrize("typed", ["0", "51", "", "abc", "-1", "٣", "1e3", "9" * 300])
+def test_settings_input_refuses_what_is_not_a_count_from_1_to_50(typed):
+    with pytest.raises(Invalid) as refused:
+        SettingsInput.from_form({"founding_supporters": typed}).validate()
+    assert refused.value.fields == {"founding_supporters": "賛同者数は1〜50の整数で入力してください。"}
+
+
+def test_settings_input_takes_full_width_digits_and_the_checkbox():
+    typed = SettingsInput.from_form({"founding_supporters": " １２ ", "reapproval_on_change": "on"})
+    assert typed.validate() == CommunitySettings(founding_supporters=12, reapproval_on_change=True)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import pytest
 from sqlalchemy import inspect
 
 from core.db import Base, Database
 from core.migrate import upgrade
-from tests.conftest import POSTGRES_ADMIN_URL, postgres_available, require
+from tests.conftest import asyncpg_url, scratch_postgres
 
 
 def _tables(url: str) -> set[str]:
@@ -39,23 +38,8 @@ def test_upgrade_from_empty_on_sqlite(tmp_path):
 
 @pytest.mark.postgres
 def test_upgrade_from_empty_on_postgres():
-    require(postgres_available(), "PostgreSQL")
-    import asyncpg
-
-    name = f"chonai_mig_{uuid.uuid4().hex[:8]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(POSTGRES_ADMIN_URL)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    try:
-        url = POSTGRES_ADMIN_URL.replace("postgresql://", "postgresql+asyncpg://").rsplit("/", 1)[0] + "/" + name
+    with scratch_postgres("chonai_mig") as plain:
+        url = asyncpg_url(plain)
         upgrade(url)
         assert _tables(url) == _expected()
         upgrade(url)
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

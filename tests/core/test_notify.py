@@ -12,11 +12,12 @@ import pytest
 from sqlalchemy import event, func, select
 
 from core.db import Database
-from core.members.models import Member, Role, Status
+from core.members.models import Member, Status
 from core.notify import follows, inbox, prefs, worker
 from core.notify.models import Delivery, DeliveryState, Kind, Notification, Target
 from core.notify.service import followers, members, notify
 from core.timefmt import JST
+from tests.factories import new_member
 
 NOON_JST = dt.datetime(2026, 12, 1, 12, 0, tzinfo=JST).astimezone(dt.UTC)
 NIGHT_JST = dt.datetime(2026, 12, 1, 23, 0, tzinfo=JST).astimezone(dt.UTC)
@@ -24,20 +25,7 @@ T0 = NOON_JST - dt.timedelta(minutes=1)  # when the events in these tests happen
 
 
 async def people(db, n: int = 3, **overrides) -> list[Member]:
-    rows = [
-        Member(
-            email=f"p{i}@example.jp",
-            name=f"利用者{i}",
-            org_kind="municipality",
-            organisation="テスト市",
-            department="テスト課",
-            prefecture="東京都",
-            password_hash="x",
-            role=Role.MEMBER,
-            status=Status.APPROVED,
-        )
-        for i in range(n)
-    ]
+    rows = [new_member(f"p{i}@example.jp", f"利用者{i}", **overrides) for i in range(n)]
     db.add_all(rows)
     await db.commit()
     return rows

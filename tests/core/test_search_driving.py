@@ -68,3 +68,35 @@ async def test_the_cap_applies_across_driving_keys(db, monkeypatch):
     assert capped
     # The three newest of the six, whichever key each holds.
     assert sorted(r.doc.ref_id for r in ranked) == [4, 5, 6]
+
+
+async def _postings(db) -> list[tuple[str, int]]:
+    from sqlalchemy import text
+
+    return [(t, int(d)) for t, d in (await db.execute(text("SELECT term, doc_id FROM search_postings"))).all()]
+
+
+async def test_reindexing_and_removing_leave_exactly_the_live_postings(db):
+    """Postings are deleted through the documents' key streams (no doc_id index): none is left behind."""
+    await _index(db, ["予約の方法と受付", "会場の案内"])
+    await _index(db, ["予約の変更", "会場の案内"])  # both re-indexed: new ids, first one with other words
+    from sqlalchemy import select
+
+    from core.search.models import SearchDocument
+
+    docs = {
+        int(ref): (int(i), f"{t} {b}".split())
+        for i, ref, t, b in (
+            await db.execute(
+                select(SearchDocument.id, SearchDocument.ref_id, SearchDocument.title_keys, SearchDocument.body_keys)
+            )
+        ).all()
+    }
+    assert sorted(await _postings(db)) == sorted({(k, i) for i, ks in docs.values() for k in ks})
+    assert _key("受付") not in {t for t, d in await _postings(db) if d == docs[1][0]}
+    await index.remove(db, [("faq_entry", 1)])
+    await db.commit()
+    assert {d for _, d in await _postings(db)} == {docs[2][0]}
+    await index.remove(db, [("faq_entry", 2), ("faq_entry", 99)])
+    await db.commit()
+    assert await _postings(db) == []

@@ -8,20 +8,18 @@ import datetime as dt
 from sqlalchemy import select
 
 from faq.models import FaqDocument, SessionState, StudySession
-from live.models import BroadcastState
-from tests.factories import make_broadcast
+from tests.factories import live_show
 from tests.faq.test_board import api, live_session
 from tests.helpers import csrf, login
 
 
 async def test_session_ends_with_its_broadcast(client, demo, db):
-    show = await make_broadcast(
+    show = await live_show(
         db,
         title="ワクチン接種 情報交換会 第3回",
         host_email="naha@example.jp",
         section="ワクチン接種情報交換課",
         start=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=20),
-        state=BroadcastState.LIVE,
     )
     session = await live_session(db)
     session.broadcast_id = show.id

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from core.db import Database
 from live.rooms import service
 from live.rooms.protocol import Limits
 from tests.conftest import REDIS_TEST_URL, _truncate_postgres, redis_available, require
+from tests.factories import session_at
 from tests.live.rooms_support import make_broadcast, token_for
 from tests.servers import prepare_database
 
@@ -35,23 +35,19 @@ def pg_demo(postgres_url: str, tmp_path: Path) -> dict[str, str]:
 
 async def open_room(database_url: str, people: list[str], **limits: int) -> tuple[int, dict[str, str]]:
     """A live broadcast whose room lets everyone post quickly; an API token per demo member."""
-    db = Database(database_url)
-    try:
-        async with db.session() as s:
-            room = await make_broadcast(s)
-            await service.set_limits(
-                s,
-                room,
-                Limits(
-                    max_length=limits.get("max_length", 200),
-                    rate_count=limits.get("rate_count", 1000),
-                    rate_seconds=limits.get("rate_seconds", 30),
-                ),
-            )
-            tokens = {who: await token_for(s, f"{who}@example.jp") for who in people}
-            return room, tokens
-    finally:
-        await db.dispose()
+    async with session_at(database_url) as s:
+        room = await make_broadcast(s)
+        await service.set_limits(
+            s,
+            room,
+            Limits(
+                max_length=limits.get("max_length", 200),
+                rate_count=limits.get("rate_count", 1000),
+                rate_seconds=limits.get("rate_seconds", 30),
+            ),
+        )
+        tokens = {who: await token_for(s, f"{who}@example.jp") for who in people}
+        return room, tokens
 
 
 def server_errors(log: str) -> list[str]:

@@ -172,17 +172,13 @@ async def stored_comments(database_url: str, room: int) -> list[tuple[int, str, 
     """(position, text, ref) of every stored comment of the room, in position order."""
     from sqlalchemy import select
 
-    from core.db import Database
     from live.rooms.models import RoomComment
+    from tests.factories import session_at
 
-    db = Database(database_url)
-    try:
-        async with db.session() as s:
-            rows = await s.execute(
-                select(RoomComment.position, RoomComment.text, RoomComment.ref)
-                .where(RoomComment.broadcast_id == room)
-                .order_by(RoomComment.position)
-            )
-            return [(int(p), str(t), r) for p, t, r in rows]
-    finally:
-        await db.dispose()
+    async with session_at(database_url) as s:
+        rows = await s.execute(
+            select(RoomComment.position, RoomComment.text, RoomComment.ref)
+            .where(RoomComment.broadcast_id == room)
+            .order_by(RoomComment.position)
+        )
+        return [(int(p), str(t), r) for p, t, r in rows]

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from core.db import Database
-from core.members.models import Member, Role, Status
+from core.members.models import Role
 from core.notify.models import Delivery, DeliveryState, Kind, MemberSettings
 from core.notify.service import members, notify
+from tests.factories import new_member, session_at
 from tests.faults.conftest import server_env
 from tests.faults.smtp_sink import SmtpSink
 from tests.servers import prepare_database
@@ -32,43 +32,22 @@ MAILS = 10
 
 
 async def _seed(url: str) -> None:
-    db = Database(url)
-    try:
-        async with db.session() as s:
-            people = [
-                Member(
-                    email=f"r{i}@example.jp",
-                    name=f"受信者{i}",
-                    org_kind="municipality",
-                    organisation="テスト市",
-                    department="テスト課",
-                    prefecture="東京都",
-                    password_hash="x",
-                    role=Role.OPERATOR,
-                    status=Status.APPROVED,
-                )
-                for i in range(MAILS)
-            ]
-            s.add_all(people)
-            await s.flush()
-            # No quiet hours: the test must not depend on the time of day in Tokyo.
-            s.add_all(MemberSettings(member_id=p.id, quiet_start=None, quiet_end=None) for p in people)
-            await notify(
-                s, Kind.SIGNUP_PENDING, members([p.id for p in people]), event_key="signup:1", title="新しい登録申請"
-            )
-            await s.commit()
-    finally:
-        await db.dispose()
+    async with session_at(url) as s:
+        people = [new_member(f"r{i}@example.jp", f"受信者{i}", Role.OPERATOR) for i in range(MAILS)]
+        s.add_all(people)
+        await s.flush()
+        # No quiet hours: the test must not depend on the time of day in Tokyo.
+        s.add_all(MemberSettings(member_id=p.id, quiet_start=None, quiet_end=None) for p in people)
+        await notify(
+            s, Kind.SIGNUP_PENDING, members([p.id for p in people]), event_key="signup:1", title="新しい登録申請"
+        )
+        await s.commit()
 
 
 async def _states(url: str) -> dict[str, int]:
-    db = Database(url)
-    try:
-        async with db.session() as s:
-            rows = (await s.execute(select(Delivery.state, func.count()).group_by(Delivery.state))).all()
-            return {state.value: n for state, n in rows}
-    finally:
-        await db.dispose()
+    async with session_at(url) as s:
+        rows = (await s.execute(select(Delivery.state, func.count()).group_by(Delivery.state))).all()
+        return {state.value: n for state, n in rows}
 
 
 def _worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

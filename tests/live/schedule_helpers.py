@@ -8,11 +8,12 @@ from typing import Any
 import msgspec
 
 from core.events import InProcessBus
-from core.members.models import Member, Role, Status
+from core.members.models import Member, Role
 from core.sections import Section, SectionKind
 from core.timefmt import JST
 from live.events import BroadcastStateChanged
 from live.models import Program
+from tests.factories import new_member
 
 NOW = dt.datetime(2026, 11, 22, 0, 0, tzinfo=dt.UTC)  # Sunday 09:00 JST; Monday 11/23 is 勤労感謝の日
 
@@ -39,22 +40,20 @@ class RecordingBus(InProcessBus):
 async def make_people(db: Any) -> dict[str, Member]:
     people = {}
     for key, role in (("anna", Role.HOST), ("ben", Role.MEMBER), ("cho", Role.MEMBER), ("mod", Role.MODERATOR)):
-        m = Member(
-            email=f"{key}@example.jp",
-            name=f"{key}さん",
-            org_kind="municipality",
-            organisation="テスト市",
-            department="テスト課",
-            prefecture="東京都",
-            password_hash="x",
-            role=role,
-            status=Status.APPROVED,
-        )
+        m = new_member(f"{key}@example.jp", f"{key}さん", role)
         db.add(m)
         people[key] = m
     db.add(Section(name="テスト課", kind=SectionKind.WORK))
     await db.commit()
     return people
+
+
+async def add_exception(db: Any, bus: Any, program: Program, **form: str) -> Any:
+    """An exception to `program` as the operator's form posts it (by no one in particular), at NOW."""
+    from live.schedule import exceptions
+    from live.schedule.inputs import ExceptionInput
+
+    return await exceptions.add_exception(db, bus, program, ExceptionInput.from_form(form), None, NOW)
 
 
 def program(**kw: Any) -> Program:

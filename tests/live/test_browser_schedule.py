@@ -11,6 +11,7 @@ import pytest
 import recurring_ical_events
 
 from tests.browser import chromium, screenshot
+from tests.factories import session_at
 from tests.servers import serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -30,31 +31,27 @@ def insert_broadcast_starting_in(db_url: str, seconds: int) -> int:
     async def go() -> int:
         from sqlalchemy import select
 
-        from core.db import Database, utcnow
+        from core.db import utcnow
         from core.events import InProcessBus
         from core.members.models import Member
         from live.models import Broadcast, Program
-        from live.schedule.service import materialise_program
+        from live.schedule.materialise import materialise_program
 
-        db = Database(db_url)
-        try:
-            async with db.session() as s:
-                host = (await s.execute(select(Member).where(Member.email == "host@example.jp"))).scalar_one()
-                p = Program(
-                    title="まもなく生放送",
-                    personality_id=host.id,
-                    rrule="",
-                    duration_minutes=30,
-                    lobby_minutes=0,
-                    dtstart=utcnow().replace(microsecond=0) + dt.timedelta(seconds=seconds),
-                )
-                s.add(p)
-                await s.commit()
-                await materialise_program(s, InProcessBus(), p.id)
-                b = (await s.execute(select(Broadcast).where(Broadcast.program_id == p.id))).unique().scalar_one()
-                return b.id
-        finally:
-            await db.dispose()
+        async with session_at(db_url) as s:
+            host = (await s.execute(select(Member).where(Member.email == "host@example.jp"))).scalar_one()
+            p = Program(
+                title="まもなく生放送",
+                personality_id=host.id,
+                rrule="",
+                duration_minutes=30,
+                lobby_minutes=0,
+                dtstart=utcnow().replace(microsecond=0) + dt.timedelta(seconds=seconds),
+            )
+            s.add(p)
+            await s.commit()
+            await materialise_program(s, InProcessBus(), p.id)
+            b = (await s.execute(select(Broadcast).where(Broadcast.program_id == p.id))).unique().scalar_one()
+            return b.id
 
     # Playwright's sync API owns this thread's event loop: run the database work in another thread.
     with concurrent.futures.ThreadPoolExecutor(1) as pool:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import msgspec
 import pytest
 
 from live.events import broadcast_channel
-from live.models import BroadcastState
 from live.moderation.events import ModerationEvent
-from tests.factories import make_broadcast, member_id
+from tests.factories import live_show, member_id
 from tests.helpers import csrf, login
 
 pytestmark = pytest.mark.usefixtures("demo")
@@ -18,14 +15,7 @@ pytestmark = pytest.mark.usefixtures("demo")
 
 @pytest.fixture
 async def show(db):
-    return await make_broadcast(
-        db,
-        title="法規の時間",
-        host_email="host@example.jp",
-        section="法規課",
-        start=dt.datetime.now(dt.UTC),
-        state=BroadcastState.LIVE,
-    )
+    return await live_show(db)
 
 
 async def _post(client, url, body):
@@ -61,6 +51,12 @@ async def test_host_times_out_and_event_is_published(client, app, db, show):
     audit = (await client.get(f"{base}/audit")).json()
     assert audit[0]["action"] == "timeout" and audit[0]["label"] == "タイムアウト" and audit[0]["reason"] == "連投"
     assert audit[0]["actor"] == "放送 さくら" and audit[0]["target"] == "博多 美咲"
+    banned = await member_id(db, "naha@example.jp")
+    assert (await _post(client, f"{base}/ban", {"member_id": banned, "scope": "program"})).status_code == 200
+    sanctions = (await client.get(f"{base}/sanctions")).json()
+    assert sorted((s["member_id"], s["kind"], s["label"]) for s in sanctions) == sorted(
+        [(target, "timeout", "タイムアウト"), (banned, "ban", "禁止（この番組）")]
+    )
 
 
 async def test_controls_words_and_reports(client, db, show, app):

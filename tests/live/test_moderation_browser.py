@@ -5,75 +5,41 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import uuid
 
 import pytest
 
-from core.db import Database
 from live.models import Program
 from tests.browser import chromium, screenshot
-from tests.conftest import (
-    POSTGRES_ADMIN_URL,
-    REDIS_TEST_URL,
-    postgres_available,
-    redis_available,
-    require,
-)
-from tests.factories import member_id
+from tests.conftest import REDIS_TEST_URL, asyncpg_url, redis_available, require, scratch_postgres
+from tests.factories import member_id, session_at
 from tests.live.rooms_support import make_broadcast
 from tests.live.test_rooms_browser import login
-from tests.servers import ServerProcess, prepare_database
+from tests.servers import serve_two
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.redis, pytest.mark.postgres]
 WAIT_MS = 10_000
 
 
-async def _admin(sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(POSTGRES_ADMIN_URL)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture
 def servers(tmp_path):
     require(redis_available(), "Redis")
-    require(postgres_available(), "PostgreSQL")
-    name = f"chonai_mod_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
-    env = {
-        "VAR_DIR": str(tmp_path),
-        "SECRET_KEY": "m" * 48,
-        "LOG_LEVEL": "WARNING",
-        "DATABASE_URL": f"{base}/{name}",
-        "REDIS_URL": REDIS_TEST_URL,
-    }
-    prepare_database(env)
 
-    async def setup() -> int:
-        db = Database(f"{base.replace('postgresql://', 'postgresql+asyncpg://')}/{name}")
-        try:
-            async with db.session() as s:
-                host = await member_id(s, "host@example.jp")
-                program = Program(title="子育て支援の時間", personality_id=host, dtstart=dt.datetime.now(dt.UTC))
-                s.add(program)
-                await s.commit()
-                return await make_broadcast(
-                    s, title="子育て支援の時間 第3回", personality_id=host, program_id=program.id
-                )
-        finally:
-            await db.dispose()
+    async def setup(database_url: str) -> int:
+        async with session_at(asyncpg_url(database_url)) as s:
+            host = await member_id(s, "host@example.jp")
+            program = Program(title="子育て支援の時間", personality_id=host, dtstart=dt.datetime.now(dt.UTC))
+            s.add(program)
+            await s.commit()
+            return await make_broadcast(s, title="子育て支援の時間 第3回", personality_id=host, program_id=program.id)
 
-    room = asyncio.run(setup())
-    procs = [ServerProcess(env, tmp_path / f"server{i}.log").start() for i in range(2)]
-    yield room, procs
-    for p in procs:
-        p.stop()
-    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with (
+        scratch_postgres("chonai_mod") as database_url,
+        serve_two(tmp_path, database_url, seed=lambda url: asyncio.run(setup(url)), REDIS_URL=REDIS_TEST_URL) as (
+            procs,
+            room,
+        ),
+    ):
+        yield room, procs
 
 
 def texts(page) -> list[str]:
@@ -157,6 +123,7 @@ def test_host_moderates_two_viewers_on_another_process(servers):
         assert one.is_disabled("#room-text") and one.is_disabled("#room-send")
         assert two.is_enabled("#room-text")
         host.locator("#c-sanctions li", has_text="市民 一郎").wait_for(timeout=WAIT_MS)
+        assert host.inner_text("#c-sanctions li .org").startswith(" タイムアウト ")  # the server's label
         screenshot(one, "moderation-viewer-timed-out")
         host.locator("#c-sanctions li", has_text="市民 一郎").get_by_role("button", name="解除").click()
         one.wait_for_selector("#room-limit", state="hidden", timeout=WAIT_MS)
@@ -167,6 +134,7 @@ def test_host_moderates_two_viewers_on_another_process(servers):
         host.select_option("#c-word-action", "hold")
         host.get_by_role("button", name="追加").click()
         host.locator("#c-words li", has_text="宣伝").wait_for(timeout=WAIT_MS)
+        assert host.locator("#c-words li", has_text="宣伝").locator(".org").inner_text() == " 保留して確認"
         say(one, "来週の勉強会の宣伝です")
         one.wait_for_selector("#room-note:has-text('確認待ち')", timeout=WAIT_MS)
         held = host.locator("#c-held li", has_text="来週の勉強会の宣伝です")

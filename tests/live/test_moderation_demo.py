@@ -20,7 +20,7 @@ async def test_demo_broadcast_is_live_with_work_for_its_moderators(client, db, d
     reports = (await client.get(base + "/reports", headers=host)).json()
     assert len(reports) == 1 and reports[0]["reason"] == "個人名が書かれています"
     sanctions = (await client.get(base + "/sanctions", headers=host)).json()
-    assert [s["kind"] for s in sanctions] == ["timeout"]
+    assert [(s["kind"], s["label"]) for s in sanctions] == [("timeout", "タイムアウト")]
     assert (await client.get(base + "/controls", headers=host)).json()["pinned_text"] == PINNED
     audit = [a["action"] for a in (await client.get(base + "/audit", headers=host)).json()]
     assert {"timeout", "pin"} <= set(audit)
@@ -35,3 +35,12 @@ async def test_demo_broadcast_is_live_with_work_for_its_moderators(client, db, d
     async with connect(client, "/ws/rooms", headers=bearer(await token_for(db, "kochi@example.jp"))) as ws:
         welcome, _ = join(ws, broadcast.id)
     assert welcome["restriction"]["code"] == "timed_out"
+
+
+def test_sanction_and_word_labels_come_from_the_models():
+    from live.moderation.models import Sanction, SanctionKind, SanctionScope, WordAction
+
+    labels = [Sanction(kind=SanctionKind.BAN, scope=scope).label for scope in SanctionScope]
+    assert labels == ["禁止（この番組）", "禁止（全放送）"]
+    assert Sanction(kind=SanctionKind.TIMEOUT, scope=SanctionScope.PROGRAM).label == "タイムアウト"
+    assert [a.label for a in WordAction] == ["拒否", "保留して確認"]

@@ -11,7 +11,7 @@ from core.members.models import Member
 from core.notify import follows, prefs
 from core.notify.models import Delivery, DeliveryState, Kind, Notification, Target
 from live.models import BroadcastState
-from live.moderation import service as mod
+from live.moderation import reports
 from live.schedule.reminders import program_reminders, reminder_key
 from tests.factories import make_broadcast, member_id
 from tests.helpers import login
@@ -124,7 +124,7 @@ async def test_viewer_reports_reach_the_broadcasts_moderators(demo, db):
     await db.commit()
     b = await broadcast_in(db, -5)
     reporter = (await db.execute(select(Member).where(Member.email == "member@example.jp"))).scalar_one()
-    await mod.report(db, reporter, b, 3, "個人情報が含まれています")
+    await reports.report(db, reporter, b, 3, "個人情報が含まれています")
     rows = await db.execute(
         select(Member.email, Notification.url, Notification.body)
         .join(Member, Member.id == Notification.member_id)

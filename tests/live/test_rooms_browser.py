@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from core.db import Database
 from tests.browser import chromium, screenshot
 from tests.conftest import REDIS_TEST_URL, redis_available, require
+from tests.factories import session_at
 from tests.live.rooms_support import make_broadcast
 from tests.servers import ServerProcess, prepare_database
 from web.demo import DEMO_PASSWORD
@@ -30,12 +30,8 @@ def servers(tmp_path):
     prepare_database(env)
 
     async def setup() -> int:
-        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'rooms.db'}")
-        try:
-            async with db.session() as s:
-                return await make_broadcast(s, stream_url="https://example.jp/live/123")
-        finally:
-            await db.dispose()
+        async with session_at(f"sqlite+aiosqlite:///{tmp_path / 'rooms.db'}") as s:
+            return await make_broadcast(s, stream_url="https://example.jp/live/123")
 
     room = asyncio.run(setup())
     procs = [ServerProcess(env, tmp_path / f"server{i}.log").start() for i in range(2)]

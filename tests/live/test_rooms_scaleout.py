@@ -5,17 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from urllib.parse import urlsplit
 
 import pytest
 import websockets
 
-from core.db import Database
 from live.rooms import service
 from live.rooms.protocol import Limits
-from tests.conftest import REDIS_TEST_URL, redis_available, require
+from tests.conftest import REDIS_TEST_URL, _truncate_postgres, redis_available, require
+from tests.factories import session_at
 from tests.live.rooms_support import make_broadcast, token_for
-from tests.servers import ServerProcess, prepare_database
+from tests.servers import ServerProcess, serve_two
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 WAIT = 15
@@ -25,41 +24,18 @@ WAIT = 15
 def cluster(tmp_path_factory, postgres_url):
     """Two `chonai serve` processes on one PostgreSQL database and one Redis."""
     require(redis_available(), "Redis")
-    tmp = tmp_path_factory.mktemp("scaleout")
-    parts = urlsplit(postgres_url)
-    env = {
-        "VAR_DIR": str(tmp),
-        "SECRET_KEY": "s" * 48,
-        "LOG_LEVEL": "WARNING",
-        "DATABASE_URL": postgres_url,
-        "REDIS_URL": REDIS_TEST_URL,
-    }
-    asyncio.run(_truncate(postgres_url))
-    prepare_database(env)
-    servers = [ServerProcess(env, tmp / f"server{i}.log").start() for i in range(2)]
-    yield postgres_url, servers
-    for s in servers:
-        s.stop()
-    assert parts.scheme
-
-
-async def _truncate(url: str) -> None:
-    from tests.conftest import _truncate_postgres
-
-    await _truncate_postgres(url)
+    asyncio.run(_truncate_postgres(postgres_url))
+    with serve_two(tmp_path_factory.mktemp("scaleout"), postgres_url, REDIS_URL=REDIS_TEST_URL) as (servers, _):
+        yield postgres_url, servers
 
 
 async def _setup(url: str) -> tuple[int, dict[str, str]]:
-    db = Database(url)
-    try:
-        async with db.session() as s:
-            room = await make_broadcast(s)
-            # This test is about order, not limits: a per-room setting lifts the rate limit.
-            await service.set_limits(s, room, Limits(max_length=200, rate_count=100, rate_seconds=30))
-            tokens = {w: await token_for(s, f"{w}@example.jp") for w in ("member", "fukuoka", "naha", "kochi")}
-            return room, tokens
-    finally:
-        await db.dispose()
+    async with session_at(url) as s:
+        room = await make_broadcast(s)
+        # This test is about order, not limits: a per-room setting lifts the rate limit.
+        await service.set_limits(s, room, Limits(max_length=200, rate_count=100, rate_seconds=30))
+        tokens = {w: await token_for(s, f"{w}@example.jp") for w in ("member", "fukuoka", "naha", "kochi")}
+        return room, tokens
 
 
 def ws_url(server: ServerProcess) -> str:
@@ -153,5 +129,5 @@ async def test_raw_abuse_leaves_the_room_working(cluster):
     poster, _ = await open_viewer(a, tokens["naha"], room)
     assert await post_many(poster, "ok", 1) == [1]
     assert [c["text"] for c in await collect(watcher, 1)] == ["ok0"]
-    await poster.close()
-    await watcher.close()
+    for ws in (poster, watcher, bad, foreign):  # the server closed the last two: close() only frees them here
+        await ws.close()

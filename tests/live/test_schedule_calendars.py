@@ -8,10 +8,9 @@ import icalendar
 import recurring_ical_events
 
 from live.models import BroadcastState
-from live.schedule import calendars, recurrence, service
-from live.schedule.inputs import ExceptionInput
+from live.schedule import calendars, materialise, recurrence, service
 from tests.helpers import login, post_form
-from tests.live.schedule_helpers import NOW, RecordingBus, jst, make_people, program
+from tests.live.schedule_helpers import NOW, RecordingBus, add_exception, jst, make_people, program
 
 
 def expand(body: bytes, start: dt.datetime, end: dt.datetime) -> set[tuple[dt.datetime, dt.datetime]]:
@@ -43,28 +42,12 @@ async def setup_schedule(db):
     once = program(title="特番", rrule="", dtstart=jst(2026, 12, 2, 19, 0), personality_id=people["cho"].id)
     db.add_all([rotation_monday, orientation, study, once])
     await db.commit()
-    await service.materialise(db, bus, NOW)
-    await service.add_exception(
-        db, bus, orientation, ExceptionInput.from_form({"occurrence": "2026-12-04T21:00", "kind": "cancel"}), None, NOW
+    await materialise.materialise(db, bus, NOW)
+    await add_exception(db, bus, orientation, occurrence="2026-12-04T21:00", kind="cancel")
+    await add_exception(
+        db, bus, orientation, occurrence="2026-12-11T21:00", kind="substitute", personality_id=str(people["ben"].id)
     )
-    await service.add_exception(
-        db,
-        bus,
-        orientation,
-        ExceptionInput.from_form(
-            {"occurrence": "2026-12-11T21:00", "kind": "substitute", "personality_id": str(people["ben"].id)}
-        ),
-        None,
-        NOW,
-    )
-    await service.add_exception(
-        db,
-        bus,
-        study,
-        ExceptionInput.from_form({"occurrence": "2026-12-12T10:00", "kind": "move", "new_start": "2026-12-13T14:00"}),
-        None,
-        NOW,
-    )
+    await add_exception(db, bus, study, occurrence="2026-12-12T10:00", kind="move", new_start="2026-12-13T14:00")
     return people, [rotation_monday, orientation, study, once]
 
 
@@ -93,7 +76,7 @@ async def test_feeds_expand_to_chonai_occurrences(db):
     assert "RECURRENCE-ID;TZID=Asia/Tokyo:20261212T100000" in text
 
     # ... and equal the broadcasts Chonai materialised (those within its 30-day horizon).
-    horizon_end = NOW + service.HORIZON
+    horizon_end = NOW + materialise.HORIZON
     rows = await service.broadcasts_between(db, NOW, horizon_end, include_cancelled=False)
     assert {(b.starts_at, b.ends_at) for b in rows} == expand(body, NOW, horizon_end)
 
@@ -163,11 +146,11 @@ async def test_feed_access_session_token_bearer_and_revocation(client, db, demo)
 async def test_cancelled_one_off_states_do_not_leak(db):
     # A cancelled materialised broadcast is not in the feed (EXDATE), a live one is.
     await setup_schedule(db)
-    rows = await service.broadcasts_between(db, NOW, NOW + service.HORIZON)
+    rows = await service.broadcasts_between(db, NOW, NOW + materialise.HORIZON)
     assert any(b.state is BroadcastState.CANCELLED for b in rows)
     body = await calendars.feed(db, "https://chonai.example.jp", now=NOW)
     cancelled = {(b.starts_at, b.ends_at) for b in rows if b.state is BroadcastState.CANCELLED}
-    assert not cancelled & expand(body, NOW, NOW + service.HORIZON)
+    assert not cancelled & expand(body, NOW, NOW + materialise.HORIZON)
 
 
 async def test_holiday_exdates_reach_as_far_as_the_holiday_calendar(db):

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from core.db import utcnow
 from core.events import InProcessBus
 from live.models import Broadcast, Program
-from live.schedule import service
+from live.schedule import materialise, service
 from tests.helpers import csrf, login, post_form
 
 FORM = {
@@ -167,7 +167,7 @@ async def make_live_soon(db, personality_email: str) -> Broadcast:
     )
     db.add(p)
     await db.commit()
-    await service.materialise_program(db, InProcessBus(), p.id)
+    await materialise.materialise_program(db, InProcessBus(), p.id)
     return (await db.execute(select(Broadcast).where(Broadcast.program_id == p.id))).unique().scalar_one()
 
 
@@ -282,22 +282,12 @@ async def test_state_socket_streams_transitions_to_members_only(client, db, demo
 
 
 async def test_broadcast_page_links_the_control_page_for_its_moderators_only(client, db):
-    import datetime as dt
-
-    from live.models import BroadcastState
-    from tests.factories import make_broadcast
+    from tests.factories import live_show
     from tests.helpers import login
     from web.demo import load_demo
 
     await load_demo(db)
-    show = await make_broadcast(
-        db,
-        title="リンクの確認",
-        host_email="host@example.jp",
-        section="法規課",
-        start=dt.datetime.now(dt.UTC),
-        state=BroadcastState.LIVE,
-    )
+    show = await live_show(db, title="リンクの確認")
     await login(client, "host@example.jp")
     page = await client.get(f"/broadcasts/{show.id}", headers={"accept": "text/html"})
     assert f'href="/broadcasts/{show.id}/control"' in page.text

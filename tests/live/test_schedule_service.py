@@ -11,13 +11,13 @@ from sqlalchemy import select
 from core.db import Database
 from core.errors import Forbidden
 from live.models import Broadcast, BroadcastState
-from live.schedule import service
-from live.schedule.inputs import ExceptionInput, ProgramInput
+from live.schedule import exceptions, materialise, service
+from live.schedule.inputs import ProgramInput, validate_program
 from live.schedule.scheduler import DatabaseLease, RedisLease, Scheduler
 from live.schedule.service import ScheduleError
 from live.schedule.transitions import TransitionError, transition
 from tests.conftest import REDIS_TEST_URL, redis_available, require
-from tests.live.schedule_helpers import NOW, RecordingBus, jst, make_people, program
+from tests.live.schedule_helpers import NOW, RecordingBus, add_exception, jst, make_people, program
 
 
 @pytest.fixture
@@ -43,9 +43,9 @@ async def test_materialise_is_idempotent_and_applies_exceptions(db):
     p = program(personality_id=people["anna"].id)
     db.add(p)
     await db.commit()
-    assert await service.materialise_program(db, bus, p.id, NOW) == 4  # 11/27 … 12/18 (30 days)
-    assert await service.materialise_program(db, bus, p.id, NOW) == 0
-    await service.materialise(db, bus, NOW)
+    assert await materialise.materialise_program(db, bus, p.id, NOW) == 4  # 11/27 … 12/18 (30 days)
+    assert await materialise.materialise_program(db, bus, p.id, NOW) == 0
+    await materialise.materialise(db, bus, NOW)
     rows = await broadcasts(db, p.id)
     assert [b.starts_at for b in rows] == [jst(2026, 11, 27, 21, 0) + dt.timedelta(weeks=i) for i in range(4)]
     assert all(
@@ -53,32 +53,11 @@ async def test_materialise_is_idempotent_and_applies_exceptions(db):
     )
     assert bus.published == []
 
-    await service.add_exception(
-        db,
-        bus,
-        p,
-        ExceptionInput.from_form({"occurrence": "2026-12-04T21:00", "kind": "cancel", "note": "点検"}),
-        None,
-        NOW,
+    await add_exception(db, bus, p, occurrence="2026-12-04T21:00", kind="cancel", note="点検")
+    await add_exception(
+        db, bus, p, occurrence="2026-12-11T21:00", kind="substitute", personality_id=str(people["ben"].id)
     )
-    await service.add_exception(
-        db,
-        bus,
-        p,
-        ExceptionInput.from_form(
-            {"occurrence": "2026-12-11T21:00", "kind": "substitute", "personality_id": str(people["ben"].id)}
-        ),
-        None,
-        NOW,
-    )
-    await service.add_exception(
-        db,
-        bus,
-        p,
-        ExceptionInput.from_form({"occurrence": "2026-12-18T21:00", "kind": "move", "new_start": "2026-12-19T10:00"}),
-        None,
-        NOW,
-    )
+    await add_exception(db, bus, p, occurrence="2026-12-18T21:00", kind="move", new_start="2026-12-19T10:00")
     rows = {b.occurrence_start: b for b in await broadcasts(db, p.id)}
     cancelled = rows[jst(2026, 12, 4, 21, 0)]
     assert cancelled.state is BroadcastState.CANCELLED and cancelled.note == "中止：点検"
@@ -91,14 +70,14 @@ async def test_materialise_is_idempotent_and_applies_exceptions(db):
 
     # Removing the cancellation re-instates the occurrence (one more event).
     exc_id = next(e.id for e in await service.exceptions_of(db, p.id) if e.kind.value == "cancel")
-    await service.remove_exception(db, bus, p, exc_id, NOW)
+    await exceptions.remove_exception(db, bus, p, exc_id, NOW)
     assert (await service.get_broadcast(db, cancelled.id)).state is BroadcastState.SCHEDULED
     assert bus.states()[-1] == (cancelled.id, "scheduled")
 
     # Editing the rule drops the occurrences that no longer exist; nothing is duplicated.
     p.rrule = "FREQ=WEEKLY;INTERVAL=2;BYDAY=FR"
     await db.commit()
-    await service.materialise_program(db, bus, p.id, NOW)
+    await materialise.materialise_program(db, bus, p.id, NOW)
     assert [b.occurrence_start for b in await broadcasts(db, p.id)] == [
         jst(2026, 11, 27, 21, 0),
         jst(2026, 12, 11, 21, 0),
@@ -112,11 +91,11 @@ async def test_exception_refusals(db):
     other = program(title="別番組", personality_id=people["ben"].id, dtstart=jst(2026, 12, 4, 21, 30), rrule="")
     db.add_all([p, other])
     await db.commit()
-    await service.materialise(db, bus, NOW)
+    await materialise.materialise(db, bus, NOW)
 
     async def refused(form):
         with pytest.raises(ScheduleError) as info:
-            await service.add_exception(db, bus, p, ExceptionInput.from_form(form), None, NOW)
+            await add_exception(db, bus, p, **form)
         return info.value.fields
 
     assert "予定にありません" in (await refused({"occurrence": "2026-12-05T21:00", "kind": "cancel"}))["occurrence"]
@@ -131,9 +110,7 @@ async def test_exception_refusals(db):
     assert "別の番組「別番組」を担当しています" in errors["personality_id"]
     errors = await refused({"occurrence": "2026-12-04T21:00", "kind": "move", "new_start": "2026-11-01T10:00"})
     assert "未来の日時" in errors["new_start"]
-    await service.add_exception(
-        db, bus, p, ExceptionInput.from_form({"occurrence": "2026-12-04T21:00", "kind": "cancel"}), None, NOW
-    )
+    await add_exception(db, bus, p, occurrence="2026-12-04T21:00", kind="cancel")
     errors = await refused(
         {"occurrence": "2026-12-04T21:00", "kind": "substitute", "personality_id": str(people["cho"].id)}
     )
@@ -154,7 +131,7 @@ async def test_program_validation_messages(db):
         "guests": "ben@example.jp\n外部 講師",
         "active": "on",
     }
-    data, errors = await service.validate_program(db, ProgramInput.from_form(good))
+    data, errors = await validate_program(db, ProgramInput.from_form(good))
     assert errors == {} and data is not None
     assert data.dtstart == jst(2026, 11, 27, 21, 0) and data.duration_minutes == 60
     assert data.guests == [(people["ben"].id, ""), (None, "外部 講師")]
@@ -171,22 +148,28 @@ async def test_program_validation_messages(db):
         "title": ({"title": " \u200b "}, "番組名を入力"),
     }
     for field, (change, message) in cases.items():
-        data, errors = await service.validate_program(db, ProgramInput.from_form({**good, **change}))
+        data, errors = await validate_program(db, ProgramInput.from_form({**good, **change}))
         assert data is None and message in errors[field], (field, errors)
-    data, errors = await service.validate_program(
+    data, errors = await validate_program(
         db, ProgramInput.from_form({**good, "rrule": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"})
     )
     assert "1日もありません" in errors["rrule"]
 
 
-async def test_scheduler_opens_starts_and_ends_on_time(db, database):
+async def _one_off_broadcast(db, bus):
+    """The people and the only broadcast of anna's one-off program, materialised at NOW."""
     people = await make_people(db)
-    bus = RecordingBus()
     p = program(personality_id=people["anna"].id, rrule="")
     db.add(p)
     await db.commit()
-    await service.materialise_program(db, bus, p.id, NOW)
+    await materialise.materialise_program(db, bus, p.id, NOW)
     [b] = await broadcasts(db, p.id)
+    return people, b
+
+
+async def test_scheduler_opens_starts_and_ends_on_time(db, database):
+    bus = RecordingBus()
+    _, b = await _one_off_broadcast(db, bus)
     clock = {"now": NOW}
     scheduler = Scheduler(
         database, bus, DatabaseLease(database, clock=lambda: clock["now"]), clock=lambda: clock["now"]
@@ -221,7 +204,7 @@ async def test_scheduler_catches_up_after_a_restart(db, database):
     second = program(title="二本目", personality_id=people["ben"].id, rrule="", dtstart=jst(2026, 11, 27, 22, 30))
     db.add_all([first, second])
     await db.commit()
-    await service.materialise(db, bus, NOW)
+    await materialise.materialise(db, bus, NOW)
     [a] = await broadcasts(db, first.id)
     [b] = await broadcasts(db, second.id)
     # No scheduler ran from before 20:50 until 22:45: the first is over, the second is live.
@@ -234,13 +217,8 @@ async def test_scheduler_catches_up_after_a_restart(db, database):
 
 
 async def test_transitions_are_idempotent_and_checked(db):
-    people = await make_people(db)
     bus = RecordingBus()
-    p = program(personality_id=people["anna"].id, rrule="")
-    db.add(p)
-    await db.commit()
-    await service.materialise_program(db, bus, p.id, NOW)
-    [b] = await broadcasts(db, p.id)
+    people, b = await _one_off_broadcast(db, bus)
     assert (await transition(db, bus, b.id, BroadcastState.LIVE, now=NOW)).changed
     assert not (await transition(db, bus, b.id, BroadcastState.LIVE, now=NOW)).changed
     assert bus.states() == [(b.id, "live")]
@@ -296,8 +274,9 @@ def test_redis_lease_is_exclusive():
             assert await a.acquire() is True  # renewal by the holder
             await a.release()
             assert await b.acquire() is True
-            assert await a.acquire() is False
+            assert await a.acquire() is False  # a's client reconnected for this: released below too
         finally:
             await b.release()
+            await a.release()
 
     asyncio.run(run())

@@ -14,8 +14,8 @@ import json
 import pytest
 from playwright.sync_api import WebSocketRoute, expect
 
-from core.db import Database
 from tests.browser import chromium
+from tests.factories import session_at
 from tests.live.rooms_support import make_broadcast
 from tests.live.test_rooms_browser import login
 from tests.servers import serve
@@ -35,12 +35,8 @@ COUNT_SOCKETS = """() => {
 
 
 async def _seed(url: str) -> int:
-    db = Database(url)
-    try:
-        async with db.session() as s:
-            return await make_broadcast(s)
-    finally:
-        await db.dispose()
+    async with session_at(url) as s:
+        return await make_broadcast(s)
 
 
 @pytest.fixture

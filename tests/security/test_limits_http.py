@@ -16,12 +16,12 @@ import pytest
 from sqlalchemy import select, update
 
 from core.db import utcnow
-from live.models import BroadcastState, Program
+from live.models import Program
 from live.rooms import posting
 from live.rooms import service as rooms
 from live.rooms.models import RoomComment
 from live.schedule import recurrence
-from tests.factories import make_broadcast
+from tests.factories import live_show
 from tests.helpers import csrf, login, post_form
 from tests.live.rooms_support import member as detached_member
 
@@ -32,14 +32,7 @@ HUGE_POSITION = 2**63
 
 @pytest.fixture
 async def show(db):
-    return await make_broadcast(
-        db,
-        title="法規の時間",
-        host_email="host@example.jp",
-        section="法規課",
-        start=dt.datetime.now(dt.UTC),
-        state=BroadcastState.LIVE,
-    )
+    return await live_show(db)
 
 
 def _typed(response, status: int) -> dict:
@@ -195,15 +188,15 @@ async def test_http_comments_see_what_the_socket_sees(client, db, show):
 
 
 async def test_older_reset_links_die_with_the_newer_one_and_sessions_end(client, db, settings):
-    from core.members import service
+    from core.members import passwords, service
 
     elsewhere_sessions = []
     member = await service.get_by_email(db, "member@example.jp")
     assert member is not None
     for _ in range(2):
         elsewhere_sessions.append(await service.start_session(db, member))
-    old = await service.request_password_reset(db, "member@example.jp")
-    new = await service.request_password_reset(db, "member@example.jp")
+    old = await passwords.request_password_reset(db, "member@example.jp")
+    new = await passwords.request_password_reset(db, "member@example.jp")
     assert old is not None and new is not None
     done = await post_form(
         client,

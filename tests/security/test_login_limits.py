@@ -12,9 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from core.db import Database
 from tests.conftest import _truncate_postgres
-from tests.factories import SERVER_PASSWORD, approved_member_at
+from tests.factories import SERVER_PASSWORD, approved_member_at, session_at
 from tests.servers import ServerProcess, prepare_database
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(900)]
@@ -90,14 +89,10 @@ async def test_delays_grow_with_every_further_failure(server: Any) -> None:
 async def stored_wait(url: str, key: str) -> float:
     from core.members.models import LoginThrottle
 
-    db = Database(url)
-    try:
-        async with db.session() as s:
-            row = await s.get(LoginThrottle, key)
-            assert row is not None
-            return max(0.0, round((row.next_at - row.last_at).total_seconds()))
-    finally:
-        await db.dispose()
+    async with session_at(url) as s:
+        row = await s.get(LoginThrottle, key)
+        assert row is not None
+        return max(0.0, round((row.next_at - row.last_at).total_seconds()))
 
 
 async def test_nobody_can_lock_out_a_colleague_or_an_office(server: Any) -> None:
@@ -113,12 +108,14 @@ async def test_nobody_can_lock_out_a_colleague_or_an_office(server: Any) -> None
         await colleague.login(victim, "wrong-password-x")
     # The victim's own browser is untouched, and so is a new browser of theirs at home.
     assert (await own_browser.login(victim, PASSWORD)).status_code == 303
-    assert (await Browser(proc, "198.51.100.4").login(victim, PASSWORD)).status_code == 303
+    at_home = Browser(proc, "198.51.100.4")
+    assert (await at_home.login(victim, PASSWORD)).status_code == 303
     # 30 failures from the office against many addresses do not lock the office's other members out.
     sprayer = Browser(proc, office)
     for n in range(30):
         await sprayer.login(f"nobody{n}.{victim}", "wrong-password-x")
     someone_else = await new_member(url)
-    assert (await Browser(proc, office).login(someone_else, PASSWORD)).status_code == 303
-    for b in (own_browser, attacker, colleague, sprayer):
+    other_member = Browser(proc, office)
+    assert (await other_member.login(someone_else, PASSWORD)).status_code == 303
+    for b in (own_browser, attacker, colleague, at_home, sprayer, other_member):  # none left to the GC
         await b.close()

@@ -14,6 +14,7 @@ import contextlib
 import json
 import socket
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -21,14 +22,14 @@ import pytest
 import websockets
 from sqlalchemy import select
 
-from core.db import Database
+from core.members import passwords
 from core.members import service as members
 from core.sockets import MAX_SOCKETS_PER_MEMBER
 from faq.models import StudySession
 from tests.conftest import REDIS_TEST_URL, redis_available, require
-from tests.factories import SERVER_PASSWORD, approved_member_at
+from tests.factories import SERVER_PASSWORD, approved_member_at, session_at
 from tests.live.rooms_support import make_broadcast
-from tests.servers import ServerProcess, prepare_database
+from tests.servers import ServerProcess, serve_two
 
 # Starting two servers takes 20-60 s on a loaded 2-core machine: more than the default 120 s timeout allows.
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(900)]
@@ -41,34 +42,24 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, postgres_url: str) -> Any:
     require(redis_available(), "Redis")
     from tests.conftest import _truncate_postgres
 
-    tmp = tmp_path_factory.mktemp("sockets_end")
-    env = {
-        "VAR_DIR": str(tmp),
-        "SECRET_KEY": "s" * 48,
-        "LOG_LEVEL": "WARNING",
-        "DATABASE_URL": postgres_url,
-        "REDIS_URL": REDIS_TEST_URL,
-        "CHONAI_ROOM_JOIN_TIMEOUT": "2",
-        "CHONAI_HEADER_TIMEOUT": "2",
-    }
     asyncio.run(_truncate_postgres(postgres_url))
-    prepare_database(env)
-    servers = [ServerProcess(env, tmp / f"server{i}.log").start(timeout=120) for i in range(2)]
-    room, session_id = asyncio.run(_fixtures(postgres_url))
-    yield postgres_url, servers, room, session_id
-    for s in servers:
-        s.stop()
+    with serve_two(
+        tmp_path_factory.mktemp("sockets_end"),
+        postgres_url,
+        seed=lambda url: asyncio.run(_fixtures(url)),
+        start_timeout=120,
+        REDIS_URL=REDIS_TEST_URL,
+        CHONAI_ROOM_JOIN_TIMEOUT="2",
+        CHONAI_HEADER_TIMEOUT="2",
+    ) as (servers, (room, session_id)):
+        yield postgres_url, servers, room, session_id
 
 
 async def _fixtures(url: str) -> tuple[int, int]:
-    db = Database(url)
-    try:
-        async with db.session() as s:
-            room = await make_broadcast(s)
-            session_id = (await s.execute(select(StudySession.id).limit(1))).scalar_one()
-            return room, int(session_id)
-    finally:
-        await db.dispose()
+    async with session_at(url) as s:
+        room = await make_broadcast(s)
+        session_id = (await s.execute(select(StudySession.id).limit(1))).scalar_one()
+        return room, int(session_id)
 
 
 async def new_member(url: str) -> tuple[int, str]:
@@ -76,20 +67,41 @@ async def new_member(url: str) -> tuple[int, str]:
 
 
 async def api_token(url: str, email: str) -> str:
-    db = Database(url)
-    try:
-        async with db.session() as s:
-            member = await members.get_by_email(s, email)
-            assert member is not None
-            _, raw = await members.create_api_token(s, member, "sockets")
-            return raw
-    finally:
-        await db.dispose()
+    async with session_at(url) as s:
+        member = await members.get_by_email(s, email)
+        assert member is not None
+        _, raw = await members.create_api_token(s, member, "sockets")
+        return raw
+
+
+#: Every client a test opens (websockets, httpx), closed when the test ends, also those the server
+#: closed and those a failed assertion left behind: nothing is left to the garbage collector.
+_OPENED: list[Any] = []
+
+
+@pytest.fixture(autouse=True)
+async def closes_its_clients() -> AsyncIterator[None]:
+    yield
+    while _OPENED:
+        client = _OPENED.pop()
+        await (client.aclose() if isinstance(client, httpx.AsyncClient) else client.close())
+
+
+async def ws_connect(url: str, **kwargs: Any) -> Any:
+    ws = await websockets.connect(url, **kwargs)
+    _OPENED.append(ws)
+    return ws
+
+
+def http_client(base_url: str, **kwargs: Any) -> httpx.AsyncClient:
+    client = httpx.AsyncClient(base_url=base_url, timeout=60, **kwargs)
+    _OPENED.append(client)
+    return client
 
 
 async def browser(server: ServerProcess, email: str, password: str = PASSWORD) -> httpx.AsyncClient:
     """A logged-in HTTP client (session cookie and CSRF cookie) against one server process."""
-    client = httpx.AsyncClient(base_url=server.url, headers={"origin": server.url}, timeout=60)
+    client = http_client(server.url, headers={"origin": server.url})
     await client.get("/login")
     r = await client.post("/login", data={"email": email, "password": password, "_csrf_token": csrf(client)})
     assert r.status_code == 303, r.text
@@ -122,9 +134,9 @@ async def open_sockets(server: ServerProcess, room: int, session_id: int, **auth
         headers["authorization"] = f"Bearer {auth['token']}"
     base = ws_base(server)
     out = {
-        "room": await websockets.connect(base + "/ws/rooms", additional_headers=headers),
-        "board": await websockets.connect(base + f"/ws/faq/sessions/{session_id}", additional_headers=headers),
-        "schedule": await websockets.connect(base + "/schedule/events", additional_headers=headers),
+        "room": await ws_connect(base + "/ws/rooms", additional_headers=headers),
+        "board": await ws_connect(base + f"/ws/faq/sessions/{session_id}", additional_headers=headers),
+        "schedule": await ws_connect(base + "/schedule/events", additional_headers=headers),
     }
     await out["room"].send(json.dumps({"type": "join", "room": room}))
     await frame_of(out["room"], "history")
@@ -240,7 +252,7 @@ async def test_password_change_keeps_this_browser_and_reset_ends_everything(clus
     assert (await elsewhere.get("/profile")).status_code in {302, 303, 401}
     # A reset (account recovery) ends every session, every token and every socket.
     reset_link = await reset_token(url, email)
-    anon = httpx.AsyncClient(base_url=b.url, timeout=60)
+    anon = http_client(b.url)
     r = await post(anon, "/password/reset", {"token": reset_link, "password": PASSWORD, "password_confirm": PASSWORD})
     assert r.status_code == 303, r.text
     codes = await asyncio.gather(*(closed_with(ws) for ws in [*kept.values(), *by_token.values()]))
@@ -250,14 +262,10 @@ async def test_password_change_keeps_this_browser_and_reset_ends_everything(clus
 
 
 async def reset_token(url: str, email: str) -> str:
-    db = Database(url)
-    try:
-        async with db.session() as s:
-            found = await members.request_password_reset(s, email)
-            assert found is not None
-            return found[0]
-    finally:
-        await db.dispose()
+    async with session_at(url) as s:
+        found = await passwords.request_password_reset(s, email)
+        assert found is not None
+        return found[0]
 
 
 async def test_one_member_cannot_hold_unlimited_sockets(cluster: Any) -> None:
@@ -266,19 +274,19 @@ async def test_one_member_cannot_hold_unlimited_sockets(cluster: Any) -> None:
     token = await api_token(url, email)
     headers = {"authorization": f"Bearer {token}"}
     held = [
-        await websockets.connect(ws_base(a) + "/schedule/events", additional_headers=headers)
+        await ws_connect(ws_base(a) + "/schedule/events", additional_headers=headers)
         for _ in range(MAX_SOCKETS_PER_MEMBER)
     ]
     for ws in held:
         assert json.loads(await asyncio.wait_for(ws.recv(), 10)) == {"type": "hello"}
-    extra = await websockets.connect(ws_base(a) + "/ws/rooms", additional_headers=headers)
+    extra = await ws_connect(ws_base(a) + "/ws/rooms", additional_headers=headers)
     assert json.loads(await asyncio.wait_for(extra.recv(), 10))["code"] == "too_many_sockets"
     assert await closed_with(extra) == 4409
     await held[0].close()
     # The slot frees once the server has seen the close: retry until it has (bounded).
     deadline = time.monotonic() + CLOSE_WITHIN
     while True:
-        again = await websockets.connect(ws_base(a) + "/schedule/events", additional_headers=headers)
+        again = await ws_connect(ws_base(a) + "/schedule/events", additional_headers=headers)
         try:
             if json.loads(await asyncio.wait_for(again.recv(), 10)) == {"type": "hello"}:
                 break
@@ -293,7 +301,7 @@ async def test_a_socket_that_never_joins_is_closed(cluster: Any) -> None:
     url, (a, _), _, _ = cluster
     _, email = await new_member(url)
     token = await api_token(url, email)
-    ws = await websockets.connect(ws_base(a) + "/ws/rooms", additional_headers={"authorization": f"Bearer {token}"})
+    ws = await ws_connect(ws_base(a) + "/ws/rooms", additional_headers={"authorization": f"Bearer {token}"})
     started = time.monotonic()
     assert (await frame_of(ws, "error"))["code"] == "join_timeout"
     assert await closed_with(ws) == 4408
@@ -319,7 +327,7 @@ async def test_push_sockets_have_the_room_limits(cluster: Any, path: str) -> Non
     headers = {"authorization": f"Bearer {token}", "origin": a.url}
 
     async def opened() -> Any:
-        ws = await websockets.connect(target, additional_headers=headers, max_size=None)
+        ws = await ws_connect(target, additional_headers=headers, max_size=None)
         await asyncio.wait_for(ws.recv(), 10)
         return ws
 

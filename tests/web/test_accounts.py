@@ -284,6 +284,32 @@ async def test_operator_api_review_and_roles(client, db):
     assert bad_role.status_code == 400 and bad_role.json()["error"]["code"] == "bad_request"
     missing = await client.post("/api/members/999999/approve", headers=headers)
     assert missing.status_code == 404
+    me = (await client.get("/api/me")).json()["id"]
+    own = await client.post(f"/api/members/{me}/role", json={"role": "member"}, headers=headers)
+    assert own.status_code == 400 and own.json()["error"] == {
+        "code": "own_account",
+        "message": "自分自身の権限は変更できません。",
+        "status": 400,
+    }
+    too_long = await client.post("/api/members/1/reject", json={"reason": "x" * 1001}, headers=headers)
+    assert too_long.status_code == 400 and too_long.json()["error"]["code"] == "bad_request"
+
+
+async def test_operator_forms_refuse_a_bad_choice_and_their_own_account(client, db):
+    await login(client, "operator@example.jp")
+    me = (await client.get("/api/me")).json()["id"]
+    other = (await db.execute(select(Member).where(Member.email == "member@example.jp"))).scalar_one()
+    bad_role = await post_form(client, f"/admin/members/{other.id}/role", {"role": "emperor"})
+    assert bad_role.status_code == 400 and "権限を一覧から選んでください。" in bad_role.text
+    own_role = await post_form(client, f"/admin/members/{me}/role", {"role": "member"})
+    assert own_role.status_code == 400 and "自分自身の権限は変更できません。" in own_role.text
+    bad_status = await post_form(client, f"/admin/members/{other.id}/status", {"status": "rejected"})
+    assert bad_status.status_code == 400 and "利用状態を一覧から選んでください。" in bad_status.text
+    own_status = await post_form(client, f"/admin/members/{me}/status", {"status": "suspended"})
+    assert own_status.status_code == 400 and "自分自身を利用停止にはできません。" in own_status.text
+    missing = await post_form(client, "/admin/members/999999/role", {"role": "host"})
+    assert missing.status_code == 404
+    assert (await db.get(Member, me, populate_existing=True)).role.value == "operator"
 
 
 @pytest.mark.parametrize(

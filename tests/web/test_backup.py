@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import tarfile
-import uuid
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from tests.conftest import POSTGRES_ADMIN_URL, postgres_available, require
+from tests.conftest import scratch_postgres
 from tests.servers import ServerProcess, prepare_database
 from tests.web.test_cli import chonai
-
-
-async def _admin(sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(POSTGRES_ADMIN_URL)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -32,12 +19,8 @@ def env(request, tmp_path):
     if request.param == "sqlite":
         yield values
         return
-    require(postgres_available(), "PostgreSQL")
-    name = f"chonai_backup_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    values["DATABASE_URL"] = f"postgresql://{urlsplit(POSTGRES_ADMIN_URL).netloc}/{name}"
-    yield values
-    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with scratch_postgres("chonai_backup") as database_url:
+        yield {**values, "DATABASE_URL": database_url}
 
 
 def emails(server: ServerProcess, token: str) -> list[str]:

@@ -21,7 +21,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from core.db import Database, utcnow
+from core.db import utcnow
 from core.members import service as members
 from core.members.models import Member
 from core.sections import Section
@@ -29,6 +29,7 @@ from faq import service as faq
 from faq.models import FaqDocument, StudySeries, StudySession
 from live.models import Broadcast, BroadcastState, Program
 from tests.browser import chromium, screenshot
+from tests.factories import session_at
 from tests.servers import ServerProcess, prepare_database
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -38,55 +39,51 @@ MEETING = "https://meet.example.jp/notify-browser-test"
 
 async def _scene(url: str) -> dict[str, object]:
     """A standalone session in 30 minutes; the host's program with a broadcast in an hour; a host token."""
-    db = Database(url)
-    try:
-        async with db.session() as s:
-            by = {m.email: m for m in (await s.execute(select(Member))).scalars()}
-            series = (await s.execute(select(StudySeries))).scalars().one()
-            session = await faq.create_session(
-                s,
-                by["naha@example.jp"],
-                series,
-                title="通知のテスト回",
-                starts_at=utcnow() + dt.timedelta(minutes=30),
-                meeting_url=MEETING,
-            )
-            section = (await s.execute(select(Section))).unique().scalars().first()
-            start = utcnow() + dt.timedelta(hours=1)
-            program = Program(
-                title="通知テスト放送",
-                section_id=section.id if section else None,
-                personality_id=by["host@example.jp"].id,
-                dtstart=start,
-                duration_minutes=60,
-            )
-            s.add(program)
-            await s.flush()
-            broadcast = Broadcast(
-                program_id=program.id,
-                title="通知テスト放送",
-                personality_id=by["host@example.jp"].id,
-                starts_at=start,
-                ends_at=start + dt.timedelta(hours=1),
-                opens_at=start - dt.timedelta(minutes=10),
-                state=BroadcastState.SCHEDULED,
-            )
-            s.add(broadcast)
-            await s.commit()
-            _, token = await members.create_api_token(s, by["host@example.jp"], "test")
-            second = (await s.execute(select(StudySession).where(StudySession.number == 2))).scalar_one()
-            doc = (await s.execute(select(FaqDocument).where(FaqDocument.session_id == second.id))).scalar_one()
-            return {
-                "session": session.id,
-                "program": program.id,
-                "broadcast": broadcast.id,
-                "token": token,
-                "doc": doc.id,
-                "version": doc.current_version,
-                "a": by["member@example.jp"].id,
-            }
-    finally:
-        await db.dispose()
+    async with session_at(url) as s:
+        by = {m.email: m for m in (await s.execute(select(Member))).scalars()}
+        series = (await s.execute(select(StudySeries))).scalars().one()
+        session = await faq.create_session(
+            s,
+            by["naha@example.jp"],
+            series,
+            title="通知のテスト回",
+            starts_at=utcnow() + dt.timedelta(minutes=30),
+            meeting_url=MEETING,
+        )
+        section = (await s.execute(select(Section))).unique().scalars().first()
+        start = utcnow() + dt.timedelta(hours=1)
+        program = Program(
+            title="通知テスト放送",
+            section_id=section.id if section else None,
+            personality_id=by["host@example.jp"].id,
+            dtstart=start,
+            duration_minutes=60,
+        )
+        s.add(program)
+        await s.flush()
+        broadcast = Broadcast(
+            program_id=program.id,
+            title="通知テスト放送",
+            personality_id=by["host@example.jp"].id,
+            starts_at=start,
+            ends_at=start + dt.timedelta(hours=1),
+            opens_at=start - dt.timedelta(minutes=10),
+            state=BroadcastState.SCHEDULED,
+        )
+        s.add(broadcast)
+        await s.commit()
+        _, token = await members.create_api_token(s, by["host@example.jp"], "test")
+        second = (await s.execute(select(StudySession).where(StudySession.number == 2))).scalar_one()
+        doc = (await s.execute(select(FaqDocument).where(FaqDocument.session_id == second.id))).scalar_one()
+        return {
+            "session": session.id,
+            "program": program.id,
+            "broadcast": broadcast.id,
+            "token": token,
+            "doc": doc.id,
+            "version": doc.current_version,
+            "a": by["member@example.jp"].id,
+        }
 
 
 def _queued(path: Path, member_id: int, event_key: str) -> tuple[bool, bool]:

@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy import func, select
 
 from core import site_settings
-from core.members.models import Member, MemberChange, OrgKind, Role, Status
+from core.members.models import Member, MemberChange, Status
+from tests.factories import new_member
 from tests.helpers import login, post_form
 from tests.web.sections_support import bearer, mails, section_id
 
@@ -155,16 +156,12 @@ async def test_directory_finds_colleagues_and_never_shows_inactive_accounts_or_e
 async def test_directory_pages_through_many_members(client, db):
     for i in range(25):
         db.add(
-            Member(
-                email=f"hamamatsu{i}@example.jp",
-                name=f"浜松 職員{i:02d}",
-                org_kind=OrgKind.MUNICIPALITY,
+            new_member(
+                f"hamamatsu{i}@example.jp",
+                f"浜松 職員{i:02d}",
                 organisation="浜松市",
                 department="公用車管理室",
                 prefecture="静岡県",
-                password_hash="x",
-                role=Role.MEMBER,
-                status=Status.APPROVED,
             )
         )
     await db.commit()

@@ -16,7 +16,7 @@ from live.models import BroadcastState
 from live.rooms.models import RoomComment
 from live.rooms.service import set_hidden
 from live.schedule.transitions import transition
-from tests.factories import make_broadcast
+from tests.factories import live_show
 from tests.helpers import csrf, login, post_form
 from web.search_index import rebuild
 
@@ -164,14 +164,7 @@ async def test_lifecycle_questions_broadcasts_and_hidden_chat(client, demo, db):
     assert [(h["kind"], h["id"]) for h in hits] == [("question", qid)]
 
     start = dt.datetime(2026, 11, 2, 3, 0, tzinfo=dt.UTC)
-    b = await make_broadcast(
-        db,
-        title="備蓄倉庫の点検 特集",
-        host_email="host@example.jp",
-        section="動画課",
-        start=start,
-        state=BroadcastState.LIVE,
-    )
+    b = await live_show(db, title="備蓄倉庫の点検 特集", section="動画課", start=start)
     host = b.personality_id
     db.add(RoomComment(broadcast_id=b.id, position=1, member_id=host, text="うちは備蓄倉庫を年二回点検しています"))
     db.add(RoomComment(broadcast_id=b.id, position=2, member_id=host, text="備蓄倉庫の鍵は宣伝サイトで買えます"))

@@ -16,7 +16,6 @@ function start(root) {
   let last = null;
   let hidden = {};
   let controls = {};
-  const KIND_LABELS = { timeout: "タイムアウト", ban: "禁止" };
   const MAX_ITEMS = 1000;
 
   function call(method, path, body) { return request(method, api + path, body); }
@@ -273,8 +272,8 @@ function start(root) {
         fill($("c-sanctions"), rows, function (s) {
           const li = el("li");
           li.appendChild(el("strong", null, s.name));
-          const what = (KIND_LABELS[s.kind] || s.kind) + (s.kind === "ban" ? (s.scope === "site" ? "（全放送）" : "（この番組）") : "");
-          li.appendChild(el("span", "org", " " + what + (s.until ? " " + jst(s.until, true) + "まで" : "")));
+          // The server's label (Sanction.label: kind and scope), never a copy here.
+          li.appendChild(el("span", "org", " " + s.label + (s.until ? " " + jst(s.until, true) + "まで" : "")));
           li.appendChild(button("解除", function () {
             act("POST", "/lift", { member_id: s.member_id, reason: "" }, s.name + " さんの制限を解除しました。")
               .finally(function () { scheduleRefresh(["sanctions"]); }).catch(function () {});
@@ -288,7 +287,7 @@ function start(root) {
         fill($("c-words"), rows, function (w) {
           const li = el("li");
           li.appendChild(el("strong", null, w.word));
-          li.appendChild(el("span", "org", " " + (w.action === "refuse" ? "拒否" : "保留して確認") + (w.site_wide ? "・サイト全体" : "")));
+          li.appendChild(el("span", "org", " " + w.label + (w.site_wide ? "・サイト全体" : "")));
           if (!w.site_wide || siteModerator) {
             li.appendChild(button("削除", function () {
               act("DELETE", "/words/" + w.id, undefined, "禁止ワードを削除しました。")
