@@ -272,7 +272,7 @@ async def seed(database_url: str, viewers: int, posters: int, history: int) -> t
     from core.db import Database, utcnow
     from core.members.models import LoginSession
     from core.members.service import hash_token
-    from live.rooms import service
+    from live.rooms import posting
     from live.rooms.models import CommentRoom
 
     db = Database(database_url)
@@ -295,7 +295,7 @@ async def seed(database_url: str, viewers: int, posters: int, history: int) -> t
                 s.add(LoginSession(token_hash=hash_token(raw), member_id=member.id, expires_at=expires))
             await s.commit()
             for k in range(history):
-                await service.post_comment(s, room, people[k % len(people)], f"履歴 {k}", None)
+                await posting.post_comment(s, room, people[k % len(people)], f"履歴 {k}", None)
         cookies = [f"Cookie: chonai_session={raw}\r\n" for raw in raws]
         return room, cookies[:viewers], cookies[viewers:]
     finally:

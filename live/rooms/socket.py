@@ -35,8 +35,7 @@ from live.access import can_moderate
 from live.models import Broadcast
 from live.moderation import gate
 from live.moderation import service as moderation
-from live.moderation.events import publish_notice
-from live.rooms import metrics, posting, service
+from live.rooms import metrics, posting, screening, service
 from live.rooms.hub import Hub, hub_of
 from live.rooms.protocol import (
     CLOSE_FLOOD,
@@ -48,7 +47,6 @@ from live.rooms.protocol import (
     REACTION_KINDS,
     Ack,
     Error,
-    Held,
     Join,
     Ping,
     Pong,
@@ -316,7 +314,7 @@ class Connection:
             self.send_error("not_joined", "先にルームに参加してください。", message.ref)
             return
         try:
-            if not self.moderator and await self.held(room, message):
+            if not self.moderator and await screening.held(self.hub, room, self.viewer, self.member.id, message):
                 return
             draft = posting.draft(
                 self.member, message.text, message.ref, question=message.question, moderator=self.moderator
@@ -337,47 +335,6 @@ class Connection:
             )
             return
         self.sink.write(OutFrame(encode(Ack(ref=message.ref, position=posted.position))))
-
-    async def held(self, room: Room, message: PostComment) -> bool:
-        """Moderation in front of the room: refuse (RoomError) or hold for review (True)."""
-        controls = room.controls
-        if controls.comments_off:
-            raise service.RoomError("comments_off", "この放送ではコメントが停止されています。")
-        if controls.locked:
-            raise service.RoomError("room_locked", "ルームはロック中です（閲覧のみ）。")
-        viewer, now = self.viewer, time.monotonic()
-        words_at = room.words_at
-        stale_words = now - words_at > gate.WORDS_TTL
-        if stale_words or now - viewer.checked_at > gate.RESTRICTION_TTL:
-            if stale_words:  # one reader refreshes; comments meanwhile use the rules cached a moment ago
-                room.words_at = now
-            try:
-                async with self.hub.db.session() as db:
-                    if stale_words:
-                        room.words = await gate.rules(db, room.program_id)
-                    if now - viewer.checked_at > gate.RESTRICTION_TTL:
-                        viewer.restriction = await moderation.restriction_of(
-                            db, self.member.id, room.id, room.program_id
-                        )
-                        viewer.checked_at = now
-                    await db.commit()
-            except BaseException:
-                if stale_words and room.words_at == now:
-                    room.words_at = words_at  # the next comment reads them again
-                raise
-        gate.refuse_if_restricted(viewer.restriction)
-        hold = gate.screen(room.words, message.text, room.limits.max_length)
-        if hold is None:
-            return False
-        async with self.hub.db.session() as db:
-            await gate.hold(db, room.id, self.member.id, hold, message.ref)
-        metrics.COMMENTS_REFUSED.labels("held").inc()
-        self.sink.write(OutFrame(encode(Held(ref=message.ref, message=gate.HELD_MESSAGE))))
-        try:
-            await publish_notice(self.hub.bus, room.id, "held")
-        except Exception:  # the queue is in the database; the control page reloads it
-            log.warning("publishing a held-comment notice failed", exc_info=True)
-        return True
 
     def react(self, message: React) -> None:
         room = self.room
