@@ -15,15 +15,14 @@ from typing import Any
 import pytest
 
 from core.db import Database
-from live.rooms import service, stream
-from live.rooms.hub import Hub, publish_comment
+from live.rooms import posting, service, stream
+from live.rooms.hub import Hub
 from live.rooms.protocol import Limits
 from live.rooms.viewers import Viewer
 from live.rooms.visits import VisitLog
+from live.rooms.writer import publish_comment
 from tests.live.rooms_support import make_broadcast, member
-from tests.live.test_rooms_hub import RecordingSink, hub
-
-__all__ = ["hub"]  # the fixture
+from tests.live.test_rooms_hub import RecordingSink
 
 
 class Reads:
@@ -49,7 +48,7 @@ async def until(condition: Any, within: float = 10.0) -> None:
 async def post(hub: Hub, db: Any, bid: int, author: Any, n: int, start: int = 0) -> None:
     await service.set_limits(db, bid, Limits(max_length=200, rate_count=10_000, rate_seconds=1))
     for i in range(n):
-        await publish_comment(hub.bus, bid, await service.post_comment(db, bid, author, f"c{start + i}", None))
+        await publish_comment(hub.bus, bid, await posting.post_comment(db, bid, author, f"c{start + i}", None))
 
 
 async def history_of(hub: Hub, room: Any, after: int | None, moderator: bool) -> list[dict]:
