@@ -61,7 +61,7 @@ PYTEST_WORKERS ?= 3
 
 .PHONY: test
 test: $(DEV_STAMP) services $(AXE) ## the whole suite: SQLite + PostgreSQL, Redis, several processes, Chromium
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal --durations=15 $(PYTEST_ARGS)
 
 .PHONY: soak
 soak: $(DEV_STAMP) ## long load: 1,000 viewers, 20 comments/s, 300 s, random disconnects (SOAK_ARGS for more)
