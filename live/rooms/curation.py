@@ -12,8 +12,9 @@ from core.events import EventBus
 from core.members.models import Member
 from live.errors import RoomError
 from live.models import Broadcast
-from live.moderation import service as moderation
+from live.moderation import reports
 from live.moderation.events import publish_notice, publish_visibility
+from live.moderation.held import decide_held, set_held_position, undo_approval
 from live.moderation.models import CommentReport
 from live.rooms import posting, service
 from live.rooms.writer import publish_comment
@@ -21,13 +22,13 @@ from live.rooms.writer import publish_comment
 
 async def approve_held(db: AsyncSession, bus: EventBus, actor: Member, broadcast: Broadcast, held_id: int) -> int:
     """Approve exactly once, then post through the normal comment path; returns the comment's position."""
-    held = await moderation.decide_held(db, actor, broadcast, held_id, approve=True)
+    held = await decide_held(db, actor, broadcast, held_id, approve=True)
     try:
         posted = await posting.post_comment(db, broadcast.id, held.member, held.text, f"held-{held_id}", moderator=True)
     except RoomError:
-        await moderation.undo_approval(db, held_id)  # back in the queue, never lost
+        await undo_approval(db, held_id)  # back in the queue, never lost
         raise
-    await moderation.set_held_position(db, held_id, posted.position)
+    await set_held_position(db, held_id, posted.position)
     if not posted.duplicate:
         await publish_comment(bus, broadcast.id, posted)
     await publish_notice(bus, broadcast.id, "held")
@@ -35,7 +36,7 @@ async def approve_held(db: AsyncSession, bus: EventBus, actor: Member, broadcast
 
 
 async def reject_held(db: AsyncSession, bus: EventBus, actor: Member, broadcast: Broadcast, held_id: int) -> None:
-    await moderation.decide_held(db, actor, broadcast, held_id, approve=False)
+    await decide_held(db, actor, broadcast, held_id, approve=False)
     await publish_notice(bus, broadcast.id, "held")
 
 
@@ -54,7 +55,7 @@ async def report(
     """Any member in the room may report a comment of this broadcast (once)."""
     if await service.comment_at(db, broadcast.id, position) is None:
         raise RoomError("comment_not_found", "この放送にそのコメントはありません。")
-    entry = await moderation.report(db, reporter, broadcast, position, reason)
+    entry = await reports.report(db, reporter, broadcast, position, reason)
     await publish_notice(bus, broadcast.id, "report")
     return entry
 
@@ -63,5 +64,5 @@ async def open_reports(db: AsyncSession, broadcast_id: int) -> list[tuple[Commen
     """Unhandled reports with the reported comment as viewers saw it (None if it is gone)."""
     return [
         (r, await service.comment_at(db, broadcast_id, r.position))
-        for r in await moderation.open_reports(db, broadcast_id)
+        for r in await reports.open_reports(db, broadcast_id)
     ]

@@ -21,7 +21,7 @@ from core.deps import Bus, DbSession
 from core.errors import NotFound
 from live.access import moderated_broadcast
 from live.models import Broadcast
-from live.moderation import service as moderation
+from live.moderation.held import held_comments
 from live.moderation.models import HeldComment
 from live.rooms import curation, service
 from live.rooms.inputs import ReportInput, VisibilityInput
@@ -77,7 +77,7 @@ class RoomModerationController(Controller):
     @get("/held")
     async def held(self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId) -> list[HeldOut]:
         await moderated_broadcast(db, active_member(request), broadcast_id)
-        return [HeldOut.of(h) for h in await moderation.held_comments(db, broadcast_id)]
+        return [HeldOut.of(h) for h in await held_comments(db, broadcast_id)]
 
     @post("/held/{held_id:int}/approve", status_code=200)
     async def approve_held(

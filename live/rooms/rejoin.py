@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from live.moderation.service import Restriction
+from live.moderation.sanctions import Restriction
 
 GRACE = 10.0  # seconds after leaving that a rejoin takes the access check over
 

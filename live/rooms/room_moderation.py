@@ -17,7 +17,7 @@ import msgspec
 
 from live.moderation.events import MemberRestricted
 from live.moderation.gate import Rule
-from live.moderation.service import Restriction
+from live.moderation.sanctions import Restriction
 from live.rooms import service
 from live.rooms.presence import RoomPresence
 from live.rooms.protocol import Comments, Controls, ModNotice, Restricted, Visibility, encode

@@ -9,8 +9,7 @@ from __future__ import annotations
 import logging
 import time
 
-from live.moderation import gate
-from live.moderation import service as moderation
+from live.moderation import gate, sanctions
 from live.moderation.events import publish_notice
 from live.rooms import metrics, service
 from live.rooms.hub import Hub
@@ -40,7 +39,7 @@ async def held(hub: Hub, room: Room, viewer: Viewer, member_id: int, message: Po
                 if stale_words:
                     room.words = await gate.rules(db, room.program_id)
                 if now - viewer.checked_at > gate.RESTRICTION_TTL:
-                    viewer.restriction = await moderation.restriction_of(db, member_id, room.id, room.program_id)
+                    viewer.restriction = await sanctions.restriction_of(db, member_id, room.id, room.program_id)
                     viewer.checked_at = now
                 await db.commit()
         except BaseException:

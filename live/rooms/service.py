@@ -21,8 +21,8 @@ from core.members.models import Member
 from live import search_feed
 from live.errors import RoomError as RoomError  # raised by the moderation gate too
 from live.models import Broadcast, BroadcastState
+from live.moderation.audit import log_comment_visibility
 from live.moderation.models import RoomControls
-from live.moderation.service import log_comment_visibility
 from live.rooms.models import CommentRoom, RoomComment, RoomReaction, RoomVisit
 from live.rooms.protocol import REACTION_KINDS, CommentItem, Controls, Limits
 

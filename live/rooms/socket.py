@@ -33,8 +33,7 @@ from core.sockets import (
 )
 from live.access import can_moderate
 from live.models import Broadcast
-from live.moderation import gate
-from live.moderation import service as moderation
+from live.moderation import gate, sanctions
 from live.rooms import metrics, posting, screening, service
 from live.rooms.hub import Hub, hub_of
 from live.rooms.protocol import (
@@ -295,7 +294,7 @@ class Connection:
             broadcast = await db.get(Broadcast, room.id)
             moderator = broadcast is not None and await can_moderate(db, self.member, broadcast)
             if not moderator:
-                found = await moderation.restriction_of(db, self.member.id, room.id, room.program_id)
+                found = await sanctions.restriction_of(db, self.member.id, room.id, room.program_id)
                 self.viewer.restriction, self.viewer.checked_at = found, time.monotonic()
             await db.commit()
         return moderator

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from core.db import Database
 from core.events import EventBus
-from live.moderation.service import Restriction
+from live.moderation.sanctions import Restriction
 from live.rooms.posting import SqliteThread
 from live.rooms.transport import OutFrame, Sink
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from live.moderation import service as moderation
+from live.moderation import sanctions
 from live.rooms import rejoin
 from tests.factories import member_id
 from tests.live.test_moderation_room import api, room, tokens
@@ -19,13 +19,13 @@ __all__ = ["room", "tokens"]  # fixtures
 def reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Member ids whose restriction the join read from the database."""
     calls: list[int] = []
-    original = moderation.restriction_of
+    original = sanctions.restriction_of
 
     async def counting(db: Any, member: int, *args: Any, **kwargs: Any) -> Any:
         calls.append(member)
         return await original(db, member, *args, **kwargs)
 
-    monkeypatch.setattr(moderation, "restriction_of", counting)
+    monkeypatch.setattr(sanctions, "restriction_of", counting)
     return calls
 
 
