@@ -417,6 +417,23 @@ async def run(
             await _drop_postgres(database_url, pg_name)
 
 
+# Issue 13's targets, stated next to the figures so a run says whether it meets them.
+TARGET_P95_MS = 20.0
+TARGET_ENTRIES_PER_S = 2000
+
+
+def verdict(result: dict[str, Any]) -> dict[str, Any]:
+    """The targets and whether this run met them (the query p95 over the mix, the indexing rate)."""
+    p95_ok = result["p95_ms"] <= TARGET_P95_MS
+    index_ok = result["index_entries_per_s"] >= TARGET_ENTRIES_PER_S
+    return {
+        "targets": {"p95_ms": TARGET_P95_MS, "index_entries_per_s": TARGET_ENTRIES_PER_S},
+        "p95_ok": p95_ok,
+        "index_ok": index_ok,
+        "ok": p95_ok and index_ok,
+    }
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="chonai bench search", description=__doc__)
     parser.add_argument("--entries", type=int, default=10_000)
@@ -437,5 +454,6 @@ def main(argv: list[str]) -> int:
         print(f"bench search: {message}", file=sys.stderr)
 
     result = asyncio.run(run(args.entries, args.queries, args.reference, url, log, args.keep, args.workers))
+    result.update(verdict(result))
     print(json.dumps(result, ensure_ascii=False, indent=None if args.json else 2))
     return 0
