@@ -14,6 +14,7 @@ from litestar.static_files import create_static_files_router
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from archive import routes as archive_routes
+from core import heap
 from core.db import Database
 from core.events import EventBus, create_bus
 from core.logs import configure_logging
@@ -127,6 +128,7 @@ def _lifespan(
         try:
             # The room hub of this process (of this event loop: test clients run one each).
             async with serve_rooms(app, db, bus):
+                heap.settle()  # what start-up allocated lives as long as the process (core/heap.py)
                 yield
         finally:
             await mail_worker.stop(mails)
@@ -144,6 +146,7 @@ def _lifespan(
 def create_app(settings: Settings | None = None) -> Litestar:
     """The one place the app is assembled: storage, the bus, routes, dependencies, middleware, lifespan."""
     settings = settings or get_settings()
+    heap.tune()  # fewer collector pauses under load (core/heap.py)
     register_owner_columns()  # merging 課 moves programs and study series too
     configure_logging(settings.log_level, settings.log_json)
     db = Database(settings.database_url, pool_size=settings.database_pool_size)

@@ -31,6 +31,7 @@ def build_environment() -> Environment:
         autoescape=select_autoescape(default=True, default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # templates ship with the code: no stat() of every file on every render
     )
     env.globals.update(me=_me, PREFECTURES=PREFECTURES, Role=Role)
     env.filters["jst"] = format_jst

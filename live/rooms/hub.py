@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import time
 import uuid
@@ -60,9 +59,6 @@ class Hub:
         self.visits = VisitLog(db, self.loop)  # who joined, written once a second
         self._ticker: asyncio.Task[None] | None = self.loop.create_task(self._tick(), name="room-hub-ticker")
         bus.on_reconnect(self._on_bus_reconnect)
-        # Everything allocated so far (modules, the app) lives forever: keep it out of the
-        # cyclic GC's full collections, whose pauses otherwise show up as fan-out latency.
-        gc.freeze()
 
     async def close(self) -> None:
         """Stop the ticker and every room's timers; the rooms' callbacks leave the bus."""
