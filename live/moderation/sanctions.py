@@ -34,20 +34,20 @@ class Restriction:
     until: dt.datetime | None = None
 
 
-def _sanctions_query(member_id: int, broadcast_id: int, program_id: int | None, now: dt.datetime) -> Any:
+def _in_force(broadcast_id: int, program_id: int | None, now: dt.datetime) -> Any:
+    """Sanctions not lifted or expired that reach this broadcast: site-wide, or its program's."""
     scope = [Sanction.scope == SanctionScope.SITE]
     if program_id is not None:
         scope.append(and_(Sanction.scope == SanctionScope.PROGRAM, Sanction.program_id == program_id))
     else:
         scope.append(and_(Sanction.scope == SanctionScope.PROGRAM, Sanction.broadcast_id == broadcast_id))
+    return and_(Sanction.lifted_at.is_(None), or_(Sanction.until.is_(None), Sanction.until > now), or_(*scope))
+
+
+def _sanctions_query(member_id: int, broadcast_id: int, program_id: int | None, now: dt.datetime) -> Any:
     return (
         select(Sanction)
-        .where(
-            Sanction.member_id == member_id,
-            Sanction.lifted_at.is_(None),
-            or_(Sanction.until.is_(None), Sanction.until > now),
-            or_(*scope),
-        )
+        .where(Sanction.member_id == member_id, _in_force(broadcast_id, program_id, now))
         .order_by(Sanction.until.desc())
     )
 
@@ -77,12 +77,38 @@ async def restriction_of(
 ) -> Restriction | None:
     """`restriction_for` of a non-moderator, by ids (the comment path has no Broadcast loaded)."""
     now = now or utcnow()
-    room = await db.get(RoomControls, broadcast_id)
+    switch = switch_restriction(await db.get(RoomControls, broadcast_id))
+    if switch is not None:
+        return switch
+    return sanction_restriction(
+        list((await db.execute(_sanctions_query(member_id, broadcast_id, program_id, now))).unique().scalars())
+    )
+
+
+async def restrictions_in_room(
+    db: AsyncSession, broadcast_id: int, program_id: int | None
+) -> tuple[Restriction | None, dict[int, Restriction]]:
+    """What `restriction_of` says of every non-moderator at once: (the room's switch, {member id: ban or timeout})."""
+    switch = switch_restriction(await db.get(RoomControls, broadcast_id))
+    query = select(Sanction).where(_in_force(broadcast_id, program_id, utcnow())).order_by(Sanction.until.desc())
+    by_member: dict[int, list[Sanction]] = {}
+    for sanction in (await db.execute(query)).unique().scalars():
+        by_member.setdefault(sanction.member_id, []).append(sanction)
+    found = {member_id: sanction_restriction(rows) for member_id, rows in by_member.items()}
+    return switch, {member_id: r for member_id, r in found.items() if r is not None}
+
+
+def switch_restriction(room: RoomControls | None) -> Restriction | None:
+    """Comments off or a locked room restrict every non-moderator."""
     if room is not None and room.comments_off:
         return Restriction("comments_off", "この放送ではコメントが停止されています。")
     if room is not None and room.locked:
         return Restriction("room_locked", "ルームはロック中です（閲覧のみ）。")
-    sanctions = list((await db.execute(_sanctions_query(member_id, broadcast_id, program_id, now))).unique().scalars())
+    return None
+
+
+def sanction_restriction(sanctions: list[Sanction]) -> Restriction | None:
+    """A member's sanctions in force (latest end first): a ban outranks a timeout."""
     bans = [s for s in sanctions if s.kind is SanctionKind.BAN]
     if bans:
         where = "すべての放送" if bans[0].scope is SanctionScope.SITE else "この番組"

@@ -16,6 +16,7 @@ from live.events import BroadcastStateChanged
 from live.models import BroadcastState
 from live.moderation.events import CommentVisibility, ControlsChanged, MemberRestricted, ModerationNotice
 from live.rooms import service
+from live.rooms.admission import AdmissionCache
 from live.rooms.protocol import BusComment, BusReactions, Limits, ModNotice, State, bus_decoder, encode
 from live.rooms.rejoin import RejoinMemo
 from live.rooms.stream import RoomStream
@@ -36,7 +37,7 @@ def state_message(state: BroadcastState) -> State:
 
 
 class Room(RoomStream):
-    __slots__ = ("limits", "rejoins", "state", "writer")
+    __slots__ = ("admission", "limits", "rejoins", "state", "writer")
 
     def __init__(self, hub: RoomHost, broadcast_id: int) -> None:
         super().__init__(hub, broadcast_id)
@@ -45,6 +46,7 @@ class Room(RoomStream):
         # This process's comments to the room, committed in groups (`live.rooms.writer`).
         self.writer = RoomWriter(hub, broadcast_id)
         self.rejoins = RejoinMemo()  # access checks of viewers that just left (live.rooms.rejoin)
+        self.admission = AdmissionCache(hub.db, broadcast_id)  # everyone else's (live.rooms.admission)
 
     def set_state(self, state: BroadcastState) -> None:
         if state == self.state:
@@ -85,10 +87,12 @@ class Room(RoomStream):
             self.on_visibility(event.position, event.hidden)
         elif isinstance(event, ControlsChanged):
             self.rejoins.clear()  # a lock or comments-off is part of the restriction read at join
+            self.admission.forget()
             self.refresh_controls()
             self.notify_moderators(ModNotice(kind="controls"))
         elif isinstance(event, MemberRestricted):
             self.rejoins.forget(event.member_id)
+            self.admission.forget()
             self.on_restricted(event)
         else:
             self.on_notice(event.kind)

@@ -284,18 +284,26 @@ class Connection:
     async def access(self, room: Room, control: bool) -> bool:
         """Whether the member moderates this room; a non-moderator's restriction goes on the viewer.
 
-        A viewer back within seconds of leaving takes its check over (`live.rooms.rejoin`).
+        A viewer back within seconds of leaving takes its check over (`live.rooms.rejoin`);
+        other viewers take the room's shared read (`live.rooms.admission`); control feeds read.
         """
-        memo = None if control else room.rejoins.take(self.member.id, self.member.role.value)
-        if memo is not None:
-            self.viewer.restriction, self.viewer.checked_at = memo.restriction, memo.checked_at
+        viewer = self.viewer
+        if not control:
+            memo = room.rejoins.take(self.member.id, self.member.role.value)
+            if memo is not None:
+                viewer.restriction, viewer.checked_at = memo.restriction, memo.checked_at
+                return False
+            admission = await room.admission.get()
+            if admission is None or admission.moderates(self.member):
+                return admission is not None
+            viewer.restriction, viewer.checked_at = admission.restriction(self.member.id), admission.read_at
             return False
         async with self.hub.db.session() as db:
             broadcast = await db.get(Broadcast, room.id)
             moderator = broadcast is not None and await can_moderate(db, self.member, broadcast)
             if not moderator:
                 found = await sanctions.restriction_of(db, self.member.id, room.id, room.program_id)
-                self.viewer.restriction, self.viewer.checked_at = found, time.monotonic()
+                viewer.restriction, viewer.checked_at = found, time.monotonic()
             await db.commit()
         return moderator
 
