@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 
-from live.moderation import gate, sanctions
+from live.moderation import gate
 from live.moderation.events import publish_notice
 from live.rooms import metrics, service
 from live.rooms.hub import Hub
@@ -21,6 +21,19 @@ from live.rooms.viewers import Viewer
 log = logging.getLogger("chonai.rooms")
 
 
+async def _read_words(hub: Hub, room: Room, now: float) -> None:
+    """One reader refreshes the blocked words; comments meanwhile use the rules cached a moment ago."""
+    words_at, room.words_at = room.words_at, now
+    try:
+        async with hub.db.session() as db:
+            room.words = await gate.rules(db, room.program_id)
+            await db.commit()
+    except BaseException:
+        if room.words_at == now:
+            room.words_at = words_at  # the next comment reads them again
+        raise
+
+
 async def held(hub: Hub, room: Room, viewer: Viewer, member_id: int, message: PostComment) -> bool:
     """Moderation in front of the room: refuse (RoomError) or hold for review (True)."""
     controls = room.controls
@@ -29,23 +42,13 @@ async def held(hub: Hub, room: Room, viewer: Viewer, member_id: int, message: Po
     if controls.locked:
         raise service.RoomError("room_locked", "ルームはロック中です（閲覧のみ）。")
     now = time.monotonic()
-    words_at = room.words_at
-    stale_words = now - words_at > gate.WORDS_TTL
-    if stale_words or now - viewer.checked_at > gate.RESTRICTION_TTL:
-        if stale_words:  # one reader refreshes; comments meanwhile use the rules cached a moment ago
-            room.words_at = now
-        try:
-            async with hub.db.session() as db:
-                if stale_words:
-                    room.words = await gate.rules(db, room.program_id)
-                if now - viewer.checked_at > gate.RESTRICTION_TTL:
-                    viewer.restriction = await sanctions.restriction_of(db, member_id, room.id, room.program_id)
-                    viewer.checked_at = now
-                await db.commit()
-        except BaseException:
-            if stale_words and room.words_at == now:
-                room.words_at = words_at  # the next comment reads them again
-            raise
+    if now - room.words_at > gate.WORDS_TTL:
+        await _read_words(hub, room, now)
+    if now - viewer.checked_at > gate.RESTRICTION_TTL:
+        # The room's shared read (live.rooms.admission): one query per room, not one per poster.
+        admission = await room.admission.get()
+        viewer.restriction = admission.restriction(member_id) if admission else None
+        viewer.checked_at = admission.read_at if admission else now
     gate.refuse_if_restricted(viewer.restriction)
     hold = gate.screen(room.words, message.text, room.limits.max_length)
     if hold is None:
