@@ -82,7 +82,9 @@ def _sansio_protocol(receive: Any) -> Any | None:
         from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
     except ImportError:  # pragma: no cover - uvicorn is a dependency, but be safe
         return None
-    if isinstance(owner, WebSocketsSansIOProtocol) and hasattr(owner, "transport") and hasattr(owner, "conn"):
+    if isinstance(owner, WebSocketsSansIOProtocol) and all(
+        hasattr(owner, name) for name in ("transport", "conn", "handshake_complete", "request", "response")
+    ):
         return owner
     return None
 
@@ -96,6 +98,10 @@ class DirectSink:
         self.proto = proto
         self.transport: asyncio.WriteTransport = proto.transport
         self.send = send
+        if proto.handshake_complete:
+            # uvicorn keeps the handshake's request and response (their headers: about 3.5 KiB)
+            # for the socket's lifetime but never reads them again once the handshake is done.
+            proto.request = proto.response = None
 
     def write(self, frame: OutFrame) -> bool:
         proto = self.proto

@@ -66,6 +66,7 @@ async def test_comments_are_refused_not_lost_while_the_database_is_unreachable(p
     # The proxy runs on this event loop: start the server (which may touch the database) off it.
     await asyncio.to_thread(server.start)
     room, tokens = await open_room(pg_demo["DATABASE_URL"], ["member", "fukuoka"])
+    other, _ = await open_room(pg_demo["DATABASE_URL"], [])
     poster = await RoomClient("poster", tokens["member"], room, lambda: [server.url]).start()
     viewer = await RoomClient("viewer", tokens["fukuoka"], room, lambda: [server.url]).start()
     # A page that connected before the outage and joins during it.
@@ -84,8 +85,10 @@ async def test_comments_are_refused_not_lost_while_the_database_is_unreachable(p
         assert body["checks"]["database"].startswith("error")
         # The page's WebSocket stays open through the outage.
         assert poster.ws is not None and viewer.ws is not None
-        # Joining needs the database: a typed "try again", the socket stays open.
-        await late.send(json.dumps({"type": "join", "room": room}))
+        # Joining a room this process does not serve yet needs the database: a typed "try again",
+        # the socket stays open. (Joins of a served room take its shared access read for a few
+        # seconds: live.rooms.admission.)
+        await late.send(json.dumps({"type": "join", "room": other}))
         refusal = json.loads(await asyncio.wait_for(late.recv(), WAIT))
         assert (refusal["type"], refusal["code"]) == ("error", "unavailable"), refusal
         # Authenticated requests get a typed 503, never a 500; so does a new room connection.
@@ -109,7 +112,7 @@ async def test_comments_are_refused_not_lost_while_the_database_is_unreachable(p
         stored = await stored_comments(pg_demo["DATABASE_URL"], room)
         await viewer.wait_for(lambda: viewer.last >= len(stored), within=WAIT)
         # The late page joins once the database is back.
-        await late.send(json.dumps({"type": "join", "room": room}))
+        await late.send(json.dumps({"type": "join", "room": other}))
         while (message := json.loads(await asyncio.wait_for(late.recv(), WAIT)))["type"] != "welcome":
             assert message["type"] != "error", message
     finally:

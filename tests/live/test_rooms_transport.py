@@ -43,8 +43,11 @@ def test_the_uvicorn_protocol_is_chosen_explicitly():
     assert WS_PROTOCOLS[UVICORN_WS] == "uvicorn.protocols.websockets.websockets_sansio_impl:WebSocketsSansIOProtocol"
     # The attributes DirectSink reads exist on this uvicorn's protocol.
     source = Path(sansio.__file__).read_text(encoding="utf-8")
-    for attribute in ("self.transport", "self.conn", "self.close_sent", "self.disconnected"):
+    for attribute in ("self.transport", "self.conn", "self.close_sent", "self.disconnected", "self.handshake_complete"):
         assert attribute in source, attribute
+    # ... and the handshake's request and response, which it drops, are read only before the handshake completes.
+    after_handshake = source[source.index("self.start_keepalive()") :]
+    assert "self.request" not in after_handshake and "self.response" not in after_handshake
 
 
 class _OtherProtocol:
