@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select, tuple_, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -250,13 +250,17 @@ def _stored(db: Session, broadcast_id: int, drafts: Sequence[Draft]) -> dict[tup
     if not keys:
         return {}
     # Plain columns, not ORM objects: a rollback (nothing new in the batch) would expire those.
+    # Two IN lists, not a row-value IN: SQLite looks the row values up by broadcast only and
+    # scans the whole room's comments, while these are key lookups in (broadcast, member, ref).
     found = db.execute(
         select(*(getattr(RoomComment, c) for c in _COLUMNS)).where(
             RoomComment.broadcast_id == broadcast_id,
-            tuple_(RoomComment.member_id, RoomComment.ref).in_(sorted(keys)),
+            RoomComment.member_id.in_(sorted({m for m, _ in keys})),
+            RoomComment.ref.in_(sorted({r for _, r in keys})),
         )
     )
-    return {(r.member_id, r.ref): _Comment(*r) for r in found}
+    rows = (_Comment(*r) for r in found)
+    return {(c.member_id, c.ref): c for c in rows if c.ref is not None and (c.member_id, c.ref) in keys}
 
 
 _COLUMNS = ("broadcast_id", "position", "member_id", "text", "ref", "created_at", "offset_ms", "is_question")
