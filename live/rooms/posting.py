@@ -249,18 +249,22 @@ def _stored(db: Session, broadcast_id: int, drafts: Sequence[Draft]) -> dict[tup
     keys = {(d.member_id, d.ref) for d in drafts if d.ref is not None}
     if not keys:
         return {}
-    # Plain columns, not ORM objects: a rollback (nothing new in the batch) would expire those.
-    # Two IN lists, not a row-value IN: SQLite looks the row values up by broadcast only and
-    # scans the whole room's comments, while these are key lookups in (broadcast, member, ref).
-    found = db.execute(
-        select(*(getattr(RoomComment, c) for c in _COLUMNS)).where(
-            RoomComment.broadcast_id == broadcast_id,
-            RoomComment.member_id.in_(sorted({m for m, _ in keys})),
-            RoomComment.ref.in_(sorted({r for _, r in keys})),
-        )
-    )
+    found = db.execute(_stored_query(broadcast_id, keys))
     rows = (_Comment(*r) for r in found)
     return {(c.member_id, c.ref): c for c in rows if c.ref is not None and (c.member_id, c.ref) in keys}
+
+
+def _stored_query(broadcast_id: int, keys: set[tuple[int, str]]) -> Any:
+    """Plain columns, not ORM objects: a rollback (nothing new in the batch) would expire those.
+
+    Two IN lists, not a row-value IN: SQLite looks row values up by broadcast only and scans the
+    room's comments; these are key lookups in (broadcast, member, ref). The caller keeps the pairs.
+    """
+    return select(*(getattr(RoomComment, c) for c in _COLUMNS)).where(
+        RoomComment.broadcast_id == broadcast_id,
+        RoomComment.member_id.in_(sorted({m for m, _ in keys})),
+        RoomComment.ref.in_(sorted({r for _, r in keys})),
+    )
 
 
 _COLUMNS = ("broadcast_id", "position", "member_id", "text", "ref", "created_at", "offset_ms", "is_question")
