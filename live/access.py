@@ -39,13 +39,11 @@ async def can_moderate(db: AsyncSession, member: Member | None, broadcast: Broad
 
 async def named_moderators(db: AsyncSession, broadcast: Broadcast) -> frozenset[int]:
     """Who moderates this broadcast by name (personalities, program moderators): `can_moderate` for many at once."""
-    ids = {broadcast.personality_id}
-    if broadcast.program_id is not None:
-        program = await db.get(Program, broadcast.program_id)
-        ids.add(program.personality_id if program else None)
-        query = select(ProgramModerator.member_id).where(ProgramModerator.program_id == broadcast.program_id)
-        ids.update((await db.execute(query)).scalars())
-    return frozenset(i for i in ids if i is not None)
+    if broadcast.program_id is None:
+        return frozenset(_personality_ids(broadcast, None))
+    program = await db.get(Program, broadcast.program_id)
+    query = select(ProgramModerator.member_id).where(ProgramModerator.program_id == broadcast.program_id)
+    return frozenset(_personality_ids(broadcast, program) | set((await db.execute(query)).scalars()))
 
 
 def moderates(member: Member, named: frozenset[int]) -> bool:
