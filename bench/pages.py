@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from bench.fanout import cpu_seconds, free_port, percentile, self_cpu, start, stop, wait_http
+from bench.fanout import free_port, percentile, self_cpu, start, stop, tree_cpu_seconds, wait_http
 
 TARGET_P95_MS = 50.0
 KINDS = ("home", "broadcast", "archive_list", "archive_item", "faq_document", "search")
@@ -230,7 +230,7 @@ async def drive(
 ) -> dict[str, Any]:
     """Every member walks the pages for `seconds`; TTFB per kind, throughput, errors and CPU."""
     tally = Tally()
-    server0, loadgen0 = cpu_seconds(pid), self_cpu()
+    server0, loadgen0 = tree_cpu_seconds(pid), self_cpu()
     reconnects0 = sum(m.reconnects for m in members)
     started = time.perf_counter()
     until = started + seconds
@@ -238,7 +238,7 @@ async def drive(
         *(_walk(m, paths, random.Random(i), until, think_ms / 1000, tally, cookies) for i, m in enumerate(members))
     )
     elapsed = time.perf_counter() - started
-    server_cpu, loadgen_cpu = cpu_seconds(pid) - server0, self_cpu() - loadgen0
+    server_cpu, loadgen_cpu = tree_cpu_seconds(pid) - server0, self_cpu() - loadgen0
     every = [t for ts in tally.ttfb.values() for t in ts]
     by_kind = {
         kind: {
@@ -292,7 +292,7 @@ async def _measure(args: argparse.Namespace, seeded: Any, port: int, pid: int, l
     return {"pages": pages, "reference": reference}
 
 
-def _server(url: str, tmp: Path) -> tuple[subprocess.Popen[bytes], int, dict[str, str]]:
+def _server(url: str, tmp: Path, workers: int, redis_url: str) -> tuple[subprocess.Popen[bytes], int, dict[str, str]]:
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -303,9 +303,13 @@ def _server(url: str, tmp: Path) -> tuple[subprocess.Popen[bytes], int, dict[str
         "CHONAI_SCHEDULER": "off",
     }
     env.pop("REDIS_URL", None)
+    if workers > 1:  # several workers share the bus (and the credential events) through Redis
+        env.update(REDIS_URL=redis_url, REDIS_PREFIX=f"chonai-bench-{secrets.token_hex(6)}:")
     port = free_port()
     proc = start(
-        [sys.executable, "-m", "web.cli", "serve", "--port", str(port), "--workers", "1"], env, tmp / "serve.log"
+        [sys.executable, "-m", "web.cli", "serve", "--port", str(port), "--workers", str(workers)],
+        env,
+        tmp / "serve.log",
     )
     return proc, port, env
 
@@ -333,7 +337,7 @@ def run(args: argparse.Namespace, database_url: str, log: Any) -> dict[str, Any]
             seeded = asyncio.run(seed(url, args.members, args.archive, args.chat, args.documents, args.entries))
             seed_s = time.perf_counter() - began
             log(f"seeded in {seed_s:.1f}s: {seeded.counts}")
-            proc, port, _ = _server(url, tmp)
+            proc, port, _ = _server(url, tmp, args.workers, args.redis_url)
             try:
                 wait_http(f"http://127.0.0.1:{port}/healthz", proc)
                 log(f"serving on port {port}")
@@ -349,6 +353,7 @@ def run(args: argparse.Namespace, database_url: str, log: Any) -> dict[str, Any]
     return {
         "database": "sqlite" if pg_name is None else "postgresql",
         "members": args.members,
+        "workers": args.workers,
         "seconds": args.seconds,
         "think_ms": args.think_ms,
         "seed": {**seeded.counts, "seed_s": round(seed_s, 1)},
@@ -372,11 +377,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--chat", type=int, default=300, help="chat comments in each added broadcast")
     parser.add_argument("--documents", type=int, default=4, help="FAQ documents added to the demo's")
     parser.add_argument("--entries", type=int, default=60, help="entries in each added FAQ document")
+    parser.add_argument("--workers", type=int, default=1, help="server worker processes (>1 through Redis)")
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"))
     parser.add_argument("--database-url", help="defaults to the configured DATABASE_URL (its kind and server)")
     parser.add_argument("--json", action="store_true", help="print only the JSON result")
     args = parser.parse_args(argv)
     if (
         args.members < 1
+        or args.workers < 1
         or args.seconds <= 0
         or args.think_ms < 0
         or min(args.archive, args.documents, args.entries) < 1
