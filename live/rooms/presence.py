@@ -5,8 +5,8 @@ the beats of the others; reactions are summed per tick, stored, then published
 (`BusReactions`), so a count a viewer sees is a durable one. Both reach viewers at most once
 per tick (`tick`, driven by the hub), and in a large room less often: every such frame is one
 write per viewer, so a 10,000-viewer room whose count changes every tick would spend 20,000
-writes a second on it. `update_pause` spaces them so a room writes about
-`COUNT_WRITES_PER_S` of them a second whatever its size (a 10,000-viewer room every 5 s).
+writes a second on it. `update_pause` spaces them so a room writes about `COUNT_WRITES_PER_S`
+of them a second whatever its size (2,000 viewers: every 2 s; the largest rooms: every 10 s).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from live.rooms.viewers import RoomHost, RoomViewers
 log = logging.getLogger("chonai.rooms")
 
 PRESENCE_TTL = 12.0  # a node that stops beating no longer counts
-COUNT_WRITES_PER_S = 2000  # viewer-count and reaction frames written per second per room, about
+COUNT_WRITES_PER_S = 1000  # viewer-count and reaction frames written per second per room, about
 MAX_UPDATE_PAUSE = 10.0  # seconds: even the largest room hears of its count this often
 
 
@@ -98,7 +98,6 @@ class RoomPresence(RoomViewers):
                     await record_viewers(db, self.id, count)
             except Exception:  # e.g. two processes sampled the same second: skip this one
                 log.warning("room %s: viewer sample not recorded", self.id, exc_info=True)
-
 
     def _tell_viewers(self, count: int) -> None:
         """Changed reaction totals and viewer count to every viewer, paced by the room's size."""

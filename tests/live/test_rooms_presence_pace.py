@@ -35,8 +35,8 @@ def room_of(viewers: int) -> tuple[RoomPresence, list[Recorder]]:
 
 
 def test_small_rooms_hear_every_tick_and_large_rooms_at_a_bounded_rate() -> None:
-    assert update_pause(10) < 0.01
-    assert update_pause(10_000) == pytest.approx(5.0)
+    assert update_pause(10) <= 0.01
+    assert update_pause(2_000) == pytest.approx(2.0)
     assert update_pause(1_000_000) == MAX_UPDATE_PAUSE
 
 
@@ -54,7 +54,7 @@ def test_a_small_room_gets_each_changed_count_on_the_next_tick(monkeypatch: pyte
 def test_a_large_room_gets_one_count_per_pause_then_the_latest(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [1000.0]
     monkeypatch.setattr(time, "monotonic", lambda: clock[0])
-    room, sinks = room_of(4000)  # a 2 s pause
+    room, sinks = room_of(2000)  # a 2 s pause
     room._tell_viewers(room.viewer_count())
     room.on_reactions(BusReactions({"clap": 3}))
     room.remove(next(iter(room.viewers)))
@@ -65,7 +65,7 @@ def test_a_large_room_gets_one_count_per_pause_then_the_latest(monkeypatch: pyte
     clock[0] += 1.5
     room._tell_viewers(room.viewer_count())
     assert watcher.kinds == ["presence", "reactions", "presence"]  # type: ignore[attr-defined]
-    assert room.sent_viewers == 3999
+    assert room.sent_viewers == 1999
     assert sum(len(s.kinds) for s in sinks) < 3 * len(sinks)
 
 
