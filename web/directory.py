@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
-from litestar import Controller, Request, get
+from litestar import Controller, get
 from litestar.params import FromQuery
 from litestar.response import Template
 
-from core.access import active_member, member_guard
+from core.access import member_guard
 from core.bounds import PathId
-from core.deps import DbSession
+from core.deps import DbSession, Me
 from core.errors import Invalid, NotFound
 from core.forms import optional_number
 from core.members import directory, profile
@@ -100,10 +98,9 @@ class DirectoryController(Controller):
         return Template("members/directory.html", context=context, status_code=status)
 
     @get("/{member_id:int}")
-    async def member(self, request: Request[Any, Any, Any], db: DbSession, member_id: PathId) -> Template:
-        viewer = active_member(request)
+    async def member(self, me: Me, db: DbSession, member_id: PathId) -> Template:
         member = await db.get(Member, member_id)
-        operator = viewer.has_role(Role.OPERATOR)
+        operator = me.has_role(Role.OPERATOR)
         # Pending, rejected and suspended accounts don't exist for members; operators see them.
         if member is None or (member.status is not Status.APPROVED and not operator):
             raise NotFound("該当するメンバーが見つかりません。")

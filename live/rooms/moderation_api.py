@@ -17,7 +17,7 @@ from litestar.params import JSONBody
 
 from core.access import active_member, member_guard
 from core.bounds import PathId
-from core.deps import Bus, DbSession
+from core.deps import Bus, DbSession, Me
 from core.errors import NotFound
 from live.access import moderated_broadcast
 from live.models import Broadcast
@@ -75,33 +75,33 @@ class RoomModerationController(Controller):
     tags = ["moderation"]
 
     @get("/held")
-    async def held(self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId) -> list[HeldOut]:
-        await moderated_broadcast(db, active_member(request), broadcast_id)
+    async def held(self, me: Me, db: DbSession, broadcast_id: PathId) -> list[HeldOut]:
+        await moderated_broadcast(db, me, broadcast_id)
         return [HeldOut.of(h) for h in await held_comments(db, broadcast_id)]
 
     @post("/held/{held_id:int}/approve", status_code=200)
     async def approve_held(
         self,
-        request: Request[Any, Any, Any],
+        me: Me,
         db: DbSession,
         bus: Bus,
         broadcast_id: PathId,
         held_id: PathId,
     ) -> HeldDecisionOut:
-        actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
+        actor, broadcast = await moderated_broadcast(db, me, broadcast_id)
         position = await curation.approve_held(db, bus, actor, broadcast, held_id)
         return HeldDecisionOut(held_id, "approved", position)
 
     @post("/held/{held_id:int}/reject", status_code=200)
     async def reject_held(
         self,
-        request: Request[Any, Any, Any],
+        me: Me,
         db: DbSession,
         bus: Bus,
         broadcast_id: PathId,
         held_id: PathId,
     ) -> HeldDecisionOut:
-        actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
+        actor, broadcast = await moderated_broadcast(db, me, broadcast_id)
         await curation.reject_held(db, bus, actor, broadcast, held_id)
         return HeldDecisionOut(held_id, "rejected")
 
@@ -130,15 +130,13 @@ class RoomModerationController(Controller):
         return await _set_visibility(request, db, bus, broadcast_id, position, False, data)
 
     @get("/questions")
-    async def questions(
-        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId
-    ) -> list[msgspec.Raw]:
-        await moderated_broadcast(db, active_member(request), broadcast_id)
+    async def questions(self, me: Me, db: DbSession, broadcast_id: PathId) -> list[msgspec.Raw]:
+        await moderated_broadcast(db, me, broadcast_id)
         return [msgspec.Raw(item) for _, item in await service.questions(db, broadcast_id)]
 
     @get("/reports")
-    async def reports(self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId) -> list[ReportOut]:
-        await moderated_broadcast(db, active_member(request), broadcast_id)
+    async def reports(self, me: Me, db: DbSession, broadcast_id: PathId) -> list[ReportOut]:
+        await moderated_broadcast(db, me, broadcast_id)
         return [
             ReportOut(r.id, r.position, r.reporter.name, r.reason, r.created_at, msgspec.Raw(item) if item else None)
             for r, item in await curation.open_reports(db, broadcast_id)
@@ -170,7 +168,7 @@ class ReportController(Controller):
     @post("/", status_code=201)
     async def report(
         self,
-        request: Request[Any, Any, Any],
+        me: Me,
         db: DbSession,
         bus: Bus,
         broadcast_id: PathId,
@@ -179,5 +177,5 @@ class ReportController(Controller):
         broadcast = await db.get(Broadcast, broadcast_id)
         if broadcast is None:
             raise NotFound("放送が見つかりません。")
-        entry = await curation.report(db, bus, active_member(request), broadcast, data.position, data.reason)
+        entry = await curation.report(db, bus, me, broadcast, data.position, data.reason)
         return ReportCreatedOut(entry.id, entry.position)

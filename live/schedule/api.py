@@ -9,10 +9,10 @@ import msgspec
 from litestar import Controller, Request, delete, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from core.access import active_member, member_guard, operator_guard
+from core.access import member_guard, operator_guard
 from core.bounds import OptionalQueryId, PathId, in_range
 from core.db import utcnow
-from core.deps import Bus, DbSession
+from core.deps import Bus, DbSession, Me
 from core.errors import Invalid
 from core.timefmt import JST
 from live.models import Broadcast, Program, ProgramException
@@ -187,15 +187,14 @@ class ScheduleApi(Controller):
     @post("/broadcasts/{broadcast_id:int}/{action:str}", status_code=200)
     async def host_action(
         self,
-        request: Request[Any, Any, Any],
+        me: Me,
         db: DbSession,
         bus: Bus,
         broadcast_id: PathId,
         action: FromPath[str],
     ) -> BroadcastOut:
         """action: open | live | end (the personality, moderators and operators)."""
-        member = active_member(request)
-        return BroadcastOut.of(await service.host_action(db, bus, broadcast_id, action, member))
+        return BroadcastOut.of(await service.host_action(db, bus, broadcast_id, action, me))
 
     @get("/programs")
     async def programs(self, db: DbSession) -> list[ProgramOut]:
@@ -244,14 +243,14 @@ class ScheduleApi(Controller):
     @post("/programs/{program_id:int}/exceptions", status_code=201, guards=[operator_guard])
     async def add_exception(
         self,
-        request: Request[Any, Any, Any],
+        me: Me,
         db: DbSession,
         bus: Bus,
         program_id: PathId,
         data: JSONBody[ExceptionInput],
     ) -> ExceptionOut:
         program = await service.get_program(db, program_id)
-        return ExceptionOut.of(await exceptions.add_exception(db, bus, program, data, active_member(request)))
+        return ExceptionOut.of(await exceptions.add_exception(db, bus, program, data, me))
 
     @delete("/programs/{program_id:int}/exceptions/{exception_id:int}", status_code=204, guards=[operator_guard])
     async def remove_exception(
