@@ -7,7 +7,7 @@ import subprocess
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser import chromium, screenshot
+from tests.browser import chromium, log_in, screenshot
 from tests.servers import serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -27,11 +27,7 @@ def _login(browser, url, email):
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "status of 4" not in m.text else None)
-    page.goto(url + "/login")
-    page.fill("#f-email", email)
-    page.fill("#f-password", "chonai-demo-2026")
-    page.get_by_role("button", name="ログイン").click()
-    page.wait_for_url(url + "/")
+    log_in(page, url, email)
     page.set_default_timeout(TIMEOUT)
     return page, errors
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import chromium, screenshot
+from tests.browser import chromium, log_in, screenshot
 from tests.servers import serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -48,20 +48,13 @@ def test_signup_approve_login(server):
         # Sign-up answers the same for every address and logs nobody in: the applicant logs in.
         page.wait_for_url("**/signup/sent")
         assert "登録申請を受け付けました" in page.inner_text("h1")
-        page.goto(server.url + "/login")
-        page.fill("#f-email", "hamana@example.jp")
-        page.fill("#f-password", "hamamatsu-gyoza-2026")
-        page.get_by_role("button", name="ログイン").click()
-        page.wait_for_url("**/pending")
+        log_in(page, server.url, "hamana@example.jp", "hamamatsu-gyoza-2026", lands="/pending")
         assert "承認をお待ちください" in page.inner_text("h1")
         page.goto(server.url + "/profile")
         page.wait_for_url("**/pending")
 
         operator = browser.new_context(locale="ja-JP").new_page()
-        operator.goto(server.url + "/login")
-        operator.fill("#f-email", "operator@example.jp")
-        operator.fill("#f-password", "chonai-demo-2026")
-        operator.get_by_role("button", name="ログイン").click()
+        log_in(operator, server.url, "operator@example.jp")
         operator.get_by_role("link", name="メンバー承認").click()
         card = operator.locator("article[data-email='hamana@example.jp']")
         assert "浜松市" in card.inner_text()

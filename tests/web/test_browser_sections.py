@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import chromium, screenshot
-from tests.servers import ServerProcess, prepare_database
+from tests.browser import chromium, log_in, screenshot
+from tests.servers import serve
 
 # Seven logins (Argon2) and ~20 page loads: on the shared 2-core machine this takes well over the default 120 s.
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(480)]
@@ -16,11 +16,8 @@ SUPPORTERS = ["moderator@example.jp", "host@example.jp", "fukuoka@example.jp", "
 
 @pytest.fixture
 def server(tmp_path):
-    env = {"VAR_DIR": str(tmp_path), "SECRET_KEY": "s" * 48, "LOG_LEVEL": "WARNING"}
-    prepare_database(env)
-    proc = ServerProcess(env, tmp_path / "server.log").start()
-    yield proc
-    proc.stop()
+    with serve(tmp_path) as proc:
+        yield proc
 
 
 def _login(browser, url: str, email: str, *, phone: bool = False):
@@ -28,11 +25,7 @@ def _login(browser, url: str, email: str, *, phone: bool = False):
     page = browser.new_context(viewport=viewport, locale="ja-JP").new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(url + "/login")
-    page.fill("#f-email", email)
-    page.fill("#f-password", "chonai-demo-2026")
-    page.get_by_role("button", name="ログイン").click()
-    page.wait_for_url(url + "/")
+    log_in(page, url, email)
     return page, errors
 
 
