@@ -89,14 +89,7 @@ class FaqApi(Controller):
     tags = ["faq"]
 
     @post("/sessions/{session_id:int}/questions", status_code=201)
-    async def ask(
-        self,
-        me: Me,
-        db: DbSession,
-        bus: Bus,
-        session_id: PathId,
-        data: JSONBody[QuestionIn],
-    ) -> QuestionOut:
+    async def ask(self, me: Me, db: DbSession, bus: Bus, session_id: PathId, data: JSONBody[QuestionIn]) -> QuestionOut:
         session = await service.get_session(db, session_id)
         q = await board.ask(db, bus, me, session, data.body, data.category, data.anonymous)
         return QuestionOut.of(q)
@@ -117,24 +110,12 @@ class FaqApi(Controller):
         return QuestionOut.of(await board.approve(db, bus, me, question_id))
 
     @post("/questions/{question_id:int}/edit")
-    async def edit(
-        self,
-        me: Me,
-        db: DbSession,
-        bus: Bus,
-        question_id: PathId,
-        data: JSONBody[EditIn],
-    ) -> QuestionOut:
+    async def edit(self, me: Me, db: DbSession, bus: Bus, question_id: PathId, data: JSONBody[EditIn]) -> QuestionOut:
         return QuestionOut.of(await board.edit(db, bus, me, question_id, data.body, data.category))
 
     @post("/questions/{question_id:int}/answer")
     async def answer(
-        self,
-        me: Me,
-        db: DbSession,
-        bus: Bus,
-        question_id: PathId,
-        data: JSONBody[AnswerIn],
+        self, me: Me, db: DbSession, bus: Bus, question_id: PathId, data: JSONBody[AnswerIn]
     ) -> QuestionOut:
         q = await board.answer(db, bus, me, question_id, data.answer, data.mark_answered)
         return QuestionOut.of(q)
@@ -145,34 +126,17 @@ class FaqApi(Controller):
 
     @post("/questions/{question_id:int}/dismiss")
     async def dismiss(
-        self,
-        me: Me,
-        db: DbSession,
-        bus: Bus,
-        question_id: PathId,
-        data: JSONBody[ReasonIn],
+        self, me: Me, db: DbSession, bus: Bus, question_id: PathId, data: JSONBody[ReasonIn]
     ) -> QuestionOut:
         return QuestionOut.of(await board.dismiss(db, bus, me, question_id, data.reason))
 
     @post("/questions/{question_id:int}/merge")
-    async def merge(
-        self,
-        me: Me,
-        db: DbSession,
-        bus: Bus,
-        question_id: PathId,
-        data: JSONBody[MergeIn],
-    ) -> QuestionOut:
+    async def merge(self, me: Me, db: DbSession, bus: Bus, question_id: PathId, data: JSONBody[MergeIn]) -> QuestionOut:
         return QuestionOut.of(await board.merge(db, bus, me, question_id, data.into))
 
     @post("/sessions/{session_id:int}/answering")
     async def answering(
-        self,
-        me: Me,
-        db: DbSession,
-        bus: Bus,
-        session_id: PathId,
-        data: JSONBody[AnsweringIn],
+        self, me: Me, db: DbSession, bus: Bus, session_id: PathId, data: JSONBody[AnsweringIn]
     ) -> AnsweringOut:
         session = await service.get_session(db, session_id)
         await board.set_answering(db, bus, me, session, data.question_id)
@@ -180,12 +144,7 @@ class FaqApi(Controller):
 
     @post("/sessions/{session_id:int}/premoderation")
     async def premoderation(
-        self,
-        me: Me,
-        db: DbSession,
-        bus: Bus,
-        session_id: PathId,
-        data: JSONBody[ToggleIn],
+        self, me: Me, db: DbSession, bus: Bus, session_id: PathId, data: JSONBody[ToggleIn]
     ) -> PremoderationOut:
         session = await service.get_session(db, session_id)
         await board.set_premoderation(db, bus, me, session, data.on)

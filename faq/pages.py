@@ -241,12 +241,7 @@ class FaqPages(Controller):
 
     @get("/documents/{document_id:int}/v/{number:int}")
     async def document_version(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        settings: AppSettings,
-        document_id: PathId,
-        number: PathId,
+        self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings, document_id: PathId, number: PathId
     ) -> Template:
         doc = await documents.get_document(db, document_id)
         return await self._version(request, db, settings, doc, number)
@@ -322,13 +317,7 @@ class FaqPages(Controller):
 
     @get("/documents/{document_id:int}/v/{number:int}/download/{fmt:str}")
     async def download(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        settings: AppSettings,
-        document_id: PathId,
-        number: PathId,
-        fmt: FromPath[str],
+        self, db: DbSession, settings: AppSettings, document_id: PathId, number: PathId, fmt: FromPath[str]
     ) -> Response[bytes]:
         if fmt not in exports.FORMATS:
             raise FaqError("bad_format", "形式は pdf / docx / md / csv / xlsx のいずれかです。", 404)

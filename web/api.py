@@ -101,12 +101,7 @@ class MembersAdminController(Controller):
 
     @post("/{member_id:int}/reject")
     async def reject(
-        self,
-        me: Me,
-        db: DbSession,
-        settings: AppSettings,
-        member_id: PathId,
-        data: JSONBody[ReviewInput],
+        self, me: Me, db: DbSession, settings: AppSettings, member_id: PathId, data: JSONBody[ReviewInput]
     ) -> MemberOut:
         """The path decides: a body's `decision` is ignored here (the form posts it, the API names it in the path)."""
         member = await service.review(db, member_id, me, approve=False, reason=data.reason)

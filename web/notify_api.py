@@ -54,11 +54,7 @@ class NotificationsApi(Controller):
 
     @get("/")
     async def list_notifications(
-        self,
-        me: Me,
-        db: DbSession,
-        before: FromQuery[int | None] = None,
-        limit: FromQuery[int] = 50,
+        self, me: Me, db: DbSession, before: FromQuery[int | None] = None, limit: FromQuery[int] = 50
     ) -> list[NotificationOut]:
         before = None if before is None else max(0, min(before, MAX_ID))
         rows = await inbox.listing(db, me.id, before=before, limit=max(1, min(limit, 200)))

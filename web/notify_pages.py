@@ -32,11 +32,7 @@ class NotificationPages(Controller):
 
     @get("/notifications")
     async def index(
-        self,
-        me: Me,
-        db: DbSession,
-        before: FromQuery[int | None] = None,
-        msg: FromQuery[str] = "",
+        self, me: Me, db: DbSession, before: FromQuery[int | None] = None, msg: FromQuery[str] = ""
     ) -> Template:
         rows = await inbox.listing(db, me.id, before=None if before is None else max(0, min(before, 2**31 - 1)))
         context = {

@@ -169,12 +169,7 @@ class ModerationController(Controller):
 
     @post("/timeout", status_code=200)
     async def timeout(
-        self,
-        me: Me,
-        db: DbSession,
-        bus: Bus,
-        broadcast_id: PathId,
-        data: JSONBody[TimeoutIn],
+        self, me: Me, db: DbSession, bus: Bus, broadcast_id: PathId, data: JSONBody[TimeoutIn]
     ) -> RestrictionOut:
         actor, broadcast = await moderated_broadcast(db, me, broadcast_id)
         sanction = await sanctions.timeout(db, actor, broadcast, data.member_id, data.seconds, data.reason)
@@ -182,28 +177,14 @@ class ModerationController(Controller):
         return RestrictionOut(data.member_id, sanction.until)
 
     @post("/ban", status_code=200)
-    async def ban(
-        self,
-        me: Me,
-        db: DbSession,
-        bus: Bus,
-        broadcast_id: PathId,
-        data: JSONBody[BanIn],
-    ) -> BanOut:
+    async def ban(self, me: Me, db: DbSession, bus: Bus, broadcast_id: PathId, data: JSONBody[BanIn]) -> BanOut:
         actor, broadcast = await moderated_broadcast(db, me, broadcast_id)
         await sanctions.ban(db, actor, broadcast, data.member_id, data.scope, data.reason)
         await publish_restriction(bus, broadcast.id, data.member_id, "banned", None)
         return BanOut(data.member_id, data.scope)
 
     @post("/lift", status_code=200)
-    async def lift(
-        self,
-        me: Me,
-        db: DbSession,
-        bus: Bus,
-        broadcast_id: PathId,
-        data: JSONBody[LiftIn],
-    ) -> LiftOut:
+    async def lift(self, me: Me, db: DbSession, bus: Bus, broadcast_id: PathId, data: JSONBody[LiftIn]) -> LiftOut:
         actor, broadcast = await moderated_broadcast(db, me, broadcast_id)
         lifted = await sanctions.lift(db, actor, broadcast, data.member_id, data.reason)
         await publish_restriction(bus, broadcast.id, data.member_id, None, None)
@@ -218,12 +199,7 @@ class ModerationController(Controller):
 
     @post("/controls", status_code=200)
     async def set_controls(
-        self,
-        me: Me,
-        db: DbSession,
-        bus: Bus,
-        broadcast_id: PathId,
-        data: JSONBody[ControlsIn],
+        self, me: Me, db: DbSession, bus: Bus, broadcast_id: PathId, data: JSONBody[ControlsIn]
     ) -> ControlsOut:
         actor, broadcast = await moderated_broadcast(db, me, broadcast_id)
         changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not None}
@@ -239,14 +215,7 @@ class ModerationController(Controller):
         return [WordOut.of(w) for w in await words.blocked_words(db, broadcast.program_id)]
 
     @post("/words", status_code=201)
-    async def add_word(
-        self,
-        me: Me,
-        db: DbSession,
-        bus: Bus,
-        broadcast_id: PathId,
-        data: JSONBody[WordIn],
-    ) -> WordOut:
+    async def add_word(self, me: Me, db: DbSession, bus: Bus, broadcast_id: PathId, data: JSONBody[WordIn]) -> WordOut:
         actor, broadcast = await moderated_broadcast(db, me, broadcast_id)
         program_id = None if data.site_wide else broadcast.program_id
         if program_id is None and not data.site_wide:
@@ -256,14 +225,7 @@ class ModerationController(Controller):
         return word
 
     @delete("/words/{word_id:int}", status_code=204)
-    async def remove_word(
-        self,
-        me: Me,
-        db: DbSession,
-        bus: Bus,
-        broadcast_id: PathId,
-        word_id: PathId,
-    ) -> None:
+    async def remove_word(self, me: Me, db: DbSession, bus: Bus, broadcast_id: PathId, word_id: PathId) -> None:
         actor, broadcast = await moderated_broadcast(db, me, broadcast_id)
         await words.remove_blocked_word(db, actor, word_id, broadcast)
         await publish_notice(bus, broadcast.id, "words")
@@ -280,14 +242,7 @@ class ModerationController(Controller):
         return [ViewerSampleOut(at, n) for at, n in await audit.viewer_samples(db, broadcast_id)]
 
     @post("/state", status_code=200)
-    async def state(
-        self,
-        me: Me,
-        db: DbSession,
-        bus: Bus,
-        broadcast_id: PathId,
-        data: JSONBody[StateIn],
-    ) -> StateOut:
+    async def state(self, me: Me, db: DbSession, bus: Bus, broadcast_id: PathId, data: JSONBody[StateIn]) -> StateOut:
         """Open the lobby, go live, end: the control page's buttons, through the schedule's one state change."""
         actor, _ = await moderated_broadcast(db, me, broadcast_id)
         try:
@@ -299,12 +254,7 @@ class ModerationController(Controller):
 
     @post("/reports/{report_id:int}/handled", status_code=200)
     async def report_handled(
-        self,
-        me: Me,
-        db: DbSession,
-        bus: Bus,
-        broadcast_id: PathId,
-        report_id: PathId,
+        self, me: Me, db: DbSession, bus: Bus, broadcast_id: PathId, report_id: PathId
     ) -> ReportHandledOut:
         actor, broadcast = await moderated_broadcast(db, me, broadcast_id)
         await reports.handle_report(db, actor, broadcast, report_id)
@@ -313,11 +263,7 @@ class ModerationController(Controller):
 
     @get("/audit")
     async def audit(
-        self,
-        me: Me,
-        db: DbSession,
-        broadcast_id: PathId,
-        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
+        self, me: Me, db: DbSession, broadcast_id: PathId, limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200
     ) -> list[AuditOut]:
         await moderated_broadcast(db, me, broadcast_id)
         return [AuditOut.of(a) for a in (await audit.audit_log(db, broadcast_id))[: max(1, min(limit, 1000))]]

@@ -81,12 +81,7 @@ class RoomModerationController(Controller):
 
     @post("/held/{held_id:int}/approve", status_code=200)
     async def approve_held(
-        self,
-        me: Me,
-        db: DbSession,
-        bus: Bus,
-        broadcast_id: PathId,
-        held_id: PathId,
+        self, me: Me, db: DbSession, bus: Bus, broadcast_id: PathId, held_id: PathId
     ) -> HeldDecisionOut:
         actor, broadcast = await moderated_broadcast(db, me, broadcast_id)
         position = await curation.approve_held(db, bus, actor, broadcast, held_id)
@@ -94,12 +89,7 @@ class RoomModerationController(Controller):
 
     @post("/held/{held_id:int}/reject", status_code=200)
     async def reject_held(
-        self,
-        me: Me,
-        db: DbSession,
-        bus: Bus,
-        broadcast_id: PathId,
-        held_id: PathId,
+        self, me: Me, db: DbSession, bus: Bus, broadcast_id: PathId, held_id: PathId
     ) -> HeldDecisionOut:
         actor, broadcast = await moderated_broadcast(db, me, broadcast_id)
         await curation.reject_held(db, bus, actor, broadcast, held_id)
@@ -167,12 +157,7 @@ class ReportController(Controller):
 
     @post("/", status_code=201)
     async def report(
-        self,
-        me: Me,
-        db: DbSession,
-        bus: Bus,
-        broadcast_id: PathId,
-        data: JSONBody[ReportInput],
+        self, me: Me, db: DbSession, bus: Bus, broadcast_id: PathId, data: JSONBody[ReportInput]
     ) -> ReportCreatedOut:
         broadcast = await db.get(Broadcast, broadcast_id)
         if broadcast is None:

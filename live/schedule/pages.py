@@ -117,11 +117,7 @@ class SchedulePages(Controller):
 
     @get("/programs/{program_id:int}")
     async def program(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        program_id: PathId,
-        msg: FromQuery[str | None] = None,
+        self, request: Request[Any, Any, Any], db: DbSession, program_id: PathId, msg: FromQuery[str | None] = None
     ) -> Template:
         return await _program_page(request, db, program_id, notice=NOTICES.get(msg or ""))
 
@@ -313,14 +309,7 @@ class ProgramAdminPages(Controller):
         return Redirect(f"/schedule/programs/{program_id}?msg=exception_added#exceptions", status_code=303)
 
     @post("/programs/{program_id:int}/exceptions/{exception_id:int}/delete")
-    async def remove_exception(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        bus: Bus,
-        program_id: PathId,
-        exception_id: PathId,
-    ) -> Redirect:
+    async def remove_exception(self, db: DbSession, bus: Bus, program_id: PathId, exception_id: PathId) -> Redirect:
         program = await service.get_program(db, program_id)
         await exceptions.remove_exception(db, bus, program, exception_id)
         return Redirect(f"/schedule/programs/{program_id}?msg=exception_removed#exceptions", status_code=303)
@@ -357,11 +346,7 @@ class BroadcastPages(Controller):
 
     @get("/{broadcast_id:int}")
     async def broadcast(
-        self,
-        me: Me,
-        db: DbSession,
-        broadcast_id: PathId,
-        msg: FromQuery[str | None] = None,
+        self, me: Me, db: DbSession, broadcast_id: PathId, msg: FromQuery[str | None] = None
     ) -> Template:
         broadcast = await service.get_broadcast(db, broadcast_id)
         context = await _broadcast_context(db, broadcast, me)
