@@ -16,22 +16,11 @@ from core.members import directory, profile
 from core.members.models import Member, Role, Status
 from core.members.prefectures import PREFECTURES
 from core.sections import service as sections
+from web.cards import MemberCard, SectionRef, section_refs
 from web.section_content import member_content
 
 
-class SectionRef(msgspec.Struct):
-    id: int
-    name: str
-
-
-class DirectoryMember(msgspec.Struct):
-    id: int
-    name: str
-    reading: str
-    org_kind: str
-    organisation: str
-    department: str
-    prefecture: str
+class DirectoryMember(MemberCard):
     sections: list[SectionRef]
 
 
@@ -58,7 +47,7 @@ def parse_query(q: str, organisation: str, prefecture: str, section: str, page: 
 async def _cards(db: DbSession, members: list[Member]) -> list[DirectoryMember]:
     out = []
     for m in members:
-        refs = [SectionRef(s.id, s.name) for s in await sections.sections_of(db, m.id)]
+        refs = await section_refs(db, m.id)
         out.append(
             DirectoryMember(m.id, m.name, m.reading, m.org_kind.value, m.organisation, m.department, m.prefecture, refs)
         )

@@ -20,8 +20,8 @@ from core.mail import send_mail
 from core.members import profile
 from core.members.inputs import ProfileInput, ProfilePatch
 from core.members.models import Member, MemberChange, OrgKind, Role, Status
-from core.sections import service as sections
 from core.settings import Settings
+from web.cards import MemberCard, SectionRef, section_refs
 from web.forms import read_form
 
 NOTICES = {
@@ -31,21 +31,9 @@ NOTICES = {
 }
 
 
-class SectionRef(msgspec.Struct):
-    id: int
-    name: str
-
-
-class ProfileOut(msgspec.Struct):
+class ProfileOut(MemberCard):
     """The member's own profile (the only place their e-mail is shown)."""
 
-    id: int
-    name: str
-    reading: str
-    org_kind: str
-    organisation: str
-    department: str
-    prefecture: str
     interests: str
     email: str
     role: Role
@@ -70,7 +58,7 @@ async def _me(request: Request[Any, Any, Any], db: DbSession) -> Member:
 
 
 async def _profile_out(db: DbSession, member: Member, email_pending: str | None = None) -> ProfileOut:
-    refs = [SectionRef(s.id, s.name) for s in await sections.sections_of(db, member.id)]
+    refs = await section_refs(db, member.id)
     return ProfileOut(
         member.id,
         member.name,
