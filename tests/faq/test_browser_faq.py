@@ -8,16 +8,9 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser import chromium, log_in, screenshot
-from tests.servers import serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 TIMEOUT = 15_000
-
-
-@pytest.fixture
-def server(tmp_path):
-    with serve(tmp_path) as proc:
-        yield proc
 
 
 def _login(browser, url, email):
@@ -45,8 +38,8 @@ def _ask(page, text, category=""):
     expect(page.locator("#ask-body")).to_have_value("", timeout=TIMEOUT)
 
 
-def test_live_qa_to_published_faq(server, tmp_path):
-    url = server.url
+def test_live_qa_to_published_faq(demo_server, tmp_path):
+    url = demo_server.url
     with chromium() as browser:
         organiser, e1 = _login(browser, url, "naha@example.jp")
         alice, e2 = _login(browser, url, "member@example.jp")

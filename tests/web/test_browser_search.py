@@ -7,20 +7,13 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser import chromium, log_in, screenshot
-from tests.servers import serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 TIMEOUT = 15_000
 
 
-@pytest.fixture
-def server(tmp_path):
-    with serve(tmp_path) as proc:
-        yield proc
-
-
-def test_header_search_finds_every_kind_highlighted(server):
-    url = server.url
+def test_header_search_finds_every_kind_highlighted(demo_server):
+    url = demo_server.url
     with chromium() as browser:
         page = browser.new_context(locale="ja-JP", viewport={"width": 1100, "height": 900}).new_page()
         errors: list[str] = []
