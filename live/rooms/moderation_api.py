@@ -9,16 +9,16 @@ Same prefix as live/moderation/api.py; these live in rooms because they go throu
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import msgspec
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.params import JSONBody
 
-from core.access import active_member, member_guard
+from core.access import member_guard
 from core.bounds import PathId
 from core.deps import Bus, DbSession, Me
 from core.errors import NotFound
+from core.members.models import Member
 from live.access import moderated_broadcast
 from live.models import Broadcast
 from live.moderation.held import held_comments
@@ -97,27 +97,15 @@ class RoomModerationController(Controller):
 
     @post("/comments/{position:int}/hide", status_code=200)
     async def hide(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        bus: Bus,
-        broadcast_id: PathId,
-        position: PathId,
-        data: JSONBody[VisibilityInput],
+        self, me: Me, db: DbSession, bus: Bus, broadcast_id: PathId, position: PathId, data: JSONBody[VisibilityInput]
     ) -> VisibilityOut:
-        return await _set_visibility(request, db, bus, broadcast_id, position, True, data)
+        return await _set_visibility(me, db, bus, broadcast_id, position, True, data)
 
     @post("/comments/{position:int}/restore", status_code=200)
     async def restore(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        bus: Bus,
-        broadcast_id: PathId,
-        position: PathId,
-        data: JSONBody[VisibilityInput],
+        self, me: Me, db: DbSession, bus: Bus, broadcast_id: PathId, position: PathId, data: JSONBody[VisibilityInput]
     ) -> VisibilityOut:
-        return await _set_visibility(request, db, bus, broadcast_id, position, False, data)
+        return await _set_visibility(me, db, bus, broadcast_id, position, False, data)
 
     @get("/questions")
     async def questions(self, me: Me, db: DbSession, broadcast_id: PathId) -> list[msgspec.Raw]:
@@ -134,7 +122,7 @@ class RoomModerationController(Controller):
 
 
 async def _set_visibility(
-    request: Request[Any, Any, Any],
+    me: Member,
     db: DbSession,
     bus: Bus,
     broadcast_id: int,
@@ -143,7 +131,7 @@ async def _set_visibility(
     data: VisibilityInput,
 ) -> VisibilityOut:
     """Hide or restore: the same check and action, the path says which."""
-    actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
+    actor, broadcast = await moderated_broadcast(db, me, broadcast_id)
     author = await curation.set_visibility(db, bus, actor, broadcast, position, hidden, data.reason)
     return VisibilityOut(position, hidden, author)
 
