@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -141,7 +142,29 @@ def day_label(start: dt.datetime) -> str:
     return f"{local.month}月{local.day}日({WEEKDAYS[local.weekday()]})"
 
 
-class Broadcast(Base):
+class ShownTimes:
+    """How the schedule words a start and an end: a stored broadcast's, or a planned one's."""
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:  # provided by the class this is mixed into (a column, or a dataclass field)
+
+        @property
+        def starts_at(self) -> dt.datetime: ...
+
+        @property
+        def ends_at(self) -> dt.datetime: ...
+
+    @property
+    def time_range(self) -> str:
+        return time_range(self.starts_at, self.ends_at)
+
+    @property
+    def day_label(self) -> str:
+        return day_label(self.starts_at)
+
+
+class Broadcast(Base, ShownTimes):
     """One occurrence of a program (or a one-off), with its own state machine and comment room."""
 
     __tablename__ = "broadcasts"
@@ -172,14 +195,6 @@ class Broadcast(Base):
 
     program: Mapped[Program | None] = relationship(lazy="joined")
     personality: Mapped[Member | None] = relationship(lazy="joined")
-
-    @property
-    def time_range(self) -> str:
-        return time_range(self.starts_at, self.ends_at)
-
-    @property
-    def day_label(self) -> str:
-        return day_label(self.starts_at)
 
     @property
     def guests(self) -> list[ProgramGuest]:
