@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import enum
 import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
+from core.enums import LabelledEnum
 
-class MediaKind(enum.StrEnum):
-    YOUTUBE = "youtube"
-    VIMEO = "vimeo"
-    FACEBOOK = "facebook"
-    VIDEO_FILE = "video_file"
-    LINK = "link"
 
-    @property
-    def label(self) -> str:
-        return {
-            "youtube": "YouTube",
-            "vimeo": "Vimeo",
-            "facebook": "Facebook",
-            "video_file": "動画ファイル",
-            "link": "リンク",
-        }[self]
+class MediaKind(LabelledEnum):
+    YOUTUBE = "youtube", "YouTube"
+    VIMEO = "vimeo", "Vimeo"
+    FACEBOOK = "facebook", "Facebook"
+    VIDEO_FILE = "video_file", "動画ファイル"
+    LINK = "link", "リンク"
 
 
 class MediaError(ValueError):

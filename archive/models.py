@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Enum, ForeignKey, Integer, String
+from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from archive.media import MediaKind
 from core.db import Base, UTCDateTime, utcnow
+from core.enums import stored_enum
 from core.members.models import Member
 
 
@@ -26,9 +27,7 @@ class Recording(Base):
     broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcasts.id", ondelete="CASCADE"), index=True)
     title: Mapped[str] = mapped_column(String(100), default="")
     url: Mapped[str] = mapped_column(String(500))
-    kind: Mapped[MediaKind] = mapped_column(
-        Enum(MediaKind, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
-    )
+    kind: Mapped[MediaKind] = mapped_column(stored_enum(MediaKind))
     video_id: Mapped[str] = mapped_column(String(40), default="")
     duration_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
     offset_seconds: Mapped[int] = mapped_column(Integer, default=0)

@@ -17,7 +17,7 @@ from archive.errors import ArchiveError
 from archive.inputs import ROTATION_PREFIX, ArchiveFilters, ArchiveQuery, RecordingInput
 from core.access import active_member, member_guard
 from core.bounds import PathId
-from core.deps import AppSettings, DbSession
+from core.deps import AppSettings, DbSession, Me
 from core.errors import Refusal
 from core.forms import read_form
 from core.members.models import Member
@@ -102,11 +102,11 @@ class ArchiveController(Controller):
 
     @post("/{broadcast_id:int}/recordings")
     async def add_recording(
-        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId
+        self, request: Request[Any, Any, Any], me: Me, db: DbSession, broadcast_id: PathId
     ) -> Response[Any]:
         form = await read_form(request)
         try:
-            await service.add_recording(db, broadcast_id, active_member(request), RecordingInput.from_form(form))
+            await service.add_recording(db, broadcast_id, me, RecordingInput.from_form(form))
         except ArchiveError as exc:  # re-render the form with the field error
             if exc.status in (403, 404, 409):
                 raise
@@ -116,9 +116,9 @@ class ArchiveController(Controller):
 
     @post("/{broadcast_id:int}/recordings/{recording_id:int}/delete")
     async def delete_recording(
-        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId, recording_id: PathId
+        self, me: Me, db: DbSession, broadcast_id: PathId, recording_id: PathId
     ) -> Response[Any]:
-        await service.delete_recording(db, broadcast_id, recording_id, active_member(request))
+        await service.delete_recording(db, broadcast_id, recording_id, me)
         return Redirect(f"/archive/{broadcast_id}?msg=deleted", status_code=303)
 
     @get("/{broadcast_id:int}/replay.json", media_type=MediaType.JSON)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import statistics
@@ -20,7 +21,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -213,6 +214,31 @@ async def _drop_postgres(url: str, name: str) -> None:
         await conn.close()
 
 
+@contextlib.asynccontextmanager
+async def scratch_database(
+    database_url: str, prefix: str, name: str, keep: bool = False, log: Any = None
+) -> AsyncIterator[str]:
+    """An empty database of `database_url`'s kind, as its URL: `name`.db in a temporary folder for SQLite,
+    a new database on that server for PostgreSQL. Removed afterwards; a PostgreSQL one with `keep` stays
+    (and `log` says where)."""
+    tmp: tempfile.TemporaryDirectory[str] | None = None
+    pg_name = None
+    if database_url.startswith("sqlite"):
+        tmp = tempfile.TemporaryDirectory(prefix=prefix)
+        url = f"sqlite+aiosqlite:///{Path(tmp.name) / f'{name}.db'}"
+    else:
+        url, pg_name = await _create_postgres(database_url)
+    try:
+        yield url
+    finally:
+        if tmp:
+            tmp.cleanup()
+        if pg_name and keep:
+            log(f"kept {url}")
+        elif pg_name:
+            await _drop_postgres(database_url, pg_name)
+
+
 def _analyse_chunk(chunk: list[tuple[int, str, str]]) -> tuple[float, list[Any]]:
     """In a worker process: the engine's own analysis of these entries, and the CPU seconds it took."""
     from core.db import utcnow
@@ -376,14 +402,7 @@ async def run(
 ) -> dict[str, Any]:
     from core.migrate import upgrade
 
-    tmp: tempfile.TemporaryDirectory[str] | None = None
-    pg_name = None
-    if database_url.startswith("sqlite"):
-        tmp = tempfile.TemporaryDirectory(prefix="chonai-bench-")
-        url = f"sqlite+aiosqlite:///{Path(tmp.name) / 'search.db'}"
-    else:
-        url, pg_name = await _create_postgres(database_url)
-    try:
+    async with scratch_database(database_url, "chonai-bench-", "search", keep, log) as url:
         memory = analyser_memory()
         await asyncio.to_thread(upgrade, url)
         entries = list(generate_entries(entries_n))
@@ -394,7 +413,7 @@ async def run(
         log(f"built in {build_s:.1f}s")
         result = await _time_queries(url, query_mix(entries, queries_n), reference)
         return {
-            "database": "sqlite" if tmp else "postgresql",
+            "database": "sqlite" if url.startswith("sqlite") else "postgresql",
             "entries": entries_n,
             "workers": workers,
             "build_s": round(build_s, 1),
@@ -408,13 +427,6 @@ async def run(
             **memory,
             **result,
         }
-    finally:
-        if tmp:
-            tmp.cleanup()
-        if pg_name and keep:
-            log(f"kept {url}")
-        elif pg_name:
-            await _drop_postgres(database_url, pg_name)
 
 
 # Issue 13's targets, stated next to the figures so a run says whether it meets them.

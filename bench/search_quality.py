@@ -15,7 +15,6 @@ import datetime as dt
 import importlib.util
 import json
 import math
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -143,29 +142,17 @@ async def evaluate(db: Any) -> dict[str, Any]:
 
 
 async def run(database_url: str) -> dict[str, Any]:
-    from bench.search import _create_postgres, _drop_postgres
+    from bench.search import scratch_database
     from core.db import Database
     from core.migrate import upgrade
 
-    tmp: tempfile.TemporaryDirectory[str] | None = None
-    pg_name = None
-    if database_url.startswith("sqlite"):
-        tmp = tempfile.TemporaryDirectory(prefix="chonai-quality-")
-        url = f"sqlite+aiosqlite:///{Path(tmp.name) / 'quality.db'}"
-    else:
-        url, pg_name = await _create_postgres(database_url)
-    try:
+    async with scratch_database(database_url, "chonai-quality-", "quality") as url:
         await asyncio.to_thread(upgrade, url)
         db = Database(url, pool_size=2)
         async with db.session() as session:
             result = await evaluate(session)
         await db.dispose()
-        return {"database": "sqlite" if tmp else "postgresql", **result}
-    finally:
-        if tmp:
-            tmp.cleanup()
-        if pg_name:
-            await _drop_postgres(database_url, pg_name)
+        return {"database": "sqlite" if url.startswith("sqlite") else "postgresql", **result}
 
 
 def main(argv: list[str]) -> int:

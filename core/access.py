@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
@@ -44,6 +45,11 @@ def active_member(connection: ASGIConnection[Any, Any, Any, Any]) -> Member:
     if member.status is not Status.APPROVED:
         raise AccountInactive(detail=f"アカウントが{member.status.label}のため利用できません。")
     return member
+
+
+def provide_me(request: Request[Any, Any, Any]) -> Member:
+    """The `me: Me` dependency (core.deps): the approved member making the request."""
+    return active_member(request)
 
 
 def member_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
+from core.settings import seconds_variable
 from core.sqlite_driver import one_hop_dbapi
 
 NAMING = {
@@ -79,14 +80,7 @@ def blocking_sqlite_engine(url: str) -> Engine:
 
 
 def _timeout() -> float:
-    raw = os.environ.get("DATABASE_TIMEOUT", "").strip()
-    try:
-        value = float(raw) if raw else 10.0
-    except ValueError:
-        raise SystemExit(f"chonai: DATABASE_TIMEOUT must be a number of seconds, got {raw!r}") from None
-    if not 0.5 <= value <= 600:
-        raise SystemExit("chonai: DATABASE_TIMEOUT must be between 0.5 and 600 seconds")
-    return value
+    return seconds_variable("DATABASE_TIMEOUT", os.environ.get("DATABASE_TIMEOUT", "").strip(), 10.0, 0.5, 600)
 
 
 #: PostgreSQL: seconds to wait for any one statement's answer (DATABASE_TIMEOUT, default 10)

@@ -81,6 +81,18 @@ def _int(env: dict[str, str], name: str, default: int, low: int, high: int) -> i
     return value
 
 
+def seconds_variable(name: str, raw: str, default: float, low: float, high: float) -> float:
+    """Seconds from the environment variable `name` (its value `raw`, empty for `default`) for settings read
+    where they are used; a value that is not a number from `low` to `high` stops the process with one line."""
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        raise SystemExit(f"chonai: {name} must be a number of seconds, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SystemExit(f"chonai: {name} must be between {low:g} and {high:g} seconds")
+    return value
+
+
 def _bool(env: dict[str, str], name: str, default: bool) -> bool:
     raw = env.get(name, "").strip().lower()
     if raw == "":

@@ -7,15 +7,14 @@ errors answer as typed JSON `{"error": {"code", "message", "status"}}` (web/erro
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import msgspec
-from litestar import Controller, MediaType, Request, Response, get, post
+from litestar import Controller, MediaType, Response, get, post
 from litestar.params import FromQuery, JSONBody
 
-from core.access import active_member, member_guard
+from core.access import member_guard
 from core.bounds import PathId, QueryPosition
-from core.deps import Bus, DbSession
+from core.deps import Bus, DbSession, Me
 from faq import board, documents, events, service
 from faq.inputs import AnswerIn, AnsweringIn, EditIn, MergeIn, QuestionIn, ReasonIn, ToggleIn
 from faq.models import Question, SessionState
@@ -90,137 +89,83 @@ class FaqApi(Controller):
     tags = ["faq"]
 
     @post("/sessions/{session_id:int}/questions", status_code=201)
-    async def ask(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        bus: Bus,
-        session_id: PathId,
-        data: JSONBody[QuestionIn],
-    ) -> QuestionOut:
+    async def ask(self, me: Me, db: DbSession, bus: Bus, session_id: PathId, data: JSONBody[QuestionIn]) -> QuestionOut:
         session = await service.get_session(db, session_id)
-        q = await board.ask(db, bus, active_member(request), session, data.body, data.category, data.anonymous)
+        q = await board.ask(db, bus, me, session, data.body, data.category, data.anonymous)
         return QuestionOut.of(q)
 
     @get("/sessions/{session_id:int}/board")
-    async def board_state(
-        self, request: Request[Any, Any, Any], db: DbSession, session_id: PathId, since: QueryPosition = 0
-    ) -> Response[bytes]:
-        member = active_member(request)
+    async def board_state(self, me: Me, db: DbSession, session_id: PathId, since: QueryPosition = 0) -> Response[bytes]:
         session = await service.get_session(db, session_id)
-        moderator = await service.can_organise(db, member, session.series_id)
-        snap = await board.snapshot(db, session, member.id, moderator, max(0, since))
+        moderator = await service.can_organise(db, me, session.series_id)
+        snap = await board.snapshot(db, session, me.id, moderator, max(0, since))
         return Response(events.encoder.encode(snap), media_type=MediaType.JSON)
 
     @post("/questions/{question_id:int}/vote")
-    async def vote(self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, question_id: PathId) -> QuestionOut:
-        return QuestionOut.of(await board.vote(db, bus, active_member(request), question_id))
+    async def vote(self, me: Me, db: DbSession, bus: Bus, question_id: PathId) -> QuestionOut:
+        return QuestionOut.of(await board.vote(db, bus, me, question_id))
 
     @post("/questions/{question_id:int}/approve")
-    async def approve(
-        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, question_id: PathId
-    ) -> QuestionOut:
-        return QuestionOut.of(await board.approve(db, bus, active_member(request), question_id))
+    async def approve(self, me: Me, db: DbSession, bus: Bus, question_id: PathId) -> QuestionOut:
+        return QuestionOut.of(await board.approve(db, bus, me, question_id))
 
     @post("/questions/{question_id:int}/edit")
-    async def edit(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        bus: Bus,
-        question_id: PathId,
-        data: JSONBody[EditIn],
-    ) -> QuestionOut:
-        return QuestionOut.of(await board.edit(db, bus, active_member(request), question_id, data.body, data.category))
+    async def edit(self, me: Me, db: DbSession, bus: Bus, question_id: PathId, data: JSONBody[EditIn]) -> QuestionOut:
+        return QuestionOut.of(await board.edit(db, bus, me, question_id, data.body, data.category))
 
     @post("/questions/{question_id:int}/answer")
     async def answer(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        bus: Bus,
-        question_id: PathId,
-        data: JSONBody[AnswerIn],
+        self, me: Me, db: DbSession, bus: Bus, question_id: PathId, data: JSONBody[AnswerIn]
     ) -> QuestionOut:
-        q = await board.answer(db, bus, active_member(request), question_id, data.answer, data.mark_answered)
+        q = await board.answer(db, bus, me, question_id, data.answer, data.mark_answered)
         return QuestionOut.of(q)
 
     @post("/questions/{question_id:int}/answered")
-    async def answered(
-        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, question_id: PathId
-    ) -> QuestionOut:
-        return QuestionOut.of(await board.mark_answered(db, bus, active_member(request), question_id))
+    async def answered(self, me: Me, db: DbSession, bus: Bus, question_id: PathId) -> QuestionOut:
+        return QuestionOut.of(await board.mark_answered(db, bus, me, question_id))
 
     @post("/questions/{question_id:int}/dismiss")
     async def dismiss(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        bus: Bus,
-        question_id: PathId,
-        data: JSONBody[ReasonIn],
+        self, me: Me, db: DbSession, bus: Bus, question_id: PathId, data: JSONBody[ReasonIn]
     ) -> QuestionOut:
-        return QuestionOut.of(await board.dismiss(db, bus, active_member(request), question_id, data.reason))
+        return QuestionOut.of(await board.dismiss(db, bus, me, question_id, data.reason))
 
     @post("/questions/{question_id:int}/merge")
-    async def merge(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        bus: Bus,
-        question_id: PathId,
-        data: JSONBody[MergeIn],
-    ) -> QuestionOut:
-        return QuestionOut.of(await board.merge(db, bus, active_member(request), question_id, data.into))
+    async def merge(self, me: Me, db: DbSession, bus: Bus, question_id: PathId, data: JSONBody[MergeIn]) -> QuestionOut:
+        return QuestionOut.of(await board.merge(db, bus, me, question_id, data.into))
 
     @post("/sessions/{session_id:int}/answering")
     async def answering(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        bus: Bus,
-        session_id: PathId,
-        data: JSONBody[AnsweringIn],
+        self, me: Me, db: DbSession, bus: Bus, session_id: PathId, data: JSONBody[AnsweringIn]
     ) -> AnsweringOut:
         session = await service.get_session(db, session_id)
-        await board.set_answering(db, bus, active_member(request), session, data.question_id)
+        await board.set_answering(db, bus, me, session, data.question_id)
         return AnsweringOut(answering_id=session.answering_id)
 
     @post("/sessions/{session_id:int}/premoderation")
     async def premoderation(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        bus: Bus,
-        session_id: PathId,
-        data: JSONBody[ToggleIn],
+        self, me: Me, db: DbSession, bus: Bus, session_id: PathId, data: JSONBody[ToggleIn]
     ) -> PremoderationOut:
         session = await service.get_session(db, session_id)
-        await board.set_premoderation(db, bus, active_member(request), session, data.on)
+        await board.set_premoderation(db, bus, me, session, data.on)
         return PremoderationOut(premoderation=session.premoderation)
 
     @post("/sessions/{session_id:int}/start")
-    async def start(
-        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, session_id: PathId
-    ) -> SessionStateOut:
+    async def start(self, me: Me, db: DbSession, bus: Bus, session_id: PathId) -> SessionStateOut:
         session = await service.get_session(db, session_id)
-        await board.start(db, bus, active_member(request), session)
+        await board.start(db, bus, me, session)
         return SessionStateOut(state=session.state.value)
 
     @post("/sessions/{session_id:int}/end")
-    async def end(
-        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, session_id: PathId
-    ) -> SessionEndedOut:
+    async def end(self, me: Me, db: DbSession, bus: Bus, session_id: PathId) -> SessionEndedOut:
         session = await service.get_session(db, session_id)
-        doc = await documents.end_session(db, bus, active_member(request), session)
+        doc = await documents.end_session(db, bus, me, session)
         return SessionEndedOut(SessionState.ENDED.value, doc.id, f"/faq/documents/{doc.id}/edit")
 
     @post("/documents/{document_id:int}/publish")
-    async def publish(
-        self, request: Request[Any, Any, Any], db: DbSession, document_id: PathId, data: JSONBody[ReasonIn]
-    ) -> PublishedOut:
+    async def publish(self, me: Me, db: DbSession, document_id: PathId, data: JSONBody[ReasonIn]) -> PublishedOut:
         doc = await documents.get_document(db, document_id)
-        version = await documents.publish(db, active_member(request), doc, data.reason)
+        version = await documents.publish(db, me, doc, data.reason)
         return PublishedOut(doc.id, version.number, f"/faq/documents/{doc.id}/v/{version.number}")
 
     @get("/suggest")

@@ -6,47 +6,29 @@ Timestamps are UTC. A question is never deleted: merging and dismissing change i
 from __future__ import annotations
 
 import datetime as dt
-import enum
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, UTCDateTime, utcnow
+from core.enums import LabelledEnum, stored_enum
 from core.members.models import Member
 from core.sections import Section
 from live.public import Broadcast
 
 
-def _enum(cls: type[enum.Enum]) -> Enum:
-    return Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+class SessionState(LabelledEnum):
+    SCHEDULED = "scheduled", "開催予定"
+    LIVE = "live", "開催中"
+    ENDED = "ended", "終了"
 
 
-class SessionState(enum.StrEnum):
-    SCHEDULED = "scheduled"
-    LIVE = "live"
-    ENDED = "ended"
-
-    @property
-    def label(self) -> str:
-        return {"scheduled": "開催予定", "live": "開催中", "ended": "終了"}[self]
-
-
-class QuestionStatus(enum.StrEnum):
-    PENDING = "pending"  # waiting in the pre-moderation queue
-    OPEN = "open"
-    ANSWERED = "answered"
-    DISMISSED = "dismissed"
-    MERGED = "merged"
-
-    @property
-    def label(self) -> str:
-        return {
-            "pending": "承認待ち",
-            "open": "受付中",
-            "answered": "回答済み",
-            "dismissed": "見送り",
-            "merged": "統合済み",
-        }[self]
+class QuestionStatus(LabelledEnum):
+    PENDING = "pending", "承認待ち"  # waiting in the pre-moderation queue
+    OPEN = "open", "受付中"
+    ANSWERED = "answered", "回答済み"
+    DISMISSED = "dismissed", "見送り"
+    MERGED = "merged", "統合済み"
 
 
 DEFAULT_CATEGORIES = (
@@ -99,7 +81,7 @@ class StudySession(Base):
     starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id", ondelete="SET NULL"), default=None)
     meeting_url: Mapped[str] = mapped_column(String(500), default="")
-    state: Mapped[SessionState] = mapped_column(_enum(SessionState), default=SessionState.SCHEDULED)
+    state: Mapped[SessionState] = mapped_column(stored_enum(SessionState), default=SessionState.SCHEDULED)
     premoderation: Mapped[bool] = mapped_column(Boolean, default=False)
     # The board's stream position: bumped on every change, copied onto the changed question.
     position: Mapped[int] = mapped_column(Integer, default=0)
@@ -129,7 +111,7 @@ class Question(Base):
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
     category: Mapped[str] = mapped_column(String(40), default="")
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[QuestionStatus] = mapped_column(_enum(QuestionStatus), default=QuestionStatus.OPEN)
+    status: Mapped[QuestionStatus] = mapped_column(stored_enum(QuestionStatus), default=QuestionStatus.OPEN)
     answer: Mapped[str] = mapped_column(Text, default="")
     dismiss_reason: Mapped[str] = mapped_column(Text, default="")
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("faq_questions.id"), default=None)

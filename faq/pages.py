@@ -16,7 +16,7 @@ from litestar.response import Redirect, Template
 
 from core.access import active_member, member_guard, role_guard
 from core.bounds import PathId
-from core.deps import AppSettings, Bus, DbSession
+from core.deps import AppSettings, Bus, DbSession, Me
 from core.forms import read_form
 from core.members.models import Member, Role
 from core.sections.service import check_owner, owner_choices
@@ -141,17 +141,17 @@ class FaqPages(Controller):
         )
 
     @get("/series/new", guards=[role_guard(Role.HOST)])  # the form only for those who may submit it
-    async def new_series(self, request: Request[Any, Any, Any], db: DbSession) -> Template:
-        sections = await owner_choices(db, active_member(request))
+    async def new_series(self, me: Me, db: DbSession) -> Template:
+        sections = await owner_choices(db, me)
         return Template("faq/series_new.html", context={"sections": sections})
 
     @post("/series")
-    async def create_series(self, request: Request[Any, Any, Any], db: DbSession) -> Redirect:
+    async def create_series(self, request: Request[Any, Any, Any], me: Me, db: DbSession) -> Redirect:
         data = SeriesInput.from_form(await read_form(request))
-        await check_owner(db, active_member(request), data.section_id)
+        await check_owner(db, me, data.section_id)
         series = await service.create_series(
             db,
-            active_member(request),
+            me,
             title=data.title,
             description=data.description,
             section_id=data.section_id,
@@ -160,10 +160,7 @@ class FaqPages(Controller):
         return Redirect(f"/faq/series/{series.id}", status_code=303)
 
     @get("/series/{series_id:int}")
-    async def series_page(
-        self, request: Request[Any, Any, Any], db: DbSession, series_id: PathId, msg: FromQuery[str] = ""
-    ) -> Template:
-        member = active_member(request)
+    async def series_page(self, me: Me, db: DbSession, series_id: PathId, msg: FromQuery[str] = "") -> Template:
         series = await service.get_series(db, series_id)
         return Template(
             "faq/series.html",
@@ -172,9 +169,9 @@ class FaqPages(Controller):
                 "stats": await attendance.series_stats(db, series.id),
                 "sessions": await service.sessions_of(db, series.id),
                 "organisers": await service.organisers(db, series.id),
-                "organiser": await service.can_organise(db, member, series.id),
+                "organiser": await service.can_organise(db, me, series.id),
                 "topics": await service.topics_of(db, series.id),
-                "my_topic_votes": await service.topic_votes_by(db, member, series.id),
+                "my_topic_votes": await service.topic_votes_by(db, me, series.id),
                 "docs": await documents.published_documents(db, series.id),
                 "categories": await documents.categories(db, series.id),
                 "notice": {"topic": "テーマをリクエストしました。", "voted": "投票しました。"}.get(msg),
@@ -182,12 +179,14 @@ class FaqPages(Controller):
         )
 
     @post("/series/{series_id:int}/sessions")
-    async def create_session(self, request: Request[Any, Any, Any], db: DbSession, series_id: PathId) -> Redirect:
+    async def create_session(
+        self, request: Request[Any, Any, Any], me: Me, db: DbSession, series_id: PathId
+    ) -> Redirect:
         data = SessionInput.from_form(await read_form(request))
         series = await service.get_series(db, series_id)
         session = await service.create_session(
             db,
-            active_member(request),
+            me,
             series,
             title=data.title,
             starts_at=data.start(),
@@ -198,38 +197,37 @@ class FaqPages(Controller):
         return Redirect(f"/faq/sessions/{session.id}", status_code=303)
 
     @post("/series/{series_id:int}/topics")
-    async def request_topic(self, request: Request[Any, Any, Any], db: DbSession, series_id: PathId) -> Redirect:
+    async def request_topic(
+        self, request: Request[Any, Any, Any], me: Me, db: DbSession, series_id: PathId
+    ) -> Redirect:
         data = TopicInput.from_form(await read_form(request))
         series = await service.get_series(db, series_id)
-        await service.request_topic(db, active_member(request), series, data.title, data.body)
+        await service.request_topic(db, me, series, data.title, data.body)
         return Redirect(f"/faq/series/{series_id}?msg=topic#topics", status_code=303)
 
     @post("/topics/{topic_id:int}/vote")
-    async def vote_topic(self, request: Request[Any, Any, Any], db: DbSession, topic_id: PathId) -> Redirect:
-        topic = await service.vote_topic(db, active_member(request), topic_id)
+    async def vote_topic(self, me: Me, db: DbSession, topic_id: PathId) -> Redirect:
+        topic = await service.vote_topic(db, me, topic_id)
         return Redirect(f"/faq/series/{topic.series_id}?msg=voted#topics", status_code=303)
 
     @get("/sessions/{session_id:int}")
-    async def session_page(
-        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, session_id: PathId
-    ) -> Template:
-        member = active_member(request)
+    async def session_page(self, me: Me, db: DbSession, bus: Bus, session_id: PathId) -> Template:
         session = await service.get_session(db, session_id)
         if await service.broadcast_ended(db, session):
             await documents.end_session(db, bus, None, session)
-        await attendance.record(db, session, member.id, "board")
-        return Template("faq/session.html", context=await _session_ctx(db, session, member))
+        await attendance.record(db, session, me.id, "board")
+        return Template("faq/session.html", context=await _session_ctx(db, session, me))
 
     @post("/sessions/{session_id:int}/register")
-    async def register(self, request: Request[Any, Any, Any], db: DbSession, session_id: PathId) -> Redirect:
+    async def register(self, me: Me, db: DbSession, session_id: PathId) -> Redirect:
         session = await service.get_session(db, session_id)
-        await service.register(db, active_member(request), session)
+        await service.register(db, me, session)
         return Redirect(f"/faq/sessions/{session_id}", status_code=303)
 
     @post("/sessions/{session_id:int}/end")
-    async def end(self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, session_id: PathId) -> Redirect:
+    async def end(self, me: Me, db: DbSession, bus: Bus, session_id: PathId) -> Redirect:
         session = await service.get_session(db, session_id)
-        doc = await documents.end_session(db, bus, active_member(request), session)
+        doc = await documents.end_session(db, bus, me, session)
         return Redirect(f"/faq/documents/{doc.id}/edit", status_code=303)
 
     @get("/documents/{document_id:int}")
@@ -243,12 +241,7 @@ class FaqPages(Controller):
 
     @get("/documents/{document_id:int}/v/{number:int}")
     async def document_version(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        settings: AppSettings,
-        document_id: PathId,
-        number: PathId,
+        self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings, document_id: PathId, number: PathId
     ) -> Template:
         doc = await documents.get_document(db, document_id)
         return await self._version(request, db, settings, doc, number)
@@ -286,23 +279,26 @@ class FaqPages(Controller):
         )
 
     @get("/documents/{document_id:int}/edit")
-    async def edit_document(self, request: Request[Any, Any, Any], db: DbSession, document_id: PathId) -> Template:
+    async def edit_document(
+        self, request: Request[Any, Any, Any], me: Me, db: DbSession, document_id: PathId
+    ) -> Template:
         doc = await documents.get_document(db, document_id)
         session = await db.get_one(StudySession, doc.session_id)
-        await service.require_organiser(db, active_member(request), session.series_id)
+        await service.require_organiser(db, me, session.series_id)
         saved = bool(request.query_params.get("msg"))
         return await _edit_page(db, doc, session, await documents.draft_entries(db, doc.id), saved=saved)
 
     @post("/documents/{document_id:int}/edit")
-    async def save_document(self, request: Request[Any, Any, Any], db: DbSession, document_id: PathId) -> Response[Any]:
+    async def save_document(
+        self, request: Request[Any, Any, Any], me: Me, db: DbSession, document_id: PathId
+    ) -> Response[Any]:
         form = await read_form(request)
         doc = await documents.get_document(db, document_id)
         session = await db.get_one(StudySession, doc.session_id)
-        member = active_member(request)
         data = DocumentEditInput.from_form(form)
         entries = data.entry_inputs()
         try:
-            await documents.save_draft(db, member, doc, data.title, data.intro, entries)
+            await documents.save_draft(db, me, doc, data.title, data.intro, entries)
         except FaqError as exc:
             if exc.status != 400 or _asks_json(request):
                 raise
@@ -310,7 +306,7 @@ class FaqPages(Controller):
             return await _edit_page(db, doc, session, entries, form=form, error=exc)
         if data.publish:
             try:
-                await documents.publish(db, member, doc, data.note)
+                await documents.publish(db, me, doc, data.note)
             except FaqError as exc:
                 if exc.status not in (400, 409) or _asks_json(request):
                     raise
@@ -321,13 +317,7 @@ class FaqPages(Controller):
 
     @get("/documents/{document_id:int}/v/{number:int}/download/{fmt:str}")
     async def download(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        settings: AppSettings,
-        document_id: PathId,
-        number: PathId,
-        fmt: FromPath[str],
+        self, db: DbSession, settings: AppSettings, document_id: PathId, number: PathId, fmt: FromPath[str]
     ) -> Response[bytes]:
         if fmt not in exports.FORMATS:
             raise FaqError("bad_format", "形式は pdf / docx / md / csv / xlsx のいずれかです。", 404)

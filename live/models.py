@@ -3,35 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, UTCDateTime, utcnow
+from core.enums import LabelledEnum, stored_enum
 from core.members.models import Member
 from core.sections import Section
 from core.timefmt import WEEKDAYS, to_jst
 
 
-class BroadcastState(enum.StrEnum):
+class BroadcastState(LabelledEnum):
     """scheduled -> open (lobby) -> live -> ended, or cancelled."""
 
-    SCHEDULED = "scheduled"
-    OPEN = "open"
-    LIVE = "live"
-    ENDED = "ended"
-    CANCELLED = "cancelled"
-
-    @property
-    def label(self) -> str:
-        return {
-            "scheduled": "予定",
-            "open": "まもなく開始",
-            "live": "放送中",
-            "ended": "終了",
-            "cancelled": "中止",
-        }[self]
+    SCHEDULED = "scheduled", "予定"
+    OPEN = "open", "まもなく開始"
+    LIVE = "live", "放送中"
+    ENDED = "ended", "終了"
+    CANCELLED = "cancelled", "中止"
 
 
 class Program(Base):
@@ -90,14 +81,10 @@ class ProgramModerator(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
 
 
-class ExceptionKind(enum.StrEnum):
-    CANCEL = "cancel"
-    SUBSTITUTE = "substitute"
-    MOVE = "move"
-
-    @property
-    def label(self) -> str:
-        return {"cancel": "中止", "substitute": "代役", "move": "日時変更"}[self]
+class ExceptionKind(LabelledEnum):
+    CANCEL = "cancel", "中止"
+    SUBSTITUTE = "substitute", "代役"
+    MOVE = "move", "日時変更"
 
 
 class ProgramException(Base):
@@ -109,9 +96,7 @@ class ProgramException(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id", ondelete="CASCADE"), index=True)
     occurrence_start: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    kind: Mapped[ExceptionKind] = mapped_column(
-        Enum(ExceptionKind, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
-    )
+    kind: Mapped[ExceptionKind] = mapped_column(stored_enum(ExceptionKind))
     # Substitute personality (substitute; optional for move).
     personality_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), default=None)
     # New start of a moved occurrence (UTC); it keeps the program's duration.
@@ -157,7 +142,29 @@ def day_label(start: dt.datetime) -> str:
     return f"{local.month}月{local.day}日({WEEKDAYS[local.weekday()]})"
 
 
-class Broadcast(Base):
+class ShownTimes:
+    """How the schedule words a start and an end: a stored broadcast's, or a planned one's."""
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:  # provided by the class this is mixed into (a column, or a dataclass field)
+
+        @property
+        def starts_at(self) -> dt.datetime: ...
+
+        @property
+        def ends_at(self) -> dt.datetime: ...
+
+    @property
+    def time_range(self) -> str:
+        return time_range(self.starts_at, self.ends_at)
+
+    @property
+    def day_label(self) -> str:
+        return day_label(self.starts_at)
+
+
+class Broadcast(Base, ShownTimes):
     """One occurrence of a program (or a one-off), with its own state machine and comment room."""
 
     __tablename__ = "broadcasts"
@@ -174,7 +181,7 @@ class Broadcast(Base):
     ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     opens_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     state: Mapped[BroadcastState] = mapped_column(
-        Enum(BroadcastState, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]),
+        stored_enum(BroadcastState),
         default=BroadcastState.SCHEDULED,
         index=True,
     )
@@ -188,14 +195,6 @@ class Broadcast(Base):
 
     program: Mapped[Program | None] = relationship(lazy="joined")
     personality: Mapped[Member | None] = relationship(lazy="joined")
-
-    @property
-    def time_range(self) -> str:
-        return time_range(self.starts_at, self.ends_at)
-
-    @property
-    def day_label(self) -> str:
-        return day_label(self.starts_at)
 
     @property
     def guests(self) -> list[ProgramGuest]:

@@ -197,6 +197,15 @@ async def db(settings: Settings) -> AsyncIterator[Any]:
 
 
 @pytest.fixture
+def demo_server(tmp_path: Path) -> Iterator[Any]:
+    """A real `chonai serve` on its own SQLite file with the demo data (browser tests)."""
+    from tests.servers import serve
+
+    with serve(tmp_path) as proc:
+        yield proc
+
+
+@pytest.fixture
 async def demo(db: Any) -> None:
     from web.demo import load_demo
 

@@ -14,7 +14,7 @@ from litestar.response import Redirect, Template
 from core.access import active_member, current_member, member_guard
 from core.bounds import PathId
 from core.db import Database
-from core.deps import AppSettings, Bus, DbSession
+from core.deps import AppSettings, Bus, DbSession, Me
 from core.mail import send_mail
 from core.members import passwords, service, throttle
 from core.members.inputs import SignupInput
@@ -191,39 +191,38 @@ class ProfileController(Controller):
         return await _profile_page(request, db, notice=NOTICES.get(msg or ""))
 
     @post("/tokens")
-    async def create_token(self, request: Request[Any, Any, Any], db: DbSession) -> Template:
+    async def create_token(self, request: Request[Any, Any, Any], me: Me, db: DbSession) -> Template:
         form = await read_form(request)
         name = form.get("name", "").strip()[:100]
         if not name:
             return await _profile_page(
                 request, db, errors={"token_name": "トークンの名前を入力してください。"}, status=400
             )
-        _, raw = await service.create_api_token(db, active_member(request), name)
+        _, raw = await service.create_api_token(db, me, name)
         return await _profile_page(request, db, new_token=raw)
 
     @post("/tokens/{token_id:int}/revoke")
     async def revoke_token(
-        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, token_id: PathId
+        self, request: Request[Any, Any, Any], me: Me, db: DbSession, bus: Bus, token_id: PathId
     ) -> Response[Any]:
         try:
-            await service.revoke_api_token(db, active_member(request), token_id, bus=bus)
+            await service.revoke_api_token(db, me, token_id, bus=bus)
         except MemberError as exc:
             return await _profile_page(request, db, errors={"tokens": exc.message}, status=404)
         return Redirect("/profile?msg=token_revoked", status_code=303)
 
     @post("/password")
-    async def change_password(self, request: Request[Any, Any, Any], db: DbSession, bus: Bus) -> Response[Any]:
-        member = active_member(request)
+    async def change_password(self, request: Request[Any, Any, Any], me: Me, db: DbSession, bus: Bus) -> Response[Any]:
         form = await read_form(request)
         errors: dict[str, str] = {}
-        if not await service.verify_password(member.password_hash, form.get("current_password", "")):
+        if not await service.verify_password(me.password_hash, form.get("current_password", "")):
             errors["current_password"] = "現在のパスワードが正しくありません。"
         elif problem := check_password(form.get("password", "")):
             errors["password"] = problem
         if errors:
             return await _profile_page(request, db, errors=errors, status=400)
         keep = cookie_value(request.scope, SESSION_COOKIE) if request.scope.get("auth") == "session" else None
-        await passwords.change_password(db, member.id, form["password"], keep_session=keep, bus=bus)
+        await passwords.change_password(db, me.id, form["password"], keep_session=keep, bus=bus)
         return Redirect("/profile?msg=password_changed", status_code=303)
 
 

@@ -9,9 +9,9 @@ from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from core import site_settings
-from core.access import active_member, operator_guard
+from core.access import operator_guard
 from core.bounds import PathId
-from core.deps import AppSettings, Bus, DbSession
+from core.deps import AppSettings, Bus, DbSession, Me
 from core.errors import Invalid, Refusal
 from core.members import service
 from core.members.inputs import ReviewInput, RoleInput, StatusInput
@@ -38,23 +38,23 @@ class AdminMembersController(Controller):
 
     @post("/{member_id:int}/review")
     async def review(
-        self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings, member_id: PathId
+        self, request: Request[Any, Any, Any], me: Me, db: DbSession, settings: AppSettings, member_id: PathId
     ) -> Response[Any]:
         form = await read_form(request)
         data = ReviewInput.from_form(form)
         try:
-            member = await service.review(
-                db, member_id, active_member(request), approve=data.approve, reason=data.reason
-            )
+            member = await service.review(db, member_id, me, approve=data.approve, reason=data.reason)
         except Refusal as exc:  # the page answers 400 for every refusal here, already-reviewed too
             return await _page(db, errors={member_id: exc.message}, values={member_id: form}, status=400)
         await notify_review(settings, member)
         return Redirect(f"/admin/members?msg={'approved' if data.approve else 'rejected'}", status_code=303)
 
     @post("/{member_id:int}/role")
-    async def role(self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, member_id: PathId) -> Response[Any]:
+    async def role(
+        self, request: Request[Any, Any, Any], me: Me, db: DbSession, bus: Bus, member_id: PathId
+    ) -> Response[Any]:
         try:
-            role = RoleInput.from_form(await read_form(request)).validate(active_member(request).id, member_id)
+            role = RoleInput.from_form(await read_form(request)).validate(me.id, member_id)
             await service.set_role(db, member_id, role, bus=bus)
         except Refusal as exc:
             return await _page(db, errors={member_id: exc.message}, status=exc.status)
@@ -62,11 +62,11 @@ class AdminMembersController(Controller):
 
     @post("/{member_id:int}/status")
     async def status(
-        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, member_id: PathId
+        self, request: Request[Any, Any, Any], me: Me, db: DbSession, bus: Bus, member_id: PathId
     ) -> Response[Any]:
         try:
             data = StatusInput.from_form(await read_form(request))
-            status = data.validate(active_member(request).id, member_id)
+            status = data.validate(me.id, member_id)
             await service.set_status(db, member_id, status, data.reason, bus=bus)
         except Refusal as exc:
             return await _page(db, errors={member_id: exc.message}, status=exc.status)

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import msgspec
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, delete, get, post
 from litestar.datastructures import CacheControlHeader
 from litestar.params import FromQuery, JSONBody
 
-from core.access import active_member, member_guard, operator_guard
+from core.access import member_guard, operator_guard
 from core.bounds import PathId
-from core.deps import AppSettings, Bus, DbSession
+from core.deps import AppSettings, Bus, DbSession, Me
 from core.members import service
 from core.members.inputs import ReviewInput, RoleInput
 from core.members.models import ApiToken, Member, Role, Status
@@ -64,19 +63,17 @@ class MeController(Controller):
     cache_control = CacheControlHeader(no_store=True, private=True)  # a new token is shown once
 
     @get("/tokens")
-    async def tokens(self, request: Request[Any, Any, Any], db: DbSession) -> list[TokenOut]:
-        return [TokenOut.of(t) for t in await service.list_api_tokens(db, active_member(request))]
+    async def tokens(self, me: Me, db: DbSession) -> list[TokenOut]:
+        return [TokenOut.of(t) for t in await service.list_api_tokens(db, me)]
 
     @post("/tokens", status_code=201)
-    async def create_token(
-        self, request: Request[Any, Any, Any], db: DbSession, data: JSONBody[TokenCreate]
-    ) -> TokenOut:
-        token, raw = await service.create_api_token(db, active_member(request), data.name.strip())
+    async def create_token(self, me: Me, db: DbSession, data: JSONBody[TokenCreate]) -> TokenOut:
+        token, raw = await service.create_api_token(db, me, data.name.strip())
         return TokenOut.of(token, raw)
 
     @delete("/tokens/{token_id:int}", status_code=204)
-    async def revoke_token(self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, token_id: PathId) -> None:
-        await service.revoke_api_token(db, active_member(request), token_id, bus=bus)
+    async def revoke_token(self, me: Me, db: DbSession, bus: Bus, token_id: PathId) -> None:
+        await service.revoke_api_token(db, me, token_id, bus=bus)
 
 
 class MembersAdminController(Controller):
@@ -97,30 +94,21 @@ class MembersAdminController(Controller):
         ]
 
     @post("/{member_id:int}/approve")
-    async def approve(
-        self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings, member_id: PathId
-    ) -> MemberOut:
-        member = await service.review(db, member_id, active_member(request), approve=True)
+    async def approve(self, me: Me, db: DbSession, settings: AppSettings, member_id: PathId) -> MemberOut:
+        member = await service.review(db, member_id, me, approve=True)
         await notify_review(settings, member)
         return MemberOut.of(member)
 
     @post("/{member_id:int}/reject")
     async def reject(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        settings: AppSettings,
-        member_id: PathId,
-        data: JSONBody[ReviewInput],
+        self, me: Me, db: DbSession, settings: AppSettings, member_id: PathId, data: JSONBody[ReviewInput]
     ) -> MemberOut:
         """The path decides: a body's `decision` is ignored here (the form posts it, the API names it in the path)."""
-        member = await service.review(db, member_id, active_member(request), approve=False, reason=data.reason)
+        member = await service.review(db, member_id, me, approve=False, reason=data.reason)
         await notify_review(settings, member)
         return MemberOut.of(member)
 
     @post("/{member_id:int}/role")
-    async def role(
-        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, member_id: PathId, data: JSONBody[RoleInput]
-    ) -> MemberOut:
-        role = data.validate(active_member(request).id, member_id)
+    async def role(self, me: Me, db: DbSession, bus: Bus, member_id: PathId, data: JSONBody[RoleInput]) -> MemberOut:
+        role = data.validate(me.id, member_id)
         return MemberOut.of(await service.set_role(db, member_id, role, bus=bus))

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from archive import routes as archive_routes
 from core import heap
+from core.access import provide_me
 from core.db import Database
 from core.events import EventBus, create_bus
 from core.logs import configure_logging
@@ -102,6 +103,7 @@ def _dependencies(db: Database, settings: Settings, bus: EventBus) -> dict[str, 
         "db": Provide(provide_db),
         "settings": Provide(provide_settings, sync_to_thread=False),
         "bus": Provide(provide_bus, sync_to_thread=False),
+        "me": Provide(provide_me, sync_to_thread=False),
     }
 
 

@@ -2,38 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import msgspec
-from litestar import Controller, Request, get
+from litestar import Controller, get
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromQuery
 from litestar.response import Template
 
-from core.access import active_member, member_guard
+from core.access import member_guard
 from core.bounds import PathId
-from core.deps import DbSession
+from core.deps import DbSession, Me
 from core.errors import Invalid, NotFound
 from core.forms import optional_number
 from core.members import directory, profile
 from core.members.models import Member, Role, Status
 from core.members.prefectures import PREFECTURES
 from core.sections import service as sections
+from web.cards import MemberCard, SectionRef, section_refs
 from web.section_content import member_content
 
 
-class SectionRef(msgspec.Struct):
-    id: int
-    name: str
-
-
-class DirectoryMember(msgspec.Struct):
-    id: int
-    name: str
-    reading: str
-    org_kind: str
-    organisation: str
-    department: str
-    prefecture: str
+class DirectoryMember(MemberCard):
     sections: list[SectionRef]
 
 
@@ -45,22 +35,45 @@ class DirectoryOut(msgspec.Struct):
     page_size: int
 
 
-def parse_query(q: str, organisation: str, prefecture: str, section: str, page: str) -> directory.DirectoryQuery:
-    if prefecture and prefecture not in PREFECTURES:
-        raise Invalid("都道府県を一覧から選んでください。", fields={"prefecture": "都道府県を一覧から選んでください。"})
-    return directory.DirectoryQuery(
-        q=q[:100],
-        organisation=organisation[:100],
-        prefecture=prefecture,
-        section_id=optional_number(section, "課", "section"),
-        page=optional_number(page, "ページ", "page") or 1,
-    )
+@dataclass(frozen=True, slots=True)
+class DirectoryParams:
+    """The directory's query string as sent, for the page (which re-fills its form) and the API."""
+
+    q: str
+    organisation: str
+    prefecture: str
+    section: str
+    page: str
+
+    def query(self) -> directory.DirectoryQuery:
+        if self.prefecture and self.prefecture not in PREFECTURES:
+            raise Invalid(
+                "都道府県を一覧から選んでください。", fields={"prefecture": "都道府県を一覧から選んでください。"}
+            )
+        return directory.DirectoryQuery(
+            q=self.q[:100],
+            organisation=self.organisation[:100],
+            prefecture=self.prefecture,
+            section_id=optional_number(self.section, "課", "section"),
+            page=optional_number(self.page, "ページ", "page") or 1,
+        )
+
+
+def directory_params(
+    q: FromQuery[str] = "",
+    organisation: FromQuery[str] = "",
+    prefecture: FromQuery[str] = "",
+    section: FromQuery[str] = "",
+    page: FromQuery[str] = "1",
+) -> DirectoryParams:
+    """The `params` dependency of the directory page and API: one declaration of their query parameters."""
+    return DirectoryParams(q, organisation, prefecture, section, page)
 
 
 async def _cards(db: DbSession, members: list[Member]) -> list[DirectoryMember]:
     out = []
     for m in members:
-        refs = [SectionRef(s.id, s.name) for s in await sections.sections_of(db, m.id)]
+        refs = await section_refs(db, m.id)
         out.append(
             DirectoryMember(m.id, m.name, m.reading, m.org_kind.value, m.organisation, m.department, m.prefecture, refs)
         )
@@ -71,21 +84,19 @@ class DirectoryController(Controller):
     path = "/members"
     guards = [member_guard]
     include_in_schema = False
+    dependencies = {"params": Provide(directory_params, sync_to_thread=False)}
 
     @get("/")
-    async def index(
-        self,
-        db: DbSession,
-        q: FromQuery[str] = "",
-        organisation: FromQuery[str] = "",
-        prefecture: FromQuery[str] = "",
-        section: FromQuery[str] = "",
-        page: FromQuery[str] = "1",
-    ) -> Template:
-        values = {"q": q[:100], "organisation": organisation[:100], "prefecture": prefecture, "section": section}
+    async def index(self, db: DbSession, params: NamedDependency[DirectoryParams]) -> Template:
+        values = {
+            "q": params.q[:100],
+            "organisation": params.organisation[:100],
+            "prefecture": params.prefecture,
+            "section": params.section,
+        }
         error, status = None, 200
         try:
-            result = await directory.search(db, parse_query(q, organisation, prefecture, section, page))
+            result = await directory.search(db, params.query())
         except Invalid as exc:
             error, status = exc.message, 400
             result = directory.DirectoryPage([], 0, 1, 1)
@@ -100,10 +111,9 @@ class DirectoryController(Controller):
         return Template("members/directory.html", context=context, status_code=status)
 
     @get("/{member_id:int}")
-    async def member(self, request: Request[Any, Any, Any], db: DbSession, member_id: PathId) -> Template:
-        viewer = active_member(request)
+    async def member(self, me: Me, db: DbSession, member_id: PathId) -> Template:
         member = await db.get(Member, member_id)
-        operator = viewer.has_role(Role.OPERATOR)
+        operator = me.has_role(Role.OPERATOR)
         # Pending, rejected and suspended accounts don't exist for members; operators see them.
         if member is None or (member.status is not Status.APPROVED and not operator):
             raise NotFound("該当するメンバーが見つかりません。")
@@ -120,19 +130,12 @@ class DirectoryApiController(Controller):
     path = "/api/directory"
     guards = [member_guard]
     tags = ["members"]
+    dependencies = {"params": Provide(directory_params, sync_to_thread=False)}
 
     @get("/")
-    async def search(
-        self,
-        db: DbSession,
-        q: FromQuery[str] = "",
-        organisation: FromQuery[str] = "",
-        prefecture: FromQuery[str] = "",
-        section: FromQuery[str] = "",
-        page: FromQuery[str] = "1",
-    ) -> DirectoryOut:
+    async def search(self, db: DbSession, params: NamedDependency[DirectoryParams]) -> DirectoryOut:
         """Approved members only; matches name, ふりがな, organisation and department; never an e-mail."""
-        result = await directory.search(db, parse_query(q, organisation, prefecture, section, page))
+        result = await directory.search(db, params.query())
         return DirectoryOut(
             await _cards(db, result.members), result.total, result.page, result.pages, directory.PAGE_SIZE
         )

@@ -15,9 +15,9 @@ from litestar.response import Redirect
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.access import active_member, member_guard
+from core.access import member_guard
 from core.bounds import PathId
-from core.deps import DbSession
+from core.deps import DbSession, Me
 from core.errors import Invalid, NotFound
 from core.members.models import Member, Status
 from core.notify import follows
@@ -110,41 +110,36 @@ class FollowsApi(Controller):
     tags = ["notifications"]
 
     @get("/")
-    async def list_follows(
-        self, request: Request[Any, Any, Any], db: DbSession, target: FromQuery[str | None] = None
-    ) -> list[FollowOut]:
-        rows = await follows.follows_of(db, active_member(request).id, _target(target) if target else None)
+    async def list_follows(self, me: Me, db: DbSession, target: FromQuery[str | None] = None) -> list[FollowOut]:
+        rows = await follows.follows_of(db, me.id, _target(target) if target else None)
         return await _out(db, rows)
 
     @post("/")
-    async def follow(
-        self, request: Request[Any, Any, Any], db: DbSession, data: JSONBody[FollowIn]
-    ) -> Response[FollowOut]:
-        row, new = await create(db, active_member(request), data.target, data.id)
+    async def follow(self, me: Me, db: DbSession, data: JSONBody[FollowIn]) -> Response[FollowOut]:
+        row, new = await create(db, me, data.target, data.id)
         return Response((await _out(db, [row]))[0], status_code=201 if new else 200)
 
     @delete("/{follow_id:int}", status_code=204)
-    async def unfollow(self, request: Request[Any, Any, Any], db: DbSession, follow_id: PathId) -> None:
+    async def unfollow(self, me: Me, db: DbSession, follow_id: PathId) -> None:
         if not 1 <= follow_id <= MAX_ID:
             raise NotFound("このフォローは見つかりませんでした。")
-        await follows.unfollow(db, active_member(request).id, follow_id)
+        await follows.unfollow(db, me.id, follow_id)
 
 
 @post("/follows", guards=[member_guard], include_in_schema=False)
-async def follow_form(request: Request[Any, Any, Any], db: DbSession) -> Redirect:
+async def follow_form(request: Request[Any, Any, Any], me: Me, db: DbSession) -> Redirect:
     """Without JavaScript the follow button is a form: follow, or unfollow with `action=unfollow`."""
     form = await read_form(request)
-    member = active_member(request)
     raw_id = form.get("id", "")
     if not raw_id.isdigit() or not 1 <= int(raw_id[:10]) <= MAX_ID or len(raw_id) > 10:
         raise Invalid("フォローの対象が正しくありません。", fields={"id": "数字で指定してください。"})
     target = _target(form.get("target", ""))
     if form.get("action") == "unfollow":
-        row = await follows.find(db, member.id, target, int(raw_id))
+        row = await follows.find(db, me.id, target, int(raw_id))
         if row is not None:
-            await follows.unfollow(db, member.id, row.id)
+            await follows.unfollow(db, me.id, row.id)
     else:
-        await create(db, member, target.value, int(raw_id))
+        await create(db, me, target.value, int(raw_id))
     return Redirect(safe_next(form.get("next"), target_url(target, int(raw_id))), status_code=303)
 
 

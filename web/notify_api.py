@@ -12,8 +12,8 @@ from litestar import Controller, Request, WebSocket, get, post, put, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromQuery, JSONBody
 
-from core.access import active_member, current_member, member_guard, origin_allowed
-from core.deps import DbSession
+from core.access import current_member, member_guard, origin_allowed
+from core.deps import DbSession, Me
 from core.errors import Invalid
 from core.notify import inbox, prefs
 from core.notify.models import MAX_ID, Notification
@@ -54,24 +54,19 @@ class NotificationsApi(Controller):
 
     @get("/")
     async def list_notifications(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        before: FromQuery[int | None] = None,
-        limit: FromQuery[int] = 50,
+        self, me: Me, db: DbSession, before: FromQuery[int | None] = None, limit: FromQuery[int] = 50
     ) -> list[NotificationOut]:
         before = None if before is None else max(0, min(before, MAX_ID))
-        rows = await inbox.listing(db, active_member(request).id, before=before, limit=max(1, min(limit, 200)))
+        rows = await inbox.listing(db, me.id, before=before, limit=max(1, min(limit, 200)))
         return [NotificationOut.of(n) for n in rows]
 
     @get("/unread")
-    async def unread(self, request: Request[Any, Any, Any], db: DbSession) -> UnreadOut:
-        return UnreadOut(await inbox.unread(db, active_member(request).id))
+    async def unread(self, me: Me, db: DbSession) -> UnreadOut:
+        return UnreadOut(await inbox.unread(db, me.id))
 
     @post("/read", status_code=200)
-    async def read(self, request: Request[Any, Any, Any], db: DbSession) -> ReadOut:
+    async def read(self, request: Request[Any, Any, Any], me: Me, db: DbSession) -> ReadOut:
         """`{"ids": [...]}` marks those; an empty body, `{}` or `{"ids": []}` marks all."""
-        member = active_member(request)
         raw = await request.body()
         try:
             data = msgspec.json.decode(raw, type=ReadIn) if raw.strip() else ReadIn()
@@ -79,21 +74,18 @@ class NotificationsApi(Controller):
             raise Invalid(
                 '本文は {"ids": [通知のID, …]} です。', fields={"ids": "整数の配列で指定してください。"}
             ) from None
-        updated = await inbox.mark_read(db, member.id, data.ids)
-        return ReadOut(updated, await inbox.unread(db, member.id))
+        updated = await inbox.mark_read(db, me.id, data.ids)
+        return ReadOut(updated, await inbox.unread(db, me.id))
 
     @get("/settings")
-    async def get_settings(self, request: Request[Any, Any, Any], db: DbSession) -> SettingsOut:
-        return settings_out(await prefs.load(db, active_member(request).id))
+    async def get_settings(self, me: Me, db: DbSession) -> SettingsOut:
+        return settings_out(await prefs.load(db, me.id))
 
     @put("/settings")
-    async def put_settings(
-        self, request: Request[Any, Any, Any], db: DbSession, data: JSONBody[dict[str, Any]]
-    ) -> SettingsOut:
+    async def put_settings(self, me: Me, db: DbSession, data: JSONBody[dict[str, Any]]) -> SettingsOut:
         """A SettingsIn body; decoded here so that a bad value is a Japanese field error, not litestar's English."""
-        member = active_member(request)
-        changed = apply_settings(await prefs.load(db, member.id), decode_settings(data))
-        return settings_out(await prefs.save(db, member.id, changed))
+        changed = apply_settings(await prefs.load(db, me.id), decode_settings(data))
+        return settings_out(await prefs.save(db, me.id, changed))
 
 
 class BellMessage(msgspec.Struct, tag="unread", tag_field="type"):

@@ -13,8 +13,8 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
-from core.access import active_member, member_guard
-from core.deps import AppSettings, DbSession
+from core.access import member_guard
+from core.deps import AppSettings, DbSession, Me
 from core.errors import Invalid, Refusal
 from core.members.models import Member, Status
 from core.notify import inbox, prefs
@@ -32,45 +32,39 @@ class NotificationPages(Controller):
 
     @get("/notifications")
     async def index(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        before: FromQuery[int | None] = None,
-        msg: FromQuery[str] = "",
+        self, me: Me, db: DbSession, before: FromQuery[int | None] = None, msg: FromQuery[str] = ""
     ) -> Template:
-        member = active_member(request)
-        rows = await inbox.listing(db, member.id, before=None if before is None else max(0, min(before, 2**31 - 1)))
+        rows = await inbox.listing(db, me.id, before=None if before is None else max(0, min(before, 2**31 - 1)))
         context = {
             "items": rows,
             "labels": KIND_LABELS,
-            "unread": await inbox.unread(db, member.id),
+            "unread": await inbox.unread(db, me.id),
             "older": rows[-1].id if len(rows) == inbox.PAGE else None,
             "notice": NOTICES.get(msg),
         }
         return Template("notifications.html", context=context)
 
     @post("/notifications/read")
-    async def read(self, request: Request[Any, Any, Any], db: DbSession) -> Redirect:
+    async def read(self, request: Request[Any, Any, Any], me: Me, db: DbSession) -> Redirect:
         form = await read_form(request)
         raw = form.get("id", "")
         ids = [int(raw)] if raw.isdigit() and len(raw) <= 9 else None
-        await inbox.mark_read(db, active_member(request).id, ids)
+        await inbox.mark_read(db, me.id, ids)
         return Redirect("/notifications?msg=read", status_code=303)
 
     @get("/settings/notifications")
-    async def settings_page(self, request: Request[Any, Any, Any], db: DbSession, msg: FromQuery[str] = "") -> Template:
-        p = await prefs.load(db, active_member(request).id)
+    async def settings_page(self, me: Me, db: DbSession, msg: FromQuery[str] = "") -> Template:
+        p = await prefs.load(db, me.id)
         return _settings_page(p, {}, NOTICES.get(msg))
 
     @post("/settings/notifications")
-    async def save_settings(self, request: Request[Any, Any, Any], db: DbSession) -> Response[Any]:
-        member = active_member(request)
+    async def save_settings(self, request: Request[Any, Any, Any], me: Me, db: DbSession) -> Response[Any]:
         form = await read_form(request)
         try:
             data = settings_from_form(form)
         except Invalid as exc:
             return _settings_page(_as_typed(form), exc.fields, None, status=400)
-        await prefs.save(db, member.id, apply_settings(await prefs.load(db, member.id), data))
+        await prefs.save(db, me.id, apply_settings(await prefs.load(db, me.id), data))
         return Redirect("/settings/notifications?msg=saved", status_code=303)
 
 

@@ -13,15 +13,15 @@ from litestar.response import Redirect, Template
 from core import site_settings
 from core.access import active_member, member_guard, operator_guard
 from core.bounds import PathId
-from core.deps import AppSettings, Bus, DbSession
+from core.deps import AppSettings, Bus, DbSession, Me
 from core.errors import Forbidden, Invalid, NotFound
 from core.events import EventBus
 from core.mail import send_mail
 from core.members import profile
 from core.members.inputs import ProfileInput, ProfilePatch
 from core.members.models import Member, MemberChange, OrgKind, Role, Status
-from core.sections import service as sections
 from core.settings import Settings
+from web.cards import MemberCard, SectionRef, section_refs
 from web.forms import read_form
 
 NOTICES = {
@@ -31,21 +31,9 @@ NOTICES = {
 }
 
 
-class SectionRef(msgspec.Struct):
-    id: int
-    name: str
-
-
-class ProfileOut(msgspec.Struct):
+class ProfileOut(MemberCard):
     """The member's own profile (the only place their e-mail is shown)."""
 
-    id: int
-    name: str
-    reading: str
-    org_kind: str
-    organisation: str
-    department: str
-    prefecture: str
     interests: str
     email: str
     role: Role
@@ -70,7 +58,7 @@ async def _me(request: Request[Any, Any, Any], db: DbSession) -> Member:
 
 
 async def _profile_out(db: DbSession, member: Member, email_pending: str | None = None) -> ProfileOut:
-    refs = [SectionRef(s.id, s.name) for s in await sections.sections_of(db, member.id)]
+    refs = await section_refs(db, member.id)
     return ProfileOut(
         member.id,
         member.name,
@@ -129,9 +117,8 @@ class ProfileEditController(Controller):
     include_in_schema = False
 
     @get("/edit")
-    async def edit_form(self, request: Request[Any, Any, Any], msg: FromQuery[str] = "") -> Template:
-        member = active_member(request)
-        return _form_page(member, ProfileInput.of(member).values(), {}, notice=NOTICES.get(msg))
+    async def edit_form(self, me: Me, msg: FromQuery[str] = "") -> Template:
+        return _form_page(me, ProfileInput.of(me).values(), {}, notice=NOTICES.get(msg))
 
     @post("/edit")
     async def edit(self, request: Request[Any, Any, Any], db: DbSession, bus: Bus) -> Response[Any]:
@@ -172,10 +159,12 @@ class EmailConfirmController(Controller):
         return Template("email_confirm.html", context={"token": token[:200], "error": None})
 
     @post("/")
-    async def confirm(self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings) -> Response[Any]:
+    async def confirm(
+        self, request: Request[Any, Any, Any], me: Me, db: DbSession, settings: AppSettings
+    ) -> Response[Any]:
         form = await read_form(request)
         try:
-            member, old = await profile.confirm_email_change(db, form.get("token", ""), active_member(request).id)
+            member, old = await profile.confirm_email_change(db, form.get("token", ""), me.id)
         except Invalid as exc:
             context = {"token": form.get("token", "")[:200], "error": exc.fields.get("email") or exc.message}
             return Template("email_confirm.html", context=context, status_code=400)
@@ -212,6 +201,7 @@ class ProfileApiController(Controller):
     async def update_member(
         self,
         request: Request[Any, Any, Any],
+        me: Me,
         db: DbSession,
         settings: AppSettings,
         bus: Bus,
@@ -219,7 +209,7 @@ class ProfileApiController(Controller):
         data: JSONBody[ProfilePatch],
     ) -> ProfileOut:
         """Only one's own profile: anyone else's is refused with 403."""
-        if member_id != active_member(request).id:
+        if member_id != me.id:
             raise Forbidden("他のメンバーのプロフィールは編集できません。")
         return await _patch(db, settings, await _me(request, db), data, bus)
 

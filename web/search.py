@@ -16,9 +16,9 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
-from core.access import active_member, member_guard, operator_guard
+from core.access import member_guard, operator_guard
 from core.bounds import PathId
-from core.deps import DbSession
+from core.deps import DbSession, Me
 from core.errors import Invalid
 from core.search import glossary
 from core.search.query import Filters
@@ -192,11 +192,11 @@ class SearchPages(Controller):
         return await _glossary_page(db, notice={"saved": "保存しました。", "deleted": "削除しました。"}.get(msg or ""))
 
     @post("/glossary", guards=[operator_guard])
-    async def glossary_save(self, request: Request[Any, Any, Any], db: DbSession) -> Response[Any]:
+    async def glossary_save(self, request: Request[Any, Any, Any], me: Me, db: DbSession) -> Response[Any]:
         form = await read_form(request)
         entry_id = _int(form.get("id"), "項目", "id")
         try:
-            await glossary.save(db, active_member(request).id, form.get("words", ""), form.get("note", ""), entry_id)
+            await glossary.save(db, me.id, form.get("words", ""), form.get("note", ""), entry_id)
         except Invalid as exc:
             return await _glossary_page(db, error=exc.message, values=form, status=400)
         return Redirect("/search/glossary?msg=saved", status_code=303)

@@ -11,7 +11,7 @@ from litestar.response import Redirect, Template
 from core import site_settings
 from core.access import active_member, member_guard
 from core.bounds import PathId
-from core.deps import AppSettings, DbSession
+from core.deps import AppSettings, DbSession, Me
 from core.errors import Invalid, Refusal
 from core.sections import founding, notices
 from core.sections import service as sections
@@ -64,13 +64,11 @@ class SectionPagesController(Controller):
         return _proposal_form({}, {})
 
     @post("/proposals")
-    async def propose(self, request: Request[Any, Any, Any], db: DbSession) -> Response[Any]:
+    async def propose(self, request: Request[Any, Any, Any], me: Me, db: DbSession) -> Response[Any]:
         form = await read_form(request)
         data = ProposalInput.from_form(form)
         try:
-            proposal = await founding.propose(
-                db, active_member(request), name=data.name, kind=data.type, purpose=data.purpose
-            )
+            proposal = await founding.propose(db, me, name=data.name, kind=data.type, purpose=data.purpose)
         except Invalid as exc:
             return _proposal_form(form, exc.fields, status=400)
         return Redirect(f"/sections/proposals/{proposal.id}?msg=proposed", status_code=303)
@@ -83,11 +81,11 @@ class SectionPagesController(Controller):
 
     @post("/proposals/{proposal_id:int}/support")
     async def support(
-        self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings, proposal_id: PathId
+        self, request: Request[Any, Any, Any], me: Me, db: DbSession, settings: AppSettings, proposal_id: PathId
     ) -> Response[Any]:
         threshold = (await site_settings.load(db)).founding_supporters
         try:
-            result = await founding.support(db, active_member(request), proposal_id, threshold)
+            result = await founding.support(db, me, proposal_id, threshold)
         except Refusal as exc:
             if exc.status == 404:
                 raise
@@ -98,9 +96,11 @@ class SectionPagesController(Controller):
         return Redirect(f"/sections/proposals/{proposal_id}?msg=supported", status_code=303)
 
     @post("/proposals/{proposal_id:int}/withdraw")
-    async def withdraw(self, request: Request[Any, Any, Any], db: DbSession, proposal_id: PathId) -> Response[Any]:
+    async def withdraw(
+        self, request: Request[Any, Any, Any], me: Me, db: DbSession, proposal_id: PathId
+    ) -> Response[Any]:
         try:
-            await founding.withdraw(db, active_member(request), proposal_id)
+            await founding.withdraw(db, me, proposal_id)
         except Refusal as exc:
             if exc.status == 404:
                 raise
@@ -114,53 +114,57 @@ class SectionPagesController(Controller):
         return await _section_page(request, db, section_id, notice=NOTICES.get(msg))
 
     @post("/{section_id:int}/join")
-    async def join(self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId) -> Response[Any]:
-        return await _act(request, db, section_id, "joined", sections.join(db, active_member(request), section_id))
+    async def join(self, request: Request[Any, Any, Any], me: Me, db: DbSession, section_id: PathId) -> Response[Any]:
+        return await _act(request, db, section_id, "joined", sections.join(db, me, section_id))
 
     @post("/{section_id:int}/leave")
-    async def leave(self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId) -> Response[Any]:
-        return await _act(request, db, section_id, "left", sections.leave(db, active_member(request), section_id))
+    async def leave(self, request: Request[Any, Any, Any], me: Me, db: DbSession, section_id: PathId) -> Response[Any]:
+        return await _act(request, db, section_id, "left", sections.leave(db, me, section_id))
 
     @get("/{section_id:int}/edit")
-    async def edit_form(self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId) -> Template:
+    async def edit_form(self, me: Me, db: DbSession, section_id: PathId) -> Template:
         section = await sections.get_section(db, section_id)
-        if not sections.can_manage(active_member(request), section):
+        if not sections.can_manage(me, section):
             raise Refusal("forbidden", "課のページを編集できるのは課長と運営です。", 403)
         values = {"description": section.description, "type": section.kind.value}
         return await _edit_page(db, section_id, values, {})
 
     @post("/{section_id:int}/edit")
-    async def edit(self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId) -> Response[Any]:
+    async def edit(self, request: Request[Any, Any, Any], me: Me, db: DbSession, section_id: PathId) -> Response[Any]:
         form = await read_form(request)
         data = SectionPageInput.from_form(form)
         try:
-            await sections.update_page(db, active_member(request), section_id, description=data.purpose, kind=data.type)
+            await sections.update_page(db, me, section_id, description=data.purpose, kind=data.type)
         except Invalid as exc:
             return await _edit_page(db, section_id, form, exc.fields, status=400)
         return Redirect(f"/sections/{section_id}?msg=saved", status_code=303)
 
     @post("/{section_id:int}/deputies")
-    async def deputies(self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId) -> Response[Any]:
+    async def deputies(
+        self, request: Request[Any, Any, Any], me: Me, db: DbSession, section_id: PathId
+    ) -> Response[Any]:
         data = DeputyInput.from_form(await read_form(request))
-        change = sections.set_deputy(db, active_member(request), section_id, data.member_id, data.deputy)
+        change = sections.set_deputy(db, me, section_id, data.member_id, data.deputy)
         return await _act(request, db, section_id, "deputy", change)
 
     @post("/{section_id:int}/rename")
-    async def rename(self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId) -> Response[Any]:
+    async def rename(self, request: Request[Any, Any, Any], me: Me, db: DbSession, section_id: PathId) -> Response[Any]:
         data = RenameInput.from_form(await read_form(request))
-        change = sections.rename(db, active_member(request), section_id, data.name)
+        change = sections.rename(db, me, section_id, data.name)
         return await _act(request, db, section_id, "renamed", change)
 
     @post("/{section_id:int}/archive")
-    async def archive(self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId) -> Response[Any]:
-        return await _act(request, db, section_id, "archived", sections.archive(db, active_member(request), section_id))
+    async def archive(
+        self, request: Request[Any, Any, Any], me: Me, db: DbSession, section_id: PathId
+    ) -> Response[Any]:
+        return await _act(request, db, section_id, "archived", sections.archive(db, me, section_id))
 
     @post("/{section_id:int}/merge")
-    async def merge(self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId) -> Response[Any]:
+    async def merge(self, request: Request[Any, Any, Any], me: Me, db: DbSession, section_id: PathId) -> Response[Any]:
         form = await read_form(request)
         target = MergeInput.from_form(form).into
         try:
-            merged = await sections.merge(db, active_member(request), section_id, target)
+            merged = await sections.merge(db, me, section_id, target)
         except Refusal as exc:
             if exc.status == 404 and target == 0:
                 exc = Invalid("統合先の課を選んでください。", fields={"target_id": "統合先の課を選んでください。"})

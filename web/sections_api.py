@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import msgspec
-from litestar import Controller, Request, delete, get, patch, post, put
+from litestar import Controller, delete, get, patch, post, put
 from litestar.params import FromQuery, JSONBody
 
 from core import site_settings
-from core.access import active_member, member_guard
+from core.access import member_guard
 from core.bounds import PathId
-from core.deps import AppSettings, DbSession
+from core.deps import AppSettings, DbSession, Me
 from core.members.models import Member
 from core.sections import founding, notices
 from core.sections import service as sections
@@ -140,67 +139,47 @@ class SectionsApiController(Controller):
         )
 
     @patch("/{section_id:int}")
-    async def update(
-        self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId, data: JSONBody[SectionPageInput]
-    ) -> SectionOut:
+    async def update(self, me: Me, db: DbSession, section_id: PathId, data: JSONBody[SectionPageInput]) -> SectionOut:
         section = await sections.get_section(db, section_id)
         kind = data.type or section.kind.value
-        section = await sections.update_page(
-            db, active_member(request), section_id, description=data.purpose, kind=kind
-        )
+        section = await sections.update_page(db, me, section_id, description=data.purpose, kind=kind)
         return await _section_out(db, section)
 
     @post("/{section_id:int}/join")
-    async def join(self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId) -> SectionOut:
-        return await _section_out(db, await sections.join(db, active_member(request), section_id))
+    async def join(self, me: Me, db: DbSession, section_id: PathId) -> SectionOut:
+        return await _section_out(db, await sections.join(db, me, section_id))
 
     @post("/{section_id:int}/leave")
-    async def leave(self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId) -> SectionOut:
-        return await _section_out(db, await sections.leave(db, active_member(request), section_id))
+    async def leave(self, me: Me, db: DbSession, section_id: PathId) -> SectionOut:
+        return await _section_out(db, await sections.leave(db, me, section_id))
 
     @put("/{section_id:int}/deputies/{member_id:int}")
-    async def appoint(
-        self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId, member_id: PathId
-    ) -> SectionOut:
-        return await _section_out(
-            db, await sections.set_deputy(db, active_member(request), section_id, member_id, True)
-        )
+    async def appoint(self, me: Me, db: DbSession, section_id: PathId, member_id: PathId) -> SectionOut:
+        return await _section_out(db, await sections.set_deputy(db, me, section_id, member_id, True))
 
     @delete("/{section_id:int}/deputies/{member_id:int}", status_code=200)
-    async def dismiss(
-        self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId, member_id: PathId
-    ) -> SectionOut:
-        return await _section_out(
-            db, await sections.set_deputy(db, active_member(request), section_id, member_id, False)
-        )
+    async def dismiss(self, me: Me, db: DbSession, section_id: PathId, member_id: PathId) -> SectionOut:
+        return await _section_out(db, await sections.set_deputy(db, me, section_id, member_id, False))
 
     @post("/{section_id:int}/rename")
-    async def rename(
-        self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId, data: JSONBody[RenameInput]
-    ) -> SectionOut:
-        return await _section_out(db, await sections.rename(db, active_member(request), section_id, data.name))
+    async def rename(self, me: Me, db: DbSession, section_id: PathId, data: JSONBody[RenameInput]) -> SectionOut:
+        return await _section_out(db, await sections.rename(db, me, section_id, data.name))
 
     @post("/{section_id:int}/archive")
-    async def archive(self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId) -> SectionOut:
-        return await _section_out(db, await sections.archive(db, active_member(request), section_id))
+    async def archive(self, me: Me, db: DbSession, section_id: PathId) -> SectionOut:
+        return await _section_out(db, await sections.archive(db, me, section_id))
 
     @post("/{section_id:int}/merge")
-    async def merge(
-        self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId, data: JSONBody[MergeInput]
-    ) -> SectionOut:
-        return await _section_out(db, await sections.merge(db, active_member(request), section_id, data.into))
+    async def merge(self, me: Me, db: DbSession, section_id: PathId, data: JSONBody[MergeInput]) -> SectionOut:
+        return await _section_out(db, await sections.merge(db, me, section_id, data.into))
 
     @get("/proposals")
     async def proposals(self, db: DbSession) -> list[ProposalOut]:
         return [await _proposal_out(db, p.proposal) for p in await founding.open_proposals(db)]
 
     @post("/proposals", status_code=201)
-    async def propose(
-        self, request: Request[Any, Any, Any], db: DbSession, data: JSONBody[ProposalInput]
-    ) -> ProposalOut:
-        proposal = await founding.propose(
-            db, active_member(request), name=data.name, kind=data.type, purpose=data.purpose
-        )
+    async def propose(self, me: Me, db: DbSession, data: JSONBody[ProposalInput]) -> ProposalOut:
+        proposal = await founding.propose(db, me, name=data.name, kind=data.type, purpose=data.purpose)
         return await _proposal_out(db, await founding.get_proposal(db, proposal.id))
 
     @get("/proposals/{proposal_id:int}")
@@ -208,11 +187,9 @@ class SectionsApiController(Controller):
         return await _proposal_out(db, await founding.get_proposal(db, proposal_id))
 
     @post("/proposals/{proposal_id:int}/support")
-    async def support(
-        self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings, proposal_id: PathId
-    ) -> SupportOut:
+    async def support(self, me: Me, db: DbSession, settings: AppSettings, proposal_id: PathId) -> SupportOut:
         threshold = (await site_settings.load(db)).founding_supporters
-        result = await founding.support(db, active_member(request), proposal_id, threshold)
+        result = await founding.support(db, me, proposal_id, threshold)
         founded = None
         if result.section is not None:
             await notices.section_founded(settings, result.section, result.involved)

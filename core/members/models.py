@@ -3,57 +3,37 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 
-from sqlalchemy import Enum, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, UTCDateTime, utcnow
+from core.enums import LabelledEnum, stored_enum
 
 
-class Role(enum.StrEnum):
+class Role(LabelledEnum):
     """Site-wide roles, from least to most powerful."""
 
-    MEMBER = "member"
-    HOST = "host"
-    MODERATOR = "moderator"
-    OPERATOR = "operator"
-
-    @property
-    def label(self) -> str:
-        return ROLE_LABELS[self]
+    MEMBER = "member", "メンバー"
+    HOST = "host", "ホスト"
+    MODERATOR = "moderator", "モデレーター"
+    OPERATOR = "operator", "運営"
 
     @property
     def rank(self) -> int:
         return list(Role).index(self)
 
 
-ROLE_LABELS = {Role.MEMBER: "メンバー", Role.HOST: "ホスト", Role.MODERATOR: "モデレーター", Role.OPERATOR: "運営"}
+class Status(LabelledEnum):
+    PENDING = "pending", "承認待ち"
+    APPROVED = "approved", "承認済み"
+    REJECTED = "rejected", "却下"
+    SUSPENDED = "suspended", "利用停止"
 
 
-class Status(enum.StrEnum):
-    PENDING = "pending"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    SUSPENDED = "suspended"
-
-    @property
-    def label(self) -> str:
-        return {"pending": "承認待ち", "approved": "承認済み", "rejected": "却下", "suspended": "利用停止"}[self]
-
-
-class OrgKind(enum.StrEnum):
-    MUNICIPALITY = "municipality"
-    MINISTRY = "ministry"
-
-    @property
-    def label(self) -> str:
-        return "自治体" if self is OrgKind.MUNICIPALITY else "省庁"
-
-
-def _enum(cls: type[enum.Enum]) -> Enum:
-    # Stored as plain strings (no native ENUM) so adding a value needs no DDL on PostgreSQL.
-    return Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+class OrgKind(LabelledEnum):
+    MUNICIPALITY = "municipality", "自治体"
+    MINISTRY = "ministry", "省庁"
 
 
 class Member(Base):
@@ -64,14 +44,14 @@ class Member(Base):
     name: Mapped[str] = mapped_column(String(100))
     # ふりがな, stored in hiragana so a katakana or hiragana query finds it.
     reading: Mapped[str] = mapped_column(String(100), default="")
-    org_kind: Mapped[OrgKind] = mapped_column(_enum(OrgKind))
+    org_kind: Mapped[OrgKind] = mapped_column(stored_enum(OrgKind))
     organisation: Mapped[str] = mapped_column(String(100))
     department: Mapped[str] = mapped_column(String(100))
     prefecture: Mapped[str] = mapped_column(String(10))
     interests: Mapped[str] = mapped_column(Text, default="")
     password_hash: Mapped[str] = mapped_column(String(200))
-    role: Mapped[Role] = mapped_column(_enum(Role), default=Role.MEMBER)
-    status: Mapped[Status] = mapped_column(_enum(Status), default=Status.PENDING, index=True)
+    role: Mapped[Role] = mapped_column(stored_enum(Role), default=Role.MEMBER)
+    status: Mapped[Status] = mapped_column(stored_enum(Status), default=Status.PENDING, index=True)
     review_reason: Mapped[str | None] = mapped_column(Text, default=None)
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), default=None)
     reviewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)

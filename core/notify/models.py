@@ -10,62 +10,40 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, UTCDateTime, utcnow
-
-
-def _enum(cls: type[enum.Enum]) -> Enum:
-    return Enum(cls, native_enum=False, length=30, values_callable=lambda e: [m.value for m in e])
-
+from core.enums import LabelledEnum, stored_enum
 
 #: Ids in the API are SQL integers: anything outside this range cannot name a row.
 MAX_ID = 2**31 - 1
 
 
-class Kind(enum.StrEnum):
-    PROGRAM_LIVE = "program_live"
-    PROGRAM_REMINDER = "program_reminder"
-    SESSION_REMINDER = "session_reminder"
-    QUESTION_ANSWERED = "question_answered"
-    QUESTION_DISMISSED = "question_dismissed"
-    QUESTION_MERGED = "question_merged"
-    FAQ_PUBLISHED = "faq_published"
-    SIGNUP_PENDING = "signup_pending"
-    REPORT_RECEIVED = "report_received"
-
-    @property
-    def label(self) -> str:
-        return KIND_LABELS[self]
+class Kind(LabelledEnum):
+    PROGRAM_LIVE = "program_live", "フォロー中の番組の放送開始"
+    PROGRAM_REMINDER = "program_reminder", "フォロー中の番組の開始前リマインダー"
+    SESSION_REMINDER = "session_reminder", "申し込んだ勉強会のリマインダー（前日・1時間前）"
+    QUESTION_ANSWERED = "question_answered", "自分の質問への回答"
+    QUESTION_DISMISSED = "question_dismissed", "自分の質問の見送り（理由つき）"
+    QUESTION_MERGED = "question_merged", "自分の質問の統合"
+    FAQ_PUBLISHED = "faq_published", "FAQ資料の公開・改訂（フォロー中・参加した勉強会、フォロー中の課）"
+    SIGNUP_PENDING = "signup_pending", "承認待ちの登録申請（運営）"
+    REPORT_RECEIVED = "report_received", "担当する放送への通報（モデレーター）"
 
 
-KIND_LABELS = {
-    Kind.PROGRAM_LIVE: "フォロー中の番組の放送開始",
-    Kind.PROGRAM_REMINDER: "フォロー中の番組の開始前リマインダー",
-    Kind.SESSION_REMINDER: "申し込んだ勉強会のリマインダー（前日・1時間前）",
-    Kind.QUESTION_ANSWERED: "自分の質問への回答",
-    Kind.QUESTION_DISMISSED: "自分の質問の見送り（理由つき）",
-    Kind.QUESTION_MERGED: "自分の質問の統合",
-    Kind.FAQ_PUBLISHED: "FAQ資料の公開・改訂（フォロー中・参加した勉強会、フォロー中の課）",
-    Kind.SIGNUP_PENDING: "承認待ちの登録申請（運営）",
-    Kind.REPORT_RECEIVED: "担当する放送への通報（モデレーター）",
-}
+KIND_LABELS = {kind: kind.label for kind in Kind}
 
 #: Defaults for members who changed nothing: everything in the app; mail for what concerns
 #: the member personally. Go-live and reminder mails are opt-in (the bell covers them).
 DEFAULT_MAIL_OFF = frozenset({Kind.PROGRAM_LIVE, Kind.PROGRAM_REMINDER})
 
 
-class Target(enum.StrEnum):
-    PROGRAM = "program"
-    PERSONALITY = "personality"
-    SECTION = "section"
-    SERIES = "series"
-
-    @property
-    def label(self) -> str:
-        return {"program": "番組", "personality": "パーソナリティ", "section": "課", "series": "勉強会シリーズ"}[self]
+class Target(LabelledEnum):
+    PROGRAM = "program", "番組"
+    PERSONALITY = "personality", "パーソナリティ"
+    SECTION = "section", "課"
+    SERIES = "series", "勉強会シリーズ"
 
 
 class DeliveryState(enum.StrEnum):
@@ -87,7 +65,7 @@ class Follow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
-    target: Mapped[Target] = mapped_column(_enum(Target))
+    target: Mapped[Target] = mapped_column(stored_enum(Target, length=30))
     target_id: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -104,7 +82,7 @@ class Notification(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
-    kind: Mapped[Kind] = mapped_column(_enum(Kind))
+    kind: Mapped[Kind] = mapped_column(stored_enum(Kind, length=30))
     event_key: Mapped[str] = mapped_column(String(200))
     title: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text, default="")
@@ -127,7 +105,7 @@ class Delivery(Base):
     )
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(30))  # a Kind, or "digest"
-    state: Mapped[DeliveryState] = mapped_column(_enum(DeliveryState), default=DeliveryState.PENDING)
+    state: Mapped[DeliveryState] = mapped_column(stored_enum(DeliveryState, length=30), default=DeliveryState.PENDING)
     subject: Mapped[str] = mapped_column(String(300), default="")  # digests carry their own text
     body: Mapped[str] = mapped_column(Text, default="")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -146,7 +124,7 @@ class KindPref(Base):
     __tablename__ = "notify_prefs"
 
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
-    kind: Mapped[Kind] = mapped_column(_enum(Kind), primary_key=True)
+    kind: Mapped[Kind] = mapped_column(stored_enum(Kind, length=30), primary_key=True)
     app: Mapped[bool] = mapped_column(Boolean, default=True)
     mail: Mapped[bool] = mapped_column(Boolean, default=True)
 

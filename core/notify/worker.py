@@ -28,7 +28,7 @@ from core.mail import deliver
 from core.members.models import Member, Status
 from core.notify import inbox, mail, prefs
 from core.notify.models import Delivery, DeliveryState, Kind, MemberSettings, Notification
-from core.settings import Settings
+from core.settings import Settings, seconds_variable
 
 log = logging.getLogger("chonai.notify.worker")
 
@@ -45,13 +45,7 @@ def backoff(attempts: int) -> dt.timedelta:
 
 def claim_timeout() -> float:
     raw = os.environ.get("CHONAI_NOTIFY_CLAIM_TIMEOUT", "")
-    try:
-        value = float(raw) if raw else 120.0
-    except ValueError:
-        raise SystemExit(f"chonai: CHONAI_NOTIFY_CLAIM_TIMEOUT must be a number of seconds, got {raw!r}") from None
-    if not 1 <= value <= 86400:
-        raise SystemExit("chonai: CHONAI_NOTIFY_CLAIM_TIMEOUT must be between 1 and 86400 seconds")
-    return value
+    return seconds_variable("CHONAI_NOTIFY_CLAIM_TIMEOUT", raw, 120.0, 1, 86400)
 
 
 class MailWorker:

@@ -3,39 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from core.db import Base, UTCDateTime, utcnow
+from core.enums import LabelledEnum, stored_enum
 from core.members.models import Member
 from core.sections.names import section_key
 
 
-def _enum(cls: type[enum.Enum]) -> Enum:
-    # Plain strings (no native ENUM) so adding a value needs no DDL on PostgreSQL.
-    return Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+class SectionKind(LabelledEnum):
+    WORK = "work", "仕事直結型"
+    SKILL = "skill", "共通スキル育成型"
+    HOBBY = "hobby", "趣味・サークル型"
 
 
-class SectionKind(enum.StrEnum):
-    WORK = "work"
-    SKILL = "skill"
-    HOBBY = "hobby"
-
-    @property
-    def label(self) -> str:
-        return {"work": "仕事直結型", "skill": "共通スキル育成型", "hobby": "趣味・サークル型"}[self]
-
-
-class SectionStatus(enum.StrEnum):
-    ACTIVE = "active"
-    ARCHIVED = "archived"
-    MERGED = "merged"
-
-    @property
-    def label(self) -> str:
-        return {"active": "活動中", "archived": "アーカイブ済み", "merged": "統合済み"}[self]
+class SectionStatus(LabelledEnum):
+    ACTIVE = "active", "活動中"
+    ARCHIVED = "archived", "アーカイブ済み"
+    MERGED = "merged", "統合済み"
 
 
 class Section(Base):
@@ -45,11 +32,11 @@ class Section(Base):
     name: Mapped[str] = mapped_column(String(60), unique=True)
     # NFKC + case-folded name without spaces: 「動画課」 and 「動画 課」 are the same 課.
     name_key: Mapped[str] = mapped_column(String(60), unique=True)
-    kind: Mapped[SectionKind] = mapped_column(_enum(SectionKind))
+    kind: Mapped[SectionKind] = mapped_column(stored_enum(SectionKind))
     description: Mapped[str] = mapped_column(Text, default="")
     # The 課長; they also have a membership row.
     leader_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), default=None)
-    status: Mapped[SectionStatus] = mapped_column(_enum(SectionStatus), default=SectionStatus.ACTIVE, index=True)
+    status: Mapped[SectionStatus] = mapped_column(stored_enum(SectionStatus), default=SectionStatus.ACTIVE, index=True)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("sections.id"), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     leader: Mapped[Member | None] = relationship(lazy="joined", foreign_keys=[leader_id])
@@ -74,14 +61,10 @@ class SectionMembership(Base):
     member: Mapped[Member] = relationship(lazy="joined")
 
 
-class ProposalStatus(enum.StrEnum):
-    OPEN = "open"
-    FOUNDED = "founded"
-    WITHDRAWN = "withdrawn"
-
-    @property
-    def label(self) -> str:
-        return {"open": "賛同募集中", "founded": "設立済み", "withdrawn": "取り下げ"}[self]
+class ProposalStatus(LabelledEnum):
+    OPEN = "open", "賛同募集中"
+    FOUNDED = "founded", "設立済み"
+    WITHDRAWN = "withdrawn", "取り下げ"
 
 
 class SectionProposal(Base):
@@ -93,10 +76,10 @@ class SectionProposal(Base):
     name: Mapped[str] = mapped_column(String(60))
     # The name key while the proposal is open, NULL afterwards: two open proposals can't share a name.
     open_key: Mapped[str | None] = mapped_column(String(60), unique=True, default=None)
-    kind: Mapped[SectionKind] = mapped_column(_enum(SectionKind))
+    kind: Mapped[SectionKind] = mapped_column(stored_enum(SectionKind))
     purpose: Mapped[str] = mapped_column(Text)
     founder_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
-    status: Mapped[ProposalStatus] = mapped_column(_enum(ProposalStatus), default=ProposalStatus.OPEN, index=True)
+    status: Mapped[ProposalStatus] = mapped_column(stored_enum(ProposalStatus), default=ProposalStatus.OPEN, index=True)
     section_id: Mapped[int | None] = mapped_column(ForeignKey("sections.id", ondelete="SET NULL"), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     founded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)

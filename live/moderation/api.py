@@ -7,15 +7,15 @@ live/rooms/moderation_api.py, because they go through the comment path.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, delete, get, post
 from litestar.params import JSONBody, QueryParameter
 
-from core.access import active_member, member_guard
+from core.access import member_guard
 from core.bounds import Id, PathId, Position
-from core.deps import Bus, DbSession
+from core.deps import Bus, DbSession, Me
 from core.errors import Invalid
 from live.access import moderated_broadcast
 from live.models import BroadcastState
@@ -169,63 +169,39 @@ class ModerationController(Controller):
 
     @post("/timeout", status_code=200)
     async def timeout(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        bus: Bus,
-        broadcast_id: PathId,
-        data: JSONBody[TimeoutIn],
+        self, me: Me, db: DbSession, bus: Bus, broadcast_id: PathId, data: JSONBody[TimeoutIn]
     ) -> RestrictionOut:
-        actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
+        actor, broadcast = await moderated_broadcast(db, me, broadcast_id)
         sanction = await sanctions.timeout(db, actor, broadcast, data.member_id, data.seconds, data.reason)
         await publish_restriction(bus, broadcast.id, data.member_id, "timed_out", sanction.until)
         return RestrictionOut(data.member_id, sanction.until)
 
     @post("/ban", status_code=200)
-    async def ban(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        bus: Bus,
-        broadcast_id: PathId,
-        data: JSONBody[BanIn],
-    ) -> BanOut:
-        actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
+    async def ban(self, me: Me, db: DbSession, bus: Bus, broadcast_id: PathId, data: JSONBody[BanIn]) -> BanOut:
+        actor, broadcast = await moderated_broadcast(db, me, broadcast_id)
         await sanctions.ban(db, actor, broadcast, data.member_id, data.scope, data.reason)
         await publish_restriction(bus, broadcast.id, data.member_id, "banned", None)
         return BanOut(data.member_id, data.scope)
 
     @post("/lift", status_code=200)
-    async def lift(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        bus: Bus,
-        broadcast_id: PathId,
-        data: JSONBody[LiftIn],
-    ) -> LiftOut:
-        actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
+    async def lift(self, me: Me, db: DbSession, bus: Bus, broadcast_id: PathId, data: JSONBody[LiftIn]) -> LiftOut:
+        actor, broadcast = await moderated_broadcast(db, me, broadcast_id)
         lifted = await sanctions.lift(db, actor, broadcast, data.member_id, data.reason)
         await publish_restriction(bus, broadcast.id, data.member_id, None, None)
         return LiftOut(data.member_id, lifted)
 
     @get("/controls")
-    async def get_controls(self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId) -> ControlsOut:
-        await moderated_broadcast(db, active_member(request), broadcast_id)
+    async def get_controls(self, me: Me, db: DbSession, broadcast_id: PathId) -> ControlsOut:
+        await moderated_broadcast(db, me, broadcast_id)
         room = await controls.controls(db, broadcast_id)
         await db.commit()
         return ControlsOut.of(room)
 
     @post("/controls", status_code=200)
     async def set_controls(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        bus: Bus,
-        broadcast_id: PathId,
-        data: JSONBody[ControlsIn],
+        self, me: Me, db: DbSession, bus: Bus, broadcast_id: PathId, data: JSONBody[ControlsIn]
     ) -> ControlsOut:
-        actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
+        actor, broadcast = await moderated_broadcast(db, me, broadcast_id)
         changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not None}
         if not changes:
             raise Invalid("変更する設定を指定してください。", code="no_change")
@@ -234,20 +210,13 @@ class ModerationController(Controller):
         return out
 
     @get("/words")
-    async def words(self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId) -> list[WordOut]:
-        _, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
+    async def words(self, me: Me, db: DbSession, broadcast_id: PathId) -> list[WordOut]:
+        _, broadcast = await moderated_broadcast(db, me, broadcast_id)
         return [WordOut.of(w) for w in await words.blocked_words(db, broadcast.program_id)]
 
     @post("/words", status_code=201)
-    async def add_word(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        bus: Bus,
-        broadcast_id: PathId,
-        data: JSONBody[WordIn],
-    ) -> WordOut:
-        actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
+    async def add_word(self, me: Me, db: DbSession, bus: Bus, broadcast_id: PathId, data: JSONBody[WordIn]) -> WordOut:
+        actor, broadcast = await moderated_broadcast(db, me, broadcast_id)
         program_id = None if data.site_wide else broadcast.program_id
         if program_id is None and not data.site_wide:
             raise Invalid("番組に属さない放送ではサイト全体の禁止ワードを使ってください。", code="bad_request")
@@ -256,44 +225,26 @@ class ModerationController(Controller):
         return word
 
     @delete("/words/{word_id:int}", status_code=204)
-    async def remove_word(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        bus: Bus,
-        broadcast_id: PathId,
-        word_id: PathId,
-    ) -> None:
-        actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
+    async def remove_word(self, me: Me, db: DbSession, bus: Bus, broadcast_id: PathId, word_id: PathId) -> None:
+        actor, broadcast = await moderated_broadcast(db, me, broadcast_id)
         await words.remove_blocked_word(db, actor, word_id, broadcast)
         await publish_notice(bus, broadcast.id, "words")
 
     @get("/sanctions")
-    async def sanctions(
-        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId
-    ) -> list[SanctionOut]:
-        _, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
+    async def sanctions(self, me: Me, db: DbSession, broadcast_id: PathId) -> list[SanctionOut]:
+        _, broadcast = await moderated_broadcast(db, me, broadcast_id)
         return [SanctionOut.of(s) for s in await sanctions.active_sanctions(db, broadcast)]
 
     @get("/viewers")
-    async def viewers(
-        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId
-    ) -> list[ViewerSampleOut]:
+    async def viewers(self, me: Me, db: DbSession, broadcast_id: PathId) -> list[ViewerSampleOut]:
         """Viewer-count samples over time (oldest first, at most the last 24 hours' worth)."""
-        await moderated_broadcast(db, active_member(request), broadcast_id)
+        await moderated_broadcast(db, me, broadcast_id)
         return [ViewerSampleOut(at, n) for at, n in await audit.viewer_samples(db, broadcast_id)]
 
     @post("/state", status_code=200)
-    async def state(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        bus: Bus,
-        broadcast_id: PathId,
-        data: JSONBody[StateIn],
-    ) -> StateOut:
+    async def state(self, me: Me, db: DbSession, bus: Bus, broadcast_id: PathId, data: JSONBody[StateIn]) -> StateOut:
         """Open the lobby, go live, end: the control page's buttons, through the schedule's one state change."""
-        actor, _ = await moderated_broadcast(db, active_member(request), broadcast_id)
+        actor, _ = await moderated_broadcast(db, me, broadcast_id)
         try:
             target = BroadcastState(data.state)
         except ValueError:
@@ -303,25 +254,16 @@ class ModerationController(Controller):
 
     @post("/reports/{report_id:int}/handled", status_code=200)
     async def report_handled(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        bus: Bus,
-        broadcast_id: PathId,
-        report_id: PathId,
+        self, me: Me, db: DbSession, bus: Bus, broadcast_id: PathId, report_id: PathId
     ) -> ReportHandledOut:
-        actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
+        actor, broadcast = await moderated_broadcast(db, me, broadcast_id)
         await reports.handle_report(db, actor, broadcast, report_id)
         await publish_notice(bus, broadcast.id, "report")
         return ReportHandledOut(report_id, True)
 
     @get("/audit")
     async def audit(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        broadcast_id: PathId,
-        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
+        self, me: Me, db: DbSession, broadcast_id: PathId, limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200
     ) -> list[AuditOut]:
-        await moderated_broadcast(db, active_member(request), broadcast_id)
+        await moderated_broadcast(db, me, broadcast_id)
         return [AuditOut.of(a) for a in (await audit.audit_log(db, broadcast_id))[: max(1, min(limit, 1000))]]

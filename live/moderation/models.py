@@ -6,16 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, UTCDateTime, utcnow
+from core.enums import LabelledEnum, stored_enum
 from core.members.models import Member
 from live.models import ProgramModerator as ProgramModerator  # moved next to Program (live.access reads it)
-
-
-def _enum(cls: type[enum.Enum]) -> Enum:
-    return Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
 
 
 class RoomControls(Base):
@@ -32,22 +29,14 @@ class RoomControls(Base):
     picked_position: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
-class SanctionKind(enum.StrEnum):
-    TIMEOUT = "timeout"
-    BAN = "ban"
-
-    @property
-    def label(self) -> str:
-        return "タイムアウト" if self is SanctionKind.TIMEOUT else "禁止"
+class SanctionKind(LabelledEnum):
+    TIMEOUT = "timeout", "タイムアウト"
+    BAN = "ban", "禁止"
 
 
-class SanctionScope(enum.StrEnum):
-    PROGRAM = "program"
-    SITE = "site"
-
-    @property
-    def label(self) -> str:
-        return "全放送" if self is SanctionScope.SITE else "この番組"
+class SanctionScope(LabelledEnum):
+    PROGRAM = "program", "この番組"
+    SITE = "site", "全放送"
 
 
 class Sanction(Base):
@@ -58,8 +47,8 @@ class Sanction(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
-    kind: Mapped[SanctionKind] = mapped_column(_enum(SanctionKind))
-    scope: Mapped[SanctionScope] = mapped_column(_enum(SanctionScope))
+    kind: Mapped[SanctionKind] = mapped_column(stored_enum(SanctionKind))
+    scope: Mapped[SanctionScope] = mapped_column(stored_enum(SanctionScope))
     program_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id", ondelete="CASCADE"), default=None)
     broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id", ondelete="SET NULL"), default=None)
     until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
@@ -77,13 +66,9 @@ class Sanction(Base):
         return self.kind.label + (f"（{self.scope.label}）" if self.kind is SanctionKind.BAN else "")
 
 
-class WordAction(enum.StrEnum):
-    REFUSE = "refuse"
-    HOLD = "hold"
-
-    @property
-    def label(self) -> str:
-        return "拒否" if self is WordAction.REFUSE else "保留して確認"
+class WordAction(LabelledEnum):
+    REFUSE = "refuse", "拒否"
+    HOLD = "hold", "保留して確認"
 
 
 class BlockedWord(Base):
@@ -96,7 +81,7 @@ class BlockedWord(Base):
     program_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id", ondelete="CASCADE"), default=None)
     word: Mapped[str] = mapped_column(String(50))
     normalized: Mapped[str] = mapped_column(String(50))
-    action: Mapped[WordAction] = mapped_column(_enum(WordAction))
+    action: Mapped[WordAction] = mapped_column(stored_enum(WordAction))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -122,7 +107,7 @@ class HeldComment(Base):
     text: Mapped[str] = mapped_column(String(1000))
     matched_word: Mapped[str] = mapped_column(String(50), default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    status: Mapped[HeldStatus] = mapped_column(_enum(HeldStatus), default=HeldStatus.PENDING)
+    status: Mapped[HeldStatus] = mapped_column(stored_enum(HeldStatus), default=HeldStatus.PENDING)
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), default=None)
     reviewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     # The position the comment got in the room when approved.

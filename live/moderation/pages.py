@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Request, get
+from litestar import get
 from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
-from core.access import Forbidden, active_member, member_guard
+from core.access import Forbidden, member_guard
 from core.bounds import PathId
-from core.deps import DbSession
+from core.deps import DbSession, Me
 from core.members.models import Role
 from live.access import can_moderate
 from live.models import Broadcast
@@ -30,12 +28,11 @@ assert all(TIMEOUT_MIN <= s <= TIMEOUT_MAX for s, _ in TIMEOUT_CHOICES)
 
 
 @get("/broadcasts/{broadcast_id:int}/control", guards=[member_guard], include_in_schema=False)
-async def control_page(request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId) -> Template:
+async def control_page(me: Me, db: DbSession, broadcast_id: PathId) -> Template:
     broadcast = await db.get(Broadcast, broadcast_id)
     if broadcast is None:
         raise NotFoundException(detail="この放送は見つかりません。")
-    member = active_member(request)
-    if not await can_moderate(db, member, broadcast):
+    if not await can_moderate(db, me, broadcast):
         raise Forbidden(detail="この放送のコントロールページは、担当パーソナリティとモデレーターだけが開けます。")
     stream_url = broadcast.stream_url or (broadcast.program.stream_url if broadcast.program else "")
     return Template(
@@ -44,6 +41,6 @@ async def control_page(request: Request[Any, Any, Any], db: DbSession, broadcast
             "broadcast": broadcast,
             "stream_url": stream_url if stream_url.startswith(("https://", "http://")) else "",
             "timeouts": TIMEOUT_CHOICES,
-            "site_moderator": member.has_role(Role.MODERATOR),
+            "site_moderator": me.has_role(Role.MODERATOR),
         },
     )

@@ -9,16 +9,16 @@ Same prefix as live/moderation/api.py; these live in rooms because they go throu
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import msgspec
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.params import JSONBody
 
-from core.access import active_member, member_guard
+from core.access import member_guard
 from core.bounds import PathId
-from core.deps import Bus, DbSession
+from core.deps import Bus, DbSession, Me
 from core.errors import NotFound
+from core.members.models import Member
 from live.access import moderated_broadcast
 from live.models import Broadcast
 from live.moderation.held import held_comments
@@ -75,70 +75,46 @@ class RoomModerationController(Controller):
     tags = ["moderation"]
 
     @get("/held")
-    async def held(self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId) -> list[HeldOut]:
-        await moderated_broadcast(db, active_member(request), broadcast_id)
+    async def held(self, me: Me, db: DbSession, broadcast_id: PathId) -> list[HeldOut]:
+        await moderated_broadcast(db, me, broadcast_id)
         return [HeldOut.of(h) for h in await held_comments(db, broadcast_id)]
 
     @post("/held/{held_id:int}/approve", status_code=200)
     async def approve_held(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        bus: Bus,
-        broadcast_id: PathId,
-        held_id: PathId,
+        self, me: Me, db: DbSession, bus: Bus, broadcast_id: PathId, held_id: PathId
     ) -> HeldDecisionOut:
-        actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
+        actor, broadcast = await moderated_broadcast(db, me, broadcast_id)
         position = await curation.approve_held(db, bus, actor, broadcast, held_id)
         return HeldDecisionOut(held_id, "approved", position)
 
     @post("/held/{held_id:int}/reject", status_code=200)
     async def reject_held(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        bus: Bus,
-        broadcast_id: PathId,
-        held_id: PathId,
+        self, me: Me, db: DbSession, bus: Bus, broadcast_id: PathId, held_id: PathId
     ) -> HeldDecisionOut:
-        actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
+        actor, broadcast = await moderated_broadcast(db, me, broadcast_id)
         await curation.reject_held(db, bus, actor, broadcast, held_id)
         return HeldDecisionOut(held_id, "rejected")
 
     @post("/comments/{position:int}/hide", status_code=200)
     async def hide(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        bus: Bus,
-        broadcast_id: PathId,
-        position: PathId,
-        data: JSONBody[VisibilityInput],
+        self, me: Me, db: DbSession, bus: Bus, broadcast_id: PathId, position: PathId, data: JSONBody[VisibilityInput]
     ) -> VisibilityOut:
-        return await _set_visibility(request, db, bus, broadcast_id, position, True, data)
+        return await _set_visibility(me, db, bus, broadcast_id, position, True, data)
 
     @post("/comments/{position:int}/restore", status_code=200)
     async def restore(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        bus: Bus,
-        broadcast_id: PathId,
-        position: PathId,
-        data: JSONBody[VisibilityInput],
+        self, me: Me, db: DbSession, bus: Bus, broadcast_id: PathId, position: PathId, data: JSONBody[VisibilityInput]
     ) -> VisibilityOut:
-        return await _set_visibility(request, db, bus, broadcast_id, position, False, data)
+        return await _set_visibility(me, db, bus, broadcast_id, position, False, data)
 
     @get("/questions")
-    async def questions(
-        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId
-    ) -> list[msgspec.Raw]:
-        await moderated_broadcast(db, active_member(request), broadcast_id)
+    async def questions(self, me: Me, db: DbSession, broadcast_id: PathId) -> list[msgspec.Raw]:
+        await moderated_broadcast(db, me, broadcast_id)
         return [msgspec.Raw(item) for _, item in await service.questions(db, broadcast_id)]
 
     @get("/reports")
-    async def reports(self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId) -> list[ReportOut]:
-        await moderated_broadcast(db, active_member(request), broadcast_id)
+    async def reports(self, me: Me, db: DbSession, broadcast_id: PathId) -> list[ReportOut]:
+        await moderated_broadcast(db, me, broadcast_id)
         return [
             ReportOut(r.id, r.position, r.reporter.name, r.reason, r.created_at, msgspec.Raw(item) if item else None)
             for r, item in await curation.open_reports(db, broadcast_id)
@@ -146,7 +122,7 @@ class RoomModerationController(Controller):
 
 
 async def _set_visibility(
-    request: Request[Any, Any, Any],
+    me: Member,
     db: DbSession,
     bus: Bus,
     broadcast_id: int,
@@ -155,7 +131,7 @@ async def _set_visibility(
     data: VisibilityInput,
 ) -> VisibilityOut:
     """Hide or restore: the same check and action, the path says which."""
-    actor, broadcast = await moderated_broadcast(db, active_member(request), broadcast_id)
+    actor, broadcast = await moderated_broadcast(db, me, broadcast_id)
     author = await curation.set_visibility(db, bus, actor, broadcast, position, hidden, data.reason)
     return VisibilityOut(position, hidden, author)
 
@@ -169,15 +145,10 @@ class ReportController(Controller):
 
     @post("/", status_code=201)
     async def report(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        bus: Bus,
-        broadcast_id: PathId,
-        data: JSONBody[ReportInput],
+        self, me: Me, db: DbSession, bus: Bus, broadcast_id: PathId, data: JSONBody[ReportInput]
     ) -> ReportCreatedOut:
         broadcast = await db.get(Broadcast, broadcast_id)
         if broadcast is None:
             raise NotFound("放送が見つかりません。")
-        entry = await curation.report(db, bus, active_member(request), broadcast, data.position, data.reason)
+        entry = await curation.report(db, bus, me, broadcast, data.position, data.reason)
         return ReportCreatedOut(entry.id, entry.position)

@@ -6,16 +6,16 @@ import datetime as dt
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, Response, asgi, get, put
+from litestar import Response, asgi, get, put
 from litestar.exceptions import NotFoundException
 from litestar.params import JSONBody, QueryParameter
 from litestar.response import Template
 from sqlalchemy import select
 
-from core.access import active_member, member_guard, moderator_guard, operator_guard
+from core.access import member_guard, moderator_guard, operator_guard
 from core.bounds import PathId, QueryPosition
 from core.db import utcnow
-from core.deps import DbSession
+from core.deps import DbSession, Me
 from live.access import can_moderate
 from live.models import Broadcast
 from live.rooms import metrics, service
@@ -50,7 +50,7 @@ class CommentsPage(msgspec.Struct, kw_only=True):
 
 @get("/api/broadcasts/{broadcast_id:int}/comments", guards=[member_guard])
 async def list_comments(
-    request: Request[Any, Any, Any],
+    me: Me,
     db: DbSession,
     broadcast_id: PathId,
     after: QueryPosition = 0,
@@ -66,7 +66,7 @@ async def list_comments(
         raise NotFoundException(detail="この放送は見つかりません。")
     upto = info.last_position
     broadcast = await db.get(Broadcast, broadcast_id)
-    if broadcast is not None and not await can_moderate(db, active_member(request), broadcast):
+    if broadcast is not None and not await can_moderate(db, me, broadcast):
         delay = await service.display_delay(db, broadcast_id)
         if delay:
             upto = await service.last_position_before(db, broadcast_id, utcnow() - dt.timedelta(seconds=delay))

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import msgspec
-from litestar import Controller, Request, delete, get, post, put
+from litestar import Controller, delete, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from core.access import active_member, member_guard, operator_guard
+from core.access import member_guard, operator_guard
 from core.bounds import OptionalQueryId, PathId, in_range
 from core.db import utcnow
-from core.deps import Bus, DbSession
+from core.deps import Bus, DbSession, Me
 from core.errors import Invalid
 from core.timefmt import JST
 from live.models import Broadcast, Program, ProgramException
@@ -186,16 +185,10 @@ class ScheduleApi(Controller):
 
     @post("/broadcasts/{broadcast_id:int}/{action:str}", status_code=200)
     async def host_action(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        bus: Bus,
-        broadcast_id: PathId,
-        action: FromPath[str],
+        self, me: Me, db: DbSession, bus: Bus, broadcast_id: PathId, action: FromPath[str]
     ) -> BroadcastOut:
         """action: open | live | end (the personality, moderators and operators)."""
-        member = active_member(request)
-        return BroadcastOut.of(await service.host_action(db, bus, broadcast_id, action, member))
+        return BroadcastOut.of(await service.host_action(db, bus, broadcast_id, action, me))
 
     @get("/programs")
     async def programs(self, db: DbSession) -> list[ProgramOut]:
@@ -209,23 +202,14 @@ class ScheduleApi(Controller):
     # --- operators ---
 
     @post("/programs", status_code=201, guards=[operator_guard])
-    async def create(
-        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, data: JSONBody[ProgramInput]
-    ) -> ProgramOut:
+    async def create(self, db: DbSession, bus: Bus, data: JSONBody[ProgramInput]) -> ProgramOut:
         parsed, errors = await validate_program(db, data)
         if parsed is None:
             raise _invalid(errors)
         return ProgramOut.of(await programs.create_program(db, bus, parsed))
 
     @put("/programs/{program_id:int}", guards=[operator_guard])
-    async def update(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        bus: Bus,
-        program_id: PathId,
-        data: JSONBody[ProgramInput],
-    ) -> ProgramOut:
+    async def update(self, db: DbSession, bus: Bus, program_id: PathId, data: JSONBody[ProgramInput]) -> ProgramOut:
         program = await service.get_program(db, program_id)
         parsed, errors = await validate_program(db, data)
         if parsed is None:
@@ -233,9 +217,7 @@ class ScheduleApi(Controller):
         return ProgramOut.of(await programs.update_program(db, bus, program, parsed))
 
     @post("/rotations", status_code=201, guards=[operator_guard])
-    async def rotation(
-        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, data: JSONBody[RotationInput]
-    ) -> list[ProgramOut]:
+    async def rotation(self, db: DbSession, bus: Bus, data: JSONBody[RotationInput]) -> list[ProgramOut]:
         created, errors = await programs.create_rotation(db, bus, data)
         if errors:
             raise _invalid(errors, "invalid_rotation")
@@ -243,24 +225,12 @@ class ScheduleApi(Controller):
 
     @post("/programs/{program_id:int}/exceptions", status_code=201, guards=[operator_guard])
     async def add_exception(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        bus: Bus,
-        program_id: PathId,
-        data: JSONBody[ExceptionInput],
+        self, me: Me, db: DbSession, bus: Bus, program_id: PathId, data: JSONBody[ExceptionInput]
     ) -> ExceptionOut:
         program = await service.get_program(db, program_id)
-        return ExceptionOut.of(await exceptions.add_exception(db, bus, program, data, active_member(request)))
+        return ExceptionOut.of(await exceptions.add_exception(db, bus, program, data, me))
 
     @delete("/programs/{program_id:int}/exceptions/{exception_id:int}", status_code=204, guards=[operator_guard])
-    async def remove_exception(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        bus: Bus,
-        program_id: PathId,
-        exception_id: PathId,
-    ) -> None:
+    async def remove_exception(self, db: DbSession, bus: Bus, program_id: PathId, exception_id: PathId) -> None:
         program = await service.get_program(db, program_id)
         await exceptions.remove_exception(db, bus, program, exception_id)

@@ -12,7 +12,7 @@ from litestar.response import Redirect, Template
 from core.access import active_member, member_guard, operator_guard
 from core.bounds import PathId, in_range
 from core.db import utcnow
-from core.deps import AppSettings, Bus, DbSession
+from core.deps import AppSettings, Bus, DbSession, Me
 from core.errors import Invalid, Refusal
 from core.forms import read_form
 from core.members.models import Member, Role
@@ -117,11 +117,7 @@ class SchedulePages(Controller):
 
     @get("/programs/{program_id:int}")
     async def program(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        program_id: PathId,
-        msg: FromQuery[str | None] = None,
+        self, request: Request[Any, Any, Any], db: DbSession, program_id: PathId, msg: FromQuery[str | None] = None
     ) -> Template:
         return await _program_page(request, db, program_id, notice=NOTICES.get(msg or ""))
 
@@ -143,23 +139,22 @@ class SchedulePages(Controller):
 
     @get("/calendars")
     async def calendar_links(
-        self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings, msg: FromQuery[str | None] = None
+        self, me: Me, db: DbSession, settings: AppSettings, msg: FromQuery[str | None] = None
     ) -> Template:
-        member = active_member(request)
-        token = await calendars.feed_token(db, member, settings.secret_key)
+        token = await calendars.feed_token(db, me, settings.secret_key)
         return Template(
             "schedule/calendars.html",
             context={"token": token, "base_url": settings.base_url, "notice": NOTICES.get(msg or "")},
         )
 
     @post("/calendars/token")
-    async def issue_token(self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings) -> Redirect:
-        await calendars.issue_feed_token(db, active_member(request), settings.secret_key)
+    async def issue_token(self, me: Me, db: DbSession, settings: AppSettings) -> Redirect:
+        await calendars.issue_feed_token(db, me, settings.secret_key)
         return Redirect("/schedule/calendars?msg=token", status_code=303)
 
     @post("/calendars/token/revoke")
-    async def revoke_token(self, request: Request[Any, Any, Any], db: DbSession) -> Redirect:
-        await calendars.revoke_feed_token(db, active_member(request))
+    async def revoke_token(self, me: Me, db: DbSession) -> Redirect:
+        await calendars.revoke_feed_token(db, me)
         return Redirect("/schedule/calendars?msg=token_revoked", status_code=303)
 
 
@@ -301,12 +296,12 @@ class ProgramAdminPages(Controller):
 
     @post("/programs/{program_id:int}/exceptions")
     async def add_exception(
-        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, program_id: PathId
+        self, request: Request[Any, Any, Any], me: Me, db: DbSession, bus: Bus, program_id: PathId
     ) -> Response[Any]:
         form = await read_form(request)
         try:
             program = await service.get_program(db, program_id)
-            await exceptions.add_exception(db, bus, program, ExceptionInput.from_form(form), active_member(request))
+            await exceptions.add_exception(db, bus, program, ExceptionInput.from_form(form), me)
         except ScheduleError as exc:
             if exc.status != 400:
                 raise
@@ -314,14 +309,7 @@ class ProgramAdminPages(Controller):
         return Redirect(f"/schedule/programs/{program_id}?msg=exception_added#exceptions", status_code=303)
 
     @post("/programs/{program_id:int}/exceptions/{exception_id:int}/delete")
-    async def remove_exception(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        bus: Bus,
-        program_id: PathId,
-        exception_id: PathId,
-    ) -> Redirect:
+    async def remove_exception(self, db: DbSession, bus: Bus, program_id: PathId, exception_id: PathId) -> Redirect:
         program = await service.get_program(db, program_id)
         await exceptions.remove_exception(db, bus, program, exception_id)
         return Redirect(f"/schedule/programs/{program_id}?msg=exception_removed#exceptions", status_code=303)
@@ -358,14 +346,10 @@ class BroadcastPages(Controller):
 
     @get("/{broadcast_id:int}")
     async def broadcast(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        broadcast_id: PathId,
-        msg: FromQuery[str | None] = None,
+        self, me: Me, db: DbSession, broadcast_id: PathId, msg: FromQuery[str | None] = None
     ) -> Template:
         broadcast = await service.get_broadcast(db, broadcast_id)
-        context = await _broadcast_context(db, broadcast, active_member(request))
+        context = await _broadcast_context(db, broadcast, me)
         context["notice"] = NOTICES.get(msg or "")
         # The broadcast page hosts the live comment room (stream embed + comments).
         room = room_context(broadcast)
@@ -375,25 +359,22 @@ class BroadcastPages(Controller):
         return Template("broadcast.html", context=context)
 
     @get("/{broadcast_id:int}/status")
-    async def status(self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId) -> Template:
+    async def status(self, me: Me, db: DbSession, broadcast_id: PathId) -> Template:
         broadcast = await service.get_broadcast(db, broadcast_id)
-        return Template(
-            "schedule/_broadcast_status.html", context=await _broadcast_context(db, broadcast, active_member(request))
-        )
+        return Template("schedule/_broadcast_status.html", context=await _broadcast_context(db, broadcast, me))
 
     @post("/{broadcast_id:int}/state")
     async def change_state(
-        self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, broadcast_id: PathId
+        self, request: Request[Any, Any, Any], me: Me, db: DbSession, bus: Bus, broadcast_id: PathId
     ) -> Response[Any]:
         form = await read_form(request)
-        member = active_member(request)
         try:
-            broadcast = await service.host_action(db, bus, broadcast_id, form.get("action", ""), member)
+            broadcast = await service.host_action(db, bus, broadcast_id, form.get("action", ""), me)
         except Refusal as exc:  # re-render the page with the reason next to the buttons
             if exc.status in (403, 404):
                 raise
             current = await service.get_broadcast(db, broadcast_id)
-            context = await _broadcast_context(db, current, member)
+            context = await _broadcast_context(db, current, me)
             context["action_error"] = exc.message
             return Template("broadcast.html", context=context, status_code=exc.status)
         msg = {"open": "opened", "live": "live", "ended": "ended"}.get(broadcast.state.value, "")

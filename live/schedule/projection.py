@@ -14,7 +14,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.members.models import Member
-from live.models import Broadcast, BroadcastState, Program, day_label, time_range
+from live.models import Broadcast, BroadcastState, Program, ShownTimes
 from live.schedule import recurrence, service
 
 #: The last week the 番組表 can show: as far as the holiday calendar (and so holiday skipping) is known.
@@ -22,7 +22,7 @@ LAST_DAY = (recurrence.HOLIDAYS_KNOWN_UNTIL - dt.timedelta(days=1)).date()
 
 
 @dataclass(frozen=True, slots=True)
-class Planned:
+class Planned(ShownTimes):
     """An occurrence not yet materialised: the attributes the schedule templates read from a Broadcast."""
 
     program: Program
@@ -36,14 +36,6 @@ class Planned:
     @property
     def title(self) -> str:
         return self.program.title
-
-    @property
-    def time_range(self) -> str:
-        return time_range(self.starts_at, self.ends_at)
-
-    @property
-    def day_label(self) -> str:
-        return day_label(self.starts_at)
 
 
 async def week_entries(

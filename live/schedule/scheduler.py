@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db import Database, utcnow
 from core.events import EventBus
 from core.loops import repeat, stop_running
+from core.settings import seconds_variable
 from live.models import Broadcast, BroadcastState, SchedulerLease
 from live.schedule.materialise import materialise
 from live.schedule.reminders import program_reminders
@@ -247,14 +248,7 @@ def make_lease(db: Database, redis_url: str | None, ttl: float, prefix: str = "c
 
 
 def tick_interval(default: float = 1.0) -> float:
-    raw = os.environ.get("CHONAI_SCHEDULER_TICK", "")
-    try:
-        value = float(raw) if raw else default
-    except ValueError:
-        raise SystemExit(f"chonai: CHONAI_SCHEDULER_TICK must be a number of seconds, got {raw!r}") from None
-    if not 0.05 <= value <= 60:
-        raise SystemExit("chonai: CHONAI_SCHEDULER_TICK must be between 0.05 and 60 seconds")
-    return value
+    return seconds_variable("CHONAI_SCHEDULER_TICK", os.environ.get("CHONAI_SCHEDULER_TICK", ""), default, 0.05, 60)
 
 
 async def start_embedded(

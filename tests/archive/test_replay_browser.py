@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.archive.video import write_test_video
-from tests.browser import chromium, screenshot
+from tests.browser import chromium, log_in, screenshot
 from tests.servers import serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -81,11 +81,7 @@ def server(tmp_path):
 def test_chat_follows_playback_and_seeking(server):
     with chromium() as browser:
         page = browser.new_page(locale="ja-JP")
-        page.goto(server.url + "/login")
-        page.fill("#f-email", "member@example.jp")
-        page.fill("#f-password", "chonai-demo-2026")
-        page.click("button[type=submit]")
-        page.wait_for_load_state()
+        log_in(page, server.url, "member@example.jp", lands=None)
         page.goto(f"{server.url}/archive/{server.broadcast_id}")
         page.wait_for_selector("#replay[data-ready=true]")
         # (wait_for_function evaluates strings, which the page's CSP forbids: use expect())
@@ -112,11 +108,7 @@ def test_unplayable_recording_falls_back_to_the_whole_chat(server, tmp_path):
     (tmp_path / "media" / "replay.webm").write_bytes(b"not a video")
     with chromium() as browser:
         page = browser.new_page(locale="ja-JP")
-        page.goto(server.url + "/login")
-        page.fill("#f-email", "member@example.jp")
-        page.fill("#f-password", "chonai-demo-2026")
-        page.click("button[type=submit]")
-        page.wait_for_load_state()
+        log_in(page, server.url, "member@example.jp", lands=None)
         page.goto(f"{server.url}/archive/{server.broadcast_id}")
         expect(page.locator("#replay")).to_have_attribute("data-shown", str(len(COMMENTS)))
         assert "録画を読み込めない" in page.inner_text(".replay-status")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import email
+from collections.abc import AsyncIterator
 from email import policy
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from core.members.models import Member, Status
 from core.notify import follows, inbox, prefs, worker
 from core.notify.models import Delivery, DeliveryState, Kind, Notification, Target
 from core.notify.service import followers, members, notify
+from core.settings import Settings
 from core.timefmt import JST
 from tests.factories import new_member
 
@@ -34,6 +37,16 @@ async def people(db, n: int = 3, **overrides) -> list[Member]:
 async def deliveries(db) -> list[Delivery]:
     rows = await db.execute(select(Delivery).order_by(Delivery.id).execution_options(populate_existing=True))
     return list(rows.scalars())
+
+
+@contextlib.asynccontextmanager
+async def mail_worker(settings: Settings) -> AsyncIterator[worker.MailWorker]:
+    """A mail worker on a database of its own (as the scheduler process has), disposed afterwards."""
+    database = Database(settings.database_url)
+    try:
+        yield worker.MailWorker(database, settings, timeout=60)
+    finally:
+        await database.dispose()
 
 
 def mails(outbox: Path) -> list[email.message.EmailMessage]:
@@ -116,13 +129,9 @@ async def test_worker_sends_once_with_unsubscribe_headers_and_html(db, settings)
         now=T0,
     )
     await db.commit()
-    database = Database(settings.database_url)
-    w = worker.MailWorker(database, settings, timeout=60)
-    try:
+    async with mail_worker(settings) as w:
         assert await w.step(NOON_JST) == 1
         assert await w.step(NOON_JST) == 0
-    finally:
-        await database.dispose()
     [msg] = mails(settings.outbox_dir)
     assert msg["Subject"] == "【Chonai】FAQ資料が公開されました"
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -143,9 +152,7 @@ async def test_quiet_hours_hold_until_morning_and_suspension_drops(db, settings)
     await db.commit()
     b.status = Status.SUSPENDED
     await db.commit()
-    database = Database(settings.database_url)
-    w = worker.MailWorker(database, settings, timeout=60)
-    try:
+    async with mail_worker(settings) as w:
         assert await w.step(NIGHT_JST) == 0
         held, dropped = await deliveries(db)
         assert dropped.state is DeliveryState.DROPPED
@@ -153,8 +160,6 @@ async def test_quiet_hours_hold_until_morning_and_suspension_drops(db, settings)
         assert held.state is DeliveryState.PENDING and held.next_attempt_at == morning
         assert await w.step(morning - dt.timedelta(minutes=1)) == 0
         assert await w.step(morning) == 1
-    finally:
-        await database.dispose()
     assert len(mails(settings.outbox_dir)) == 1
 
 
@@ -172,9 +177,7 @@ async def test_smtp_failures_are_retried_with_backoff_nothing_lost_or_doubled(db
         await real(s, msg, name)
 
     monkeypatch.setattr(worker, "mail_deliver", flaky)
-    database = Database(settings.database_url)
-    w = worker.MailWorker(database, settings, timeout=60)
-    try:
+    async with mail_worker(settings) as w:
         assert await w.step(NOON_JST) == 0
         [d] = await deliveries(db)
         assert d.state is DeliveryState.PENDING and d.attempts == 1
@@ -184,8 +187,6 @@ async def test_smtp_failures_are_retried_with_backoff_nothing_lost_or_doubled(db
         [d] = await deliveries(db)
         assert d.attempts == 2 and d.next_attempt_at == NOON_JST + dt.timedelta(seconds=90)
         assert await w.step(NOON_JST + dt.timedelta(seconds=90)) == 1
-    finally:
-        await database.dispose()
     assert len(mails(settings.outbox_dir)) == 1
 
 
@@ -247,17 +248,13 @@ async def test_digest_bundles_the_days_mails_into_one(db, settings):
             now=NOON_JST,
         )
     await db.commit()
-    database = Database(settings.database_url)
-    w = worker.MailWorker(database, settings, timeout=60)
-    try:
+    async with mail_worker(settings) as w:
         assert await w.step(NOON_JST) == 0
         assert {d.state for d in await deliveries(db)} == {DeliveryState.DIGEST}
         next_morning = dt.datetime(2026, 12, 2, 7, 30, tzinfo=JST).astimezone(dt.UTC)
         assert await w.step(next_morning - dt.timedelta(minutes=1)) == 0
         assert await w.step(next_morning) == 1
         assert await w.step(next_morning + dt.timedelta(minutes=5)) == 0
-    finally:
-        await database.dispose()
     [msg] = mails(settings.outbox_dir)
     assert msg["Subject"] == "【Chonai】お知らせのまとめ（3件）"
     text = msg.get_body(("plain",)).get_content()

@@ -7,17 +7,10 @@ import subprocess
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser import chromium, screenshot
-from tests.servers import serve
+from tests.browser import chromium, log_in, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 TIMEOUT = 15_000
-
-
-@pytest.fixture
-def server(tmp_path):
-    with serve(tmp_path) as proc:
-        yield proc
 
 
 def _login(browser, url, email):
@@ -27,11 +20,7 @@ def _login(browser, url, email):
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "status of 4" not in m.text else None)
-    page.goto(url + "/login")
-    page.fill("#f-email", email)
-    page.fill("#f-password", "chonai-demo-2026")
-    page.get_by_role("button", name="ログイン").click()
-    page.wait_for_url(url + "/")
+    log_in(page, url, email)
     page.set_default_timeout(TIMEOUT)
     return page, errors
 
@@ -49,8 +38,8 @@ def _ask(page, text, category=""):
     expect(page.locator("#ask-body")).to_have_value("", timeout=TIMEOUT)
 
 
-def test_live_qa_to_published_faq(server, tmp_path):
-    url = server.url
+def test_live_qa_to_published_faq(demo_server, tmp_path):
+    url = demo_server.url
     with chromium() as browser:
         organiser, e1 = _login(browser, url, "naha@example.jp")
         alice, e2 = _login(browser, url, "member@example.jp")

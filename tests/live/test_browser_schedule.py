@@ -10,13 +10,11 @@ import icalendar
 import pytest
 import recurring_ical_events
 
-from tests.browser import chromium, screenshot
+from tests.browser import chromium, log_in, screenshot
 from tests.factories import session_at
 from tests.servers import serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-PASSWORD = "chonai-demo-2026"
 
 
 @pytest.fixture
@@ -58,14 +56,6 @@ def insert_broadcast_starting_in(db_url: str, seconds: int) -> int:
         return pool.submit(asyncio.run, go()).result()
 
 
-def login(page, url, email):
-    page.goto(url + "/login")
-    page.fill("#f-email", email)
-    page.fill("#f-password", PASSWORD)
-    page.get_by_role("button", name="ログイン").click()
-    page.wait_for_url(url + "/")
-
-
 def test_rotation_home_and_live_flip(server):
     from playwright.sync_api import expect
 
@@ -73,7 +63,7 @@ def test_rotation_home_and_live_flip(server):
         errors: list[str] = []
         operator = browser.new_context(locale="ja-JP").new_page()
         operator.on("pageerror", lambda e: errors.append(str(e)))
-        login(operator, server.url, "operator@example.jp")
+        log_in(operator, server.url, "operator@example.jp")
 
         # The operator sets up a daily rotation; a mistake first, answered in Japanese.
         operator.goto(server.url + "/schedule/rotation/new")
@@ -104,7 +94,7 @@ def test_rotation_home_and_live_flip(server):
         phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="ja-JP")
         home = phone.new_page()
         home.on("pageerror", lambda e: errors.append(str(e)))
-        login(home, server.url, "member@example.jp")
+        log_in(home, server.url, "member@example.jp")
         expect(home.locator(".nextup")).to_contain_text("まもなく生放送")
         page = phone.new_page()
         page.on("pageerror", lambda e: errors.append(str(e)))

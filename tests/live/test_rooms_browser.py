@@ -6,12 +6,11 @@ import asyncio
 
 import pytest
 
-from tests.browser import chromium, screenshot
+from tests.browser import chromium, log_in, screenshot
 from tests.conftest import REDIS_TEST_URL, redis_available, require
 from tests.factories import session_at
 from tests.live.rooms_support import make_broadcast
 from tests.servers import ServerProcess, prepare_database
-from web.demo import DEMO_PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.redis]
 WAIT_MS = 10_000
@@ -40,14 +39,6 @@ def servers(tmp_path):
         p.stop()
 
 
-def login(page, base: str, email: str) -> None:
-    page.goto(base + "/login")
-    page.fill("#f-email", email)
-    page.fill("#f-password", DEMO_PASSWORD)
-    page.get_by_role("button", name="ログイン").click()
-    page.wait_for_url(base + "/")
-
-
 def texts(page) -> list[str]:
     return page.locator("#room-comments li .text").all_inner_texts()
 
@@ -68,8 +59,8 @@ def test_two_members_two_processes_comment_and_recover(servers):
         page_a, page_b = ctx_a.new_page(), ctx_b.new_page()
         for page in (page_a, page_b):
             page.on("pageerror", lambda e: errors.append(str(e)))
-        login(page_a, a.url, "member@example.jp")
-        login(page_b, b.url, "fukuoka@example.jp")
+        log_in(page_a, a.url, "member@example.jp")
+        log_in(page_b, b.url, "fukuoka@example.jp")
         page_a.goto(f"{a.url}/broadcasts/{room}/room")
         page_b.goto(f"{b.url}/broadcasts/{room}/room")
         for page in (page_a, page_b):

@@ -118,6 +118,17 @@ async def test_an_idle_room_sends_at_once_and_a_busy_one_coalesces(settings, db,
         sink = RecordingSink()
         await hub.join(Viewer(sink, 1), room, 1, None)
         posted = [await posting.post_comment(db, bid, author, f"c{i}", None) for i in range(5)]
+
+        def end_window() -> float:
+            """The comments wait for the window's timer: end the window now, as the timer would;
+            returns the seconds the timer had left."""
+            handle = room._flush_handle
+            assert isinstance(handle, asyncio.TimerHandle)
+            left = handle.when() - hub.loop.time()
+            handle.cancel()
+            room.flush()
+            return left
+
         # Idle (no comment within the window before it): the comment goes out now, not 60 s later.
         await publish_comment(hub.bus, bid, posted[0])
         await sink.wait_for([1])
@@ -127,26 +138,16 @@ async def test_an_idle_room_sends_at_once_and_a_busy_one_coalesces(settings, db,
         for _ in range(5):
             await asyncio.sleep(0)
         assert sink.positions() == [1]
-        handle = room._flush_handle
-        assert isinstance(handle, asyncio.TimerHandle)
-        assert handle.when() - hub.loop.time() > 59
-        handle.cancel()
-        room.flush()  # what the window's end does
+        assert end_window() > 59
         # One long gap in a busy room (a lagging loop) keeps the window: the average decides too.
         room.average_gap, room.accepted_at = 0.5 * hub.window, hub.loop.time() - 2 * hub.window
         await publish_comment(hub.bus, bid, posted[3])
-        handle = room._flush_handle
-        assert isinstance(handle, asyncio.TimerHandle)
-        handle.cancel()
-        room.flush()
+        end_window()
         # Quiet, but too many viewer writes for a frame per comment: the window again.
         monkeypatch.setattr(fanout, "IMMEDIATE_WRITES_PER_S", 0)
         room.average_gap, room.accepted_at = 2 * hub.window, hub.loop.time() - 2 * hub.window
         await publish_comment(hub.bus, bid, posted[4])
-        handle = room._flush_handle
-        assert isinstance(handle, asyncio.TimerHandle)
-        handle.cancel()
-        room.flush()
+        end_window()
         frames = [m for m in sink.messages if m["type"] == "comments"]
         assert [[i["position"] for i in f["items"]] for f in frames] == [[1], [2, 3], [4], [5]]
     finally:

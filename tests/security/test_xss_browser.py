@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from tests.browser import chromium
+from tests.browser import chromium, log_in
 from tests.security.xss_corpus import DETECTOR, PAYLOADS, injected
 from tests.servers import serve
 
@@ -64,11 +64,7 @@ def _browser_page(browser, server, email: str):
     context = browser.new_context()
     context.add_init_script(DETECTOR)
     page = context.new_page()
-    page.goto(server.url + "/login")
-    page.fill("#f-email", email)
-    page.fill("#f-password", "chonai-demo-2026")
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
+    log_in(page, server.url, email, lands=None)
     return page
 
 

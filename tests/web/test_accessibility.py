@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import chromium
+from tests.browser import chromium, log_in
 from tests.conftest import require
-from tests.servers import ServerProcess, prepare_database
+from tests.servers import serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -79,11 +79,8 @@ LOGINS = {
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("a11y")
-    env = {"VAR_DIR": str(tmp), "SECRET_KEY": "a" * 48, "LOG_LEVEL": "WARNING"}
-    prepare_database(env)
-    proc = ServerProcess(env, tmp / "server.log").start()
-    yield proc, tmp / "chonai.db"
-    proc.stop()
+    with serve(tmp) as proc:
+        yield proc, tmp / "chonai.db"
 
 
 def _ids(db_path: Path) -> dict[str, int]:
@@ -99,14 +96,6 @@ def _ids(db_path: Path) -> dict[str, int]:
         "board": one("SELECT id FROM faq_sessions WHERE state = 'live' ORDER BY number DESC LIMIT 1").fetchone()[0],
         "document": one("SELECT id FROM faq_documents WHERE current_version > 0 ORDER BY id LIMIT 1").fetchone()[0],
     }
-
-
-def _login(page, base: str, email: str) -> None:
-    page.goto(base + "/login")
-    page.fill("#f-email", email)
-    page.fill("#f-password", "chonai-demo-2026")
-    page.get_by_role("button", name="ログイン").click()
-    page.wait_for_load_state("load")
 
 
 def _scan(page) -> list[dict]:
@@ -130,7 +119,7 @@ def test_every_page_has_no_serious_accessibility_violation(server):
                 context.add_init_script(script=source)
                 page = context.new_page()
                 if role in LOGINS:
-                    _login(page, proc.url, LOGINS[role])
+                    log_in(page, proc.url, LOGINS[role], lands=None)
                 for _, path, ready in (p for p in PAGES if p[0] == role):
                     url = proc.url + path.format(**ids)
                     page.goto(url, wait_until="load")
@@ -152,7 +141,7 @@ def test_skip_link_visible_focus_and_a_quiet_comment_log(server):
     ids = _ids(db_path)
     with chromium() as browser:
         page = browser.new_context(viewport=VIEWPORTS["phone"], locale="ja-JP").new_page()
-        _login(page, proc.url, "member@example.jp")
+        log_in(page, proc.url, "member@example.jp", lands=None)
         page.goto(proc.url + f"/broadcasts/{ids['live']}")
         page.wait_for_selector("#room[data-connected='1'] li", timeout=15_000)
         # The first Tab reaches the skip link, which becomes visible and moves focus to the content.

@@ -7,20 +7,12 @@ import sqlite3
 
 import pytest
 
-from tests.browser import chromium
+from tests.browser import chromium, log_in
 from tests.servers import ServerProcess, prepare_database
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(600)]
 START = 90  # seconds for a server to answer: generous, this machine may be shared
 WAIT_MS = 20_000
-
-
-def _login(page, base: str, email: str) -> None:
-    page.goto(base + "/login")
-    page.fill("#f-email", email)
-    page.fill("#f-password", "chonai-demo-2026")
-    page.get_by_role("button", name="ログイン").click()
-    page.wait_for_load_state("load")
 
 
 def _live_broadcast(db_path) -> int:
@@ -43,7 +35,7 @@ def test_the_room_works_from_every_loopback_name_and_a_foreign_address_is_told_w
             for host in ("localhost", "127.0.0.1"):
                 page = browser.new_context(locale="ja-JP").new_page()
                 base = f"http://{host}:{server.port}"
-                _login(page, base, "member@example.jp")
+                log_in(page, base, "member@example.jp", lands=None)
                 page.goto(f"{base}/broadcasts/{live}")
                 page.wait_for_selector("#room[data-connected='1']", timeout=WAIT_MS)
                 page.fill("#room-text", f"{host} から参加しています")
@@ -52,7 +44,7 @@ def test_the_room_works_from_every_loopback_name_and_a_foreign_address_is_told_w
                 page.context.close()
             page = browser.new_context(locale="ja-JP").new_page()
             base = f"http://127.0.0.1:{strict.port}"
-            _login(page, base, "member@example.jp")
+            log_in(page, base, "member@example.jp", lands=None)
             page.goto(f"{base}/broadcasts/{live}")
             page.wait_for_selector("#room-error:has-text('ALLOWED_ORIGINS')", timeout=WAIT_MS)
             message = page.inner_text("#room-error")
@@ -78,7 +70,7 @@ def test_the_start_button_follows_the_session_state_on_every_organiser_page(tmp_
         series = sqlite3.connect(tmp_path / "chonai.db").execute("SELECT id FROM faq_series LIMIT 1").fetchone()[0]
         with chromium() as browser:
             one = browser.new_context(locale="ja-JP").new_page()
-            _login(one, server.url, "naha@example.jp")  # an organiser of the demo series
+            log_in(one, server.url, "naha@example.jp", lands=None)  # an organiser of the demo series
             one.goto(f"{server.url}/faq/series/{series}")
             one.click("summary:has-text('開催回を追加')")
             one.fill("#f-title", "次回の相談会")
@@ -86,7 +78,7 @@ def test_the_start_button_follows_the_session_state_on_every_organiser_page(tmp_
             one.locator("form[action$='/sessions'] button[type=submit]").click()
             one.wait_for_url("**/faq/sessions/*")
             two = browser.new_context(locale="ja-JP").new_page()
-            _login(two, server.url, "mhlw@example.jp")  # the other organiser, same board
+            log_in(two, server.url, "mhlw@example.jp", lands=None)  # the other organiser, same board
             two.goto(one.url)
             for page in (one, two):
                 page.wait_for_selector("#board[data-connected='true']", timeout=WAIT_MS)

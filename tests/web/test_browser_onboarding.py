@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import chromium, screenshot
-from tests.servers import serve
+from tests.browser import chromium, log_in, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-@pytest.fixture
-def server(tmp_path):
-    with serve(tmp_path) as proc:
-        yield proc
-
-
-def test_signup_approve_login(server):
+def test_signup_approve_login(demo_server):
     with chromium() as browser:
         phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="ja-JP")
         page = phone.new_page()
@@ -27,7 +20,7 @@ def test_signup_approve_login(server):
             "console", lambda m: errors.append(m.text) if m.type == "error" and "status of 400" not in m.text else None
         )
 
-        page.goto(server.url + "/")
+        page.goto(demo_server.url + "/")
         page.get_by_role("link", name="新規登録（公務員の方）").click()
         # First a mistake: the form comes back with a Japanese message and the typed values kept.
         page.fill("#f-name", "浜名 湖太郎")
@@ -48,20 +41,13 @@ def test_signup_approve_login(server):
         # Sign-up answers the same for every address and logs nobody in: the applicant logs in.
         page.wait_for_url("**/signup/sent")
         assert "登録申請を受け付けました" in page.inner_text("h1")
-        page.goto(server.url + "/login")
-        page.fill("#f-email", "hamana@example.jp")
-        page.fill("#f-password", "hamamatsu-gyoza-2026")
-        page.get_by_role("button", name="ログイン").click()
-        page.wait_for_url("**/pending")
+        log_in(page, demo_server.url, "hamana@example.jp", "hamamatsu-gyoza-2026", lands="/pending")
         assert "承認をお待ちください" in page.inner_text("h1")
-        page.goto(server.url + "/profile")
+        page.goto(demo_server.url + "/profile")
         page.wait_for_url("**/pending")
 
         operator = browser.new_context(locale="ja-JP").new_page()
-        operator.goto(server.url + "/login")
-        operator.fill("#f-email", "operator@example.jp")
-        operator.fill("#f-password", "chonai-demo-2026")
-        operator.get_by_role("button", name="ログイン").click()
+        log_in(operator, demo_server.url, "operator@example.jp")
         operator.get_by_role("link", name="メンバー承認").click()
         card = operator.locator("article[data-email='hamana@example.jp']")
         assert "浜松市" in card.inner_text()
@@ -75,9 +61,9 @@ def test_signup_approve_login(server):
         page.fill("#f-email", "hamana@example.jp")
         page.fill("#f-password", "hamamatsu-gyoza-2026")
         page.get_by_role("button", name="ログイン").click()
-        page.wait_for_url(server.url + "/")
+        page.wait_for_url(demo_server.url + "/")
         assert "ようこそ、浜名 湖太郎 さん" in page.inner_text("h1")
-        page.goto(server.url + "/profile")
+        page.goto(demo_server.url + "/profile")
         assert "浜松市" in page.inner_text("main")
         screenshot(page, "profile-phone")
         # Nothing overflows sideways on a phone.

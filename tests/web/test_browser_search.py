@@ -6,34 +6,20 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser import chromium, screenshot
-from tests.servers import ServerProcess, prepare_database
+from tests.browser import chromium, log_in, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 TIMEOUT = 15_000
 
 
-@pytest.fixture
-def server(tmp_path):
-    env = {"VAR_DIR": str(tmp_path), "SECRET_KEY": "s" * 48, "LOG_LEVEL": "WARNING"}
-    prepare_database(env)
-    proc = ServerProcess(env, tmp_path / "server.log").start()
-    yield proc
-    proc.stop()
-
-
-def test_header_search_finds_every_kind_highlighted(server):
-    url = server.url
+def test_header_search_finds_every_kind_highlighted(demo_server):
+    url = demo_server.url
     with chromium() as browser:
         page = browser.new_context(locale="ja-JP", viewport={"width": 1100, "height": 900}).new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.set_default_timeout(TIMEOUT)
-        page.goto(url + "/login")
-        page.fill("#f-email", "member@example.jp")
-        page.fill("#f-password", "chonai-demo-2026")
-        page.get_by_role("button", name="ログイン").click()
-        page.wait_for_url(url + "/")
+        log_in(page, url, "member@example.jp")
 
         box = page.get_by_role("searchbox", name="サイト内検索")
         box.fill("せっしゅけん")  # typed as it is read, not as it is written

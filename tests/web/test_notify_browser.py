@@ -28,7 +28,7 @@ from core.sections import Section
 from faq import service as faq
 from faq.models import FaqDocument, StudySeries, StudySession
 from live.models import Broadcast, BroadcastState, Program
-from tests.browser import chromium, screenshot
+from tests.browser import chromium, log_in, screenshot
 from tests.factories import session_at
 from tests.servers import ServerProcess, prepare_database
 
@@ -114,11 +114,7 @@ def _login(browser, url: str, email_address: str):  # type: ignore[no-untyped-de
     page = browser.new_context(locale="ja-JP", viewport={"width": 1000, "height": 900}).new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(url + "/login")
-    page.fill("#f-email", email_address)
-    page.fill("#f-password", "chonai-demo-2026")
-    page.get_by_role("button", name="ログイン").click()
-    page.wait_for_url(url + "/")
+    log_in(page, url, email_address)
     page.set_default_timeout(TIMEOUT)
     return page, errors
 
