@@ -6,7 +6,10 @@ quiet room (comments a window or more apart, and so on average) a comment goes o
 loop's next turn; otherwise it opens the window, and the comments accepted within it go out
 as one `comments` frame, encoded once and written to every viewer synchronously (`deliver`).
 The average keeps a busy room on the fixed window when the loop lags and leaves a gap, and a
-large audience stays on it unless comments are rare (`IMMEDIATE_WRITES_PER_S`).
+large audience stays on it unless comments are rare (`IMMEDIATE_WRITES_PER_S`). A very large
+audience widens the window (`busy_window`): every frame is one write per viewer, so a room of
+10,000 at 100 comments/s would write 250,000 frames a second on a 40 ms window and 100,000 on
+a 100 ms one, still well inside the 250 ms a comment may take to reach everyone.
 Joins wait here until what they resume from has gone out.
 """
 
@@ -29,6 +32,15 @@ WINDOW = 0.04  # coalescing window (seconds), opened only when the room is busy
 #: commit: the comments then come slower, look quiet, and the room spirals. Measured in
 #: `chonai bench fanout`: without this bound 2,000 x 50/s collapsed on a loaded machine.
 IMMEDIATE_WRITES_PER_S = 20_000
+#: Viewer writes per second a busy room spends on comment frames before its window widens
+#: (up to MAX_WINDOW): 4,000 viewers and fewer keep WINDOW.
+BUSY_WRITES_PER_S = 100_000
+MAX_WINDOW = 0.1
+
+
+def busy_window(window: float, viewers: int) -> float:
+    """The coalescing window of a busy room of `viewers` (seconds)."""
+    return max(window, min(MAX_WINDOW, viewers / BUSY_WRITES_PER_S))
 
 
 class RoomFanout(RoomModeration):
@@ -76,7 +88,7 @@ class RoomFanout(RoomModeration):
                 # (a drained gap, several bus messages read at once) into one frame.
                 self._flush_handle = loop.call_soon(self.flush)
             else:  # busy: a window from this comment, as many comments as it gathers, one frame
-                self._flush_handle = loop.call_later(window, self.flush)
+                self._flush_handle = loop.call_later(busy_window(window, len(self.viewers)), self.flush)
 
     def flush(self) -> None:
         self._flush_handle = None

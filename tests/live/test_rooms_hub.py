@@ -107,6 +107,39 @@ async def test_a_closed_hub_leaves_no_reconnect_hook_behind(settings):
         await database.dispose()
 
 
+def test_a_very_large_audience_widens_the_busy_window() -> None:
+    assert fanout.busy_window(0.04, 2_000) == 0.04
+    assert fanout.busy_window(0.04, 4_000) == 0.04
+    assert fanout.busy_window(0.04, 7_000) == pytest.approx(0.07)
+    assert fanout.busy_window(0.04, 10_000) == pytest.approx(0.1)
+    assert fanout.busy_window(0.04, 1_000_000) == fanout.MAX_WINDOW
+    assert fanout.busy_window(60.0, 10_000) == 60.0  # a configured wider window stays
+
+
+async def test_a_busy_room_with_a_large_audience_waits_the_wider_window(settings, db, demo, monkeypatch):
+    monkeypatch.setattr(fanout, "BUSY_WRITES_PER_S", 10)  # one viewer counts as a crowd
+    database = Database(settings.database_url)
+    hub = Hub(database, InProcessBus(), window=0.01)
+    try:
+        bid = await make_broadcast(db)
+        author = await member(db, "member@example.jp")
+        room = await hub.room(bid)
+        assert room is not None
+        await hub.join(Viewer(RecordingSink(), 1), room, 1, None)
+        room.average_gap, room.accepted_at = 0.0, hub.loop.time()  # busy
+        await publish_comment(hub.bus, bid, await posting.post_comment(db, bid, author, "c", None))
+        for _ in range(20):
+            if room._flush_handle is not None:
+                break
+            await asyncio.sleep(0)
+        handle = room._flush_handle
+        assert isinstance(handle, asyncio.TimerHandle)
+        assert handle.when() - hub.loop.time() > 0.05  # MAX_WINDOW (0.1 s), not the hub's 0.01 s
+    finally:
+        await hub.close()
+        await database.dispose()
+
+
 async def test_an_idle_room_sends_at_once_and_a_busy_one_coalesces(settings, db, demo, monkeypatch):
     database = Database(settings.database_url)
     hub = Hub(database, InProcessBus(), window=60.0)  # a window no test run waits out
