@@ -478,7 +478,9 @@ def run_chonai(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     if args.writer:
         env["CHONAI_ROOM_WRITER"] = args.writer
     subprocess.run([sys.executable, "-m", "web.cli", "migrate"], env=env, cwd=ROOT, check=True, capture_output=True)
-    members = max(2, math.ceil(args.rate * 30 / 10))  # every member stays under 11 comments / 30 s
+    # Every member stays under 11 comments / 30 s, and under the per-process socket limit
+    # (core.sockets.MAX_SOCKETS_PER_MEMBER: a member's viewers all land on one process).
+    members = max(2, math.ceil(args.rate * 30 / 10), math.ceil(args.viewers / 10))
     room, tokens = asyncio.run(seed(database_url, members))
     ports = [free_port() for _ in range(args.processes)]
     procs = [
