@@ -409,7 +409,10 @@ def split_frames(buf: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
 
 def chonai_env(args: argparse.Namespace, tmp: Path, name: str = "bench.db") -> tuple[dict[str, str], str]:
     """The servers' environment (and database URL): a fresh SQLite file unless --database-url; Redis for > 1."""
-    database_url = args.database_url or f"sqlite+aiosqlite:///{tmp / name}"
+    from core.settings import normalise_database_url
+
+    given = args.database_url and normalise_database_url(args.database_url, Path.cwd())
+    database_url = given or f"sqlite+aiosqlite:///{tmp / name}"
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
