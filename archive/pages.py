@@ -15,7 +15,7 @@ from sqlalchemy import select
 from archive import chat, files, service
 from archive.errors import ArchiveError
 from archive.inputs import ROTATION_PREFIX, ArchiveFilters, ArchiveQuery, RecordingInput
-from core.access import active_member, member_guard
+from core.access import member_guard
 from core.bounds import PathId
 from core.deps import AppSettings, DbSession, Me
 from core.errors import Refusal
@@ -95,10 +95,8 @@ class ArchiveController(Controller):
         return Template("archive_index.html", context=context, status_code=400 if error else 200)
 
     @get("/{broadcast_id:int}")
-    async def detail(
-        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId, msg: FromQuery[str] = ""
-    ) -> Template:
-        return await _detail_page(request, db, broadcast_id, notice=NOTICES.get(msg))
+    async def detail(self, me: Me, db: DbSession, broadcast_id: PathId, msg: FromQuery[str] = "") -> Template:
+        return await _detail_page(me, db, broadcast_id, notice=NOTICES.get(msg))
 
     @post("/{broadcast_id:int}/recordings")
     async def add_recording(
@@ -111,7 +109,7 @@ class ArchiveController(Controller):
             if exc.status in (403, 404, 409):
                 raise
             errors = {exc.field or "url": exc.message}
-            return await _detail_page(request, db, broadcast_id, errors=errors, values=form, status=400)
+            return await _detail_page(me, db, broadcast_id, errors=errors, values=form, status=400)
         return Redirect(f"/archive/{broadcast_id}?msg=added", status_code=303)
 
     @post("/{broadcast_id:int}/recordings/{recording_id:int}/delete")
@@ -129,22 +127,20 @@ class ArchiveController(Controller):
         return Response(msgspec.json.encode(feed), media_type=MediaType.JSON, headers=NO_STORE)
 
     @get("/{broadcast_id:int}/chat.csv")
-    async def export_csv(self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId) -> Response[bytes]:
-        broadcast = await _manageable(request, db, broadcast_id)
+    async def export_csv(self, me: Me, db: DbSession, broadcast_id: PathId) -> Response[bytes]:
+        broadcast = await _manageable(me, db, broadcast_id)
         body = chat.to_csv(await chat.replay_items(db, broadcast.id))
         return Response(body, media_type="text/csv; charset=utf-8", headers=_download(f"chat-{broadcast.id}.csv"))
 
     @get("/{broadcast_id:int}/chat.json")
-    async def export_json(
-        self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId
-    ) -> Response[bytes]:
-        broadcast = await _manageable(request, db, broadcast_id)
+    async def export_json(self, me: Me, db: DbSession, broadcast_id: PathId) -> Response[bytes]:
+        broadcast = await _manageable(me, db, broadcast_id)
         body = chat.to_json(broadcast, await chat.replay_items(db, broadcast.id))
         return Response(body, media_type=MediaType.JSON, headers=_download(f"chat-{broadcast.id}.json"))
 
     @get("/{broadcast_id:int}/stats")
-    async def stats(self, request: Request[Any, Any, Any], db: DbSession, broadcast_id: PathId) -> Template:
-        broadcast = await _manageable(request, db, broadcast_id)
+    async def stats(self, me: Me, db: DbSession, broadcast_id: PathId) -> Template:
+        broadcast = await _manageable(me, db, broadcast_id)
         return Template(
             "archive_stats.html", context={"broadcast": broadcast, "stats": await chat.stats(db, broadcast.id)}
         )
@@ -171,16 +167,16 @@ async def _past(db: DbSession, broadcast_id: int) -> Broadcast:
     return await service.get_past_broadcast(db, broadcast_id)
 
 
-async def _manageable(request: Request[Any, Any, Any], db: DbSession, broadcast_id: int) -> Broadcast:
+async def _manageable(me: Member, db: DbSession, broadcast_id: int) -> Broadcast:
     """Exports and statistics are for the broadcast's host and operators."""
     broadcast = await _past(db, broadcast_id)
     message = "チャットの書き出しと統計は、この放送のパーソナリティと運営だけが利用できます。"
-    require_manager(active_member(request), broadcast, message, code="not_host")
+    require_manager(me, broadcast, message, code="not_host")
     return broadcast
 
 
 async def _detail_page(
-    request: Request[Any, Any, Any],
+    me: Member,
     db: DbSession,
     broadcast_id: int,
     *,
@@ -190,11 +186,10 @@ async def _detail_page(
     status: int = 200,
 ) -> Template:
     broadcast = await _past(db, broadcast_id)
-    member = active_member(request)
     context = {
         "broadcast": broadcast,
         "recordings": await service.recordings_of(db, broadcast_id),
-        "can_manage": can_manage(member, broadcast),
+        "can_manage": can_manage(me, broadcast),
         "notice": notice,
         "errors": errors or {},
         "values": values or {},

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import datetime as dt
 import json
 import math
@@ -38,12 +37,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench._wsclient import RoomSocket
 from bench.fanout import (
     ITEM_MARK,
     ROOT,
     bench_members,
     chonai_env,
-    client_frame,
     cpu_seconds,
     free_port,
     live_broadcast,
@@ -51,70 +50,39 @@ from bench.fanout import (
     rss_kib,
     self_cpu,
     serving,
-    split_frames,
     start,
-    take_upgrade,
 )
 
 SOCKETS_PER_MEMBER = 10  # below the server's 20 sockets per member and process
 
 
-class Client(asyncio.Protocol):
-    """A raw WebSocket viewer: frame headers parsed, the last position kept, JSON decoded only if sampled."""
+class Client(RoomSocket):
+    """A room viewer: the last position kept, JSON decoded only if sampled."""
 
     def __init__(self, port: int, headers: str, room: int, after: int | None, sample: list[float] | None) -> None:
-        key = base64.b64encode(secrets.token_bytes(16)).decode()
-        self.request = (
-            f"GET /ws/rooms HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{headers}\r\n"
-        ).encode()
+        super().__init__(f"127.0.0.1:{port}", headers)
         join: dict[str, Any] = {"type": "join", "room": room}
         if after is not None:
             join["after"] = after
         self.join = json.dumps(join)
         self.sample = sample  # latencies of bench comments land here (None: not sampled)
         self.sent_at: dict[int, float] = {}
-        self.buf = b""
-        self.upgraded = False
         self.position = after or 0
-        self.transport: asyncio.Transport | None = None
         self.joined: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self.error: str | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        transport.write(self.request)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.joined.done():
             self.joined.set_exception(ConnectionError(self.error or "closed before joining"))
 
-    def send_text(self, text: str) -> None:
-        if self.transport is not None:
-            self.transport.write(client_frame(text.encode()))
+    def on_upgraded(self) -> None:
+        self.send_text(self.join)
 
-    def data_received(self, data: bytes) -> None:
-        buf = self.buf + data if self.buf else data
-        if not self.upgraded:
-            upgraded, buf = take_upgrade(buf)
-            if upgraded is None:
-                self.buf = buf
-                return
-            if not upgraded:
-                self.error = buf[:80].decode(errors="replace")
-                self.close()
-                return
-            self.upgraded = True
-            self.send_text(self.join)
-        frames, self.buf = split_frames(buf)
-        for opcode, payload in frames:
-            if opcode == 0x1:
-                self._frame(payload)
-            elif opcode == 0x9 and self.transport is not None:  # ping -> pong
-                self.transport.write(client_frame(payload, 0xA))
+    def on_refused(self, head: bytes) -> None:
+        self.error = head[:80].decode(errors="replace")
+        self.close()
 
-    def _frame(self, payload: bytes) -> None:
+    def on_text(self, payload: bytes) -> None:
         mark = payload.rfind(ITEM_MARK)
         if mark >= 0:
             start_at = mark + len(ITEM_MARK)
@@ -131,10 +99,6 @@ class Client(asyncio.Protocol):
                 text = item.get("text", "")
                 if text.startswith("bench ") and (sent := self.sent_at.get(int(text.split()[1]))) is not None:
                     self.sample.append(now - sent)
-
-    def close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
 
 
 class Run:
@@ -158,7 +122,7 @@ class Run:
         client = Client(port, self.headers[i % len(self.headers)], self.room, after, self.latencies if sample else None)
         client.sent_at = self.sent_at
         started = time.perf_counter()
-        await asyncio.get_running_loop().create_connection(lambda: client, "127.0.0.1", port)
+        await client.open(port)
         done = await asyncio.wait_for(client.joined, 30)
         return client, done - started
 

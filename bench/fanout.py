@@ -21,17 +21,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import datetime as dt
-import functools
 import json
 import math
 import os
 import random
 import resource
 import secrets
-import struct
 import subprocess
 import sys
 import tempfile
@@ -41,6 +38,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from bench._wsclient import RoomSocket
 
 ITEM_MARK = b'{"position":'
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -106,18 +105,6 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> N
 # --- the load generator --------------------------------------------------------------------
 
 
-def client_frame(payload: bytes, opcode: int = 0x1) -> bytes:
-    """A masked client frame with an all-zero mask key (legal, and XOR-free)."""
-    n = len(payload)
-    if n < 126:
-        head = struct.pack("!BB", 0x80 | opcode, 0x80 | n)
-    elif n < 65536:
-        head = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
-    else:
-        head = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
-    return head + b"\0\0\0\0" + payload
-
-
 @dataclass
 class Stats:
     sent_at: dict[int, float] = field(default_factory=dict)
@@ -128,81 +115,32 @@ class Stats:
     errors: list[str] = field(default_factory=list)
 
 
-class Viewer(asyncio.Protocol):
-    """A raw WebSocket client: frame headers parsed, comment items counted, JSON only if sampled."""
+class Viewer(RoomSocket):
+    """A room viewer: comment items counted, JSON decoded only if sampled."""
 
-    def __init__(self, host: str, path: str, headers: str, room: int, sample: bool, stats: Stats) -> None:
-        self.request = (
-            f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {base64.b64encode(secrets.token_bytes(16)).decode()}\r\n"
-            f"Sec-WebSocket-Version: 13\r\n{headers}\r\n"
-        ).encode()
+    def __init__(self, host: str, headers: str, room: int, sample: bool, stats: Stats) -> None:
+        super().__init__(host, headers)
         self.room = room
         self.sample = sample
         self.stats = stats
-        self.buf = b""
-        self.upgraded = False
         self.joined = False
         self.count = 0
-        self.transport: asyncio.Transport | None = None
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        transport.write(self.request)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.stats.closed += 1
         if not self.ready.done():
             self.ready.set_exception(ConnectionError("closed before joining"))
 
-    def send_text(self, text: str) -> None:
+    def on_upgraded(self) -> None:
+        self.send_text(json.dumps({"type": "join", "room": self.room}))
+
+    def on_refused(self, head: bytes) -> None:
+        self.stats.errors.append(head[:80].decode(errors="replace"))
         assert self.transport is not None
-        self.transport.write(client_frame(text.encode()))
+        self.transport.close()
 
-    def data_received(self, data: bytes) -> None:
-        buf = self.buf + data if self.buf else data
-        if not self.upgraded:
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
-                self.buf = buf
-                return
-            if not buf.startswith(b"HTTP/1.1 101"):
-                self.stats.errors.append(buf[:80].decode(errors="replace"))
-                assert self.transport is not None
-                self.transport.close()
-                return
-            self.upgraded = True
-            buf = buf[end + 4 :]
-            self.send_text(json.dumps({"type": "join", "room": self.room}))
-        pos = 0
-        size = len(buf)
-        while size - pos >= 2:
-            b0, b1 = buf[pos], buf[pos + 1] & 0x7F
-            head = 2
-            if b1 == 126:
-                if size - pos < 4:
-                    break
-                b1 = int.from_bytes(buf[pos + 2 : pos + 4], "big")
-                head = 4
-            elif b1 == 127:
-                if size - pos < 10:
-                    break
-                b1 = int.from_bytes(buf[pos + 2 : pos + 10], "big")
-                head = 10
-            end = pos + head + b1
-            if end > size:
-                break
-            opcode = b0 & 0x0F
-            if opcode == 0x1:
-                self.text_frame(buf[pos + head : end])
-            elif opcode == 0x9 and self.transport is not None:  # ping -> pong
-                self.transport.write(client_frame(buf[pos + head : end], 0xA))
-            pos = end
-        self.buf = buf[pos:] if pos < size else b""
-
-    def text_frame(self, payload: bytes) -> None:
+    def on_text(self, payload: bytes) -> None:
         n = payload.count(ITEM_MARK)
         if n:
             self.count += n
@@ -229,10 +167,6 @@ class Viewer(asyncio.Protocol):
                     self.stats.latencies.append(now - sent)
 
 
-def _same(client: Viewer) -> Viewer:
-    return client
-
-
 def percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -251,7 +185,6 @@ async def drive(
     pids: list[int],
 ) -> dict[str, Any]:
     """Connect viewers round-robin over the ports, post `rate` comments/s for `seconds`, measure."""
-    loop = asyncio.get_running_loop()
     stats = Stats()
     slots: list[Viewer | None] = [None] * viewers
     sample_every = max(1, viewers // max(1, sample))
@@ -260,24 +193,16 @@ async def drive(
 
     async def connect(i: int) -> None:
         port = ports[i % len(ports)]
-        client = Viewer(f"127.0.0.1:{port}", "/ws/rooms", headers[i % len(headers)], room, i % sample_every == 0, stats)
         async with semaphore:
             for attempt in range(5):
+                client = Viewer(f"127.0.0.1:{port}", headers[i % len(headers)], room, i % sample_every == 0, stats)
                 try:
-                    await loop.create_connection(functools.partial(_same, client), "127.0.0.1", port)
+                    await client.open(port)
                     await asyncio.wait_for(asyncio.shield(client.ready), 30)
                     break
                 except (OSError, ConnectionError, TimeoutError):
                     if attempt == 4:
                         raise
-                    client = Viewer(
-                        client.request.decode().split("\r\n")[1][6:],
-                        "/ws/rooms",
-                        headers[i % len(headers)],
-                        room,
-                        client.sample,
-                        stats,
-                    )
                     await asyncio.sleep(0.2 * (attempt + 1))
         slots[i] = client
 
@@ -316,8 +241,7 @@ async def drive(
     loadgen_cpu = self_cpu() - loadgen_cpu0
     received = sum(c.count for c in clients)
     for c in clients:
-        if c.transport is not None:
-            c.transport.close()
+        c.close()
     p50 = percentile(stats.latencies, 0.50)
     p99 = percentile(stats.latencies, 0.99)
     return {
@@ -373,38 +297,6 @@ def bench_members(prefix: str, name: str, n: int) -> list[Any]:
         )
         for i in range(n)
     ]
-
-
-def take_upgrade(buf: bytes) -> tuple[bool | None, bytes]:
-    """(None, buf) while the response head is incomplete, (False, head) when refused, (True, rest) once upgraded."""
-    end = buf.find(b"\r\n\r\n")
-    if end < 0:
-        return None, buf
-    if not buf.startswith(b"HTTP/1.1 101"):
-        return False, buf[:200]
-    return True, buf[end + 4 :]
-
-
-def split_frames(buf: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
-    """Complete server frames in `buf` as (opcode, payload), and the incomplete rest."""
-    frames: list[tuple[int, bytes]] = []
-    pos, size = 0, len(buf)
-    while size - pos >= 2:
-        b0, length, head = buf[pos], buf[pos + 1] & 0x7F, 2
-        if length == 126:
-            if size - pos < 4:
-                break
-            length, head = int.from_bytes(buf[pos + 2 : pos + 4], "big"), 4
-        elif length == 127:
-            if size - pos < 10:
-                break
-            length, head = int.from_bytes(buf[pos + 2 : pos + 10], "big"), 10
-        end = pos + head + length
-        if end > size:
-            break
-        frames.append((b0 & 0x0F, buf[pos + head : end]))
-        pos = end
-    return frames, buf[pos:] if pos < size else b""
 
 
 def chonai_env(args: argparse.Namespace, tmp: Path, name: str = "bench.db") -> tuple[dict[str, str], str]:

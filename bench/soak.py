@@ -22,14 +22,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import functools
 import json
 import math
 import os
 import random
 import resource
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -41,15 +38,14 @@ from typing import Any
 
 import msgspec
 
+from bench._wsclient import RoomSocket
 from bench.fanout import (
     ROOT,
     chonai_env,
-    client_frame,
     cpu_seconds,
     free_port,
     rss_kib,
     seed,
-    split_frames,
     start,
     stop,
     wait_http,
@@ -82,16 +78,13 @@ class Totals:
     join_errors: list[str] = field(default_factory=list)
 
 
-class Client(asyncio.Protocol):
+class Client(RoomSocket):
     """One WebSocket connection at a time for one member; reconnects itself until told to stop."""
 
     def __init__(self, soak: Soak, index: int, header: str) -> None:
+        super().__init__("127.0.0.1", header)
         self.soak = soak
         self.index = index
-        self.header = header
-        self.transport: asyncio.Transport | None = None
-        self.buf = b""
-        self.upgraded = False
         self.joined = False
         self.stopping = False
         self.joined_event = asyncio.Event()
@@ -116,24 +109,13 @@ class Client(asyncio.Protocol):
     async def _open(self, port: int) -> None:
         async with self.soak.connecting:
             try:
-                await asyncio.get_running_loop().create_connection(functools.partial(_same, self), "127.0.0.1", port)
+                await self.open(port)
                 await asyncio.wait_for(self.joined_event.wait(), 30)
             except (OSError, TimeoutError):
                 if self.transport is not None:
                     self.transport.abort()
                 else:
                     self.schedule_reconnect()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        key = base64.b64encode(secrets.token_bytes(16)).decode()
-        transport.write(
-            (
-                f"GET /ws/rooms HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{self.header}\r\n"
-            ).encode()
-        )
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -153,35 +135,23 @@ class Client(asyncio.Protocol):
             self.transport.abort()
 
     def send(self, message: dict[str, Any]) -> None:
-        if self.transport is not None:
-            self.transport.write(client_frame(json.dumps(message).encode()))
+        self.send_text(json.dumps(message))
 
     def join_message(self) -> dict[str, Any]:
         return {"type": "join", "room": self.soak.room, "after": self.last}
 
     # --- frames -------------------------------------------------------------------------
 
-    def data_received(self, data: bytes) -> None:
-        buf = self.buf + data if self.buf else data
-        if not self.upgraded:
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
-                self.buf = buf
-                return
-            if not buf.startswith(b"HTTP/1.1 101"):
-                self.soak.totals.join_errors.append(buf[:60].decode(errors="replace"))
-                assert self.transport is not None
-                self.transport.abort()
-                return
-            self.upgraded = True
-            buf = buf[end + 4 :]
-            self.send(self.join_message())
-        frames, self.buf = split_frames(buf)
-        for opcode, payload in frames:
-            if opcode == 0x1:
-                self.on_message(_decode(payload))
-            elif opcode == 0x9 and self.transport is not None:
-                self.transport.write(client_frame(payload, 0xA))
+    def on_upgraded(self) -> None:
+        self.send(self.join_message())
+
+    def on_refused(self, head: bytes) -> None:
+        self.soak.totals.join_errors.append(head[:60].decode(errors="replace"))
+        assert self.transport is not None
+        self.transport.abort()
+
+    def on_text(self, payload: bytes) -> None:
+        self.on_message(_decode(payload))
 
     def on_message(self, message: _Message) -> None:
         kind = message.type
@@ -286,10 +256,6 @@ class Poster(Client):
             self.send({"type": "comment", "text": text, "ref": ref})
 
 
-def _same(client: Client) -> Client:
-    return client
-
-
 @dataclass
 class Soak:
     ports: list[int]
@@ -349,8 +315,7 @@ async def drive(
     cpu = sum(cpu_seconds(p) for p in pids) - cpu_start
     for c in everyone:
         c.stopping = True
-        if c.transport is not None:
-            c.transport.close()
+        c.close()
     for task in list(soak.tasks):
         task.cancel()
 

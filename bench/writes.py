@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import functools
 import json
 import math
 import os
@@ -57,14 +56,14 @@ class Poster(Viewer):
     """A member's socket: times its own comments' acks; comment frames are only counted."""
 
     def __init__(self, host: str, headers: str, room: int, stats: Stats, run: Run) -> None:
-        super().__init__(host, "/ws/rooms", headers, room, False, stats)
+        super().__init__(host, headers, room, False, stats)
         self.run = run
 
-    def text_frame(self, payload: bytes) -> None:
+    def on_text(self, payload: bytes) -> None:
         if b'"type":"ack"' in payload or b'"type":"error"' in payload:
             self.run.answer(json.loads(payload), time.perf_counter())
         else:
-            super().text_frame(payload)
+            super().on_text(payload)
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
@@ -103,7 +102,6 @@ class Run:
 
 
 async def connect_all(ports: list[int], headers: list[str], room: int, stats: Stats, run: Run) -> list[Poster]:
-    loop = asyncio.get_running_loop()
     semaphore = asyncio.Semaphore(32)
 
     async def one(i: int) -> Poster:
@@ -112,7 +110,7 @@ async def connect_all(ports: list[int], headers: list[str], room: int, stats: St
             for attempt in range(5):
                 client = Poster(f"127.0.0.1:{port}", headers[i], room, stats, run)
                 try:
-                    await loop.create_connection(functools.partial(lambda c: c, client), "127.0.0.1", port)
+                    await client.open(port)
                     await asyncio.wait_for(asyncio.shield(client.ready), 30)
                     return client
                 except (OSError, ConnectionError, TimeoutError):
@@ -151,8 +149,7 @@ async def drive(
     server_cpu = sum(cpu_seconds(p) for p in pids) - server_cpu0
     loadgen_cpu = self_cpu() - loadgen_cpu0
     for poster in posters:
-        if poster.transport is not None:
-            poster.transport.close()
+        poster.close()
     acked = len(run.latencies)
     span = (run.last_answer - begin) if acked else 0.0
     positions = sorted(run.positions)

@@ -14,7 +14,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from core.access import active_member, member_guard, role_guard
+from core.access import member_guard, role_guard
 from core.bounds import PathId
 from core.deps import AppSettings, Bus, DbSession, Me
 from core.forms import read_form
@@ -231,34 +231,27 @@ class FaqPages(Controller):
         return Redirect(f"/faq/documents/{doc.id}/edit", status_code=303)
 
     @get("/documents/{document_id:int}")
-    async def document(
-        self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings, document_id: PathId
-    ) -> Response[Any]:
+    async def document(self, me: Me, db: DbSession, settings: AppSettings, document_id: PathId) -> Response[Any]:
         doc = await documents.get_document(db, document_id)
         if not doc.current_version:
             return Redirect(f"/faq/documents/{doc.id}/edit", status_code=303)
-        return await self._version(request, db, settings, doc, None)
+        return await self._version(me, db, settings, doc, None)
 
     @get("/documents/{document_id:int}/v/{number:int}")
     async def document_version(
-        self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings, document_id: PathId, number: PathId
+        self, me: Me, db: DbSession, settings: AppSettings, document_id: PathId, number: PathId
     ) -> Template:
         doc = await documents.get_document(db, document_id)
-        return await self._version(request, db, settings, doc, number)
+        return await self._version(me, db, settings, doc, number)
 
     async def _version(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        settings: AppSettings,
-        doc: FaqDocument,
-        number: int | None,
+        self, me: Member, db: DbSession, settings: AppSettings, doc: FaqDocument, number: int | None
     ) -> Template:
         versions = await documents.versions_of(db, doc.id)
         version = documents.version_in(versions, doc, number)
         entries = await documents.entries_of(db, version.id)
         session = await db.get_one(StudySession, doc.session_id)
-        organiser = await service.can_organise(db, active_member(request), session.series_id)
+        organiser = await service.can_organise(db, me, session.series_id)
         base = settings.base_url
         return Template(
             "faq/document.html",

@@ -11,7 +11,7 @@ from litestar.datastructures import CacheControlHeader, Cookie
 from litestar.params import FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
-from core.access import active_member, current_member, member_guard
+from core.access import current_member, member_guard
 from core.bounds import PathId
 from core.db import Database
 from core.deps import AppSettings, Bus, DbSession, Me
@@ -186,33 +186,37 @@ class ProfileController(Controller):
 
     @get("/")
     async def profile(
-        self, request: Request[Any, Any, Any], db: DbSession, msg: FromQuery[str | None] = None
+        self, me: Me, db: DbSession, settings: AppSettings, msg: FromQuery[str | None] = None
     ) -> Template:
-        return await _profile_page(request, db, notice=NOTICES.get(msg or ""))
+        return await _profile_page(me, db, settings, notice=NOTICES.get(msg or ""))
 
     @post("/tokens")
-    async def create_token(self, request: Request[Any, Any, Any], me: Me, db: DbSession) -> Template:
+    async def create_token(
+        self, request: Request[Any, Any, Any], me: Me, db: DbSession, settings: AppSettings
+    ) -> Template:
         form = await read_form(request)
         name = form.get("name", "").strip()[:100]
         if not name:
             return await _profile_page(
-                request, db, errors={"token_name": "トークンの名前を入力してください。"}, status=400
+                me, db, settings, errors={"token_name": "トークンの名前を入力してください。"}, status=400
             )
         _, raw = await service.create_api_token(db, me, name)
-        return await _profile_page(request, db, new_token=raw)
+        return await _profile_page(me, db, settings, new_token=raw)
 
     @post("/tokens/{token_id:int}/revoke")
     async def revoke_token(
-        self, request: Request[Any, Any, Any], me: Me, db: DbSession, bus: Bus, token_id: PathId
+        self, me: Me, db: DbSession, settings: AppSettings, bus: Bus, token_id: PathId
     ) -> Response[Any]:
         try:
             await service.revoke_api_token(db, me, token_id, bus=bus)
         except MemberError as exc:
-            return await _profile_page(request, db, errors={"tokens": exc.message}, status=404)
+            return await _profile_page(me, db, settings, errors={"tokens": exc.message}, status=404)
         return Redirect("/profile?msg=token_revoked", status_code=303)
 
     @post("/password")
-    async def change_password(self, request: Request[Any, Any, Any], me: Me, db: DbSession, bus: Bus) -> Response[Any]:
+    async def change_password(
+        self, request: Request[Any, Any, Any], me: Me, db: DbSession, settings: AppSettings, bus: Bus
+    ) -> Response[Any]:
         form = await read_form(request)
         errors: dict[str, str] = {}
         if not await service.verify_password(me.password_hash, form.get("current_password", "")):
@@ -220,30 +224,29 @@ class ProfileController(Controller):
         elif problem := check_password(form.get("password", "")):
             errors["password"] = problem
         if errors:
-            return await _profile_page(request, db, errors=errors, status=400)
+            return await _profile_page(me, db, settings, errors=errors, status=400)
         keep = cookie_value(request.scope, SESSION_COOKIE) if request.scope.get("auth") == "session" else None
         await passwords.change_password(db, me.id, form["password"], keep_session=keep, bus=bus)
         return Redirect("/profile?msg=password_changed", status_code=303)
 
 
 async def _profile_page(
-    request: Request[Any, Any, Any],
+    me: Member,
     db: DbSession,
+    settings: Settings,
     *,
     notice: str | None = None,
     errors: dict[str, str] | None = None,
     new_token: str | None = None,
     status: int = 200,
 ) -> Template:
-    member = active_member(request)
-    settings = request.app.state.settings
     context = {
         "calendar_feed": {
-            "token": await feed_token(db, member, settings.secret_key),
+            "token": await feed_token(db, me, settings.secret_key),
             "base_url": settings.base_url,
         },
-        "member": member,
-        "tokens": await service.list_api_tokens(db, member),
+        "member": me,
+        "tokens": await service.list_api_tokens(db, me),
         "notice": notice,
         "errors": errors or {},
         "new_token": new_token,

@@ -11,7 +11,7 @@ from litestar.params import FromQuery, JSONBody
 from litestar.response import Redirect, Template
 
 from core import site_settings
-from core.access import active_member, member_guard, operator_guard
+from core.access import member_guard, operator_guard
 from core.bounds import PathId
 from core.deps import AppSettings, Bus, DbSession, Me
 from core.errors import Forbidden, Invalid, NotFound
@@ -52,9 +52,9 @@ class ChangeOut(msgspec.Struct):
     changed_by_id: int | None
 
 
-async def _me(request: Request[Any, Any, Any], db: DbSession) -> Member:
+async def _own_row(me: Member, db: DbSession) -> Member:
     """The logged-in member as a row of this request's session (the middleware's copy is not written)."""
-    return await db.get_one(Member, active_member(request).id, populate_existing=True)
+    return await db.get_one(Member, me.id, populate_existing=True)
 
 
 async def _profile_out(db: DbSession, member: Member, email_pending: str | None = None) -> ProfileOut:
@@ -121,8 +121,8 @@ class ProfileEditController(Controller):
         return _form_page(me, ProfileInput.of(me).values(), {}, notice=NOTICES.get(msg))
 
     @post("/edit")
-    async def edit(self, request: Request[Any, Any, Any], db: DbSession, bus: Bus) -> Response[Any]:
-        member, data = await _me(request, db), ProfileInput.from_form(await read_form(request))
+    async def edit(self, request: Request[Any, Any, Any], me: Me, db: DbSession, bus: Bus) -> Response[Any]:
+        member, data = await _own_row(me, db), ProfileInput.from_form(await read_form(request))
         try:
             await _save(db, member, data, bus)
         except Invalid as exc:
@@ -133,9 +133,9 @@ class ProfileEditController(Controller):
 
     @post("/email")
     async def change_email(
-        self, request: Request[Any, Any, Any], db: DbSession, settings: AppSettings
+        self, request: Request[Any, Any, Any], me: Me, db: DbSession, settings: AppSettings
     ) -> Response[Any]:
-        member, form = await _me(request, db), await read_form(request)
+        member, form = await _own_row(me, db), await read_form(request)
         try:
             await _start_email_change(db, settings, member, form.get("email", ""))
         except Invalid as exc:
@@ -183,35 +183,23 @@ class ProfileApiController(Controller):
     tags = ["members"]
 
     @get("/me")
-    async def me(self, request: Request[Any, Any, Any], db: DbSession) -> ProfileOut:
-        return await _profile_out(db, await _me(request, db))
+    async def me(self, me: Me, db: DbSession) -> ProfileOut:
+        return await _profile_out(db, await _own_row(me, db))
 
     @patch("/me")
     async def update_me(
-        self,
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        settings: AppSettings,
-        bus: Bus,
-        data: JSONBody[ProfilePatch],
+        self, me: Me, db: DbSession, settings: AppSettings, bus: Bus, data: JSONBody[ProfilePatch]
     ) -> ProfileOut:
-        return await _patch(db, settings, await _me(request, db), data, bus)
+        return await _patch(db, settings, await _own_row(me, db), data, bus)
 
     @patch("/members/{member_id:int}")
     async def update_member(
-        self,
-        request: Request[Any, Any, Any],
-        me: Me,
-        db: DbSession,
-        settings: AppSettings,
-        bus: Bus,
-        member_id: PathId,
-        data: JSONBody[ProfilePatch],
+        self, me: Me, db: DbSession, settings: AppSettings, bus: Bus, member_id: PathId, data: JSONBody[ProfilePatch]
     ) -> ProfileOut:
         """Only one's own profile: anyone else's is refused with 403."""
         if member_id != me.id:
             raise Forbidden("他のメンバーのプロフィールは編集できません。")
-        return await _patch(db, settings, await _me(request, db), data, bus)
+        return await _patch(db, settings, await _own_row(me, db), data, bus)
 
     @get("/members/{member_id:int}/changes", guards=[operator_guard])
     async def changes(self, db: DbSession, member_id: PathId) -> list[ChangeOut]:

@@ -9,10 +9,11 @@ from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from core import site_settings
-from core.access import active_member, member_guard
+from core.access import member_guard
 from core.bounds import PathId
 from core.deps import AppSettings, DbSession, Me
 from core.errors import Invalid, Refusal
+from core.members.models import Member
 from core.sections import founding, notices
 from core.sections import service as sections
 from core.sections.inputs import DeputyInput, MergeInput, ProposalInput, RenameInput, SectionPageInput
@@ -74,52 +75,44 @@ class SectionPagesController(Controller):
         return Redirect(f"/sections/proposals/{proposal.id}?msg=proposed", status_code=303)
 
     @get("/proposals/{proposal_id:int}")
-    async def proposal(
-        self, request: Request[Any, Any, Any], db: DbSession, proposal_id: PathId, msg: FromQuery[str] = ""
-    ) -> Template:
-        return await _proposal_page(request, db, proposal_id, notice=NOTICES.get(msg))
+    async def proposal(self, me: Me, db: DbSession, proposal_id: PathId, msg: FromQuery[str] = "") -> Template:
+        return await _proposal_page(me, db, proposal_id, notice=NOTICES.get(msg))
 
     @post("/proposals/{proposal_id:int}/support")
-    async def support(
-        self, request: Request[Any, Any, Any], me: Me, db: DbSession, settings: AppSettings, proposal_id: PathId
-    ) -> Response[Any]:
+    async def support(self, me: Me, db: DbSession, settings: AppSettings, proposal_id: PathId) -> Response[Any]:
         threshold = (await site_settings.load(db)).founding_supporters
         try:
             result = await founding.support(db, me, proposal_id, threshold)
         except Refusal as exc:
             if exc.status == 404:
                 raise
-            return await _proposal_page(request, db, proposal_id, error=exc.message, status=exc.status)
+            return await _proposal_page(me, db, proposal_id, error=exc.message, status=exc.status)
         if result.section is not None:
             await notices.section_founded(settings, result.section, result.involved)
             return Redirect(f"/sections/{result.section.id}?msg=founded", status_code=303)
         return Redirect(f"/sections/proposals/{proposal_id}?msg=supported", status_code=303)
 
     @post("/proposals/{proposal_id:int}/withdraw")
-    async def withdraw(
-        self, request: Request[Any, Any, Any], me: Me, db: DbSession, proposal_id: PathId
-    ) -> Response[Any]:
+    async def withdraw(self, me: Me, db: DbSession, proposal_id: PathId) -> Response[Any]:
         try:
             await founding.withdraw(db, me, proposal_id)
         except Refusal as exc:
             if exc.status == 404:
                 raise
-            return await _proposal_page(request, db, proposal_id, error=exc.message, status=exc.status)
+            return await _proposal_page(me, db, proposal_id, error=exc.message, status=exc.status)
         return Redirect(f"/sections/proposals/{proposal_id}?msg=withdrawn", status_code=303)
 
     @get("/{section_id:int}")
-    async def section(
-        self, request: Request[Any, Any, Any], db: DbSession, section_id: PathId, msg: FromQuery[str] = ""
-    ) -> Template:
-        return await _section_page(request, db, section_id, notice=NOTICES.get(msg))
+    async def section(self, me: Me, db: DbSession, section_id: PathId, msg: FromQuery[str] = "") -> Template:
+        return await _section_page(me, db, section_id, notice=NOTICES.get(msg))
 
     @post("/{section_id:int}/join")
-    async def join(self, request: Request[Any, Any, Any], me: Me, db: DbSession, section_id: PathId) -> Response[Any]:
-        return await _act(request, db, section_id, "joined", sections.join(db, me, section_id))
+    async def join(self, me: Me, db: DbSession, section_id: PathId) -> Response[Any]:
+        return await _act(me, db, section_id, "joined", sections.join(db, me, section_id))
 
     @post("/{section_id:int}/leave")
-    async def leave(self, request: Request[Any, Any, Any], me: Me, db: DbSession, section_id: PathId) -> Response[Any]:
-        return await _act(request, db, section_id, "left", sections.leave(db, me, section_id))
+    async def leave(self, me: Me, db: DbSession, section_id: PathId) -> Response[Any]:
+        return await _act(me, db, section_id, "left", sections.leave(db, me, section_id))
 
     @get("/{section_id:int}/edit")
     async def edit_form(self, me: Me, db: DbSession, section_id: PathId) -> Template:
@@ -145,19 +138,17 @@ class SectionPagesController(Controller):
     ) -> Response[Any]:
         data = DeputyInput.from_form(await read_form(request))
         change = sections.set_deputy(db, me, section_id, data.member_id, data.deputy)
-        return await _act(request, db, section_id, "deputy", change)
+        return await _act(me, db, section_id, "deputy", change)
 
     @post("/{section_id:int}/rename")
     async def rename(self, request: Request[Any, Any, Any], me: Me, db: DbSession, section_id: PathId) -> Response[Any]:
         data = RenameInput.from_form(await read_form(request))
         change = sections.rename(db, me, section_id, data.name)
-        return await _act(request, db, section_id, "renamed", change)
+        return await _act(me, db, section_id, "renamed", change)
 
     @post("/{section_id:int}/archive")
-    async def archive(
-        self, request: Request[Any, Any, Any], me: Me, db: DbSession, section_id: PathId
-    ) -> Response[Any]:
-        return await _act(request, db, section_id, "archived", sections.archive(db, me, section_id))
+    async def archive(self, me: Me, db: DbSession, section_id: PathId) -> Response[Any]:
+        return await _act(me, db, section_id, "archived", sections.archive(db, me, section_id))
 
     @post("/{section_id:int}/merge")
     async def merge(self, request: Request[Any, Any, Any], me: Me, db: DbSession, section_id: PathId) -> Response[Any]:
@@ -170,18 +161,18 @@ class SectionPagesController(Controller):
                 exc = Invalid("統合先の課を選んでください。", fields={"target_id": "統合先の課を選んでください。"})
             elif exc.status in (403, 404):
                 raise
-            return await _section_page(request, db, section_id, error=exc.message, status=exc.status)
+            return await _section_page(me, db, section_id, error=exc.message, status=exc.status)
         return Redirect(f"/sections/{merged.id}?msg=merged", status_code=303)
 
 
-async def _act(request: Request[Any, Any, Any], db: DbSession, section_id: int, msg: str, change: Any) -> Response[Any]:
+async def _act(me: Member, db: DbSession, section_id: int, msg: str, change: Any) -> Response[Any]:
     """Run one membership or management change; a refusal comes back on the 課 page in Japanese."""
     try:
         await change
     except Refusal as exc:
         if exc.status in (403, 404):
             raise
-        return await _section_page(request, db, section_id, error=exc.message, status=exc.status)
+        return await _section_page(me, db, section_id, error=exc.message, status=exc.status)
     return Redirect(f"/sections/{section_id}?msg={msg}", status_code=303)
 
 
@@ -191,7 +182,7 @@ def _proposal_form(values: dict[str, str], errors: dict[str, str], status: int =
 
 
 async def _proposal_page(
-    request: Request[Any, Any, Any],
+    me: Member,
     db: DbSession,
     proposal_id: int,
     *,
@@ -199,7 +190,6 @@ async def _proposal_page(
     error: str | None = None,
     status: int = 200,
 ) -> Template:
-    member = active_member(request)
     proposal = await founding.get_proposal(db, proposal_id)
     supporters = await founding.supporters(db, proposal_id)
     threshold = (await site_settings.load(db)).founding_supporters
@@ -208,8 +198,8 @@ async def _proposal_page(
         "supporters": supporters,
         "threshold": threshold,
         "remaining": max(0, threshold - len(supporters)),
-        "supported": any(s.id == member.id for s in supporters),
-        "mine": proposal.founder_id == member.id,
+        "supported": any(s.id == me.id for s in supporters),
+        "mine": proposal.founder_id == me.id,
         "notice": notice,
         "error": error,
     }
@@ -217,7 +207,7 @@ async def _proposal_page(
 
 
 async def _section_page(
-    request: Request[Any, Any, Any],
+    me: Member,
     db: DbSession,
     section_id: int,
     *,
@@ -225,15 +215,14 @@ async def _section_page(
     error: str | None = None,
     status: int = 200,
 ) -> Template:
-    member = active_member(request)
     section = await sections.get_section(db, section_id)
     rows = await sections.memberships(db, section_id)
     context = {
         "section": section,
         "memberships": rows,
         "deputies": [r.member for r in rows if r.deputy],
-        "is_member": any(r.member_id == member.id for r in rows),
-        "can_manage": sections.can_manage(member, section),
+        "is_member": any(r.member_id == me.id for r in rows),
+        "can_manage": sections.can_manage(me, section),
         "content": await section_content(db, section),
         "merge_targets": [s for s in await sections.section_choices(db) if s.id != section.id],
         "merged_into": await db.get(type(section), section.merged_into_id) if section.merged_into_id else None,

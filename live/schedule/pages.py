@@ -9,7 +9,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
-from core.access import active_member, member_guard, operator_guard
+from core.access import member_guard, operator_guard
 from core.bounds import PathId, in_range
 from core.db import utcnow
 from core.deps import AppSettings, Bus, DbSession, Me
@@ -116,10 +116,8 @@ class SchedulePages(Controller):
         return Template("schedule/programs.html", context={"programs": programs, "describe": recurrence.describe})
 
     @get("/programs/{program_id:int}")
-    async def program(
-        self, request: Request[Any, Any, Any], db: DbSession, program_id: PathId, msg: FromQuery[str | None] = None
-    ) -> Template:
-        return await _program_page(request, db, program_id, notice=NOTICES.get(msg or ""))
+    async def program(self, me: Me, db: DbSession, program_id: PathId, msg: FromQuery[str | None] = None) -> Template:
+        return await _program_page(me, db, program_id, notice=NOTICES.get(msg or ""))
 
     @get("/personalities/{member_id:int}")
     async def personality(self, db: DbSession, member_id: PathId) -> Template:
@@ -159,7 +157,7 @@ class SchedulePages(Controller):
 
 
 async def _program_page(
-    request: Request[Any, Any, Any],
+    me: Member,
     db: DbSession,
     program_id: int,
     *,
@@ -169,7 +167,6 @@ async def _program_page(
     status: int = 200,
 ) -> Template:
     program = await service.get_program(db, program_id)
-    member = active_member(request)
     now = utcnow()
     siblings = []
     if program.rotation:
@@ -181,7 +178,7 @@ async def _program_page(
         program_id=program.id,
         limit=40,
     )
-    next_starts = recurrence.next_rule_starts(program, now, 30) if member.has_role(Role.OPERATOR) else []
+    next_starts = recurrence.next_rule_starts(program, now, 30) if me.has_role(Role.OPERATOR) else []
     return Template(
         "schedule/program.html",
         context={
@@ -192,7 +189,7 @@ async def _program_page(
             "siblings": siblings,
             "next_starts": next_starts,
             "tz": recurrence.zone(program.timezone or recurrence.DEFAULT_TZ),
-            "members": await service.active_members(db) if member.has_role(Role.OPERATOR) else [],
+            "members": await service.active_members(db) if me.has_role(Role.OPERATOR) else [],
             "kinds": list(ExceptionKind),
             "stream_label": service.stream_label(program.stream_url) if program.stream_url else "",
             "notice": notice,
@@ -305,7 +302,7 @@ class ProgramAdminPages(Controller):
         except ScheduleError as exc:
             if exc.status != 400:
                 raise
-            return await _program_page(request, db, program_id, errors=exc.fields, values=form, status=400)
+            return await _program_page(me, db, program_id, errors=exc.fields, values=form, status=400)
         return Redirect(f"/schedule/programs/{program_id}?msg=exception_added#exceptions", status_code=303)
 
     @post("/programs/{program_id:int}/exceptions/{exception_id:int}/delete")
