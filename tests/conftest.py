@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import shutil
 import socket
@@ -221,28 +222,27 @@ async def demo(db: Any) -> None:
 ALL_DATABASES = os.environ.get("CHONAI_TEST_ALL_DATABASES", "").lower() in {"1", "true", "yes"}
 
 
-# --- the browser tests' client sockets -------------------------------------------------------
+# --- sockets left to the garbage collector ------------------------------------------------------
 #
-# Every other test closes the clients it opens (pyproject's filters name only drivers' finalisers).
-# The Chromium tests' proxies were seen leaving client sockets to the garbage collector and have not
-# been re-checked since the others were fixed (run them with -W error::ResourceWarning and drop these).
-CLIENT_SOCKET_FILTERS = (
-    "ignore:Exception ignored in. <function _SelectorTransport.__del__:pytest.PytestUnraisableExceptionWarning",
-    "ignore:Exception ignored in. <function StreamWriter.__del__:pytest.PytestUnraisableExceptionWarning",
-    "ignore:Exception ignored in. <socket.socket fd=:pytest.PytestUnraisableExceptionWarning",
-    "ignore:unclosed transport <_SelectorSocketTransport:ResourceWarning",
-    "ignore:unclosed <socket.socket fd=:ResourceWarning",
-)
+# pyproject's warning filters name only the database drivers' finalisers: a client socket, transport
+# or stream a test leaves open fails with ResourceWarning / PytestUnraisableExceptionWarning. A socket
+# freed by reference counting warns at once; one held in a reference cycle (asyncio transports,
+# httpx clients) only warns when the collector meets it, which may be during a later test. After
+# every test that opens real sockets (servers, Redis, Chromium) a full collection runs in its
+# teardown, so the leak fails the test that made it (pytest reports unraisable exceptions at the end
+# of each phase); the other tests talk to the app in process and skip the cost (a full collection
+# takes 50-200 ms with the suite's heap).
+REAL_SOCKET_MARKERS = ("slow", "browser", "redis")
+
+
+@pytest.fixture(autouse=True)
+def _collect_leaked_sockets(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if any(request.node.get_closest_marker(name) for name in REAL_SOCKET_MARKERS):
+        gc.collect()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # Client sockets left to the garbage collector warn in whichever test runs when it meets them
-    # (a full run saw one inside tests/test_sizes.py), so these filters cover every test until the
-    # last leak is found; run with CHONAI_STRICT_SOCKETS=1 to see them fail where they surface.
-    if os.environ.get("CHONAI_STRICT_SOCKETS", "") != "1":
-        for item in items:
-            for spec in CLIENT_SOCKET_FILTERS:
-                item.add_marker(pytest.mark.filterwarnings(spec))
     if ALL_DATABASES:
         return
     keep, dropped = [], []

@@ -49,6 +49,7 @@ class ServerProcess:
                         return self
             except OSError:
                 time.sleep(0.1)
+        self.kill()  # a server that never answered does not outlive the test that started it
         raise RuntimeError(f"server did not start: {self.log_path.read_text()[-2000:]}")
 
     def stop(self) -> None:

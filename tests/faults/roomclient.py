@@ -78,6 +78,10 @@ class RoomClient:
                     last_error = exc
                     await ws.close()
                     continue
+                except BaseException:
+                    # A refused join, or close() cancelling this reconnect: the socket goes with it.
+                    ws.transport.abort()
+                    raise
                 self.ws = ws
                 self.connections.append(url)
                 for ref, text in sorted(self.pending.items()):  # resend what was never acknowledged
@@ -106,6 +110,8 @@ class RoomClient:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
+        if self.ws is not None:  # a reconnect the cancel caught after it had joined (resending)
+            await self.ws.close()
 
     def drop(self) -> None:
         """Cut the TCP connection abruptly (no close frame): the client reconnects and resumes."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 
 class TcpProxy:
@@ -19,8 +20,9 @@ class TcpProxy:
         self.mode = "up"
         self.port = 0
         self._server: asyncio.Server | None = None
+        self._closed = False
         self._writers: set[asyncio.StreamWriter] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     async def start(self) -> TcpProxy:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
@@ -28,17 +30,26 @@ class TcpProxy:
         return self
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.mode == "cut":
+        # Connections accepted after close() (asyncio hands them over on the next loop turn, and
+        # Python 3.11's Server.wait_closed does not wait for them) are reset, never kept.
+        if self.mode == "cut" or self._closed:
             writer.transport.abort()
             return
         self._writers.add(writer)
         if self.mode == "blackhole":
             return  # held open, never answered
+        accepting = asyncio.current_task()
+        assert accepting is not None
+        self._tasks.add(accepting)  # close() cancels a connect to upstream still under way
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.upstream)
-        except OSError:
+        except (OSError, asyncio.CancelledError):
+            # Cancelled by close(): returning, not re-raising, because asyncio's done-callback for
+            # this task (Python 3.11) calls task.exception(), which raises on a cancelled task.
             writer.transport.abort()
             return
+        finally:
+            self._tasks.discard(accepting)
         self._writers.add(up_writer)
         for src, dst in ((reader, up_writer), (up_reader, writer)):
             task = asyncio.create_task(self._pipe(src, dst))
@@ -77,10 +88,14 @@ class TcpProxy:
         self.mode = "up"
 
     async def close(self) -> None:
-        self._abort_all()
-        for task in list(self._tasks):
-            task.cancel()
+        self._closed = True
         if self._server is not None:
-            self._server.close()
+            self._server.close()  # no new connections
+        self._abort_all()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)  # the pipes have let go of their sockets
+        if self._server is not None:
             with contextlib.suppress(Exception):
                 await self._server.wait_closed()

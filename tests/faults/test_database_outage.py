@@ -10,6 +10,7 @@ network partition, noticed only by timeouts).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from urllib.parse import urlsplit
 
@@ -57,23 +58,29 @@ async def _refused_unavailable(client: RoomClient, text: str) -> str:
 @pytest.mark.parametrize("failure", ["cut", "blackhole"])
 async def test_comments_are_refused_not_lost_while_the_database_is_unreachable(pg_demo, tmp_path, failure):
     parts = urlsplit(pg_demo["DATABASE_URL"])
-    proxy = await TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432).start()
-    via_proxy = pg_demo["DATABASE_URL"].replace(parts.netloc, f"{parts.username}@127.0.0.1:{proxy.port}")
-    # Statements time out after 1 s instead of 10 (the blackhole is only noticed by timeouts).
-    env = {**pg_demo, "DATABASE_URL": via_proxy, "DATABASE_TIMEOUT": "1"}
-    env.pop("REDIS_URL", None)  # one process, in-process broker: this test is about the database
-    server = ServerProcess(env, tmp_path / "server.log")
-    # The proxy runs on this event loop: start the server (which may touch the database) off it.
-    await asyncio.to_thread(server.start)
-    room, tokens = await open_room(pg_demo["DATABASE_URL"], ["member", "fukuoka"])
-    other, _ = await open_room(pg_demo["DATABASE_URL"], [])
-    poster = await RoomClient("poster", tokens["member"], room, lambda: [server.url]).start()
-    viewer = await RoomClient("viewer", tokens["fukuoka"], room, lambda: [server.url]).start()
-    # A page that connected before the outage and joins during it.
-    late = await websockets.connect(
-        ws_url(server.url), additional_headers={"Authorization": f"Bearer {tokens['fukuoka']}"}
-    )
-    try:
+    # Everything opened is closed on the way out in reverse order (sockets, server, proxy), also when
+    # a step fails before the others are open.
+    async with contextlib.AsyncExitStack() as opened:
+        proxy = await TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432).start()
+        opened.push_async_callback(proxy.close)
+        via_proxy = pg_demo["DATABASE_URL"].replace(parts.netloc, f"{parts.username}@127.0.0.1:{proxy.port}")
+        # Statements time out after 1 s instead of 10 (the blackhole is only noticed by timeouts).
+        env = {**pg_demo, "DATABASE_URL": via_proxy, "DATABASE_TIMEOUT": "1"}
+        env.pop("REDIS_URL", None)  # one process, in-process broker: this test is about the database
+        server = ServerProcess(env, tmp_path / "server.log")
+        opened.callback(server.stop)
+        # The proxy runs on this event loop: start the server (which may touch the database) off it.
+        await asyncio.to_thread(server.start)
+        room, tokens = await open_room(pg_demo["DATABASE_URL"], ["member", "fukuoka"])
+        other, _ = await open_room(pg_demo["DATABASE_URL"], [])
+        poster = await RoomClient("poster", tokens["member"], room, lambda: [server.url]).start()
+        opened.push_async_callback(poster.close)
+        viewer = await RoomClient("viewer", tokens["fukuoka"], room, lambda: [server.url]).start()
+        opened.push_async_callback(viewer.close)
+        # A page that connected before the outage and joins during it.
+        late = await opened.enter_async_context(
+            websockets.connect(ws_url(server.url), additional_headers={"Authorization": f"Bearer {tokens['fukuoka']}"})
+        )
         for i in range(3):
             await poster.post(f"停止前 {i}")
         await poster.wait_for(lambda: len(poster.acked) == 3)
@@ -96,9 +103,10 @@ async def test_comments_are_refused_not_lost_while_the_database_is_unreachable(p
             me = await http.get(server.url + "/api/me", headers={"Authorization": f"Bearer {tokens['member']}"})
         assert me.status_code == 503 and me.json()["error"]["code"] == "unavailable", me.text
         with pytest.raises(websockets.InvalidStatus) as handshake:
-            await websockets.connect(
+            async with websockets.connect(  # closed again if it were accepted
                 ws_url(server.url), additional_headers={"Authorization": f"Bearer {tokens['member']}"}
-            )
+            ):
+                pass
         assert handshake.value.response.status_code == 503
 
         proxy.restore()
@@ -115,12 +123,6 @@ async def test_comments_are_refused_not_lost_while_the_database_is_unreachable(p
         await late.send(json.dumps({"type": "join", "room": other}))
         while (message := json.loads(await asyncio.wait_for(late.recv(), WAIT)))["type"] != "welcome":
             assert message["type"] != "error", message
-    finally:
-        await late.close()
-        await poster.close()
-        await viewer.close()
-        server.stop()
-        await proxy.close()
 
     assert [p for p, _, _ in stored] == list(range(1, 8))
     assert {r: p for p, _, r in stored} == poster.acked  # every ack names a stored comment, nothing else stored

@@ -29,10 +29,11 @@ INTERVAL = 0.35  # a connection may send 3 messages/s sustained (flood limit): 8
 async def test_sigkill_during_a_busy_broadcast_loses_and_doubles_nothing(pg_demo, tmp_path):
     env = pg_demo
     database_url = env["DATABASE_URL"]
-    a = ServerProcess(env, tmp_path / "a.log").start()
-    b = ServerProcess(env, tmp_path / "b.log").start()
+    a, b = ServerProcess(env, tmp_path / "a.log"), ServerProcess(env, tmp_path / "b.log")
     clients: list[RoomClient] = []
     try:
+        a.start()  # in the try: when B fails to start, A is stopped too
+        b.start()
         room, tokens = await open_room(database_url, PEOPLE)
         order = {a.url: [a.url, b.url], b.url: [b.url, a.url]}
         for i, who in enumerate(POSTERS + VIEWERS):

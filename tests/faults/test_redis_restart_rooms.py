@@ -29,13 +29,15 @@ async def test_rooms_recover_from_a_redis_restart_without_loss(postgres_url, tmp
     require(shutil.which("redis-server") is not None, "redis-server")
     await _truncate_postgres(postgres_url)
     redis = PrivateRedis()
-    redis.start()
     env = server_env(tmp_path, postgres_url, redis.url)
-    prepare_database(env)
-    a = ServerProcess(env, tmp_path / "a.log").start()
-    b = ServerProcess(env, tmp_path / "b.log").start()
+    a, b = ServerProcess(env, tmp_path / "a.log"), ServerProcess(env, tmp_path / "b.log")
     clients: list[RoomClient] = []
     try:
+        # In the try: whatever fails to start, what did start is stopped.
+        redis.start()
+        prepare_database(env)
+        a.start()
+        b.start()
         room, tokens = await open_room(postgres_url, PEOPLE)
         for i, who in enumerate(PEOPLE + PEOPLE[:4]):
             home = (a.url, b.url)[i % 2]

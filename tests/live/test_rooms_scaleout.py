@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
+from collections.abc import AsyncIterator
 
 import pytest
 import websockets
@@ -38,12 +40,26 @@ async def _setup(url: str) -> tuple[int, dict[str, str]]:
         return room, tokens
 
 
+@pytest.fixture
+async def opened() -> AsyncIterator[contextlib.AsyncExitStack]:
+    """Every websocket a test opens is entered here and closed when the test ends: also after a failed
+    assertion, and those the server closed (close() then only frees the socket)."""
+    async with contextlib.AsyncExitStack() as stack:
+        yield stack
+
+
 def ws_url(server: ServerProcess) -> str:
     return server.url.replace("http://", "ws://") + "/ws/rooms"
 
 
-async def open_viewer(server, token, room, after=None):
-    ws = await websockets.connect(ws_url(server), additional_headers={"Authorization": f"Bearer {token}"})
+async def connect(opened: contextlib.AsyncExitStack, server: ServerProcess, token: str, **kwargs):
+    return await opened.enter_async_context(
+        websockets.connect(ws_url(server), additional_headers={"Authorization": f"Bearer {token}"}, **kwargs)
+    )
+
+
+async def open_viewer(opened, server, token, room, after=None):
+    ws = await connect(opened, server, token)
     await ws.send(json.dumps({"type": "join", "room": room, "after": after}))
     items = []
     while True:
@@ -75,13 +91,13 @@ async def post_many(ws, prefix: str, n: int) -> list[int]:
     return positions
 
 
-async def test_viewers_on_both_processes_see_one_order(cluster):
+async def test_viewers_on_both_processes_see_one_order(cluster, opened):
     url, (a, b) = cluster
     room, tokens = await _setup(url)
-    va, _ = await open_viewer(a, tokens["member"], room)
-    vb, _ = await open_viewer(b, tokens["fukuoka"], room)
-    pa, _ = await open_viewer(a, tokens["naha"], room)
-    pb, _ = await open_viewer(b, tokens["kochi"], room)
+    va, _ = await open_viewer(opened, a, tokens["member"], room)
+    vb, _ = await open_viewer(opened, b, tokens["fukuoka"], room)
+    pa, _ = await open_viewer(opened, a, tokens["naha"], room)
+    pb, _ = await open_viewer(opened, b, tokens["kochi"], room)
     # Posters on both processes at once: positions interleave; every viewer must agree.
     acked = await asyncio.gather(post_many(pa, "A", 10), post_many(pb, "B", 10))
     assert sorted(acked[0] + acked[1]) == list(range(1, 21))
@@ -94,29 +110,25 @@ async def test_viewers_on_both_processes_see_one_order(cluster):
     # Resume across processes: leave A at position 20, miss 5 comments, come back on B.
     await va.close()
     await post_many(pa, "C", 5)
-    back, history = await open_viewer(b, tokens["member"], room, after=20)
+    back, history = await open_viewer(opened, b, tokens["member"], room, after=20)
     await post_many(pb, "D", 2)
     resumed = await collect(back, 27, history)
     assert [c["position"] for c in resumed] == list(range(21, 28))
-    for ws in (vb, pa, pb, back):
-        await ws.close()
 
 
-async def test_raw_abuse_leaves_the_room_working(cluster):
+async def test_raw_abuse_leaves_the_room_working(cluster, opened):
     url, (a, _) = cluster
     room, tokens = await _setup(url)
-    watcher, _ = await open_viewer(a, tokens["fukuoka"], room)
+    watcher, _ = await open_viewer(opened, a, tokens["fukuoka"], room)
     # Invalid UTF-8 in a text frame: the server's WebSocket layer closes with 1007.
-    bad = await websockets.connect(ws_url(a), additional_headers={"Authorization": f"Bearer {tokens['member']}"})
+    bad = await connect(opened, a, tokens["member"])
     frame = bytes([0x81, 0x80 | 4]) + b"\0\0\0\0" + b"\xff\xfe\xfd\xfc"
     bad.transport.write(frame)
     with pytest.raises(websockets.ConnectionClosed) as closed:
         await asyncio.wait_for(bad.recv(), WAIT)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1007
     # Cross-origin: told why (so the page can say it), then closed 4403; the room is never joined.
-    foreign = await websockets.connect(
-        ws_url(a), additional_headers={"Authorization": f"Bearer {tokens['member']}"}, origin="https://evil.example"
-    )
+    foreign = await connect(opened, a, tokens["member"], origin="https://evil.example")
     refusal = json.loads(await asyncio.wait_for(foreign.recv(), WAIT))
     assert refusal["type"] == "error" and refusal["code"] == "origin_not_allowed"
     with pytest.raises(websockets.ConnectionClosed) as closed:
@@ -126,8 +138,6 @@ async def test_raw_abuse_leaves_the_room_working(cluster):
     with socket.create_connection(("127.0.0.1", a.port)) as raw:
         raw.sendall(b"GET /ws/rooms HTTP/1.1\r\nHost: x\r\n\r\n")
         assert raw.recv(100).startswith(b"HTTP/1.1 4")
-    poster, _ = await open_viewer(a, tokens["naha"], room)
+    poster, _ = await open_viewer(opened, a, tokens["naha"], room)
     assert await post_many(poster, "ok", 1) == [1]
     assert [c["text"] for c in await collect(watcher, 1)] == ["ok0"]
-    for ws in (poster, watcher, bad, foreign):  # the server closed the last two: close() only frees them here
-        await ws.close()

@@ -7,6 +7,7 @@ a colleague's browser, another office, or an office's other members.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -36,10 +37,13 @@ async def new_member(url: str) -> str:
 
 
 class Browser:
-    """One browser behind one address (X-Forwarded-For), with its own cookies."""
+    """One browser behind one address (X-Forwarded-For), with its own cookies; closed when the test ends."""
+
+    opened: list[Browser] = []
 
     def __init__(self, server: ServerProcess, ip: str) -> None:
         self.http = httpx.AsyncClient(base_url=server.url, headers={"x-forwarded-for": ip}, timeout=60)
+        Browser.opened.append(self)
 
     async def login(self, email: str, password: str) -> httpx.Response:
         if "chonai_csrf" not in self.http.cookies:
@@ -54,6 +58,14 @@ class Browser:
         await self.http.aclose()
 
 
+@pytest.fixture(autouse=True)
+async def closes_its_browsers() -> AsyncIterator[None]:
+    """Every Browser a test opened is closed, also after a failed assertion: none is left to the GC."""
+    yield
+    while Browser.opened:
+        await Browser.opened.pop().close()
+
+
 async def test_parallel_guesses_are_counted_atomically(server: Any) -> None:
     proc, url = server
     email = await new_member(url)
@@ -64,8 +76,6 @@ async def test_parallel_guesses_are_counted_atomically(server: Any) -> None:
     codes = sorted(r.status_code for r in answers)
     assert codes == [400] * 5 + [429] * 20, codes
     assert all(int(r.headers["retry-after"]) >= 1 for r in answers if r.status_code == 429)
-    for b in browsers:
-        await b.close()
 
 
 async def test_delays_grow_with_every_further_failure(server: Any) -> None:
@@ -83,7 +93,6 @@ async def test_delays_grow_with_every_further_failure(server: Any) -> None:
     # Right after a failure with a 16 s wait, even the right password waits: decided before it is checked.
     refused = await guesser.login(email, PASSWORD)
     assert refused.status_code == 429 and 1 <= int(refused.headers["retry-after"]) <= 16
-    await guesser.close()
 
 
 async def stored_wait(url: str, key: str) -> float:
@@ -117,5 +126,3 @@ async def test_nobody_can_lock_out_a_colleague_or_an_office(server: Any) -> None
     someone_else = await new_member(url)
     other_member = Browser(proc, office)
     assert (await other_member.login(someone_else, PASSWORD)).status_code == 303
-    for b in (own_browser, attacker, colleague, at_home, sprayer, other_member):  # none left to the GC
-        await b.close()

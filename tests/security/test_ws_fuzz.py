@@ -181,13 +181,24 @@ def malformed_json(rng: random.Random, room: int) -> str:
 
 
 async def fuzz_one(port: int, room: int, tokens: list[str], seed: int, outcome: Outcome) -> None:
-    rng = random.Random(seed)
+    opened: list[RawSocket] = []
+    try:
+        await _fuzz(port, room, tokens, random.Random(seed), outcome, opened)
+    finally:  # also when an assertion failed midway: no socket left to the GC (abort is idempotent)
+        for raw in opened:
+            raw.close()
+
+
+async def _fuzz(
+    port: int, room: int, tokens: list[str], rng: random.Random, outcome: Outcome, opened: list[RawSocket]
+) -> None:
     sock: RawSocket | None = None
 
     async def fresh(joined: bool = True) -> RawSocket:
         token = rng.choice([*tokens, None]) if rng.random() < 0.15 else rng.choice(tokens)
         headers = f"Authorization: Bearer {token}\r\n" if token else ""
         s, status = await RawSocket.open(port, headers)
+        opened.append(s)
         outcome.handshakes.append(status)
         assert status == 101, status
         if joined and token:
@@ -240,6 +251,7 @@ async def fuzz_one(port: int, room: int, tokens: list[str], seed: int, outcome: 
             # A garbage handshake on its own connection.
             garbage = bytes(rng.randrange(256) for _ in range(rng.randint(1, 300))) + b"\r\n\r\n"
             other, status = await RawSocket.open(port, "", handshake=garbage)
+            opened.append(other)
             outcome.handshakes.append(status)
             other.close()
         for message in await sock.messages(0.05):
@@ -256,19 +268,23 @@ async def test_ws_fuzzing_breaks_nothing_and_disturbs_no_viewer(tmp_path):
     prepare_database(env)
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'chonai.db'}"
     server = ServerProcess(env, tmp_path / "server.log", port=free_port())
-    await asyncio.to_thread(server.start)
-    from core.db import Database
-
-    db = Database(database_url)
-    async with db.session() as s:
-        room = await make_broadcast(s)
-        tokens = {w: await token_for(s, f"{w}@example.jp") for w in ("member", "fukuoka", "naha", "kochi", "mhlw")}
-    await db.dispose()
-    viewer = await RoomClient("viewer", tokens["member"], room, lambda: [server.url]).start()
-    poster = await RoomClient("poster", tokens["fukuoka"], room, lambda: [server.url]).start()
     outcomes = [Outcome() for _ in range(FUZZERS)]
-    fuzz_tokens = [tokens[w] for w in ("naha", "kochi", "mhlw")]
-    try:
+    # The control clients and the server are closed on the way out, also when a step before the fuzzing fails.
+    async with contextlib.AsyncExitStack() as opened:
+        opened.callback(server.stop)
+        await asyncio.to_thread(server.start)
+        from core.db import Database
+
+        db = Database(database_url)
+        async with db.session() as s:
+            room = await make_broadcast(s)
+            tokens = {w: await token_for(s, f"{w}@example.jp") for w in ("member", "fukuoka", "naha", "kochi", "mhlw")}
+        await db.dispose()
+        viewer = await RoomClient("viewer", tokens["member"], room, lambda: [server.url]).start()
+        opened.push_async_callback(viewer.close)
+        poster = await RoomClient("poster", tokens["fukuoka"], room, lambda: [server.url]).start()
+        opened.push_async_callback(poster.close)
+        fuzz_tokens = [tokens[w] for w in ("naha", "kochi", "mhlw")]
 
         async def control_posts() -> None:
             for i in range(10):
@@ -284,10 +300,6 @@ async def test_ws_fuzzing_breaks_nothing_and_disturbs_no_viewer(tmp_path):
             assert (await http.get(server.url + "/healthz")).status_code == 200
         stored = await stored_comments(database_url, room)
         await viewer.wait_for(lambda: viewer.last >= len(stored))
-    finally:
-        await viewer.close()
-        await poster.close()
-        server.stop()
 
     log = read(tmp_path / "server.log")
     assert server_errors(log) == [], log[-3000:]

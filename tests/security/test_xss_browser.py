@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from urllib.parse import urlencode
 
 import httpx
@@ -50,14 +52,17 @@ async def _ended_broadcast(url: str) -> int:
     return broadcast_id
 
 
-def _client(server, email: str) -> httpx.Client:
-    client = httpx.Client(base_url=server.url, follow_redirects=False)
-    client.get("/login")
-    client.post(
-        "/login", data={"email": email, "password": "chonai-demo-2026", "_csrf_token": client.cookies["chonai_csrf"]}
-    )
-    client.get("/login")  # a new session gets a new CSRF token (bound to the session)
-    return client
+@contextlib.contextmanager
+def _client(server, email: str) -> Iterator[httpx.Client]:
+    """A logged-in HTTP client, closed on the way out (also when the test fails inside)."""
+    with httpx.Client(base_url=server.url, follow_redirects=False) as client:
+        client.get("/login")
+        client.post(
+            "/login",
+            data={"email": email, "password": "chonai-demo-2026", "_csrf_token": client.cookies["chonai_csrf"]},
+        )
+        client.get("/login")  # a new session gets a new CSRF token (bound to the session)
+        yield client
 
 
 def _browser_page(browser, server, email: str):
@@ -69,13 +74,13 @@ def _browser_page(browser, server, email: str):
 
 
 def test_recording_titles_and_search_reflections(server):
-    host = _client(server, "host@example.jp")
-    for payload in PAYLOADS:
-        response = host.post(
-            f"/archive/{server.broadcast_id}/recordings",
-            data={"url": "https://example.jp/rec", "title": payload, "_csrf_token": host.cookies["chonai_csrf"]},
-        )
-        assert response.status_code == 303, response.text[:300]
+    with _client(server, "host@example.jp") as host:
+        for payload in PAYLOADS:
+            response = host.post(
+                f"/archive/{server.broadcast_id}/recordings",
+                data={"url": "https://example.jp/rec", "title": payload, "_csrf_token": host.cookies["chonai_csrf"]},
+            )
+            assert response.status_code == 303, response.text[:300]
     with chromium() as browser:
         page = _browser_page(browser, server, "host@example.jp")
         page.goto(server.url + f"/archive/{server.broadcast_id}")
@@ -180,21 +185,21 @@ def test_comments_questions_answers_and_titles(server, tmp_path_factory):
     db_url = f"sqlite+aiosqlite:///{server.env['VAR_DIR']}/chonai.db"
     ids = asyncio.run(_seed_comments_and_titles(db_url))
     session_id = asyncio.run(_live_faq_session(db_url))
-    asker, organiser = _client(server, "member@example.jp"), _client(server, "naha@example.jp")
-    for payload in PAYLOADS:
-        asked = asker.post(
-            f"/api/faq/sessions/{session_id}/questions",
-            json={"body": payload[:300] or "x", "category": ""},
-            headers={"x-csrftoken": asker.cookies["chonai_csrf"]},
-        )
-        assert asked.status_code in (201, 400), asked.text[:300]  # 400: empty after cleaning
-        if asked.status_code == 201:
-            answered = organiser.post(
-                f"/api/faq/questions/{asked.json()['id']}/answer",
-                json={"answer": payload},
-                headers={"x-csrftoken": organiser.cookies["chonai_csrf"]},
+    with _client(server, "member@example.jp") as asker, _client(server, "naha@example.jp") as organiser:
+        for payload in PAYLOADS:
+            asked = asker.post(
+                f"/api/faq/sessions/{session_id}/questions",
+                json={"body": payload[:300] or "x", "category": ""},
+                headers={"x-csrftoken": asker.cookies["chonai_csrf"]},
             )
-            assert answered.status_code == 201, answered.text[:300]
+            assert asked.status_code in (201, 400), asked.text[:300]  # 400: empty after cleaning
+            if asked.status_code == 201:
+                answered = organiser.post(
+                    f"/api/faq/questions/{asked.json()['id']}/answer",
+                    json={"answer": payload},
+                    headers={"x-csrftoken": organiser.cookies["chonai_csrf"]},
+                )
+                assert answered.status_code == 201, answered.text[:300]
     with chromium() as browser:
         for email in ("member@example.jp", "naha@example.jp"):
             page = _browser_page(browser, server, email)
