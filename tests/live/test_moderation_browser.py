@@ -9,11 +9,10 @@ import datetime as dt
 import pytest
 
 from live.models import Program
-from tests.browser import chromium, screenshot
+from tests.browser import chromium, log_in, screenshot
 from tests.conftest import REDIS_TEST_URL, asyncpg_url, redis_available, require, scratch_postgres
 from tests.factories import member_id, session_at
 from tests.live.rooms_support import make_broadcast
-from tests.live.test_rooms_browser import login
 from tests.servers import serve_two
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.redis, pytest.mark.postgres]
@@ -82,9 +81,9 @@ def test_host_moderates_two_viewers_on_another_process(servers):
         host, one, two = host_ctx.new_page(), one_ctx.new_page(), two_ctx.new_page()
         for page in (host, one, two):
             page.on("pageerror", lambda e: errors.append(str(e)))
-        login(host, a.url, "host@example.jp")
-        login(one, b.url, "member@example.jp")
-        login(two, b.url, "fukuoka@example.jp")
+        log_in(host, a.url, "host@example.jp")
+        log_in(one, b.url, "member@example.jp")
+        log_in(two, b.url, "fukuoka@example.jp")
         # A viewer cannot open the control page.
         assert one.goto(f"{b.url}/broadcasts/{room}/control").status == 403
         host.goto(f"{a.url}/broadcasts/{room}/control")

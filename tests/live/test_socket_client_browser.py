@@ -14,10 +14,9 @@ import json
 import pytest
 from playwright.sync_api import WebSocketRoute, expect
 
-from tests.browser import chromium
+from tests.browser import chromium, log_in
 from tests.factories import session_at
 from tests.live.rooms_support import make_broadcast
-from tests.live.test_rooms_browser import login
 from tests.servers import serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -89,8 +88,8 @@ def test_reconnects_and_resumes_without_loss_or_duplicates_and_never_retries_440
         page_a.on("pageerror", lambda e: errors.append(str(e)))
         page_a.clock.install()  # time flows normally until the test fast-forwards it
         page_a.route_web_socket("**/ws/rooms", gate)
-        login(page_a, server.url, "member@example.jp")
-        login(page_b, server.url, "fukuoka@example.jp")
+        log_in(page_a, server.url, "member@example.jp")
+        log_in(page_b, server.url, "fukuoka@example.jp")
         for page in (page_a, page_b):
             page.goto(f"{server.url}/broadcasts/{room}/room")
             expect(page.locator("#room")).to_have_attribute("data-connected", "1", timeout=WAIT_MS)
@@ -166,7 +165,7 @@ API_PROBE = """async () => {
 def test_backoff_is_full_jitter_capped_and_api_errors_are_japanese(server):
     with chromium() as browser:
         page = browser.new_page(locale="ja-JP")
-        login(page, server.url, "member@example.jp")
+        log_in(page, server.url, "member@example.jp")
         result = page.evaluate(API_PROBE)
     # uniform in [0, min(cap, base·2^attempt)): 0 and just under 1000 on the first retry, capped at 10 s
     assert result["backoff"] == [0, 999, 2000, 9990]
