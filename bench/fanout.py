@@ -49,9 +49,14 @@ ROOT = Path(__file__).resolve().parent.parent
 # --- process measurements ------------------------------------------------------------------
 
 
+def _stat(path: Path) -> tuple[int, float]:
+    """(parent pid, CPU seconds) from a /proc/<pid>/stat file."""
+    fields = path.read_text().rsplit(")", 1)[1].split()
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return _stat(Path(f"/proc/{pid}/stat"))[1]
 
 
 def tree_cpu_seconds(pid: int) -> float:
@@ -59,11 +64,11 @@ def tree_cpu_seconds(pid: int) -> float:
     total = cpu_seconds(pid)
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parent, cpu = _stat(stat)
         except OSError:  # the process ended while we looked
             continue
-        if int(fields[1]) == pid:
-            total += (int(fields[11]) + int(fields[12])) / CLK_TCK
+        if parent == pid:
+            total += cpu
     return total
 
 
