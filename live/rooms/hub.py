@@ -18,11 +18,11 @@ from typing import Any
 
 from core.db import Database
 from core.events import EventBus
+from core.writer_threads import writer_thread
 from live.events import broadcast_channel
 from live.moderation.gate import rules
 from live.rooms import joining, metrics, service
 from live.rooms.fanout import WINDOW
-from live.rooms.posting import SqliteThread
 from live.rooms.protocol import Controls, Restricted, room_channel
 from live.rooms.room import Room
 from live.rooms.stream import RECENT
@@ -51,9 +51,8 @@ class Hub:
         self.sample_every = SAMPLE_EVERY
         self.node = uuid.uuid4().hex[:12]
         self.rooms: dict[int, Room] = {}
-        # SQLite has one writer for all rooms: one writing connection (and thread) per process.
-        sqlite_file = db.url.startswith("sqlite") and ":memory:" not in db.url
-        self.sqlite_writer = SqliteThread(db.url) if sqlite_file else None
+        # Comment batches commit on a thread of their own: under the room's lock they wait for no loop turn.
+        self.comment_writer = writer_thread(db.url)
         self._creating: dict[int, asyncio.Future[Room | None]] = {}
         self.loop = asyncio.get_running_loop()
         self.visits = VisitLog(db, self.loop)  # who joined, written once a second
@@ -76,8 +75,8 @@ class Hub:
             self.bus.remove(broadcast_channel(room.id), room.on_state)
         self.rooms.clear()
         await self.visits.close()
-        if self.sqlite_writer is not None:
-            self.sqlite_writer.close()
+        if self.comment_writer is not None:
+            self.comment_writer.close()
 
     def _on_bus_reconnect(self) -> None:
         # Pub/sub is at-most-once: after an outage, read what was missed from the database.

@@ -13,8 +13,8 @@ from typing import Protocol
 
 from core.db import Database
 from core.events import EventBus
+from core.writer_threads import WriterThread
 from live.moderation.sanctions import Restriction
-from live.rooms.posting import SqliteThread
 from live.rooms.transport import OutFrame, Sink
 
 
@@ -26,7 +26,7 @@ class RoomHost(Protocol):
     bus: EventBus
     node: str  # this process's id in presence beats
     window: float  # coalescing window (seconds)
-    sqlite_writer: SqliteThread | None  # SQLite: the one connection this process writes comments on
+    comment_writer: WriterThread | None  # the thread this process commits comment batches on
 
 
 class Viewer:

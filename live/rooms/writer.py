@@ -89,10 +89,11 @@ class RoomWriter:
     async def _commit(self, batch: list[tuple[Draft, asyncio.Future[Posted]]]) -> None:
         hub = self._hub
         try:
-            # SQLite: the whole transaction on this process's one writing thread, where this
-            # process's writers take turns (not in SQLite's busy handler, whose growing sleeps
-            # wreck latency). PostgreSQL: on a pooled connection; the room's row lock orders them.
-            run = hub.sqlite_writer.run if hub.sqlite_writer is not None else None
+            # The whole write on this process's writer thread (core.writer_threads): SQLite's one
+            # connection, where this process's rooms take turns (not in SQLite's busy handler, whose
+            # growing sleeps wreck latency); PostgreSQL's own loop and pool, so the write waits for
+            # no turn of this busy loop (the room's row lock orders the writers of every process).
+            run = hub.comment_writer.run if hub.comment_writer is not None else None
             async with hub.db.session() as db:
                 outcomes = await write_batch(db, self._id, [d for d, _ in batch], run)
         except Exception as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from live.rooms.posting import _stored_query
+from live.rooms.drafts import stored_query as _stored_query
 
 pytestmark = pytest.mark.sqlite_only
 

@@ -5,10 +5,11 @@ not stored."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import msgspec
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -240,3 +241,61 @@ async def test_post_comment_is_a_batch_of_one(db, demo):
     assert (posted.position, posted.duplicate, item["text"], item["question"]) == (1, False, "単独", True)
     count = await db.scalar(select(func.count()).select_from(RoomComment).where(RoomComment.broadcast_id == bid))
     assert count == 1
+
+
+# --- PostgreSQL's one-statement write: what happens between its reads and the room's lock --------
+
+
+def postgres_only(db) -> None:
+    if db.bind.dialect.name != "postgresql":
+        pytest.skip("the reads-then-one-statement write is PostgreSQL's (SQLite locks first)")
+
+
+async def test_a_broadcast_ending_between_the_reads_and_the_lock_stores_nothing(hub, db, demo, monkeypatch):
+    postgres_only(db)
+    from live.models import Broadcast, BroadcastState
+    from live.rooms import drafts
+
+    bid = await make_broadcast(db)
+    author = await member(db, EMAILS[0])
+    room = await hub.room(bid)
+    assert room is not None
+    assert (await room.writer.post(posting.draft(author, "開始直後", "a0"))).position == 1
+    # Another process ends the broadcast right after this writer read it as live.
+    await db.execute(update(Broadcast).where(Broadcast.id == bid).values(state=BroadcastState.ENDED))
+    await db.commit()
+    real, calls = drafts.read_rules, []
+
+    def read_then_end(connection, broadcast_id):
+        rules = real(connection, broadcast_id)
+        calls.append(rules.state)
+        return rules if len(calls) > 1 else dataclasses.replace(rules, state=BroadcastState.LIVE)
+
+    monkeypatch.setattr("live.rooms.posting.read_rules", read_then_end)
+    assert await outcome(room.writer.post(posting.draft(author, "終了後", "a1"))) == "room_closed"
+    assert calls == [BroadcastState.ENDED, BroadcastState.ENDED]  # read as live, then the locked path's truth
+    assert [p for p, _, _ in await stored(db, bid)] == [1]
+    info = await service.room_info(db, bid)
+    assert info is not None and info.last_position == 1  # no position taken
+
+
+async def test_a_resend_racing_its_original_fails_its_batch_then_is_acknowledged_once(hub, db, demo, monkeypatch):
+    postgres_only(db)
+    bid = await make_broadcast(db)
+    a, b = [await member(db, e) for e in EMAILS[:2]]
+    room = await hub.room(bid)
+    assert room is not None
+    first = await room.writer.post(posting.draft(a, "元の投稿", "same"))
+    # As if the original committed (through another process) after this batch looked for it.
+    monkeypatch.setattr("live.rooms.posting.stored_refs", lambda *_: {})
+    answers = await asyncio.gather(
+        outcome(room.writer.post(posting.draft(a, "元の投稿", "same"))),
+        outcome(room.writer.post(posting.draft(b, "同じ便の別の人", "other"))),
+    )
+    assert answers == ["unavailable", "unavailable"]  # the unique (member, ref) key refused the batch
+    assert [p for p, _, _ in await stored(db, bid)] == [1]
+    monkeypatch.undo()
+    again = await room.writer.post(posting.draft(a, "元の投稿", "same"))
+    other = await room.writer.post(posting.draft(b, "同じ便の別の人", "other"))
+    assert (again.position, again.duplicate) == (first.position, True)
+    assert (other.position, other.duplicate) == (2, False)
