@@ -95,9 +95,19 @@ class Database:
     """One engine and session factory per process."""
 
     def __init__(
-        self, url: str, *, pool_size: int = 10, echo: bool = False, command_timeout: float | None = COMMAND_TIMEOUT
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        echo: bool = False,
+        command_timeout: float | None = COMMAND_TIMEOUT,
+        pre_ping: bool = True,
     ) -> None:
-        """`command_timeout=None` for bulk loads and maintenance that may rightly take long (PostgreSQL)."""
+        """`command_timeout=None` for bulk loads and maintenance that may rightly take long (PostgreSQL).
+
+        `pre_ping=False` saves a round trip per checkout where a dead connection may fail its
+        transaction (the caller retries; the pool then drops it): a hot write path.
+        """
         self.url = url
         kwargs: dict[str, Any] = {"echo": echo}
         if url.startswith("sqlite"):
@@ -116,7 +126,7 @@ class Database:
             kwargs.update(
                 pool_size=pool_size,
                 max_overflow=2 * pool_size,
-                pool_pre_ping=True,
+                pool_pre_ping=pre_ping,
                 pool_recycle=1800,
                 pool_timeout=COMMAND_TIMEOUT,
             )

@@ -69,7 +69,8 @@ class PostgresThread:
     """An event loop on a daemon thread with a pool of its own: transactions there wait for nobody."""
 
     def __init__(self, url: str, connections: int = POSTGRES_WRITERS) -> None:
-        self._db = Database(url, pool_size=connections)
+        # No pre-ping: a connection that died fails its batch, whose senders resend (`unavailable`).
+        self._db = Database(url, pool_size=connections, pre_ping=False)
         self._loop = asyncio.new_event_loop()
         self._closing = False
         self._thread = threading.Thread(target=self._serve, name="chonai-postgres-writer", daemon=True)
