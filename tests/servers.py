@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import argparse
+import atexit
+import concurrent.futures
 import contextlib
+import datetime as dt
+import io
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.settings import Settings, load_settings
 from tests.conftest import free_port
 
 
@@ -67,12 +75,61 @@ class ServerProcess:
             self.proc.wait(5)
 
 
+#: How long a process reuses its migrated (and demo) SQLite template. The demo data is placed around the
+#: moment it was loaded (a broadcast on air since 20 minutes ago, this week's programmes, this JST day):
+#: a template is only copied while it is younger than this and from the same JST day, so a copy never
+#: holds data noticeably older than a fresh load would be by the time a slow test reaches it.
+TEMPLATE_MAX_AGE = 300.0
+_templates: dict[bool, tuple[Path, float, dt.date]] = {}
+
+
+def _jst_today() -> dt.date:
+    return dt.datetime.now(dt.timezone(dt.timedelta(hours=9))).date()
+
+
+def _migrate_and_load(settings: Settings, demo: bool) -> None:
+    """`chonai migrate` (and `chonai demo`) run in this process: the commands' own functions, in a
+    thread of their own (they call asyncio.run, and an async test's loop may be running here)."""
+    from web.cli.serving import cmd_demo, cmd_migrate
+
+    def run() -> None:
+        cmd_migrate(settings, argparse.Namespace())
+        if demo:
+            with contextlib.redirect_stdout(io.StringIO()):  # its "demo data loaded" line
+                cmd_demo(settings, argparse.Namespace(quiet=True))
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(run).result()
+
+
+def _sqlite_template(demo: bool) -> Path:
+    cached = _templates.get(demo)
+    if cached is not None and time.monotonic() - cached[1] < TEMPLATE_MAX_AGE and cached[2] == _jst_today():
+        return cached[0]
+    folder = Path(tempfile.mkdtemp(prefix="chonai-template-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    today, made = _jst_today(), time.monotonic()
+    _migrate_and_load(load_settings({"VAR_DIR": str(folder), "SECRET_KEY": "t" * 48}), demo)
+    if cached is not None:
+        shutil.rmtree(cached[0].parent, ignore_errors=True)
+    _templates[demo] = (folder / "chonai.db", made, today)
+    return folder / "chonai.db"
+
+
 def prepare_database(env: dict[str, str], demo: bool = True) -> None:
-    """Migrate (and load demo data) with the same CLI an operator uses."""
-    full = {**os.environ, **env}
-    subprocess.run([sys.executable, "-m", "web.cli", "migrate"], env=full, check=True, capture_output=True)
-    if demo:
-        subprocess.run([sys.executable, "-m", "web.cli", "demo"], env=full, check=True, capture_output=True)
+    """Migrate (and load demo data) as `chonai migrate` and `chonai demo` do, with their own functions.
+
+    A new SQLite file is a copy of a template this process migrated (and loaded) a moment ago: the
+    same bytes, without paying for the migrations and the demo data once per server. Running the
+    commands as processes is test_cli's business.
+    """
+    settings = load_settings({**os.environ, **env})
+    path = Path(settings.database_url.removeprefix("sqlite+aiosqlite:///")) if settings.is_sqlite else None
+    if path is not None and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_sqlite_template(demo), path)
+        return
+    _migrate_and_load(settings, demo)
 
 
 @contextlib.contextmanager
