@@ -260,3 +260,12 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The Chromium that browser tests share in this process (tests/browser.py) ends with the session."""
+    import sys
+
+    browser = sys.modules.get("tests.browser")
+    if browser is not None:
+        browser.shutdown()
