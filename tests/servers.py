@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +38,11 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 90) -> ServerProcess:  # only waits that long on a busy machine
+        self.launch()
+        return self.wait_ready(timeout)
+
+    def launch(self) -> ServerProcess:
+        """Start the process without waiting for it (`wait_ready` waits; `start_all` starts several)."""
         env = {**os.environ, **self.env, "PORT": str(self.port), "HOST": "127.0.0.1"}
         env.setdefault("BASE_URL", self.url)
         with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
@@ -47,6 +52,10 @@ class ServerProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+        return self
+
+    def wait_ready(self, timeout: float = 90) -> ServerProcess:
+        assert self.proc is not None, "launch() first"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -56,7 +65,7 @@ class ServerProcess:
                     if r.status == 200:
                         return self
             except OSError:
-                time.sleep(0.1)
+                time.sleep(0.05)
         self.kill()  # a server that never answered does not outlive the test that started it
         raise RuntimeError(f"server did not start: {self.log_path.read_text()[-2000:]}")
 
@@ -73,6 +82,15 @@ class ServerProcess:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(5)
+
+
+def start_all(servers: Sequence[ServerProcess], timeout: float = 90) -> None:
+    """Start several servers at once (their start-ups overlap) and wait until each answers. Call it
+    where the servers are stopped afterwards also when one of them fails to start."""
+    for server in servers:
+        server.launch()
+    for server in servers:
+        server.wait_ready(timeout)
 
 
 #: How long a process reuses its migrated (and demo) SQLite template. The demo data is placed around the
@@ -178,8 +196,7 @@ def serve_two(
     seeded = seed(database_url) if seed is not None else None
     servers = [ServerProcess(full, tmp / f"server{i}.log") for i in range(2)]
     try:
-        for server in servers:
-            server.start(timeout=start_timeout)
+        start_all(servers, timeout=start_timeout)
         yield servers, seeded
     finally:
         for server in servers:
