@@ -96,8 +96,8 @@ def start_all(servers: Sequence[ServerProcess], timeout: float = 90) -> None:
 #: How long a process reuses its migrated (and demo) SQLite template. The demo data is placed around the
 #: moment it was loaded (a broadcast on air since 20 minutes ago, this week's programmes, this JST day):
 #: a template is only copied while it is younger than this and from the same JST day, so a copy never
-#: holds data noticeably older than a fresh load would be by the time a slow test reaches it.
-TEMPLATE_MAX_AGE = 300.0
+#: holds data much older than a fresh load would be by the time a slow test reaches it.
+TEMPLATE_MAX_AGE = 120.0
 _templates: dict[bool, tuple[Path, float, dt.date]] = {}
 
 
@@ -120,7 +120,8 @@ def _migrate_and_load(settings: Settings, demo: bool) -> None:
         pool.submit(run).result()
 
 
-def _sqlite_template(demo: bool) -> Path:
+def sqlite_template(demo: bool) -> Path:
+    """A migrated SQLite file (with the demo data) to copy: this process's, made again when too old."""
     cached = _templates.get(demo)
     if cached is not None and time.monotonic() - cached[1] < TEMPLATE_MAX_AGE and cached[2] == _jst_today():
         return cached[0]
@@ -145,7 +146,7 @@ def prepare_database(env: dict[str, str], demo: bool = True) -> None:
     path = Path(settings.database_url.removeprefix("sqlite+aiosqlite:///")) if settings.is_sqlite else None
     if path is not None and not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(_sqlite_template(demo), path)
+        shutil.copyfile(sqlite_template(demo), path)
         return
     _migrate_and_load(settings, demo)
 
