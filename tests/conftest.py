@@ -160,7 +160,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     query.forget()
     if request.param == "sqlite":
         path = tmp_path / "chonai.db"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        if "demo" in request.fixturenames:  # a copy with the demo data already in it (see `demo`)
+            from tests.servers import sqlite_template
+
+            shutil.copy(sqlite_template(demo=True), path)
+            request.node.stash[DEMO_COPIED] = True
+        else:
+            shutil.copy(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite+aiosqlite:///{path}"
     else:
         url = request.getfixturevalue("postgres_url")
@@ -206,8 +212,17 @@ def demo_server(tmp_path: Path) -> Iterator[Any]:
         yield proc
 
 
+#: Set by `database_url` on a test whose SQLite file it copied from a template with the demo data.
+DEMO_COPIED = pytest.StashKey[bool]()
+
+
 @pytest.fixture
-async def demo(db: Any) -> None:
+async def demo(request: pytest.FixtureRequest, db: Any) -> None:
+    """The demo data. On SQLite `database_url` has copied it in with the file, before any other fixture
+    wrote anything (a template loaded by `chonai demo`'s own function at most two minutes before:
+    tests/servers.py); on PostgreSQL it is loaded here."""
+    if request.node.stash.get(DEMO_COPIED, False):
+        return
     from web.demo import load_demo
 
     await load_demo(db)
@@ -260,3 +275,12 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The Chromium that browser tests share in this process (tests/browser.py) ends with the session."""
+    import sys
+
+    browser = sys.modules.get("tests.browser")
+    if browser is not None:
+        browser.shutdown()

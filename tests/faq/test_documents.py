@@ -5,15 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import subprocess
-import sys
 
 from openpyxl import load_workbook
 from sqlalchemy import select
 
 from faq.models import FaqDocument, StudySession
 from tests.helpers import login, post_form
+from tests.web.test_cli import chonai
 
 
 async def _demo_doc(db) -> FaqDocument:
@@ -82,15 +81,9 @@ async def test_edit_publish_and_refuse_empty(client, demo, db):
     assert "<strong>はじめに</strong>" in page
 
 
-def _chonai(env, *args):
-    return subprocess.run(
-        [sys.executable, "-m", "web.cli", *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=120
-    )
-
-
 def test_import_is_all_or_nothing(tmp_path):
     env = {"VAR_DIR": str(tmp_path)}
-    assert _chonai(env, "migrate").returncode == 0
+    assert chonai(env, "migrate").returncode == 0
     good = [
         {
             "series": "保育DX勉強会",
@@ -113,21 +106,21 @@ def test_import_is_all_or_nothing(tmp_path):
     path.write_text(
         "\n".join(json.dumps(x, ensure_ascii=False) for x in good) + '\n{"series": "保育DX勉強会", "session": "三"}\n'
     )
-    bad = _chonai(env, "faq", "import", str(path))
+    bad = chonai(env, "faq", "import", str(path))
     assert bad.returncode == 2 and "3行目" in bad.stderr and "何も取り込んでいません" in bad.stderr
     path.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in good) + "\nnot json\n")
-    bad = _chonai(env, "faq", "import", str(path))
+    bad = chonai(env, "faq", "import", str(path))
     assert bad.returncode == 2 and "3行目" in bad.stderr
     path.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in good) + "\n")
-    ok = _chonai(env, "faq", "import", str(path))
+    ok = chonai(env, "faq", "import", str(path))
     assert ok.returncode == 0, ok.stderr
     assert "2件" in ok.stdout  # (the progress bar starts at 200 entries: tests/faq/test_import.py)
-    bench_like = _chonai(env, "faq", "import", str(tmp_path / "missing.jsonl"))
+    bench_like = chonai(env, "faq", "import", str(tmp_path / "missing.jsonl"))
     assert bench_like.returncode == 2
 
 
 def test_search_benchmark_prints_json(tmp_path):
-    out = _chonai(
+    out = chonai(
         {"VAR_DIR": str(tmp_path)},
         "bench",
         "search",

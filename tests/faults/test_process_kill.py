@@ -15,7 +15,7 @@ import pytest
 
 from tests.faults.conftest import open_room, read, server_errors
 from tests.faults.roomclient import RoomClient, stored_comments
-from tests.servers import ServerProcess
+from tests.servers import ServerProcess, start_all
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 
@@ -32,8 +32,7 @@ async def test_sigkill_during_a_busy_broadcast_loses_and_doubles_nothing(pg_demo
     a, b = ServerProcess(env, tmp_path / "a.log"), ServerProcess(env, tmp_path / "b.log")
     clients: list[RoomClient] = []
     try:
-        a.start()  # in the try: when B fails to start, A is stopped too
-        b.start()
+        start_all([a, b])  # in the try: when B fails to start, A is stopped too
         room, tokens = await open_room(database_url, PEOPLE)
         order = {a.url: [a.url, b.url], b.url: [b.url, a.url]}
         for i, who in enumerate(POSTERS + VIEWERS):

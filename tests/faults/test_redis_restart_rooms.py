@@ -18,7 +18,7 @@ from tests.conftest import _truncate_postgres, require
 from tests.faults.conftest import open_room, read, server_env
 from tests.faults.roomclient import RoomClient, stored_comments
 from tests.faults.test_redis_restart import PrivateRedis
-from tests.servers import ServerProcess, prepare_database
+from tests.servers import ServerProcess, prepare_database, start_all
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 
@@ -36,8 +36,7 @@ async def test_rooms_recover_from_a_redis_restart_without_loss(postgres_url, tmp
         # In the try: whatever fails to start, what did start is stopped.
         redis.start()
         prepare_database(env)
-        a.start()
-        b.start()
+        start_all([a, b])
         room, tokens = await open_room(postgres_url, PEOPLE)
         for i, who in enumerate(PEOPLE + PEOPLE[:4]):
             home = (a.url, b.url)[i % 2]

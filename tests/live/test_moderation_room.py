@@ -215,6 +215,8 @@ async def test_questions_pick_pin_and_reports(client, room, tokens):
         assert (await api(client, tokens["host"], room, "/reports")).json() == []
 
 
+# Role checks only; the moderation queries run on both in the other tests.
+@pytest.mark.sqlite_only
 async def test_control_feed_is_for_moderators_only(client, room, tokens):
     async with connect(client, "/ws/rooms", headers=bearer(tokens["member"])) as ws:
         ws.send_text(json.dumps({"type": "join", "room": room, "control": True}))

@@ -10,7 +10,7 @@ from tests.browser import chromium, log_in, screenshot
 from tests.conftest import REDIS_TEST_URL, redis_available, require
 from tests.factories import session_at
 from tests.live.rooms_support import make_broadcast
-from tests.servers import ServerProcess, prepare_database
+from tests.servers import ServerProcess, prepare_database, start_all
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.redis]
 WAIT_MS = 10_000
@@ -33,10 +33,13 @@ def servers(tmp_path):
             return await make_broadcast(s, stream_url="https://example.jp/live/123")
 
     room = asyncio.run(setup())
-    procs = [ServerProcess(env, tmp_path / f"server{i}.log").start() for i in range(2)]
-    yield room, procs
-    for p in procs:
-        p.stop()
+    procs = [ServerProcess(env, tmp_path / f"server{i}.log") for i in range(2)]
+    try:
+        start_all(procs)
+        yield room, procs
+    finally:
+        for p in procs:
+            p.stop()
 
 
 def texts(page) -> list[str]:

@@ -172,6 +172,9 @@ async def test_unknown_room_and_comment_before_join(client, tokens):
         assert next_of(ws, "error")["code"] == "room_not_found"
 
 
+# Protocol limits and refused sockets (no SQL of their own); the room's queries run on both in the
+# tests around them.
+@pytest.mark.sqlite_only
 async def test_binary_oversized_and_flood_close_with_codes(client, room, tokens):
     async with connect(client, "/ws/rooms", headers=bearer(tokens["member"])) as ws:
         join(ws, room)
@@ -197,6 +200,7 @@ async def test_binary_oversized_and_flood_close_with_codes(client, room, tokens)
         assert closed.value.code == 4429
 
 
+@pytest.mark.sqlite_only
 async def test_members_only(client, db, room, tokens):
     async with connect(client, "/ws/rooms") as ws:
         assert ws.receive_json(timeout=WAIT)["code"] == "login_required"
@@ -216,6 +220,7 @@ async def test_members_only(client, db, room, tokens):
         assert join(ws, room)[0]["room"] == room
 
 
+@pytest.mark.sqlite_only
 async def test_cross_origin_is_refused_with_a_reason_and_one_log_line(client, tokens, caplog):
     caplog.set_level("WARNING", logger="chonai.access")
     async with connect(

@@ -6,15 +6,12 @@ a Bearer token (so guarded operations are exercised past the 401), and once anon
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from tests.servers import ServerProcess, prepare_database
+from tests.web.test_cli import chonai
 
 pytestmark = pytest.mark.slow
 
@@ -24,13 +21,9 @@ def api_server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fuzz")
     env = {"VAR_DIR": str(tmp), "SECRET_KEY": "f" * 48, "LOG_LEVEL": "WARNING"}
     prepare_database(env)
-    token = subprocess.run(
-        [sys.executable, "-m", "web.cli", "token", "create", "--email", "operator@example.jp"],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    made = chonai(env, "token", "create", "--email", "operator@example.jp")
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip()
     server = ServerProcess(env, tmp / "server.log").start()
     yield server, token
     server.stop()

@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 
 from tests.browser import chromium, log_in
-from tests.servers import ServerProcess, prepare_database
+from tests.servers import ServerProcess, prepare_database, start_all
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(600)]
 START = 90  # seconds for a server to answer: generous, this machine may be shared
@@ -26,10 +26,10 @@ def _live_broadcast(db_path) -> int:
 def test_the_room_works_from_every_loopback_name_and_a_foreign_address_is_told_why(tmp_path):
     env = {"VAR_DIR": str(tmp_path), "SECRET_KEY": "n" * 48, "LOG_LEVEL": "WARNING"}
     prepare_database(env)
-    server = ServerProcess(env, tmp_path / "server.log").start(START)  # BASE_URL http://127.0.0.1:PORT
+    server = ServerProcess(env, tmp_path / "server.log")  # BASE_URL http://127.0.0.1:PORT
     strict = ServerProcess({**env, "BASE_URL": "http://chonai.example.jp"}, tmp_path / "strict.log")
     try:
-        strict.start(START)  # up front: the browser part below needs both
+        start_all([server, strict], START)  # up front: the browser part below needs both
         live = _live_broadcast(tmp_path / "chonai.db")
         with chromium() as browser:
             for host in ("localhost", "127.0.0.1"):
