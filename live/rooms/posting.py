@@ -11,10 +11,10 @@ Two ways to hold that lock, one per database:
   recent comments, refs already stored), then ONE statement reserves the positions, inserts
   the rows and re-checks under the lock that the broadcast still accepts comments, then the
   COMMIT. The lock lasts that statement and one round trip, on the writer thread
-  (`core.writer_threads`), so the writers of several processes hardly wait for each other. Read before the lock,
-  a member posting through two processes at the same instant may pass the rate limit by
-  one; a resend racing its own original hits the unique (member, ref) key and fails its
-  batch, whose senders resend and are answered with the stored comment.
+  (`core.writer_threads`), so the writers of several processes hardly wait for each other.
+  Read before the lock, a member posting through two processes at the same instant may pass
+  the rate limit by one; a resend racing its own original hits the unique (member, ref) key
+  and fails its batch, whose senders resend and are answered with the stored comment.
 - SQLite, and PostgreSQL when a room has no comment row yet or just closed (`_write`): one
   transaction that takes the lock first (`UPDATE ... RETURNING`), reads under it, cuts the
   reservation back to what it accepts, inserts and commits. SQLite has one writer anyway,
