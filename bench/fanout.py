@@ -324,10 +324,14 @@ def chonai_env(args: argparse.Namespace, tmp: Path, name: str = "bench.db") -> t
     return env, database_url
 
 
+BENCH_RATE_COUNT = 1000  # comments per member per 30 s in the bench room
+
+
 async def seed(database_url: str, members: int) -> tuple[int, list[str]]:
     """Bench members with API tokens and a live broadcast (random id: the Redis channel is shared)."""
     from core.db import Database
     from core.members.service import create_api_token
+    from live.rooms.models import CommentRoom
 
     db = Database(database_url)
     tokens: list[str] = []
@@ -335,6 +339,11 @@ async def seed(database_url: str, members: int) -> tuple[int, list[str]]:
         async with db.session() as s:
             broadcast = live_broadcast("ベンチマーク放送")
             s.add(broadcast)
+            await s.flush()
+            # The room's per-member limit raised (as PUT .../room/limits would): at a few thousand
+            # comments/s the posting clients would otherwise hit 11 per 30 s and the probe would
+            # measure the rate limiter, not the fan-out.
+            s.add(CommentRoom(broadcast_id=broadcast.id, rate_count=BENCH_RATE_COUNT, rate_seconds=30))
             batch = secrets.token_hex(4)
             people = bench_members(f"bench-{batch}", "ベンチ", members)
             s.add_all(people)
