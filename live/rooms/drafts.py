@@ -149,9 +149,13 @@ def stored_query(broadcast_id: int, keys: set[tuple[int, str]]) -> Any:
 COLUMNS = ("broadcast_id", "position", "member_id", "text", "ref", "created_at", "offset_ms", "is_question")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Comment:
-    """A comment row as plain data (`COLUMNS` in order): an ORM instance costs far more to build."""
+    """A comment row as plain data (`COLUMNS` in order): an ORM instance costs far more to build.
+
+    Mutable for one reason: a write that learns its positions only when it inserts
+    (`live.rooms.posting`) moves this batch's new comments into place.
+    """
 
     broadcast_id: int
     position: int
@@ -161,6 +165,9 @@ class Comment:
     created_at: dt.datetime
     offset_ms: int
     is_question: bool
+
+    def row(self) -> dict[str, Any]:
+        return {c: getattr(self, c) for c in COLUMNS}
 
 
 Outcome = tuple[Comment, bool] | RoomError  # (the comment acknowledged, is it a resend) or a refusal
@@ -173,10 +180,11 @@ def decide(
     rules: Rules,
     recent: dict[int, Recent],
     stored: dict[tuple[int, str], Comment],
-) -> tuple[list[Outcome], list[dict[str, Any]]]:
-    """Each draft in order, as if posted alone: one outcome per draft, and the rows to insert."""
+) -> tuple[list[Outcome], list[Comment]]:
+    """Each draft in order, as if posted alone: one outcome per draft, and the new comments to insert
+    (at base + 1, base + 2, ...; a resend later in the batch is answered with the same object)."""
     outcomes: list[Outcome] = []
-    rows: list[dict[str, Any]] = []
+    new: list[Comment] = []
     offset_ms = int((rules.now - rules.started).total_seconds() * 1000)
     for d in drafts:
         # A resend of a comment stored before (in an earlier batch or earlier in this one) is
@@ -191,14 +199,14 @@ def decide(
             outcomes.append(refused)
             continue
         comment = Comment(
-            broadcast_id, base + len(rows) + 1, d.member_id, d.text, d.ref, rules.now, offset_ms, d.question
+            broadcast_id, base + len(new) + 1, d.member_id, d.text, d.ref, rules.now, offset_ms, d.question
         )
-        rows.append({c: getattr(comment, c) for c in COLUMNS})
+        new.append(comment)
         outcomes.append((comment, False))
         if d.ref is not None:
             stored[(d.member_id, d.ref)] = comment
         mine.count, mine.oldest, mine.latest = mine.count + 1, mine.oldest or rules.now, rules.now
-    return outcomes, rows
+    return outcomes, new
 
 
 def refusal(d: Draft, rules: Rules, mine: Recent) -> RoomError | None:

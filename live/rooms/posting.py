@@ -26,7 +26,6 @@ what `write_batch` returns, after it returned.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -115,15 +114,15 @@ def _write(session: Session, broadcast_id: int, drafts: Sequence[Draft]) -> Outc
             return None
         recent = recent_comments(db, broadcast_id, drafts, rules)
         stored = stored_refs(db, broadcast_id, drafts)
-        outcomes, rows = decide(broadcast_id, last - n, drafts, rules, recent, stored)
-        if rows:
-            if len(rows) < n:  # cut the reservation back to what is stored
+        outcomes, new = decide(broadcast_id, last - n, drafts, rules, recent, stored)
+        if new:
+            if len(new) < n:  # cut the reservation back to what is stored
                 db.execute(
                     update(CommentRoom)
                     .where(CommentRoom.broadcast_id == broadcast_id)
-                    .values(last_position=last - n + len(rows))
+                    .values(last_position=last - n + len(new))
                 )
-            db.execute(insert(RoomComment), rows)
+            db.execute(insert(RoomComment), [c.row() for c in new])
             session.commit()
         else:
             session.rollback()  # nothing new: gives the reservation back
@@ -178,45 +177,39 @@ def _write_in_one_statement(session: Session, broadcast_id: int, drafts: Sequenc
             return None  # no comment room yet, or closed: the locked path says so precisely
         recent = recent_comments(db, broadcast_id, drafts, rules)
         stored = stored_refs(db, broadcast_id, drafts)
-        outcomes, rows = decide(broadcast_id, 0, drafts, rules, recent, stored)  # positions 1..len(rows) for now
-        if not rows:
+        outcomes, new = decide(broadcast_id, 0, drafts, rules, recent, stored)  # positions 1..len(new) for now
+        if not new:
             session.rollback()
             return _posted(outcomes, drafts)
-        taken = sorted(int(p) for p in db.execute(_APPEND, _append_parameters(broadcast_id, rules, rows)).scalars())
-        if len(taken) != len(rows):
+        taken = sorted(int(p) for p in db.execute(_APPEND, _append_parameters(broadcast_id, rules, new)).scalars())
+        if len(taken) != len(new):
             session.rollback()
             return None  # closed between the reads and the lock: nothing was stored
         session.commit()  # the lock is held from the statement above to here: one round trip
     except BaseException:
         session.rollback()
         raise
-    base = taken[0] - 1
-    new = {id(comment) for comment, resend in _accepted(outcomes) if not resend}  # this batch's (resends share them)
-    shifted: list[Outcome] = [
-        (dataclasses.replace(o[0], position=o[0].position + base), o[1])
-        if not isinstance(o, RoomError) and id(o[0]) in new
-        else o
-        for o in outcomes
-    ]
-    return _posted(shifted, drafts)
+    for comment in new:  # into the reserved positions (resends in this batch share these objects)
+        comment.position += taken[0] - 1
+    return _posted(outcomes, drafts)
 
 
-def _append_parameters(broadcast_id: int, rules: Rules, rows: list[dict[str, Any]]) -> dict[str, Any]:
+#: The broadcast states that take comments, as stored (the statement re-checks them under the lock).
+_ACCEPTING_VALUES = sorted(state.value for state in ACCEPTING)
+
+
+def _append_parameters(broadcast_id: int, rules: Rules, new: list[Comment]) -> dict[str, Any]:
     return {
-        "n": len(rows),
+        "n": len(new),
         "broadcast_id": broadcast_id,
-        "accepting": sorted(state.value for state in ACCEPTING),
+        "accepting": _ACCEPTING_VALUES,
         "created_at": rules.now,
-        "offset_ms": rows[0]["offset_ms"],
-        "members": [r["member_id"] for r in rows],
-        "texts": [r["text"] for r in rows],
-        "refs": [r["ref"] for r in rows],
-        "questions": [r["is_question"] for r in rows],
+        "offset_ms": new[0].offset_ms,
+        "members": [c.member_id for c in new],
+        "texts": [c.text for c in new],
+        "refs": [c.ref for c in new],
+        "questions": [c.is_question for c in new],
     }
-
-
-def _accepted(outcomes: list[Outcome]) -> list[tuple[Comment, bool]]:
-    return [o for o in outcomes if not isinstance(o, RoomError)]
 
 
 def _posted(outcomes: list[Outcome], drafts: Sequence[Draft]) -> Outcomes:
