@@ -4,16 +4,18 @@
 
 Chonai side: real `chonai serve` processes (SQLite file, or --database-url; Redis when
 --processes > 1), authenticated members (API tokens), validation, storage, the bus.
-Viewers are raw asyncio sockets in this one process: each parses only WebSocket frame
-headers and counts comment items with bytes.count(); a sample of viewers also decodes
-the JSON to time each comment from the poster's send to receipt. The same load then runs
+Viewers are raw asyncio sockets in --loadgen worker processes (bench/_loadgen.py; by default
+one per 3,000 viewers): each parses only WebSocket frame headers and counts comment items
+with bytes.count(); a sample of viewers also decodes the JSON to time each comment from the
+poster's send to receipt. The same load then runs
 against bench/reference_server.py (same coalescing window, compression off).
 
 Output fields, per side: reach (comment deliveries received / comments sent × viewers),
 p50_ms / p99_ms (send → receipt, sampled viewers), deliveries_per_cpu_s (deliveries per
 CPU-second of the server processes during the load, Redis and the database server
 excluded), rss_kib_per_viewer ((server RSS with N viewers − RSS with none) / N),
-loadgen_cpu_share (load generator CPU / (load generator + server CPU) over the load);
+loadgen_cpu_share (load generator CPU / (load generator + server CPU) over the load, all its
+processes), loadgen_processes;
 and ratio = chonai.deliveries_per_cpu_s / reference.deliveries_per_cpu_s.
 """
 
@@ -35,13 +37,12 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench._wsclient import RoomSocket
+from bench._loadgen import ITEM_MARK, Stats, Viewer, Workers, plans, self_cpu
 
-ITEM_MARK = b'{"position":'
+__all__ = ["ITEM_MARK", "Stats", "Viewer", "self_cpu"]  # the other room benchmarks take them from here
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -79,11 +80,6 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-def self_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def free_port() -> int:
     import socket
 
@@ -110,68 +106,6 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> N
 # --- the load generator --------------------------------------------------------------------
 
 
-@dataclass
-class Stats:
-    sent_at: dict[int, float] = field(default_factory=dict)
-    latencies: list[float] = field(default_factory=list)
-    joined: int = 0
-    closed: int = 0
-    acks: int = 0
-    errors: list[str] = field(default_factory=list)
-
-
-class Viewer(RoomSocket):
-    """A room viewer: comment items counted, JSON decoded only if sampled."""
-
-    def __init__(self, host: str, headers: str, room: int, sample: bool, stats: Stats) -> None:
-        super().__init__(host, headers)
-        self.room = room
-        self.sample = sample
-        self.stats = stats
-        self.joined = False
-        self.count = 0
-        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.stats.closed += 1
-        if not self.ready.done():
-            self.ready.set_exception(ConnectionError("closed before joining"))
-
-    def on_upgraded(self) -> None:
-        self.send_text(json.dumps({"type": "join", "room": self.room}))
-
-    def on_refused(self, head: bytes) -> None:
-        self.stats.errors.append(head[:80].decode(errors="replace"))
-        assert self.transport is not None
-        self.transport.close()
-
-    def on_text(self, payload: bytes) -> None:
-        n = payload.count(ITEM_MARK)
-        if n:
-            self.count += n
-            if self.sample and self.joined:
-                self._sample(payload)
-        elif not self.joined and b'"type":"history"' in payload:
-            self.joined = True
-            self.stats.joined += 1
-            if not self.ready.done():
-                self.ready.set_result(None)
-        elif b'"type":"ack"' in payload:
-            self.stats.acks += 1
-        elif b'"type":"error"' in payload:
-            self.stats.errors.append(payload[:200].decode(errors="replace"))
-
-    def _sample(self, payload: bytes) -> None:
-        now = time.perf_counter()
-        message = json.loads(payload)
-        for item in message.get("items", ()):
-            text = item.get("text", "")
-            if text.startswith("bench "):
-                sent = self.stats.sent_at.get(int(text.split()[1]))
-                if sent is not None:
-                    self.stats.latencies.append(now - sent)
-
-
 def percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -179,7 +113,7 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
-async def drive(
+def drive(
     ports: list[int],
     headers: list[str],
     room: int,
@@ -188,79 +122,42 @@ async def drive(
     seconds: float,
     sample: int,
     pids: list[int],
+    loadgen: int = 1,
 ) -> dict[str, Any]:
-    """Connect viewers round-robin over the ports, post `rate` comments/s for `seconds`, measure."""
-    stats = Stats()
-    slots: list[Viewer | None] = [None] * viewers
-    sample_every = max(1, viewers // max(1, sample))
-    rss_none = sum(rss_kib(p) for p in pids)
-    semaphore = asyncio.Semaphore(64)
-
-    async def connect(i: int) -> None:
-        port = ports[i % len(ports)]
-        async with semaphore:
-            for attempt in range(5):
-                client = Viewer(f"127.0.0.1:{port}", headers[i % len(headers)], room, i % sample_every == 0, stats)
-                try:
-                    await client.open(port)
-                    await asyncio.wait_for(asyncio.shield(client.ready), 30)
-                    break
-                except (OSError, ConnectionError, TimeoutError):
-                    if attempt == 4:
-                        raise
-                    await asyncio.sleep(0.2 * (attempt + 1))
-        slots[i] = client
-
-    await asyncio.gather(*(connect(i) for i in range(viewers)))
-    clients = [c for c in slots if c is not None]
-    await asyncio.sleep(1.5)  # presence and welcome traffic settles
-    rss_full = sum(rss_kib(p) for p in pids)
-    posters = clients[: len(headers)] if len(headers) > 1 else clients[: max(1, min(len(clients), 20))]
+    """Connect viewers round-robin over the ports from `loadgen` processes, post `rate` comments/s
+    for `seconds`, measure (bench/_loadgen.py)."""
     total = int(rate * seconds)
-    server_cpu0 = sum(cpu_seconds(p) for p in pids)
-    loadgen_cpu0 = self_cpu()
-    for c in clients:
-        c.count = 0
-    start = time.perf_counter()
-    for k in range(total):
-        due = start + k / rate
-        delay = due - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        poster = posters[k % len(posters)]
-        stats.sent_at[k] = time.perf_counter()
-        poster.send_text(json.dumps({"type": "comment", "text": f"bench {k}", "ref": f"b{k}"}))
-    expected = total * len(clients)
-    deadline = time.perf_counter() + 10
-    last_seen, stalled_since = -1, time.perf_counter()
-    while time.perf_counter() < deadline:
-        got = sum(c.count for c in clients)
-        if got >= expected:
-            break
-        if got != last_seen:
-            last_seen, stalled_since = got, time.perf_counter()
-        elif time.perf_counter() - stalled_since > 3:
-            break
-        await asyncio.sleep(0.1)
-    server_cpu = sum(cpu_seconds(p) for p in pids) - server_cpu0
-    loadgen_cpu = self_cpu() - loadgen_cpu0
-    received = sum(c.count for c in clients)
-    for c in clients:
-        c.close()
-    p50 = percentile(stats.latencies, 0.50)
-    p99 = percentile(stats.latencies, 0.99)
+    workers = Workers.start(plans(ports, headers, room, viewers, rate, total, sample, max(1, min(loadgen, viewers))))
+    try:
+        rss_none = sum(rss_kib(p) for p in pids)
+        connected = workers.connected()
+        time.sleep(1.5)  # presence and welcome traffic settles
+        rss_full = sum(rss_kib(p) for p in pids)
+        server_cpu0 = sum(cpu_seconds(p) for p in pids)
+        workers.go(time.perf_counter() + 0.2)
+        reports = workers.done(timeout=seconds + 60)
+        server_cpu = sum(cpu_seconds(p) for p in pids) - server_cpu0
+    finally:
+        workers.stop()
+    received = sum(r["received"] for r in reports)
+    loadgen_cpu = sum(r["cpu_s"] for r in reports)
+    latencies = [x for r in reports for x in r["latencies"]]
+    expected = total * connected
+    p50 = percentile(latencies, 0.50)
+    p99 = percentile(latencies, 0.99)
     return {
         "reach": round(received / expected, 4) if expected else None,
         "p50_ms": round(p50 * 1000, 1) if p50 is not None else None,
         "p99_ms": round(p99 * 1000, 1) if p99 is not None else None,
         "deliveries_per_cpu_s": round(received / server_cpu) if server_cpu > 0 else None,
-        "rss_kib_per_viewer": round((rss_full - rss_none) / len(clients), 1),
+        "rss_kib_per_viewer": round((rss_full - rss_none) / connected, 1),
         "loadgen_cpu_share": round(loadgen_cpu / (loadgen_cpu + server_cpu), 3) if server_cpu else None,
+        "loadgen_processes": len(reports),
         "comments": total,
         "deliveries": received,
         "server_cpu_s": round(server_cpu, 2),
-        "viewers_connected": len(clients),
-        "errors": stats.errors[:5],
+        "viewers_connected": connected,
+        "errors": [e for r in reports for e in r["errors"]][:5],
     }
 
 
@@ -357,7 +254,8 @@ async def seed(database_url: str, members: int) -> tuple[int, list[str]]:
 
 
 def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    with log.open("ab") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
 
 
 @contextlib.contextmanager
@@ -402,9 +300,8 @@ def run_chonai(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         for port, proc in zip(ports, procs, strict=True):
             wait_http(f"http://127.0.0.1:{port}/healthz", proc)
         headers = [f"Authorization: Bearer {t}\r\n" for t in tokens]
-        result = asyncio.run(
-            drive(ports, headers, room, args.viewers, args.rate, args.seconds, args.sample, [p.pid for p in procs])
-        )
+        pids = [p.pid for p in procs]
+        result = drive(ports, headers, room, args.viewers, args.rate, args.seconds, args.sample, pids, args.loadgen)
     finally:
         stop(procs)
     return result
@@ -435,9 +332,8 @@ def run_reference(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     try:
         for port, proc in zip(ports, procs, strict=True):
             wait_http(f"http://127.0.0.1:{port}/", proc)
-        return asyncio.run(
-            drive(ports, [""], 1, args.viewers, args.rate, args.seconds, args.sample, [p.pid for p in procs])
-        )
+        pids = [p.pid for p in procs]
+        return drive(ports, [""], 1, args.viewers, args.rate, args.seconds, args.sample, pids, args.loadgen)
     finally:
         stop(procs)
 
@@ -514,6 +410,11 @@ def find_max(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     }
 
 
+def default_loadgen(viewers: int) -> int:
+    """One load process keeps up with ~3,000 viewers' frames; beyond, its own loop would be the latency."""
+    return max(1, min(4, math.ceil(viewers / 3000)))
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="chonai bench fanout", description=__doc__.split("\n\n")[0])
     parser.add_argument("--viewers", type=int, default=2000)
@@ -522,6 +423,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--processes", type=int, default=1, help="server processes (>1 shares rooms through Redis)")
     parser.add_argument("--json", action="store_true", help="print only the JSON object")
     parser.add_argument("--sample", type=int, default=50, help="viewers whose frames are decoded for latency")
+    parser.add_argument(
+        "--loadgen", type=int, default=0, help="load generator processes (default: one per 3,000 viewers, at most 4)"
+    )
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"))
     parser.add_argument("--writer", choices=["direct", "queue"], help="force Chonai's viewer writer (for comparison)")
@@ -534,6 +438,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--max-rate", type=float, default=3200, help="--find-max: never probe above this rate")
     parser.add_argument("--refine", type=int, default=3, help="--find-max: bisection steps after bracketing")
     args = parser.parse_args(argv)
+    args.loadgen = args.loadgen or default_loadgen(args.viewers)
     from live.rooms.fanout import WINDOW
 
     args.window_ms = WINDOW * 1000
