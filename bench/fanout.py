@@ -308,26 +308,27 @@ def run_chonai(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 
 
 def run_reference(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
-    ports = [free_port() for _ in range(args.processes)]
     extra: list[str] = []
     if args.processes > 1:
         extra = ["--redis", args.redis_url, "--channel", f"chonai-bench-{secrets.token_hex(6)}"]
+    return run_peer(args, tmp, ["bench.reference_server", "--window", str(args.window_ms / 1000), *extra])
+
+
+def run_litestar_channels(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    if args.processes > 1:  # its in-memory backend is one process's
+        return {"skipped": "litestar-channels runs one process (in-memory channels backend)"}
+    return run_peer(args, tmp, ["bench.litestar_channels_server"])
+
+
+PEERS = {"reference": run_reference, "litestar-channels": run_litestar_channels}
+
+
+def run_peer(args: argparse.Namespace, tmp: Path, module: list[str]) -> dict[str, Any]:
+    """The same load against `python -m <module> --port P …`, one per --processes."""
+    ports = [free_port() for _ in range(args.processes)]
+    log = tmp / f"{module[0].rsplit('.', 1)[-1]}.log"
     procs = [
-        start(
-            [
-                sys.executable,
-                "-m",
-                "bench.reference_server",
-                "--port",
-                str(p),
-                "--window",
-                str(args.window_ms / 1000),
-                *extra,
-            ],
-            dict(os.environ),
-            tmp / "reference.log",
-        )
-        for p in ports
+        start([sys.executable, "-m", module[0], "--port", str(p), *module[1:]], dict(os.environ), log) for p in ports
     ]
     try:
         for port, proc in zip(ports, procs, strict=True):
@@ -410,6 +411,18 @@ def find_max(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     }
 
 
+def compare(result: dict[str, Any]) -> dict[str, Any]:
+    """ratio: Chonai's deliveries per CPU-second over the bare reference's (target ≥ 0.8);
+    vs_litestar_channels: the same over Litestar's channels plugin (≥ 1.0: no more CPU per delivery)."""
+    ours = result.get("chonai", {}).get("deliveries_per_cpu_s")
+    found: dict[str, Any] = {}
+    for key, name in (("ratio", "reference"), ("vs_litestar_channels", "litestar_channels")):
+        theirs = result.get(name, {}).get("deliveries_per_cpu_s")
+        if ours and theirs:
+            found[key] = round(ours / theirs, 3)
+    return found
+
+
 def default_loadgen(viewers: int) -> int:
     """One load process keeps up with ~3,000 viewers' frames; beyond, its own loop would be the latency."""
     return max(1, min(4, math.ceil(viewers / 3000)))
@@ -429,7 +442,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"))
     parser.add_argument("--writer", choices=["direct", "queue"], help="force Chonai's viewer writer (for comparison)")
-    parser.add_argument("--only", choices=["chonai", "reference"], help="run one side only")
+    parser.add_argument("--only", choices=["chonai", *PEERS], help="run one side only")
+    parser.add_argument(
+        "--peers",
+        default="reference",
+        help="comma-separated sides run after Chonai: reference (bare websockets) and/or litestar-channels",
+    )
     parser.add_argument(
         "--find-max",
         action="store_true",
@@ -463,12 +481,11 @@ def main(argv: list[str]) -> int:
             if not args.json:
                 print("chonai …", file=sys.stderr)
             result["chonai"] = run_chonai(args, tmp)
-        if args.only != "chonai":
+        peers = [args.only] if args.only in PEERS else [] if args.only else args.peers.split(",")
+        for name in peers:
             if not args.json:
-                print("reference …", file=sys.stderr)
-            result["reference"] = run_reference(args, tmp)
-        if "chonai" in result and "reference" in result:
-            ours, ref = result["chonai"]["deliveries_per_cpu_s"], result["reference"]["deliveries_per_cpu_s"]
-            result["ratio"] = round(ours / ref, 3) if ours and ref else None
+                print(f"{name} …", file=sys.stderr)
+            result[name.replace("-", "_")] = PEERS[name](args, tmp)
+        result.update(compare(result))
     print(json.dumps(result, ensure_ascii=False, indent=None if args.json else 2))
     return 0

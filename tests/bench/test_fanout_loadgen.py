@@ -1,4 +1,5 @@
-"""The fan-out benchmark's load generator in several processes, against the reference server.
+"""The fan-out benchmark's load generator in several processes, against its two peers
+(the bare websockets reference and Litestar's channels plugin).
 
 What can be wrong without timing anything: viewers split over the workers, every worker's
 comments counted by every worker's viewers (reach exactly 1.0), the send time carried in the
@@ -27,10 +28,11 @@ def test_viewers_and_comments_are_split_over_the_workers() -> None:
     assert {p.sample_every for p in split} == {2}
 
 
-def test_three_load_processes_deliver_every_comment_to_every_viewer(tmp_path) -> None:
+@pytest.mark.parametrize("peer", ["bench.reference_server", "bench.litestar_channels_server"])
+def test_three_load_processes_deliver_every_comment_to_every_viewer(tmp_path, peer) -> None:
     port = free_port()
     server = fanout.start(
-        [sys.executable, "-m", "bench.reference_server", "--port", str(port), "--window", "0.04"],
+        [sys.executable, "-m", peer, "--port", str(port)],
         dict(os.environ),
         tmp_path / "reference.log",
     )

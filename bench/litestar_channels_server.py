@@ -1,0 +1,79 @@
+"""A framework peer for `chonai bench fanout --peers litestar-channels`: Litestar's channels plugin.
+
+The room as a Litestar user would write it with the documented parts: a ChannelsPlugin on
+the in-memory backend, one channel for the room, a WebSocket handler that subscribes the
+socket (`start_subscription` + `run_in_background(socket.send_text)`) and publishes each
+comment as one event — no coalescing window, which is why it answers a quiet room at once.
+Items carry the same fields as Chonai's and the reference's. Served by uvicorn with the
+same WebSocket protocol as `chonai serve` (websockets-sansio), access log off.
+
+    python -m bench.litestar_channels_server --port 9000
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+from typing import Any
+
+import uvicorn
+from litestar import Litestar, WebSocket, get, websocket
+from litestar.channels import ChannelsPlugin
+from litestar.channels.backends.memory import MemoryChannelsBackend
+
+ROOM = "room"
+
+
+class Positions:
+    """Comment numbers in arrival order (one process, one loop: no lock needed)."""
+
+    last = 0
+
+
+def item(text: str) -> str:
+    Positions.last += 1
+    comment = {
+        "position": Positions.last,
+        "member_id": 1,
+        "name": "参照 太郎",
+        "organisation": "参照市 ベンチマーク課",
+        "text": text,
+        "at": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "offset_ms": 0,
+    }
+    return '{"type":"comments","items":[' + json.dumps(comment, ensure_ascii=False, separators=(",", ":")) + "]}"
+
+
+@websocket("/ws/rooms")
+async def room(socket: WebSocket[Any, Any, Any], channels: ChannelsPlugin) -> None:
+    await socket.accept()
+    async with channels.start_subscription([ROOM]) as subscriber, subscriber.run_in_background(socket.send_text):
+        while True:
+            try:
+                message = json.loads(await socket.receive_text())
+            except ValueError:
+                continue
+            kind = message.get("type")
+            if kind == "join":
+                await socket.send_text('{"type":"history","items":[],"resumed":false,"last_position":0}')
+            elif kind == "comment":
+                channels.publish(item(str(message.get("text", ""))[:200]), ROOM)
+
+
+@get("/")
+async def ready() -> str:
+    return "ready"
+
+
+app = Litestar(
+    route_handlers=[room, ready],
+    plugins=[ChannelsPlugin(backend=MemoryChannelsBackend(), channels=[ROOM])],
+)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    uvicorn.run(app, host="127.0.0.1", port=args.port, ws="websockets-sansio", access_log=False, log_level="warning")
