@@ -109,6 +109,7 @@ class Database:
         transaction (the caller retries; the pool then drops it): a hot write path.
         """
         self.url = url
+        self.pool_size = pool_size  # 0: no pooling, which the comment writer thread follows too
         kwargs: dict[str, Any] = {"echo": echo}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"timeout": 10}

@@ -14,7 +14,7 @@ fanout --find-max`). Here the whole transaction runs elsewhere and is one hop fo
   (`PostgresThread`); asyncpg's command and connect timeouts (`core.db.Database`) still bound
   every statement, so a partitioned database fails the write instead of hanging it.
 
-`writer_thread(url)` picks the one for a database URL (None: run on the caller's session).
+`writer_thread(url, pool_size)` picks the one for a database URL (None: run on the caller's session).
 """
 
 from __future__ import annotations
@@ -115,8 +115,11 @@ class PostgresThread:
         asyncio.run_coroutine_threadsafe(finish(), self._loop)
 
 
-def writer_thread(url: str) -> WriterThread | None:
-    """The writer thread for a database URL; None for an in-memory SQLite (one connection, the caller's)."""
+def writer_thread(url: str, pool_size: int = 10) -> WriterThread | None:
+    """The writer thread for a database URL; None for an in-memory SQLite (one connection, the caller's).
+
+    `pool_size` 0 (DATABASE_POOL_SIZE=0: PgBouncer in transaction mode) gives PostgreSQL's thread
+    no pool either: a connection per batch, as the app's own sessions do."""
     if url.startswith("sqlite"):
         return None if ":memory:" in url else SqliteThread(url)
-    return PostgresThread(url)
+    return PostgresThread(url, POSTGRES_WRITERS if pool_size > 0 else 0)

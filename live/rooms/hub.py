@@ -52,7 +52,7 @@ class Hub:
         self.node = uuid.uuid4().hex[:12]
         self.rooms: dict[int, Room] = {}
         # Comment batches commit on a thread of their own: under the room's lock they wait for no loop turn.
-        self.comment_writer = writer_thread(db.url)
+        self.comment_writer = writer_thread(db.url, db.pool_size)
         self._creating: dict[int, asyncio.Future[Room | None]] = {}
         self.loop = asyncio.get_running_loop()
         self.visits = VisitLog(db, self.loop)  # who joined, written once a second
