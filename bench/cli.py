@@ -10,11 +10,11 @@ import bench
 
 
 def available() -> list[str]:
-    """Benchmark names as typed: bench/notify_fanout.py is `notify-fanout`."""
+    """Benchmark names as typed: bench/notify_fanout.py is `notify-fanout` (the peers' servers are not benchmarks)."""
     return sorted(
         m.name.replace("_", "-")
         for m in pkgutil.iter_modules(bench.__path__)
-        if m.name not in {"cli"} and not m.name.startswith("_")
+        if m.name != "cli" and not m.name.startswith("_") and not m.name.endswith("_server")
     )
 
 

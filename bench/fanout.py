@@ -317,7 +317,7 @@ def run_reference(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 def run_litestar_channels(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     if args.processes > 1:  # its in-memory backend is one process's
         return {"skipped": "litestar-channels runs one process (in-memory channels backend)"}
-    return run_peer(args, tmp, ["bench.litestar_channels_server"])
+    return run_peer(args, tmp, ["bench._litestar_channels_server"])
 
 
 PEERS = {"reference": run_reference, "litestar-channels": run_litestar_channels}

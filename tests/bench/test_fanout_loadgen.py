@@ -28,7 +28,7 @@ def test_viewers_and_comments_are_split_over_the_workers() -> None:
     assert {p.sample_every for p in split} == {2}
 
 
-@pytest.mark.parametrize("peer", ["bench.reference_server", "bench.litestar_channels_server"])
+@pytest.mark.parametrize("peer", ["bench.reference_server", "bench._litestar_channels_server"])
 def test_three_load_processes_deliver_every_comment_to_every_viewer(tmp_path, peer) -> None:
     port = free_port()
     server = fanout.start(

@@ -7,7 +7,7 @@ comment as one event — no coalescing window, which is why it answers a quiet r
 Items carry the same fields as Chonai's and the reference's. Served by uvicorn with the
 same WebSocket protocol as `chonai serve` (websockets-sansio), access log off.
 
-    python -m bench.litestar_channels_server --port 9000
+    python -m bench._litestar_channels_server --port 9000
 """
 
 from __future__ import annotations
