@@ -114,6 +114,8 @@ class Database:
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"timeout": 10}
             if url.startswith("sqlite+aiosqlite"):
+                # Short reads run inline on the loop's thread (core.sqlite_driver); sqlite3 is serialized.
+                kwargs["connect_args"]["check_same_thread"] = False
                 kwargs["module"] = one_hop_dbapi()  # one thread hop per statement, not four
         else:
             # No JIT: every query here is short, and PostgreSQL would compile one whose estimated cost

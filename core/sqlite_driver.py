@@ -8,6 +8,15 @@ of waiting each on a busy machine). Here a statement's whole life runs in one tr
 `description`, `rowcount` and `lastrowid` come back together. Everything else (transactions,
 server-side cursors for `stream()`, errors, the per-connection mutex) is SQLAlchemy's own.
 
+A short read needs no trip at all: outside a transaction, a SELECT runs inline on the event loop
+(`_run` in the caller's thread, with the connection's mutex held, so aiosqlite's thread is idle for
+that connection). A trip costs the thread hand-over twice, and on a loaded process each hand-over
+waits for the GIL (up to `sys.getswitchinterval()`, 5 ms); a primary-key read costs tens of
+microseconds inline. A read that once took longer than `INLINE_BUDGET` is sent to the thread from
+then on (remembered by its SQL text), so a long search never holds the loop twice; writes and
+everything inside a transaction (which may wait on the write lock) always go to the thread. The
+connections are opened with `check_same_thread=False` (sqlite3's threadsafety is 3: serialized).
+
 Used through `create_async_engine(..., module=one_hop_dbapi())` (core.db), the public way to give a
 dialect another DBAPI module. It relies on aiosqlite's `Connection._execute(fn)` (run `fn` in the
 connection's thread) and on the shape of SQLAlchemy's asyncio cursor adapter: both versions are
@@ -18,6 +27,7 @@ from __future__ import annotations
 
 import collections
 import sqlite3
+import time
 from typing import Any
 
 import aiosqlite
@@ -30,6 +40,21 @@ from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
 Outcome = tuple[Any, int, int | None, list[Any]]
+
+INLINE_BUDGET = 0.002  # seconds: a read slower than this once runs on the thread from then on
+MAX_SLOW = 1000  # SQL texts remembered as slow (the app has far fewer statement shapes)
+_slow: set[str] = set()
+
+
+def _inline(raw: sqlite3.Connection | None, operation: str, many: bool) -> bool:
+    """A read outside a transaction that has never been slow."""
+    return (
+        not many
+        and raw is not None
+        and not raw.in_transaction
+        and operation[:6].upper() == "SELECT"
+        and operation not in _slow
+    )
 
 
 def _run(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> Outcome:
@@ -87,8 +112,16 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
     async def _trip(self, operation: str, parameters: Any, many: bool) -> None:
         connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
         async with self._adapt_connection._execute_mutex:
-            trip = connection._execute(_run, connection._conn, operation, parameters, many)  # type: ignore[no-untyped-call]
-            self._outcome = await trip
+            raw = connection._connection
+            if _inline(raw, operation, many):
+                assert raw is not None
+                started = time.perf_counter()
+                self._outcome = _run(raw, operation, parameters, many)
+                if time.perf_counter() - started > INLINE_BUDGET and len(_slow) < MAX_SLOW:
+                    _slow.add(operation)
+            else:
+                trip = connection._execute(_run, connection._conn, operation, parameters, many)  # type: ignore[no-untyped-call]
+                self._outcome = await trip
         self._rows = collections.deque(self._outcome[3])
 
     async def _async_soft_close(self) -> None:

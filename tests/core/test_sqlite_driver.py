@@ -1,4 +1,5 @@
-"""core.sqlite_driver: one trip to aiosqlite's thread per statement, with the DBAPI behaviour SQLAlchemy relies on."""
+"""core.sqlite_driver: short reads inline, otherwise one trip to aiosqlite's thread per statement,
+with the DBAPI behaviour SQLAlchemy relies on."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from core import sqlite_driver
 from core.db import Database
 from core.sqlite_driver import OneHopConnection, OneHopCursor
 
@@ -46,7 +48,7 @@ async def test_the_engine_uses_the_one_hop_driver(database: Database) -> None:
         assert type(raw.dbapi_connection.cursor()) is OneHopCursor
 
 
-async def test_a_select_is_one_trip_and_a_read_only_session_returns_without_one(
+async def test_a_short_read_runs_inline_and_a_read_only_session_returns_without_a_trip(
     database: Database, trips: list[str]
 ) -> None:
     async with database.session() as s:
@@ -54,8 +56,31 @@ async def test_a_select_is_one_trip_and_a_read_only_session_returns_without_one(
         trips.clear()
         rows = (await s.execute(text("SELECT 1 AS one, 'a' AS two"))).all()
         assert [tuple(r) for r in rows] == [(1, "a")]
+        assert trips == []
+    assert trips == []  # returning the connection: nothing to roll back, no trip
+
+
+async def test_inside_a_transaction_every_statement_is_one_trip(database: Database, trips: list[str]) -> None:
+    async with database.session() as s:
+        await s.execute(insert(things).values(name="x"))
+        assert trips.count("_run") == 1
+        assert (await s.execute(select(things.c.name))).scalars().all() == ["x"]  # sees its own write
+        assert trips.count("_run") == 2
+        await s.commit()
+
+
+async def test_a_read_that_was_once_slow_goes_to_the_thread_from_then_on(
+    database: Database, trips: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_driver, "INLINE_BUDGET", -1.0)  # every read counts as slow
+    monkeypatch.setattr(sqlite_driver, "_slow", set())
+    query = text("SELECT 2 AS two")
+    async with database.session() as s:
+        assert (await s.execute(query)).scalar() == 2
+        assert trips == []  # the first run was inline, and measured
+        assert (await s.execute(query)).scalar() == 2
         assert trips == ["_run"]
-    assert trips == ["_run"]  # returning the connection: nothing to roll back, no trip
+    assert sqlite_driver._slow == {"SELECT 2 AS two"}
 
 
 async def test_writes_report_rowcount_lastrowid_and_commit_or_roll_back(database: Database) -> None:
