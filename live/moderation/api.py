@@ -20,7 +20,7 @@ from core.errors import Invalid
 from live.access import moderated_broadcast
 from live.models import BroadcastState
 from live.moderation import audit, controls, reports, sanctions, words
-from live.moderation.events import publish_controls, publish_notice, publish_restriction
+from live.moderation.events import ControlValues, publish_controls, publish_notice, publish_restriction
 from live.moderation.models import BlockedWord, ModerationAction, RoomControls, Sanction
 from live.schedule import service as schedule
 
@@ -53,17 +53,10 @@ class ControlsIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True)
     picked_position: Id | None = None  # a comment's position (1, 2, …); null clears the pick
 
 
-class ControlsOut(msgspec.Struct):
-    slow_mode_seconds: int
-    locked: bool
-    comments_off: bool
-    delay_seconds: int
-    pinned_text: str
-    picked_position: int | None
-
+class ControlsOut(ControlValues):
     @classmethod
     def of(cls, c: RoomControls) -> ControlsOut:
-        return cls(c.slow_mode_seconds, c.locked, c.comments_off, c.delay_seconds, c.pinned_text, c.picked_position)
+        return cls(**{f: getattr(c, f) for f in ControlValues.__struct_fields__})
 
 
 class WordIn(msgspec.Struct, forbid_unknown_fields=True):
