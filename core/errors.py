@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 # Default HTTP status per family of stable codes; a domain may pass `status` explicitly.
 _DEFAULT_STATUS = 400
@@ -44,6 +46,13 @@ class Refusal(Exception):
 class NotFound(Refusal):
     def __init__(self, message: str = "お探しのものは見つかりませんでした。", code: str = "not_found") -> None:
         super().__init__(code, message, 404)
+
+
+def found(value: T | None, message: str) -> T:
+    """`value` itself, or a 404 `not_found` with `message` when there is none (the get-or-refuse of every lookup)."""
+    if value is None:
+        raise NotFound(message)
+    return value
 
 
 class Forbidden(Refusal):

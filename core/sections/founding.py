@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import utcnow
-from core.errors import Conflict, Invalid, NotFound
+from core.errors import Conflict, Invalid, found
 from core.members.models import Member
 from core.sections.models import (
     ProposalStatus,
@@ -86,10 +86,7 @@ async def get_proposal(db: AsyncSession, proposal_id: int, *, lock: bool = False
     query = select(SectionProposal).where(SectionProposal.id == proposal_id)
     if lock:
         query = query.with_for_update(of=SectionProposal)
-    proposal = (await db.execute(query)).unique().scalar_one_or_none()
-    if proposal is None:
-        raise NotFound("該当する設立提案が見つかりません。")
-    return proposal
+    return found((await db.execute(query)).unique().scalar_one_or_none(), "該当する設立提案が見つかりません。")
 
 
 async def supporters(db: AsyncSession, proposal_id: int) -> list[Member]:

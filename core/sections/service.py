@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.errors import Conflict, Forbidden, Invalid, found
 from core.members.models import Member, Role, Status
 from core.sections.models import Section, SectionKind, SectionMembership, SectionProposal, SectionStatus
 from core.sections.names import check_name, check_purpose, section_key
@@ -83,10 +83,7 @@ async def list_sections(db: AsyncSession, q: str = "", kind: SectionKind | None 
 
 async def get_section(db: AsyncSession, section_id: int) -> Section:
     # populate_existing: a 課 founded or changed in this session is re-read with its 課長.
-    section = await db.get(Section, section_id, populate_existing=True)
-    if section is None:
-        raise NotFound("該当する課が見つかりません。")
-    return section
+    return found(await db.get(Section, section_id, populate_existing=True), "該当する課が見つかりません。")
 
 
 async def memberships(db: AsyncSession, section_id: int) -> list[SectionMembership]:

@@ -17,10 +17,8 @@ from litestar.params import JSONBody
 from core.access import member_guard
 from core.bounds import PathId
 from core.deps import Bus, DbSession, Me
-from core.errors import NotFound
 from core.members.models import Member
-from live.access import moderated_broadcast
-from live.models import Broadcast
+from live.access import existing_broadcast, moderated_broadcast
 from live.moderation.held import held_comments
 from live.moderation.models import HeldComment
 from live.rooms import curation, service
@@ -147,8 +145,6 @@ class ReportController(Controller):
     async def report(
         self, me: Me, db: DbSession, bus: Bus, broadcast_id: PathId, data: JSONBody[ReportInput]
     ) -> ReportCreatedOut:
-        broadcast = await db.get(Broadcast, broadcast_id)
-        if broadcast is None:
-            raise NotFound("放送が見つかりません。")
+        broadcast = await existing_broadcast(db, broadcast_id)
         entry = await curation.report(db, bus, me, broadcast, data.position, data.reason)
         return ReportCreatedOut(entry.id, entry.position)
