@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.db import save_unique
 from core.errors import Refusal
 from core.members.models import Member, Role
 from core.notify.follows import add_follow
@@ -109,11 +110,7 @@ async def create_series(
         categories=require_text(categories, "カテゴリ", 1000, block=True, required=False),
     )
     db.add(series)
-    try:
-        await db.flush()
-    except IntegrityError:
-        await db.rollback()
-        raise FaqError("duplicate", "同じタイトルのシリーズが既にあります。", 409) from None
+    await save_unique(db, FaqError("duplicate", "同じタイトルのシリーズが既にあります。", 409), flush=True)
     for member_id in dict.fromkeys([creator.id, *(organiser_ids_ or [])]):
         db.add(SeriesOrganiser(series_id=series.id, member_id=member_id))
     await search.sync_series(db, series)
@@ -172,11 +169,7 @@ async def create_session(
         premoderation=premoderation,
     )
     db.add(session)
-    try:
-        await db.commit()
-    except IntegrityError:
-        await db.rollback()
-        raise FaqError("duplicate", f"第{number}回は既にあります。", 409) from None
+    await save_unique(db, FaqError("duplicate", f"第{number}回は既にあります。", 409))
     return session
 
 
@@ -246,11 +239,7 @@ async def vote_once(db: AsyncSession, vote: TopicVote | QuestionVote, what: str)
     if await db.get(type(vote), _vote_key(vote)) is not None:
         raise refusal
     db.add(vote)
-    try:
-        await db.flush()
-    except IntegrityError:
-        await db.rollback()
-        raise refusal from None
+    await save_unique(db, refusal, flush=True)
 
 
 def _vote_key(vote: TopicVote | QuestionVote) -> tuple[int, int]:

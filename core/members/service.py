@@ -70,6 +70,15 @@ async def get_by_email(db: AsyncSession, email: str) -> Member | None:
     return (await db.execute(select(Member).where(Member.email == normalise_email(email)))).scalar_one_or_none()
 
 
+_SIGNUP_COLUMNS = ("email", "name", "org_kind", "organisation", "department", "prefecture")
+
+
+def member_row(source: object, password_hash: str, role: Role, status: Status, **more: object) -> Member:
+    """A new member row with what sign-up asks copied from `source` (sign-up data, a demo member)."""
+    signup = {f: getattr(source, f) for f in _SIGNUP_COLUMNS}
+    return Member(**signup, password_hash=password_hash, role=role, status=status, **more)
+
+
 async def register(db: AsyncSession, data: SignupData, *, announce: bool = True) -> Member:
     """Create a pending member (operators are notified in the same transaction); refuse a duplicate e-mail.
 
@@ -78,17 +87,7 @@ async def register(db: AsyncSession, data: SignupData, *, announce: bool = True)
     password_hash = await hash_password(data.password)
     if await get_by_email(db, data.email):
         raise MemberError("email_taken", "このメールアドレスは既に登録されています。")
-    member = Member(
-        email=data.email,
-        name=data.name,
-        org_kind=data.org_kind,
-        organisation=data.organisation,
-        department=data.department,
-        prefecture=data.prefecture,
-        password_hash=password_hash,
-        role=Role.MEMBER,
-        status=Status.PENDING,
-    )
+    member = member_row(data, password_hash, Role.MEMBER, Status.PENDING)
     db.add(member)
     try:
         await db.flush()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import unicodedata
 
 from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.db import save_unique
 from core.members.models import Member, Role
 from core.text import clean_line
 from live.access import require_moderator
@@ -73,11 +73,8 @@ async def add_blocked_word(
     db.add(rule)
     detail = {"word": cleaned, "action": action}
     audit.record(db, broadcast.id if broadcast else None, actor, "word_add", detail=detail)
-    try:
-        await db.commit()
-    except IntegrityError:  # the same word added concurrently
-        await db.rollback()
-        raise ModerationError("duplicate_word", _DUPLICATE, 409) from None
+    # Refused if the same word was added concurrently.
+    await save_unique(db, ModerationError("duplicate_word", _DUPLICATE, 409))
     return rule
 
 
