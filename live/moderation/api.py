@@ -10,10 +10,10 @@ import datetime as dt
 from typing import Annotated
 
 import msgspec
-from litestar import Controller, delete, get, post
+from litestar import delete, get, post
 from litestar.params import JSONBody, QueryParameter
 
-from core.access import member_guard
+from core.access import MemberApi
 from core.bounds import Id, PathId, Position
 from core.deps import Bus, DbSession, Me
 from core.errors import Invalid
@@ -153,11 +153,10 @@ class ReportHandledOut(msgspec.Struct):
     handled: bool
 
 
-class ModerationController(Controller):
+class ModerationController(MemberApi):
     """Sanctions, controls, words, audit and state; each call checks the moderator (roles are per program)."""
 
     path = "/api/broadcasts/{broadcast_id:int}/moderation"
-    guards = [member_guard]
     tags = ["moderation"]
 
     @post("/timeout", status_code=200)

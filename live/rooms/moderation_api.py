@@ -11,10 +11,10 @@ from __future__ import annotations
 import datetime as dt
 
 import msgspec
-from litestar import Controller, get, post
+from litestar import get, post
 from litestar.params import JSONBody
 
-from core.access import member_guard
+from core.access import MemberApi
 from core.bounds import PathId
 from core.deps import Bus, DbSession, Me
 from core.members.models import Member
@@ -65,11 +65,10 @@ class ReportCreatedOut(msgspec.Struct):
     position: int
 
 
-class RoomModerationController(Controller):
+class RoomModerationController(MemberApi):
     """Each call checks the moderator of the broadcast (roles are per program)."""
 
     path = "/api/broadcasts/{broadcast_id:int}/moderation"
-    guards = [member_guard]
     tags = ["moderation"]
 
     @get("/held")
@@ -134,11 +133,10 @@ async def _set_visibility(
     return VisibilityOut(position, hidden, author)
 
 
-class ReportController(Controller):
+class ReportController(MemberApi):
     """Any member in the room may report a comment."""
 
     path = "/api/broadcasts/{broadcast_id:int}/reports"
-    guards = [member_guard]
     tags = ["moderation"]
 
     @post("/", status_code=201)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Request, Response, get, post
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
-from core.access import member_guard, operator_guard
+from core.access import MemberPages, OperatorPages
 from core.bounds import PathId, in_range
 from core.db import utcnow
 from core.deps import AppSettings, Bus, DbSession, Me
@@ -60,10 +60,8 @@ def _int_param(raw: str | None) -> int | None:
     return int(raw) if raw and raw.isascii() and raw.isdigit() and len(raw) < 10 else None
 
 
-class SchedulePages(Controller):
+class SchedulePages(MemberPages):
     path = "/schedule"
-    guards = [member_guard]
-    include_in_schema = False
 
     @get("/")
     async def week(
@@ -244,10 +242,8 @@ async def _posted_program(
     return data
 
 
-class ProgramAdminPages(Controller):
+class ProgramAdminPages(OperatorPages):
     path = "/schedule"
-    guards = [operator_guard]
-    include_in_schema = False
 
     @get("/programs/new")
     async def new_program(self, db: DbSession) -> Template:
@@ -340,10 +336,8 @@ async def _broadcast_context(db: DbSession, broadcast: Broadcast, member: Member
     }
 
 
-class BroadcastPages(Controller):
+class BroadcastPages(MemberPages):
     path = "/broadcasts"
-    guards = [member_guard]
-    include_in_schema = False
 
     @get("/{broadcast_id:int}")
     async def broadcast(
