@@ -48,10 +48,10 @@ class NotFound(Refusal):
         super().__init__(code, message, 404)
 
 
-def found(value: T | None, message: str) -> T:
-    """`value` itself, or a 404 `not_found` with `message` when there is none (the get-or-refuse of every lookup)."""
+def found(value: T | None, refusal: str | Refusal) -> T:
+    """`value` itself, or, when there is none, `refusal` (a message: a 404 `not_found`): the get-or-refuse of lookups."""
     if value is None:
-        raise NotFound(message)
+        raise NotFound(refusal) if isinstance(refusal, str) else refusal
     return value
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import save_unique
-from core.errors import Refusal
+from core.errors import Refusal, found
 from core.members.models import Member, Role
 from core.notify.follows import add_follow
 from core.notify.models import Target
@@ -61,10 +61,7 @@ def check_url(value: str | None) -> str:
 
 
 async def get_series(db: AsyncSession, series_id: int) -> StudySeries:
-    series = await db.get(StudySeries, series_id)
-    if series is None:
-        raise not_found("勉強会シリーズ")
-    return series
+    return found(await db.get(StudySeries, series_id), not_found("勉強会シリーズ"))
 
 
 async def organiser_ids(db: AsyncSession, series_id: int) -> set[int]:
@@ -126,10 +123,7 @@ async def list_series(db: AsyncSession) -> list[StudySeries]:
 
 
 async def get_session(db: AsyncSession, session_id: int) -> StudySession:
-    session = await db.get(StudySession, session_id)
-    if session is None:
-        raise not_found("勉強会")
-    return session
+    return found(await db.get(StudySession, session_id), not_found("勉強会"))
 
 
 async def sessions_of(db: AsyncSession, series_id: int) -> list[StudySession]:
@@ -222,9 +216,7 @@ async def request_topic(db: AsyncSession, member: Member, series: StudySeries, t
 
 
 async def vote_topic(db: AsyncSession, member: Member, topic_id: int) -> TopicRequest:
-    topic = await db.get(TopicRequest, topic_id)
-    if topic is None:
-        raise not_found("テーマ")
+    topic = found(await db.get(TopicRequest, topic_id), not_found("テーマ"))
     if topic.author_id == member.id:
         raise FaqError("own_topic", "自分のリクエストには投票できません。", 409)
     await vote_once(db, TopicVote(topic_id=topic.id, member_id=member.id), "テーマ")

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import utcnow
-from core.errors import Refusal
+from core.errors import Refusal, found
 from core.events import EventBus
 from core.members import throttle
 from core.members.models import ApiToken, AuthAttempt, LoginSession, Member, Role, Status
@@ -148,10 +148,7 @@ async def review(db: AsyncSession, member_id: int, operator: Member, *, approve:
 
 
 async def _get(db: AsyncSession, member_id: int) -> Member:
-    member = await db.get(Member, member_id)
-    if member is None:
-        raise MemberError("not_found", "該当するメンバーが見つかりません。")
-    return member
+    return found(await db.get(Member, member_id), MemberError("not_found", "該当するメンバーが見つかりません。"))
 
 
 async def set_role(db: AsyncSession, member_id: int, role: Role, *, bus: EventBus | None = None) -> Member:

@@ -8,6 +8,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import save_unique
+from core.errors import found
 from core.members.models import Member, Role
 from core.text import clean_line
 from live.access import require_moderator
@@ -79,9 +80,7 @@ async def add_blocked_word(
 
 
 async def remove_blocked_word(db: AsyncSession, actor: Member, word_id: int, broadcast: Broadcast | None) -> None:
-    rule = await db.get(BlockedWord, word_id)
-    if rule is None:
-        raise ModerationError("not_found", "禁止ワードが見つかりません。", 404)
+    rule = found(await db.get(BlockedWord, word_id), ModerationError("not_found", "禁止ワードが見つかりません。", 404))
     await _require_word_editor(db, actor, rule.program_id, broadcast, "削除", "この番組の禁止ワードではありません。")
     audit.record(db, broadcast.id if broadcast else None, actor, "word_remove", detail={"word": rule.word})
     await db.delete(rule)
