@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from tests.archive.video import write_test_video
 from tests.browser import chromium, log_in, screenshot
+from tests.factories import make_broadcast, member_id, session_at
 from tests.servers import serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -22,40 +23,24 @@ COMMENTS = [
 
 
 async def _seed(url: str) -> int:
-    from sqlalchemy import select
-
     from archive.media import MediaKind
     from archive.models import Recording
-    from core.db import Database
-    from core.members.models import Member
-    from live.models import Broadcast, BroadcastState
     from live.rooms.models import RoomComment
 
-    db = Database(url, pool_size=0)
-    async with db.session() as s:
-        host = (await s.execute(select(Member).where(Member.email == "host@example.jp"))).scalar_one()
-        naha = (await s.execute(select(Member).where(Member.email == "naha@example.jp"))).scalar_one()
-        start = dt.datetime(2026, 11, 2, 12, tzinfo=dt.UTC)
-        b = Broadcast(
-            title="リプレイの検証",
-            personality_id=host.id,
-            starts_at=start,
-            ends_at=start + dt.timedelta(hours=1),
-            opens_at=start,
-            live_at=start,
-            state=BroadcastState.ENDED,
-        )
-        s.add(b)
-        await s.flush()
+    start = dt.datetime(2026, 11, 2, 12, tzinfo=dt.UTC)
+    async with session_at(url) as s:
+        host, naha = await member_id(s, "host@example.jp"), await member_id(s, "naha@example.jp")
+        b = await make_broadcast(s, title="リプレイの検証", start=start, personality_id=host)
         for position, (offset_ms, text) in enumerate(COMMENTS, start=1):
+            created_at = start + dt.timedelta(milliseconds=offset_ms)
             s.add(
                 RoomComment(
                     broadcast_id=b.id,
                     position=position,
-                    member_id=naha.id,
+                    member_id=naha,
                     text=text,
                     offset_ms=offset_ms,
-                    created_at=start + dt.timedelta(milliseconds=offset_ms),
+                    created_at=created_at,
                 )
             )
         s.add(
@@ -64,9 +49,7 @@ async def _seed(url: str) -> int:
             )
         )
         await s.commit()
-        broadcast_id = b.id
-    await db.dispose()
-    return broadcast_id
+        return b.id
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.browser import chromium, log_in
+from tests.factories import make_broadcast, member_id, session_at
 from tests.security.xss_corpus import DETECTOR, PAYLOADS, injected
 from tests.servers import serve
 
@@ -27,29 +28,10 @@ def server(tmp_path_factory):
 
 
 async def _ended_broadcast(url: str) -> int:
-    from sqlalchemy import select
-
-    from core.db import Database
-    from core.members.models import Member
-    from live.models import Broadcast, BroadcastState
-
-    db = Database(url, pool_size=0)
-    async with db.session() as s:
-        host = (await s.execute(select(Member).where(Member.email == "host@example.jp"))).scalar_one()
+    async with session_at(url) as s:
+        host = await member_id(s, "host@example.jp")
         start = dt.datetime(2026, 11, 1, 12, tzinfo=dt.UTC)
-        broadcast = Broadcast(
-            title="XSS の検証",
-            personality_id=host.id,
-            starts_at=start,
-            ends_at=start + dt.timedelta(hours=1),
-            opens_at=start,
-            state=BroadcastState.ENDED,
-        )
-        s.add(broadcast)
-        await s.commit()
-        broadcast_id = broadcast.id
-    await db.dispose()
-    return broadcast_id
+        return (await make_broadcast(s, title="XSS の検証", start=start, personality_id=host)).id
 
 
 @contextlib.contextmanager
