@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from tests.archive.video import write_test_video
 from tests.browser import chromium, log_in, screenshot
-from tests.factories import make_broadcast, member_id, session_at
+from tests.factories import add_chat, make_broadcast, member_id, session_at
 from tests.servers import serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -25,24 +25,12 @@ COMMENTS = [
 async def _seed(url: str) -> int:
     from archive.media import MediaKind
     from archive.models import Recording
-    from live.rooms.models import RoomComment
 
     start = dt.datetime(2026, 11, 2, 12, tzinfo=dt.UTC)
     async with session_at(url) as s:
         host, naha = await member_id(s, "host@example.jp"), await member_id(s, "naha@example.jp")
         b = await make_broadcast(s, title="リプレイの検証", start=start, personality_id=host)
-        for position, (offset_ms, text) in enumerate(COMMENTS, start=1):
-            created_at = start + dt.timedelta(milliseconds=offset_ms)
-            s.add(
-                RoomComment(
-                    broadcast_id=b.id,
-                    position=position,
-                    member_id=naha,
-                    text=text,
-                    offset_ms=offset_ms,
-                    created_at=created_at,
-                )
-            )
+        add_chat(s, b.id, start, [(naha, offset_ms, text) for offset_ms, text in COMMENTS])
         s.add(
             Recording(
                 broadcast_id=b.id, url="/archive/media/replay.webm", kind=MediaKind.VIDEO_FILE, duration_seconds=10
