@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import msgspec
-from litestar import Controller, MediaType, Request, Response, get, post
+from litestar import MediaType, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
@@ -15,7 +15,7 @@ from sqlalchemy import select
 from archive import chat, files, service
 from archive.errors import ArchiveError
 from archive.inputs import ROTATION_PREFIX, ArchiveFilters, ArchiveQuery, RecordingInput
-from core.access import member_guard
+from core.access import MemberPages
 from core.bounds import PathId
 from core.deps import AppSettings, DbSession, Me
 from core.errors import Refusal
@@ -55,10 +55,8 @@ async def _filter_choices(db: DbSession) -> dict[str, Any]:
     }
 
 
-class ArchiveController(Controller):
+class ArchiveController(MemberPages):
     path = "/archive"
-    guards = [member_guard]
-    include_in_schema = False
 
     @get("/")
     async def index(

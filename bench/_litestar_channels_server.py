@@ -13,7 +13,6 @@ same WebSocket protocol as `chonai serve` (websockets-sansio), access log off.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 from typing import Any
 
@@ -21,6 +20,8 @@ import uvicorn
 from litestar import Litestar, WebSocket, get, websocket
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.memory import MemoryChannelsBackend
+
+from bench.reference_server import comment_json
 
 ROOM = "room"
 
@@ -33,16 +34,7 @@ class Positions:
 
 def item(text: str) -> str:
     Positions.last += 1
-    comment = {
-        "position": Positions.last,
-        "member_id": 1,
-        "name": "参照 太郎",
-        "organisation": "参照市 ベンチマーク課",
-        "text": text,
-        "at": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "offset_ms": 0,
-    }
-    return '{"type":"comments","items":[' + json.dumps(comment, ensure_ascii=False, separators=(",", ":")) + "]}"
+    return '{"type":"comments","items":[' + comment_json(Positions.last, text) + "]}"
 
 
 @websocket("/ws/rooms")

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
-from bench._wsclient import RoomSocket
+from bench._wsclient import RoomSocket, opened
 
 ITEM_MARK = b'{"position":'
 CONNECT_TIMEOUT = 120.0  # seconds for a worker to connect all its viewers
@@ -137,24 +137,9 @@ async def _connect(plan: Plan, stats: Stats) -> list[Viewer]:
 
     async def one(i: int) -> Viewer:
         port = plan.ports[i % len(plan.ports)]
+        header, sample = plan.headers[i % len(plan.headers)], i % plan.sample_every == 0
         async with semaphore:
-            for attempt in range(5):
-                client = Viewer(
-                    f"127.0.0.1:{port}",
-                    plan.headers[i % len(plan.headers)],
-                    plan.room,
-                    i % plan.sample_every == 0,
-                    stats,
-                )
-                try:
-                    await client.open(port)
-                    await asyncio.wait_for(asyncio.shield(client.ready), 30)
-                    return client
-                except (OSError, ConnectionError, TimeoutError):
-                    if attempt == 4:
-                        raise
-                    await asyncio.sleep(0.2 * (attempt + 1))
-        raise AssertionError("unreachable")
+            return await opened(lambda: Viewer(f"127.0.0.1:{port}", header, plan.room, sample, stats), port)
 
     clients = list(await asyncio.gather(*(one(i) for i in plan.viewers)))
     for client in clients:

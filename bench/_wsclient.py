@@ -12,7 +12,8 @@ import asyncio
 import base64
 import secrets
 import struct
-from typing import cast
+from collections.abc import Callable
+from typing import Protocol, TypeVar, cast
 
 
 def client_frame(payload: bytes, opcode: int = 0x1) -> bytes:
@@ -110,3 +111,28 @@ class RoomSocket(asyncio.Protocol):
 
     def on_text(self, payload: bytes) -> None:
         """One complete text frame (ignored here; the benchmarks' clients count or decode it)."""
+
+
+class _Joining(Protocol):
+    ready: asyncio.Future[None]  # set once the server answered the join
+
+    async def open(self, port: int) -> None: ...
+
+
+C = TypeVar("C", bound=_Joining)
+
+
+async def opened(make: Callable[[], C], port: int, attempts: int = 5) -> C:
+    """A client `make()` builds, connected and joined; a refused or slow connect (a loaded server's listen
+    queue) is retried with a fresh client, a little later each time."""
+    for attempt in range(attempts):
+        client = make()
+        try:
+            await client.open(port)
+            await asyncio.wait_for(asyncio.shield(client.ready), 30)
+            return client
+        except (OSError, ConnectionError, TimeoutError):
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")

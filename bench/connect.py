@@ -47,6 +47,7 @@ from bench.fanout import (
     free_port,
     live_broadcast,
     percentile,
+    room_bench_parser,
     rss_kib,
     self_cpu,
     serving,
@@ -292,7 +293,7 @@ def run_reference(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="chonai bench connect", description=__doc__.split("\n\n")[0])
+    parser = room_bench_parser("connect", __doc__)
     parser.add_argument("--viewers", type=int, default=2000)
     parser.add_argument("--storm", type=int, default=2000, help="viewers that drop and resume")
     parser.add_argument("--storm-seconds", type=float, default=5.0, help="the storm's reconnects spread over this")
@@ -301,11 +302,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--history", type=int, default=200, help="comments in the room before anyone joins")
     parser.add_argument("--concurrency", type=int, default=100, help="connects in flight in the connect phase")
     parser.add_argument("--sample", type=int, default=50, help="viewers whose frames are decoded for latency")
-    parser.add_argument("--processes", type=int, default=1, help="server processes (>1 shares rooms through Redis)")
-    parser.add_argument("--database-url", help="default: a fresh SQLite file")
-    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"))
     parser.add_argument("--only", choices=["chonai", "reference"], help="run one side only")
-    parser.add_argument("--json", action="store_true", help="print only the JSON object")
     args = parser.parse_args(argv)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, args.viewers * 3 + 1024)), hard))

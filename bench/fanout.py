@@ -428,19 +428,25 @@ def default_loadgen(viewers: int) -> int:
     return max(1, min(4, math.ceil(viewers / 3000)))
 
 
+def room_bench_parser(name: str, doc: str | None) -> argparse.ArgumentParser:
+    """The options every room benchmark takes (fanout, connect, soak): its servers, databases, JSON output."""
+    parser = argparse.ArgumentParser(prog=f"chonai bench {name}", description=(doc or "").split("\n\n")[0])
+    parser.add_argument("--processes", type=int, default=1, help="server processes (>1 shares rooms through Redis)")
+    parser.add_argument("--database-url", help="default: a fresh SQLite file")
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"))
+    parser.add_argument("--json", action="store_true", help="print only the JSON object")
+    return parser
+
+
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="chonai bench fanout", description=__doc__.split("\n\n")[0])
+    parser = room_bench_parser("fanout", __doc__)
     parser.add_argument("--viewers", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=50, help="comments per second (whole room)")
     parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--processes", type=int, default=1, help="server processes (>1 shares rooms through Redis)")
-    parser.add_argument("--json", action="store_true", help="print only the JSON object")
     parser.add_argument("--sample", type=int, default=50, help="viewers whose frames are decoded for latency")
     parser.add_argument(
         "--loadgen", type=int, default=0, help="load generator processes (default: one per 3,000 viewers, at most 4)"
     )
-    parser.add_argument("--database-url", help="default: a fresh SQLite file")
-    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"))
     parser.add_argument("--writer", choices=["direct", "queue"], help="force Chonai's viewer writer (for comparison)")
     parser.add_argument("--only", choices=["chonai", *PEERS], help="run one side only")
     parser.add_argument(

@@ -21,6 +21,13 @@ from websockets.asyncio.server import ServerConnection, broadcast, serve
 CONNECTIONS: set[ServerConnection] = set()
 
 
+def comment_json(position: int, text: str) -> str:
+    """One comment item as the peers send it: the fields of Chonai's CommentItem, one fixed author."""
+    at = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    item = {"position": position, "member_id": 1, "name": "参照 太郎", "organisation": "参照市 ベンチマーク課"}
+    return json.dumps({**item, "text": text, "at": at, "offset_ms": 0}, ensure_ascii=False, separators=(",", ":"))
+
+
 class Room:
     def __init__(self, window: float) -> None:
         self.window = window
@@ -30,16 +37,7 @@ class Room:
 
     def add(self, text: str) -> None:
         self.position += 1
-        item = {
-            "position": self.position,
-            "member_id": 1,
-            "name": "参照 太郎",
-            "organisation": "参照市 ベンチマーク課",
-            "text": text,
-            "at": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "offset_ms": 0,
-        }
-        self.batch.append(json.dumps(item, ensure_ascii=False, separators=(",", ":")))
+        self.batch.append(comment_json(self.position, text))
         if self.handle is None:
             self.handle = asyncio.get_running_loop().call_later(self.window, self.flush)
 

@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import json
 import math
-import os
 import random
 import resource
 import subprocess
@@ -44,6 +43,7 @@ from bench.fanout import (
     chonai_env,
     cpu_seconds,
     free_port,
+    room_bench_parser,
     rss_kib,
     seed,
     start,
@@ -408,16 +408,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="chonai bench soak", description=__doc__.split("\n\n")[0])
+    parser = room_bench_parser("soak", __doc__)
     parser.add_argument("--viewers", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=20, help="comments per second (whole room)")
     parser.add_argument("--seconds", type=float, default=300)
-    parser.add_argument("--processes", type=int, default=1, help="server processes (>1 shares rooms through Redis)")
     parser.add_argument("--churn", type=float, default=1.0, help="connection cuts per client per minute (random)")
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--database-url", help="default: a fresh SQLite file")
-    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"))
-    parser.add_argument("--json", action="store_true", help="print only the JSON object")
     args = parser.parse_args(argv)
     if not args.json:
         print(f"soak: {args.viewers} viewers, {args.rate}/s for {args.seconds}s …", file=sys.stderr)

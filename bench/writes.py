@@ -34,6 +34,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from bench._wsclient import opened
 from bench.fanout import (
     ROOT,
     Stats,
@@ -107,17 +108,7 @@ async def connect_all(ports: list[int], headers: list[str], room: int, stats: St
     async def one(i: int) -> Poster:
         port = ports[i % len(ports)]
         async with semaphore:
-            for attempt in range(5):
-                client = Poster(f"127.0.0.1:{port}", headers[i], room, stats, run)
-                try:
-                    await client.open(port)
-                    await asyncio.wait_for(asyncio.shield(client.ready), 30)
-                    return client
-                except (OSError, ConnectionError, TimeoutError):
-                    if attempt == 4:
-                        raise
-                    await asyncio.sleep(0.2 * (attempt + 1))
-        raise AssertionError("unreachable")
+            return await opened(lambda: Poster(f"127.0.0.1:{port}", headers[i], room, stats, run), port)
 
     return list(await asyncio.gather(*(one(i) for i in range(len(headers)))))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from litestar import Request
+from litestar import Controller, Request
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
@@ -70,6 +70,28 @@ def role_guard(role: Role) -> Guard:
 
 operator_guard = role_guard(Role.OPERATOR)
 moderator_guard = role_guard(Role.MODERATOR)
+
+
+# The audience of a controller, said once: its guard, and whether it is an API (in the OpenAPI
+# document) or HTML pages (left out of it).
+
+
+class MemberApi(Controller):
+    guards = [member_guard]
+
+
+class MemberPages(Controller):
+    guards = [member_guard]
+    include_in_schema = False
+
+
+class OperatorApi(Controller):
+    guards = [operator_guard]
+
+
+class OperatorPages(Controller):
+    guards = [operator_guard]
+    include_in_schema = False
 
 
 def scope_header(scope: Any, name: bytes) -> str | None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
@@ -56,6 +57,15 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+async def save_unique(db: AsyncSession, refusal: Exception, *, flush: bool = False) -> None:
+    """Commit (or only flush): when a unique key says another request got there first, roll back and raise `refusal`."""
+    try:
+        await (db.flush() if flush else db.commit())
+    except IntegrityError:
+        await db.rollback()
+        raise refusal from None
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 # Default HTTP status per family of stable codes; a domain may pass `status` explicitly.
 _DEFAULT_STATUS = 400
@@ -44,6 +46,13 @@ class Refusal(Exception):
 class NotFound(Refusal):
     def __init__(self, message: str = "お探しのものは見つかりませんでした。", code: str = "not_found") -> None:
         super().__init__(code, message, 404)
+
+
+def found(value: T | None, refusal: str | Refusal) -> T:
+    """`value` itself, or, when there is none, `refusal` (a message: a 404 `not_found`): the get-or-refuse of lookups."""
+    if value is None:
+        raise NotFound(refusal) if isinstance(refusal, str) else refusal
+    return value
 
 
 class Forbidden(Refusal):

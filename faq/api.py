@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 
 import msgspec
-from litestar import Controller, MediaType, Response, get, post
+from litestar import MediaType, Response, get, post
 from litestar.params import FromQuery, JSONBody
 
-from core.access import member_guard
+from core.access import MemberApi
 from core.bounds import PathId, QueryPosition
 from core.deps import Bus, DbSession, Me
 from faq import board, documents, events, service
@@ -83,9 +83,8 @@ class PublishedOut(msgspec.Struct):
     url: str
 
 
-class FaqApi(Controller):
+class FaqApi(MemberApi):
     path = "/api/faq"
-    guards = [member_guard]
     tags = ["faq"]
 
     @post("/sessions/{session_id:int}/questions", status_code=201)

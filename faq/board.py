@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import utcnow
+from core.errors import found
 from core.events import EventBus, publish_committed
 from core.members.models import Member
 from faq import events, notices, search
@@ -136,10 +137,7 @@ async def board_changed(db: AsyncSession, bus: EventBus, session: StudySession) 
 
 
 async def get_question(db: AsyncSession, question_id: int) -> Question:
-    q = await db.get(Question, question_id)
-    if q is None:
-        raise not_found("質問")
-    return q
+    return found(await db.get(Question, question_id), not_found("質問"))
 
 
 async def ask(

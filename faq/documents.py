@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer, joinedload
 
 from core.db import utcnow
+from core.errors import found
 from core.events import EventBus
 from core.members.models import Member
 from faq import board, notices
@@ -41,10 +42,9 @@ async def document_of(db: AsyncSession, session_id: int) -> FaqDocument | None:
 
 
 async def get_document(db: AsyncSession, document_id: int) -> FaqDocument:
-    doc = await db.get(FaqDocument, document_id, options=[joinedload(FaqDocument.session)])
-    if doc is None:
-        raise not_found("FAQ資料")
-    return doc
+    return found(
+        await db.get(FaqDocument, document_id, options=[joinedload(FaqDocument.session)]), not_found("FAQ資料")
+    )
 
 
 async def askers_of(db: AsyncSession, session_id: int, question_ids: list[int]) -> dict[int, str]:
@@ -257,10 +257,7 @@ async def get_version(db: AsyncSession, doc: FaqDocument, number: int | None) ->
 def version_in(versions: list[FaqVersion], doc: FaqDocument, number: int | None) -> FaqVersion:
     """`get_version` from the list `versions_of` already read (the document page shows both)."""
     number = number or doc.current_version
-    found = next((v for v in versions if v.number == number), None)
-    if found is None:
-        raise not_found("この版のFAQ資料")
-    return found
+    return found(next((v for v in versions if v.number == number), None), not_found("この版のFAQ資料"))
 
 
 async def entries_of(db: AsyncSession, version_id: int) -> list[FaqEntry]:
@@ -295,9 +292,7 @@ class EntryPage:
 
 
 async def entry_page(db: AsyncSession, entry_id: int) -> EntryPage:
-    entry = await db.get(FaqEntry, entry_id)
-    if entry is None:
-        raise not_found("FAQ項目")
+    entry = found(await db.get(FaqEntry, entry_id), not_found("FAQ項目"))
     version = await db.get_one(FaqVersion, entry.version_id)
     doc = await db.get_one(FaqDocument, entry.document_id)
     session = await db.get_one(StudySession, doc.session_id)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.notify.models import Kind, Target
-from core.notify.service import any_of, followers, notify, unsent_event_keys, withdraw
+from core.notify.service import any_of, followers, notify, withdraw_stale
 from core.timefmt import format_jst, to_jst
 from faq.models import (
     Attendance,
@@ -39,43 +39,31 @@ def _question_url(q: Question) -> str:
     return f"/faq/sessions/{q.session_id}#q{q.id}"
 
 
-async def question_answered(db: AsyncSession, q: Question, actor_id: int) -> None:
+async def _tell_askers(
+    db: AsyncSession, kind: Kind, q: Question, event: str, title: str, body: str, url: str, actor_id: int
+) -> None:
+    """Everyone who asked (or joined) question `q`, except the member who acted on it."""
     await notify(
-        db,
-        Kind.QUESTION_ANSWERED,
-        _askers(q.id),
-        event_key=f"q:{q.id}:answered",
-        title=f"あなたの質問に回答がありました: {_short(q.body)}",
-        body=f"回答: {q.answer}" if q.answer else "勉強会の中で回答されました。",
-        url=_question_url(q),
-        exclude=[actor_id],
+        db, kind, _askers(q.id), event_key=f"q:{q.id}:{event}", title=title, body=body, url=url, exclude=[actor_id]
     )
+
+
+async def question_answered(db: AsyncSession, q: Question, actor_id: int) -> None:
+    title = f"あなたの質問に回答がありました: {_short(q.body)}"
+    body = f"回答: {q.answer}" if q.answer else "勉強会の中で回答されました。"
+    await _tell_askers(db, Kind.QUESTION_ANSWERED, q, "answered", title, body, _question_url(q), actor_id)
 
 
 async def question_dismissed(db: AsyncSession, q: Question, actor_id: int) -> None:
-    await notify(
-        db,
-        Kind.QUESTION_DISMISSED,
-        _askers(q.id),
-        event_key=f"q:{q.id}:dismissed",
-        title=f"あなたの質問は見送りになりました: {_short(q.body)}",
-        body=f"理由: {q.dismiss_reason}",
-        url=_question_url(q),
-        exclude=[actor_id],
-    )
+    title = f"あなたの質問は見送りになりました: {_short(q.body)}"
+    body = f"理由: {q.dismiss_reason}"
+    await _tell_askers(db, Kind.QUESTION_DISMISSED, q, "dismissed", title, body, _question_url(q), actor_id)
 
 
 async def question_merged(db: AsyncSession, source: Question, target: Question, actor_id: int) -> None:
-    await notify(
-        db,
-        Kind.QUESTION_MERGED,
-        _askers(source.id),
-        event_key=f"q:{source.id}:merged",
-        title=f"あなたの質問は同じ内容の質問 #{target.id} に統合されました",
-        body=f"統合先の質問: {target.body}",
-        url=_question_url(target),
-        exclude=[actor_id],
-    )
+    title = f"あなたの質問は同じ内容の質問 #{target.id} に統合されました"
+    body = f"統合先の質問: {target.body}"
+    await _tell_askers(db, Kind.QUESTION_MERGED, source, "merged", title, body, _question_url(target), actor_id)
 
 
 async def document_published(
@@ -154,14 +142,13 @@ async def session_reminders(db: AsyncSession, now: dt.datetime) -> int:
             url=f"/faq/sessions/{s.id}",
             now=now,
         )
-    await withdraw(db, await _stale(db, now))
+    await withdraw_stale(db, Kind.SESSION_REMINDER, now, _stale)
     await db.commit()
     return written
 
 
-async def _stale(db: AsyncSession, now: dt.datetime) -> list[str]:
+async def _stale(db: AsyncSession, keys: set[str]) -> list[str]:
     """Reminder keys with unsent mail whose session moved, ended or whose broadcast was cancelled."""
-    keys = await unsent_event_keys(db, Kind.SESSION_REMINDER, now)
     stale = []
     for key in keys:
         _, sid, which, _ = key.split(":", 3)

@@ -10,11 +10,11 @@ import asyncio
 from typing import Any
 from urllib.parse import quote
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from core.access import member_guard, role_guard
+from core.access import MemberPages, role_guard
 from core.bounds import PathId
 from core.deps import AppSettings, Bus, DbSession, Me
 from core.forms import read_form
@@ -95,10 +95,8 @@ async def _session_ctx(db: DbSession, session: StudySession, member: Member) -> 
     }
 
 
-class FaqPages(Controller):
+class FaqPages(MemberPages):
     path = "/faq"
-    guards = [member_guard]
-    include_in_schema = False
 
     @get("/")
     async def index(self, db: DbSession, category: FromQuery[str | None] = None) -> Template:

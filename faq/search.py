@@ -9,6 +9,7 @@ Answers are Markdown; the index and snippets see them as plain text.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Iterable, Sequence
 
 from markupsafe import Markup
@@ -60,6 +61,20 @@ async def _series_of_documents(db: AsyncSession, document_ids: set[int]) -> dict
     return {int(d): series[int(s)] for d, s in pairs}
 
 
+def _doc(
+    kind: str,
+    ref_id: int,
+    title: str,
+    markdown: str,
+    url: str,
+    date: dt.datetime,
+    series: StudySeries,
+    group_id: int | None = None,
+) -> Doc:
+    """A FAQ search document: its text without markup, filed under its series and the series' 課."""
+    return Doc(kind, ref_id, title, plain_text(markdown), url, date, series.section_id, series.id, group_id)
+
+
 async def index_entries(db: AsyncSession, entries: Iterable[FaqEntry]) -> None:
     """A version was published: its entries (ids assigned) become searchable."""
     entries = list(entries)
@@ -72,23 +87,11 @@ async def index_entries(db: AsyncSession, entries: Iterable[FaqEntry]) -> None:
             await db.execute(select(FaqVersion).where(FaqVersion.id.in_({e.version_id for e in entries})))
         ).scalars()
     }
-    await index.upsert(
-        db,
-        [
-            Doc(
-                kind="faq_entry",
-                ref_id=e.id,
-                title=e.question,
-                body=plain_text(e.answer),
-                url=f"/faq/entries/{e.id}",
-                date=versions[e.version_id].published_at,
-                section_id=series[e.document_id].section_id,
-                series_id=series[e.document_id].id,
-                group_id=e.document_id,
-            )
-            for e in entries
-        ],
-    )
+    docs = []
+    for e in entries:
+        url, published = f"/faq/entries/{e.id}", versions[e.version_id].published_at
+        docs.append(_doc("faq_entry", e.id, e.question, e.answer, url, published, series[e.document_id], e.document_id))
+    await index.upsert(db, docs)
 
 
 async def unindex_entries(db: AsyncSession, entries: Iterable[FaqEntry]) -> None:
@@ -99,17 +102,8 @@ def question_doc(q: Question, session: StudySession) -> Doc | None:
     """An answered question of an ended session with a written answer; None for anything else."""
     if session.state is not SessionState.ENDED or q.status is not QuestionStatus.ANSWERED or not q.answer.strip():
         return None
-    return Doc(
-        kind="question",
-        ref_id=q.id,
-        title=q.body,
-        body=plain_text(q.answer),
-        url=f"/faq/sessions/{session.id}#q-{q.id}",
-        date=q.answered_at or q.created_at,
-        section_id=session.series.section_id,
-        series_id=session.series_id,
-        group_id=session.id,
-    )
+    url = f"/faq/sessions/{session.id}#q-{q.id}"
+    return _doc("question", q.id, q.body, q.answer, url, q.answered_at or q.created_at, session.series, session.id)
 
 
 async def sync_questions(db: AsyncSession, questions: Sequence[Question]) -> None:
@@ -136,20 +130,9 @@ async def sync_session(db: AsyncSession, session: StudySession) -> None:
 
 
 async def sync_series(db: AsyncSession, series: StudySeries) -> None:
+    url = f"/faq/series/{series.id}"
     await index.upsert(
-        db,
-        [
-            Doc(
-                kind="series",
-                ref_id=series.id,
-                title=series.title,
-                body=plain_text(series.description),
-                url=f"/faq/series/{series.id}",
-                date=series.created_at,
-                section_id=series.section_id,
-                series_id=series.id,
-            )
-        ],
+        db, [_doc("series", series.id, series.title, series.description, url, series.created_at, series)]
     )
 
 

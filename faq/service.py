@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import Refusal
+from core.db import save_unique
+from core.errors import Refusal, found
 from core.members.models import Member, Role
 from core.notify.follows import add_follow
 from core.notify.models import Target
@@ -60,10 +61,7 @@ def check_url(value: str | None) -> str:
 
 
 async def get_series(db: AsyncSession, series_id: int) -> StudySeries:
-    series = await db.get(StudySeries, series_id)
-    if series is None:
-        raise not_found("勉強会シリーズ")
-    return series
+    return found(await db.get(StudySeries, series_id), not_found("勉強会シリーズ"))
 
 
 async def organiser_ids(db: AsyncSession, series_id: int) -> set[int]:
@@ -109,11 +107,7 @@ async def create_series(
         categories=require_text(categories, "カテゴリ", 1000, block=True, required=False),
     )
     db.add(series)
-    try:
-        await db.flush()
-    except IntegrityError:
-        await db.rollback()
-        raise FaqError("duplicate", "同じタイトルのシリーズが既にあります。", 409) from None
+    await save_unique(db, FaqError("duplicate", "同じタイトルのシリーズが既にあります。", 409), flush=True)
     for member_id in dict.fromkeys([creator.id, *(organiser_ids_ or [])]):
         db.add(SeriesOrganiser(series_id=series.id, member_id=member_id))
     await search.sync_series(db, series)
@@ -129,10 +123,7 @@ async def list_series(db: AsyncSession) -> list[StudySeries]:
 
 
 async def get_session(db: AsyncSession, session_id: int) -> StudySession:
-    session = await db.get(StudySession, session_id)
-    if session is None:
-        raise not_found("勉強会")
-    return session
+    return found(await db.get(StudySession, session_id), not_found("勉強会"))
 
 
 async def sessions_of(db: AsyncSession, series_id: int) -> list[StudySession]:
@@ -172,11 +163,7 @@ async def create_session(
         premoderation=premoderation,
     )
     db.add(session)
-    try:
-        await db.commit()
-    except IntegrityError:
-        await db.rollback()
-        raise FaqError("duplicate", f"第{number}回は既にあります。", 409) from None
+    await save_unique(db, FaqError("duplicate", f"第{number}回は既にあります。", 409))
     return session
 
 
@@ -229,9 +216,7 @@ async def request_topic(db: AsyncSession, member: Member, series: StudySeries, t
 
 
 async def vote_topic(db: AsyncSession, member: Member, topic_id: int) -> TopicRequest:
-    topic = await db.get(TopicRequest, topic_id)
-    if topic is None:
-        raise not_found("テーマ")
+    topic = found(await db.get(TopicRequest, topic_id), not_found("テーマ"))
     if topic.author_id == member.id:
         raise FaqError("own_topic", "自分のリクエストには投票できません。", 409)
     await vote_once(db, TopicVote(topic_id=topic.id, member_id=member.id), "テーマ")
@@ -246,11 +231,7 @@ async def vote_once(db: AsyncSession, vote: TopicVote | QuestionVote, what: str)
     if await db.get(type(vote), _vote_key(vote)) is not None:
         raise refusal
     db.add(vote)
-    try:
-        await db.flush()
-    except IntegrityError:
-        await db.rollback()
-        raise refusal from None
+    await save_unique(db, refusal, flush=True)
 
 
 def _vote_key(vote: TopicVote | QuestionVote) -> tuple[int, int]:

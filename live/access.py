@@ -13,7 +13,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import Forbidden, NotFound
+from core.errors import Forbidden, found
 from core.members.models import Member, Role
 from live.models import Broadcast, Program, ProgramModerator
 
@@ -83,7 +83,9 @@ def require_manager(member: Member | None, broadcast: Broadcast, message: str, c
 
 async def moderated_broadcast(db: AsyncSession, member: Member | None, broadcast_id: int) -> tuple[Member, Broadcast]:
     """The broadcast a moderation endpoint acts on and its moderator (404, then 403)."""
-    broadcast = await db.get(Broadcast, broadcast_id)
-    if broadcast is None:
-        raise NotFound("放送が見つかりません。")
+    broadcast = await existing_broadcast(db, broadcast_id)
     return await require_moderator(db, member, broadcast), broadcast
+
+
+async def existing_broadcast(db: AsyncSession, broadcast_id: int) -> Broadcast:
+    return found(await db.get(Broadcast, broadcast_id), "放送が見つかりません。")

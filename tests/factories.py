@@ -83,6 +83,20 @@ async def make_broadcast(
     return broadcast
 
 
+def add_chat(db, broadcast_id: int, start: dt.datetime, lines) -> None:
+    """A broadcast's chat as the room stores it: (member id, ms after `start`, text) per line, numbered from 1."""
+    from live.rooms.models import RoomComment
+
+    for position, (member, offset_ms, text) in enumerate(lines, start=1):
+        created_at = start + dt.timedelta(milliseconds=offset_ms)
+        db.add(
+            RoomComment(
+                broadcast_id=broadcast_id, position=position, member_id=member, text=text, offset_ms=offset_ms,
+                created_at=created_at,
+            )
+        )  # fmt: skip
+
+
 async def live_show(
     db, *, title="法規の時間", host_email="host@example.jp", section="法規課", start=None, **fields
 ) -> Broadcast:

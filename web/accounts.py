@@ -11,7 +11,7 @@ from litestar.datastructures import CacheControlHeader, Cookie
 from litestar.params import FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
-from core.access import current_member, member_guard
+from core.access import MemberPages, current_member
 from core.bounds import PathId
 from core.db import Database
 from core.deps import AppSettings, Bus, DbSession, Me
@@ -177,10 +177,8 @@ class AccountController(Controller):
         return Template("password_reset.html", context={"token": token, "errors": errors}, status_code=400)
 
 
-class ProfileController(Controller):
+class ProfileController(MemberPages):
     path = "/profile"
-    guards = [member_guard]
-    include_in_schema = False
     # The profile shows the private calendar link and, once, a new API token: never cached.
     cache_control = CacheControlHeader(no_store=True, private=True)
 

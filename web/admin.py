@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Request, Response, get, post
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from core import site_settings
-from core.access import operator_guard
+from core.access import OperatorPages
 from core.bounds import PathId
 from core.deps import AppSettings, Bus, DbSession, Me
 from core.errors import Invalid, Refusal
@@ -27,10 +27,8 @@ NOTICES = {
 }
 
 
-class AdminMembersController(Controller):
+class AdminMembersController(OperatorPages):
     path = "/admin/members"
-    guards = [operator_guard]
-    include_in_schema = False
 
     @get("/")
     async def index(self, db: DbSession, msg: FromQuery[str | None] = None) -> Template:
@@ -94,12 +92,10 @@ async def _page(
     return Template("admin_members.html", context=context, status_code=status)
 
 
-class AdminSettingsController(Controller):
+class AdminSettingsController(OperatorPages):
     """Community settings: supporters needed to found a 課, re-approval after a name/organisation change."""
 
     path = "/admin/settings"
-    guards = [operator_guard]
-    include_in_schema = False
 
     @get("/")
     async def form(self, db: DbSession, msg: FromQuery[str | None] = None) -> Template:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import msgspec
-from litestar import Controller, delete, get, post
+from litestar import delete, get, post
 from litestar.datastructures import CacheControlHeader
 from litestar.params import FromQuery, JSONBody
 
-from core.access import member_guard, operator_guard
+from core.access import MemberApi, OperatorApi
 from core.bounds import PathId
 from core.deps import AppSettings, Bus, DbSession, Me
 from core.members import service
@@ -56,9 +56,8 @@ class TokenOut(msgspec.Struct):
         return cls(t.id, t.name, t.prefix, t.created_at, t.last_used_at, raw)
 
 
-class MeController(Controller):
+class MeController(MemberApi):
     path = "/api"
-    guards = [member_guard]
     tags = ["members"]
     cache_control = CacheControlHeader(no_store=True, private=True)  # a new token is shown once
 
@@ -76,9 +75,8 @@ class MeController(Controller):
         await service.revoke_api_token(db, me, token_id, bus=bus)
 
 
-class MembersAdminController(Controller):
+class MembersAdminController(OperatorApi):
     path = "/api/members"
-    guards = [operator_guard]
     tags = ["members"]
 
     @get("/")

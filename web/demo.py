@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from archive import demo as archive_demo
 from core.db import utcnow
 from core.members.models import Member, OrgKind, Role, Status
-from core.members.service import hash_password
+from core.members.service import hash_password, member_row
 from core.sections import ProposalSupport, Section, SectionKind, SectionMembership, SectionProposal
 from core.sections.names import section_key
 from faq import demo as faq_demo
@@ -143,19 +143,9 @@ async def load_demo(db: AsyncSession) -> list[DemoMember]:
     password_hash = await hash_password(DEMO_PASSWORD)
     by_email: dict[str, Member] = {}
     for d in DEMO_MEMBERS:
-        member = Member(
-            email=d.email,
-            name=d.name,
-            org_kind=d.org_kind,
-            organisation=d.organisation,
-            department=d.department,
-            prefecture=d.prefecture,
-            password_hash=password_hash,
-            role=d.role,
-            status=d.status,
-            reviewed_at=utcnow() if d.status is Status.APPROVED else None,
-            reading=d.reading,
-            interests=d.interests,
+        reviewed_at = utcnow() if d.status is Status.APPROVED else None
+        member = member_row(
+            d, password_hash, d.role, d.status, reviewed_at=reviewed_at, reading=d.reading, interests=d.interests
         )
         db.add(member)
         by_email[d.email] = member

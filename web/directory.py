@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import msgspec
-from litestar import Controller, get
+from litestar import get
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromQuery
 from litestar.response import Template
 
-from core.access import member_guard
+from core.access import MemberApi, MemberPages
 from core.bounds import PathId
 from core.deps import DbSession, Me
 from core.errors import Invalid, NotFound
@@ -80,10 +80,8 @@ async def _cards(db: DbSession, members: list[Member]) -> list[DirectoryMember]:
     return out
 
 
-class DirectoryController(Controller):
+class DirectoryController(MemberPages):
     path = "/members"
-    guards = [member_guard]
-    include_in_schema = False
     dependencies = {"params": Provide(directory_params, sync_to_thread=False)}
 
     @get("/")
@@ -126,9 +124,8 @@ class DirectoryController(Controller):
         return Template("members/member.html", context=context)
 
 
-class DirectoryApiController(Controller):
+class DirectoryApiController(MemberApi):
     path = "/api/directory"
-    guards = [member_guard]
     tags = ["members"]
     dependencies = {"params": Provide(directory_params, sync_to_thread=False)}
 

@@ -9,13 +9,13 @@ import datetime as dt
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, Response, delete, get, post
+from litestar import Request, Response, delete, get, post
 from litestar.params import FromQuery, JSONBody
 from litestar.response import Redirect
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.access import member_guard
+from core.access import MemberApi, member_guard
 from core.bounds import PathId
 from core.deps import DbSession, Me
 from core.errors import Invalid, NotFound
@@ -104,9 +104,8 @@ async def create(db: AsyncSession, member: Member, raw_target: str, target_id: i
     return await follows.follow(db, member.id, target, target_id)
 
 
-class FollowsApi(Controller):
+class FollowsApi(MemberApi):
     path = "/api/follows"
-    guards = [member_guard]
     tags = ["notifications"]
 
     @get("/")

@@ -8,11 +8,11 @@ import datetime as dt
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, WebSocket, get, post, put, websocket
+from litestar import Request, WebSocket, get, post, put, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromQuery, JSONBody
 
-from core.access import current_member, member_guard, origin_allowed
+from core.access import MemberApi, current_member, origin_allowed
 from core.deps import DbSession, Me
 from core.errors import Invalid
 from core.notify import inbox, prefs
@@ -47,9 +47,8 @@ class UnreadOut(msgspec.Struct):
     unread: int
 
 
-class NotificationsApi(Controller):
+class NotificationsApi(MemberApi):
     path = "/api/notifications"
-    guards = [member_guard]
     tags = ["notifications"]
 
     @get("/")

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Request, Response, get, post
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
-from core.access import member_guard
+from core.access import MemberPages
 from core.deps import AppSettings, DbSession, Me
 from core.errors import Invalid, Refusal
 from core.members.models import Member, Status
@@ -26,10 +26,7 @@ from web.notify_settings import apply_settings, settings_from_form
 NOTICES = {"saved": "通知の設定を保存しました。", "read": "既読にしました。"}
 
 
-class NotificationPages(Controller):
-    guards = [member_guard]
-    include_in_schema = False
-
+class NotificationPages(MemberPages):
     @get("/notifications")
     async def index(
         self, me: Me, db: DbSession, before: FromQuery[int | None] = None, msg: FromQuery[str] = ""

@@ -6,12 +6,12 @@ import datetime as dt
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, Response, get, patch, post
+from litestar import Request, Response, get, patch, post
 from litestar.params import FromQuery, JSONBody
 from litestar.response import Redirect, Template
 
 from core import site_settings
-from core.access import member_guard, operator_guard
+from core.access import MemberApi, MemberPages, operator_guard
 from core.bounds import PathId
 from core.deps import AppSettings, Bus, DbSession, Me
 from core.errors import Forbidden, Invalid, NotFound
@@ -111,10 +111,8 @@ def _form_page(
     return Template("profile_edit.html", context=context, status_code=status)
 
 
-class ProfileEditController(Controller):
+class ProfileEditController(MemberPages):
     path = "/profile"
-    guards = [member_guard]
-    include_in_schema = False
 
     @get("/edit")
     async def edit_form(self, me: Me, msg: FromQuery[str] = "") -> Template:
@@ -144,15 +142,13 @@ class ProfileEditController(Controller):
         return Redirect("/profile/edit?msg=email_sent", status_code=303)
 
 
-class EmailConfirmController(Controller):
+class EmailConfirmController(MemberPages):
     """The link in the mail: a page with a button (mail scanners that prefetch links change nothing).
 
     It needs the member's own session too, so a leaked link alone cannot move an account.
     """
 
     path = "/profile/email/confirm"
-    guards = [member_guard]
-    include_in_schema = False
 
     @get("/")
     async def confirm_form(self, token: FromQuery[str] = "") -> Template:
@@ -177,9 +173,8 @@ class EmailConfirmController(Controller):
         return Template("email_confirm.html", context={"done": True, "token": "", "error": None})
 
 
-class ProfileApiController(Controller):
+class ProfileApiController(MemberApi):
     path = "/api"
-    guards = [member_guard]
     tags = ["members"]
 
     @get("/me")

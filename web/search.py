@@ -12,11 +12,11 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Request, Response, get, post
 from litestar.params import FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
-from core.access import member_guard, operator_guard
+from core.access import MemberApi, MemberPages, operator_guard
 from core.bounds import PathId
 from core.deps import DbSession, Me
 from core.errors import Invalid
@@ -129,9 +129,8 @@ class SearchOut(msgspec.Struct):
         return cls(r.query, r.total, r.capped, r.counts, r.page, r.pages, hits, r.suggestion, r.message)
 
 
-class SearchApi(Controller):
+class SearchApi(MemberApi):
     path = "/api/search"
-    guards = [member_guard]
     tags = ["search"]
 
     @get("/")
@@ -151,10 +150,8 @@ class SearchApi(Controller):
         return SearchOut.of(await search(db, q[:500], filters, page=_page(page)))
 
 
-class SearchPages(Controller):
+class SearchPages(MemberPages):
     path = "/search"
-    guards = [member_guard]
-    include_in_schema = False
 
     @get("/")
     async def page(self, request: Request[Any, Any, Any], db: DbSession, q: FromQuery[str] = "") -> Template:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Request, Response, get, post
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from core import site_settings
-from core.access import member_guard
+from core.access import MemberPages
 from core.bounds import PathId
 from core.deps import AppSettings, DbSession, Me
 from core.errors import Invalid, Refusal
@@ -40,10 +40,8 @@ def _kind(raw: str) -> SectionKind | None:
     return SectionKind(raw) if raw in {k.value for k in SectionKind} else None
 
 
-class SectionPagesController(Controller):
+class SectionPagesController(MemberPages):
     path = "/sections"
-    guards = [member_guard]
-    include_in_schema = False
 
     @get("/")
     async def index(self, db: DbSession, q: FromQuery[str] = "", type: FromQuery[str] = "") -> Template:

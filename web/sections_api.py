@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import msgspec
-from litestar import Controller, delete, get, patch, post, put
+from litestar import delete, get, patch, post, put
 from litestar.params import FromQuery, JSONBody
 
 from core import site_settings
-from core.access import member_guard
+from core.access import MemberApi
 from core.bounds import PathId
 from core.deps import AppSettings, DbSession, Me
 from core.members.models import Member
@@ -111,9 +111,8 @@ async def _proposal_out(db: DbSession, p: SectionProposal) -> ProposalOut:
     )
 
 
-class SectionsApiController(Controller):
+class SectionsApiController(MemberApi):
     path = "/api/sections"
-    guards = [member_guard]
     tags = ["sections"]
 
     @get("/")

@@ -43,37 +43,33 @@ def _text_fields(cls: type[S], form: dict[str, str]) -> S:
     return cls(**values)
 
 
-class SignupInput(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """/signup and `chonai create-operator`; `password_confirm` None: not asked (the CLI)."""
+class _MemberForm(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """What the sign-up and profile forms both ask: who the member is and where they work."""
 
     name: Text = ""
     org_kind: Short = ""
     organisation: Text = ""
     department: Text = ""
     prefecture: Short = ""
+
+    @classmethod
+    def from_form(cls: type[S], form: dict[str, str]) -> S:
+        return _text_fields(cls, form)
+
+
+class SignupInput(_MemberForm, forbid_unknown_fields=True, kw_only=True):
+    """/signup and `chonai create-operator`; `password_confirm` None: not asked (the CLI)."""
+
     email: Text = ""
     password: Text = ""
     password_confirm: Text | None = None
 
-    @classmethod
-    def from_form(cls, form: dict[str, str]) -> SignupInput:
-        return _text_fields(cls, form)
 
-
-class ProfileInput(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class ProfileInput(_MemberForm, forbid_unknown_fields=True, kw_only=True):
     """The whole profile as /profile/edit posts it (and as PATCH /api/me ends up once merged)."""
 
-    name: Text = ""
     reading: Text = ""
-    org_kind: Short = ""
-    organisation: Text = ""
-    department: Text = ""
-    prefecture: Short = ""
     interests: Text = ""
-
-    @classmethod
-    def from_form(cls, form: dict[str, str]) -> ProfileInput:
-        return _text_fields(cls, form)
 
     @classmethod
     def of(cls, member: Member) -> ProfileInput:

@@ -8,10 +8,9 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db import utcnow
+from core.db import save_unique, utcnow
 from core.errors import Invalid
 from core.events import EventBus
 from core.members.inputs import ProfileInput
@@ -137,11 +136,10 @@ async def confirm_email_change(db: AsyncSession, raw: str, member_id: int) -> tu
             member_id=member.id, field="email", old_value=old, new_value=row.new_email, changed_by_id=member.id
         )
     )
-    try:
-        await db.commit()
-    except IntegrityError:
-        await db.rollback()
-        raise Invalid(
+    await save_unique(
+        db,
+        Invalid(
             "このメールアドレスは既に使われています。", fields={"email": "このメールアドレスは既に使われています。"}
-        ) from None
+        ),
+    )
     return member, old

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import utcnow
-from core.errors import Refusal
+from core.errors import Refusal, found
 from core.events import EventBus
 from core.members import throttle
 from core.members.models import ApiToken, AuthAttempt, LoginSession, Member, Role, Status
@@ -70,6 +70,15 @@ async def get_by_email(db: AsyncSession, email: str) -> Member | None:
     return (await db.execute(select(Member).where(Member.email == normalise_email(email)))).scalar_one_or_none()
 
 
+_SIGNUP_COLUMNS = ("email", "name", "org_kind", "organisation", "department", "prefecture")
+
+
+def member_row(source: object, password_hash: str, role: Role, status: Status, **more: object) -> Member:
+    """A new member row with what sign-up asks copied from `source` (sign-up data, a demo member)."""
+    signup = {f: getattr(source, f) for f in _SIGNUP_COLUMNS}
+    return Member(**signup, password_hash=password_hash, role=role, status=status, **more)
+
+
 async def register(db: AsyncSession, data: SignupData, *, announce: bool = True) -> Member:
     """Create a pending member (operators are notified in the same transaction); refuse a duplicate e-mail.
 
@@ -78,17 +87,7 @@ async def register(db: AsyncSession, data: SignupData, *, announce: bool = True)
     password_hash = await hash_password(data.password)
     if await get_by_email(db, data.email):
         raise MemberError("email_taken", "このメールアドレスは既に登録されています。")
-    member = Member(
-        email=data.email,
-        name=data.name,
-        org_kind=data.org_kind,
-        organisation=data.organisation,
-        department=data.department,
-        prefecture=data.prefecture,
-        password_hash=password_hash,
-        role=Role.MEMBER,
-        status=Status.PENDING,
-    )
+    member = member_row(data, password_hash, Role.MEMBER, Status.PENDING)
     db.add(member)
     try:
         await db.flush()
@@ -149,10 +148,7 @@ async def review(db: AsyncSession, member_id: int, operator: Member, *, approve:
 
 
 async def _get(db: AsyncSession, member_id: int) -> Member:
-    member = await db.get(Member, member_id)
-    if member is None:
-        raise MemberError("not_found", "該当するメンバーが見つかりません。")
-    return member
+    return found(await db.get(Member, member_id), MemberError("not_found", "該当するメンバーが見つかりません。"))
 
 
 async def set_role(db: AsyncSession, member_id: int, role: Role, *, bus: EventBus | None = None) -> Member:

@@ -9,7 +9,7 @@ the unique (member_id, event_key) makes a replayed event insert nothing twice.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Select, and_, false, func, literal, or_, select, true, union, update
@@ -151,6 +151,17 @@ async def unsent_event_keys(db: AsyncSession, kind: Kind, now: dt.datetime) -> s
         .distinct()
     )
     return set(rows.scalars())
+
+
+async def withdraw_stale(
+    db: AsyncSession,
+    kind: Kind,
+    now: dt.datetime,
+    stale: Callable[[AsyncSession, set[str]], Awaitable[list[str]]],
+) -> int:
+    """Reminders of `kind` with mail not yet sent: drop those that `stale` picks from their event keys."""
+    keys = await unsent_event_keys(db, kind, now)
+    return await withdraw(db, await stale(db, keys)) if keys else 0
 
 
 async def _deliveries(db: AsyncSession, kind: Kind, event_key: str, mail_on: Any, now: dt.datetime) -> None:

@@ -8,13 +8,14 @@ import time
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import Invalid, NotFound
+from core.errors import Invalid, found
 from core.search.analyse import keys
 from core.search.models import GlossaryEntry
 from core.text import clean_line
 
 _SPLIT = re.compile(r"[、,，;；\n]+")
 MAX_WORDS = 12
+_MISSING = "用語集の項目が見つかりません。"
 
 Group = tuple[tuple[str, ...], ...]  # each member word as its key sequence
 
@@ -83,10 +84,7 @@ async def save(
         entry = GlossaryEntry(words=text, note=note, updated_by_id=member_id)
         db.add(entry)
     else:
-        found = await db.get(GlossaryEntry, entry_id)
-        if found is None:
-            raise NotFound("用語集の項目が見つかりません。")
-        entry = found
+        entry = found(await db.get(GlossaryEntry, entry_id), _MISSING)
         entry.words, entry.note, entry.updated_by_id = text, note, member_id
     await db.commit()
     forget()  # this process sees its own change at once
@@ -94,10 +92,7 @@ async def save(
 
 
 async def delete(db: AsyncSession, entry_id: int) -> None:
-    entry = await db.get(GlossaryEntry, entry_id)
-    if entry is None:
-        raise NotFound("用語集の項目が見つかりません。")
-    await db.delete(entry)
+    await db.delete(found(await db.get(GlossaryEntry, entry_id), _MISSING))
     await db.commit()
     forget()
 

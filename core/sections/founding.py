@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db import utcnow
-from core.errors import Conflict, Invalid, NotFound
+from core.db import save_unique, utcnow
+from core.errors import Conflict, Invalid, found
 from core.members.models import Member
 from core.sections.models import (
     ProposalStatus,
@@ -74,11 +73,8 @@ async def propose(db: AsyncSession, founder: Member, *, name: str, kind: str, pu
         founder_id=founder.id,
     )
     db.add(proposal)
-    try:
-        await db.commit()
-    except IntegrityError:  # the same name was proposed a moment ago
-        await db.rollback()
-        raise Invalid("入力内容を確認してください。", fields={"name": DUPLICATE_NAME}) from None
+    # Refused if the same name was proposed a moment ago.
+    await save_unique(db, Invalid("入力内容を確認してください。", fields={"name": DUPLICATE_NAME}))
     return proposal
 
 
@@ -86,10 +82,7 @@ async def get_proposal(db: AsyncSession, proposal_id: int, *, lock: bool = False
     query = select(SectionProposal).where(SectionProposal.id == proposal_id)
     if lock:
         query = query.with_for_update(of=SectionProposal)
-    proposal = (await db.execute(query)).unique().scalar_one_or_none()
-    if proposal is None:
-        raise NotFound("該当する設立提案が見つかりません。")
-    return proposal
+    return found((await db.execute(query)).unique().scalar_one_or_none(), "該当する設立提案が見つかりません。")
 
 
 async def supporters(db: AsyncSession, proposal_id: int) -> list[Member]:
@@ -122,11 +115,8 @@ async def support(db: AsyncSession, member: Member, proposal_id: int, threshold:
     if already is not None:
         raise Conflict("この提案には既に賛同しています。", code="already_supported")
     db.add(ProposalSupport(proposal_id=proposal_id, member_id=member.id))
-    try:
-        await db.flush()
-    except IntegrityError:  # a double click raced us
-        await db.rollback()
-        raise Conflict("この提案には既に賛同しています。", code="already_supported") from None
+    # Refused if a double click raced this one.
+    await save_unique(db, Conflict("この提案には既に賛同しています。", code="already_supported"), flush=True)
     count = int(
         (
             await db.execute(
@@ -146,13 +136,12 @@ async def _found(db: AsyncSession, proposal: SectionProposal, count: int, thresh
         name=proposal.name, kind=proposal.kind, description=proposal.purpose, leader_id=proposal.founder_id
     )
     db.add(section)
-    try:
-        await db.flush()
-    except IntegrityError:  # an operator renamed another 課 to this name meanwhile
-        await db.rollback()
-        raise Conflict(
-            "同じ名前の課が既にあるため設立できません。運営にお問い合わせください。", code="name_taken"
-        ) from None
+    # Refused if an operator renamed another 課 to this name meanwhile.
+    await save_unique(
+        db,
+        Conflict("同じ名前の課が既にあるため設立できません。運営にお問い合わせください。", code="name_taken"),
+        flush=True,
+    )
     people = [await db.get_one(Member, proposal.founder_id), *await supporters(db, proposal.id)]
     for person in people:
         db.add(SectionMembership(section_id=section.id, member_id=person.id))

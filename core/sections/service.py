@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Column, case, func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.db import save_unique
+from core.errors import Conflict, Forbidden, Invalid, found
 from core.members.models import Member, Role, Status
 from core.sections.models import Section, SectionKind, SectionMembership, SectionProposal, SectionStatus
 from core.sections.names import check_name, check_purpose, section_key
@@ -83,10 +83,7 @@ async def list_sections(db: AsyncSession, q: str = "", kind: SectionKind | None 
 
 async def get_section(db: AsyncSession, section_id: int) -> Section:
     # populate_existing: a 課 founded or changed in this session is re-read with its 課長.
-    section = await db.get(Section, section_id, populate_existing=True)
-    if section is None:
-        raise NotFound("該当する課が見つかりません。")
-    return section
+    return found(await db.get(Section, section_id, populate_existing=True), "該当する課が見つかりません。")
 
 
 async def memberships(db: AsyncSession, section_id: int) -> list[SectionMembership]:
@@ -130,11 +127,8 @@ async def join(db: AsyncSession, member: Member, section_id: int) -> Section:
     if await membership(db, section_id, member.id) is not None:
         raise Conflict("既にこの課のメンバーです。", code="already_member")
     db.add(SectionMembership(section_id=section_id, member_id=member.id))
-    try:
-        await db.commit()
-    except IntegrityError:  # a double click raced us
-        await db.rollback()
-        raise Conflict("既にこの課のメンバーです。", code="already_member") from None
+    # Refused if a double click raced this one.
+    await save_unique(db, Conflict("既にこの課のメンバーです。", code="already_member"))
     return section
 
 
@@ -200,11 +194,7 @@ async def rename(db: AsyncSession, operator: Member, section_id: int, name: str)
     _require_operator(operator)
     section = await get_section(db, section_id)
     section.name = await _check_free_name(db, name, exclude_id=section.id)
-    try:
-        await db.commit()
-    except IntegrityError:
-        await db.rollback()
-        raise Invalid("同じ名前の課が既にあります。", fields={"name": "同じ名前の課が既にあります。"}) from None
+    await save_unique(db, Invalid("同じ名前の課が既にあります。", fields={"name": "同じ名前の課が既にあります。"}))
     return section
 
 

@@ -10,17 +10,17 @@ import datetime as dt
 from typing import Annotated
 
 import msgspec
-from litestar import Controller, delete, get, post
+from litestar import delete, get, post
 from litestar.params import JSONBody, QueryParameter
 
-from core.access import member_guard
+from core.access import MemberApi
 from core.bounds import Id, PathId, Position
 from core.deps import Bus, DbSession, Me
 from core.errors import Invalid
 from live.access import moderated_broadcast
 from live.models import BroadcastState
 from live.moderation import audit, controls, reports, sanctions, words
-from live.moderation.events import publish_controls, publish_notice, publish_restriction
+from live.moderation.events import ControlValues, publish_controls, publish_notice, publish_restriction
 from live.moderation.models import BlockedWord, ModerationAction, RoomControls, Sanction
 from live.schedule import service as schedule
 
@@ -53,17 +53,10 @@ class ControlsIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True)
     picked_position: Id | None = None  # a comment's position (1, 2, …); null clears the pick
 
 
-class ControlsOut(msgspec.Struct):
-    slow_mode_seconds: int
-    locked: bool
-    comments_off: bool
-    delay_seconds: int
-    pinned_text: str
-    picked_position: int | None
-
+class ControlsOut(ControlValues):
     @classmethod
     def of(cls, c: RoomControls) -> ControlsOut:
-        return cls(c.slow_mode_seconds, c.locked, c.comments_off, c.delay_seconds, c.pinned_text, c.picked_position)
+        return cls(**{f: getattr(c, f) for f in ControlValues.__struct_fields__})
 
 
 class WordIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -160,11 +153,10 @@ class ReportHandledOut(msgspec.Struct):
     handled: bool
 
 
-class ModerationController(Controller):
+class ModerationController(MemberApi):
     """Sanctions, controls, words, audit and state; each call checks the moderator (roles are per program)."""
 
     path = "/api/broadcasts/{broadcast_id:int}/moderation"
-    guards = [member_guard]
     tags = ["moderation"]
 
     @post("/timeout", status_code=200)

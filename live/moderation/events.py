@@ -11,14 +11,19 @@ from core.events import EventBus, publish_committed
 from live.events import broadcast_channel
 
 
-class ControlsChanged(msgspec.Struct, tag="controls", kw_only=True):
-    broadcast_id: int
+class ControlValues(msgspec.Struct, kw_only=True):
+    """A room's controls as moderators set them: the API answers them, the bus event carries them."""
+
     slow_mode_seconds: int
     locked: bool
     comments_off: bool
     delay_seconds: int
     pinned_text: str
     picked_position: int | None
+
+
+class ControlsChanged(ControlValues, tag="controls", kw_only=True):
+    broadcast_id: int
 
 
 class MemberRestricted(msgspec.Struct, tag="restricted", kw_only=True):

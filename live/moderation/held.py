@@ -8,10 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import utcnow
 from core.members.models import Member
-from live.access import require_moderator
 from live.models import Broadcast
 from live.moderation import audit
-from live.moderation.errors import ModerationError
+from live.moderation.decisions import decide_once
 from live.moderation.models import HeldComment, HeldStatus
 
 
@@ -74,24 +73,17 @@ async def decide_held(
     db: AsyncSession, actor: Member, broadcast: Broadcast, held_id: int, approve: bool
 ) -> HeldComment:
     """Mark a held comment approved/rejected exactly once (two moderators racing: one wins)."""
-    await require_moderator(db, actor, broadcast)
-    held = await db.get(HeldComment, held_id)
-    if held is None or held.broadcast_id != broadcast.id:
-        raise ModerationError("not_found", "保留中のコメントが見つかりません。", 404)
-    # Conditional update: of two moderators deciding at once, exactly one changes the row.
-    result = await db.execute(
-        update(HeldComment)
-        .where(HeldComment.id == held_id, HeldComment.status == HeldStatus.PENDING)
-        .values(
-            status=HeldStatus.APPROVED if approve else HeldStatus.REJECTED,
-            reviewed_by_id=actor.id,
-            reviewed_at=utcnow(),
-        )
-        .execution_options(synchronize_session=False)
+    status = HeldStatus.APPROVED if approve else HeldStatus.REJECTED
+    held = await decide_once(
+        db,
+        actor,
+        broadcast,
+        (HeldComment, held_id),
+        HeldComment.status == HeldStatus.PENDING,
+        {"status": status, "reviewed_by_id": actor.id, "reviewed_at": utcnow()},
+        missing="保留中のコメントが見つかりません。",
+        taken=("already_decided", "このコメントは既に他のモデレーターが処理しました。"),
     )
-    if result.rowcount == 0:  # type: ignore[attr-defined]
-        await db.commit()
-        raise ModerationError("already_decided", "このコメントは既に他のモデレーターが処理しました。", 409)
     audit.record(
         db,
         broadcast.id,

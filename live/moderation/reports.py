@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,9 +11,9 @@ from core.members.models import Member, Role
 from core.notify.models import Kind
 from core.notify.service import any_of, members, notify
 from core.text import clean_line
-from live.access import require_moderator
 from live.models import Broadcast, Program, ProgramModerator
 from live.moderation import audit
+from live.moderation.decisions import decide_once
 from live.moderation.errors import ModerationError
 from live.moderation.models import CommentReport
 
@@ -81,19 +81,16 @@ async def open_reports(db: AsyncSession, broadcast_id: int) -> list[CommentRepor
 
 async def handle_report(db: AsyncSession, actor: Member, broadcast: Broadcast, report_id: int) -> CommentReport:
     """Mark a report handled exactly once; the second moderator gets `already_handled`."""
-    await require_moderator(db, actor, broadcast)
-    entry = await db.get(CommentReport, report_id)
-    if entry is None or entry.broadcast_id != broadcast.id:
-        raise ModerationError("not_found", "通報が見つかりません。", 404)
-    result = await db.execute(
-        update(CommentReport)
-        .where(CommentReport.id == report_id, CommentReport.handled_at.is_(None))
-        .values(handled_at=utcnow())
-        .execution_options(synchronize_session=False)
+    entry = await decide_once(
+        db,
+        actor,
+        broadcast,
+        (CommentReport, report_id),
+        CommentReport.handled_at.is_(None),
+        {"handled_at": utcnow()},
+        missing="通報が見つかりません。",
+        taken=("already_handled", "この通報は既に対応済みです。"),
     )
-    if result.rowcount == 0:  # type: ignore[attr-defined]
-        await db.commit()
-        raise ModerationError("already_handled", "この通報は既に対応済みです。", 409)
     detail = {"report": report_id}
     audit.record(db, broadcast.id, actor, "report_handled", target_position=entry.position, detail=detail)
     await db.commit()

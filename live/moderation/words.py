@@ -5,9 +5,10 @@ from __future__ import annotations
 import unicodedata
 
 from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.db import save_unique
+from core.errors import found
 from core.members.models import Member, Role
 from core.text import clean_line
 from live.access import require_moderator
@@ -73,18 +74,13 @@ async def add_blocked_word(
     db.add(rule)
     detail = {"word": cleaned, "action": action}
     audit.record(db, broadcast.id if broadcast else None, actor, "word_add", detail=detail)
-    try:
-        await db.commit()
-    except IntegrityError:  # the same word added concurrently
-        await db.rollback()
-        raise ModerationError("duplicate_word", _DUPLICATE, 409) from None
+    # Refused if the same word was added concurrently.
+    await save_unique(db, ModerationError("duplicate_word", _DUPLICATE, 409))
     return rule
 
 
 async def remove_blocked_word(db: AsyncSession, actor: Member, word_id: int, broadcast: Broadcast | None) -> None:
-    rule = await db.get(BlockedWord, word_id)
-    if rule is None:
-        raise ModerationError("not_found", "禁止ワードが見つかりません。", 404)
+    rule = found(await db.get(BlockedWord, word_id), ModerationError("not_found", "禁止ワードが見つかりません。", 404))
     await _require_word_editor(db, actor, rule.program_id, broadcast, "削除", "この番組の禁止ワードではありません。")
     audit.record(db, broadcast.id if broadcast else None, actor, "word_remove", detail={"word": rule.word})
     await db.delete(rule)

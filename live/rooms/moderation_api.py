@@ -11,16 +11,14 @@ from __future__ import annotations
 import datetime as dt
 
 import msgspec
-from litestar import Controller, get, post
+from litestar import get, post
 from litestar.params import JSONBody
 
-from core.access import member_guard
+from core.access import MemberApi
 from core.bounds import PathId
 from core.deps import Bus, DbSession, Me
-from core.errors import NotFound
 from core.members.models import Member
-from live.access import moderated_broadcast
-from live.models import Broadcast
+from live.access import existing_broadcast, moderated_broadcast
 from live.moderation.held import held_comments
 from live.moderation.models import HeldComment
 from live.rooms import curation, service
@@ -67,11 +65,10 @@ class ReportCreatedOut(msgspec.Struct):
     position: int
 
 
-class RoomModerationController(Controller):
+class RoomModerationController(MemberApi):
     """Each call checks the moderator of the broadcast (roles are per program)."""
 
     path = "/api/broadcasts/{broadcast_id:int}/moderation"
-    guards = [member_guard]
     tags = ["moderation"]
 
     @get("/held")
@@ -136,19 +133,16 @@ async def _set_visibility(
     return VisibilityOut(position, hidden, author)
 
 
-class ReportController(Controller):
+class ReportController(MemberApi):
     """Any member in the room may report a comment."""
 
     path = "/api/broadcasts/{broadcast_id:int}/reports"
-    guards = [member_guard]
     tags = ["moderation"]
 
     @post("/", status_code=201)
     async def report(
         self, me: Me, db: DbSession, bus: Bus, broadcast_id: PathId, data: JSONBody[ReportInput]
     ) -> ReportCreatedOut:
-        broadcast = await db.get(Broadcast, broadcast_id)
-        if broadcast is None:
-            raise NotFound("放送が見つかりません。")
+        broadcast = await existing_broadcast(db, broadcast_id)
         entry = await curation.report(db, bus, me, broadcast, data.position, data.reason)
         return ReportCreatedOut(entry.id, entry.position)

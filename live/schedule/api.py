@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import msgspec
-from litestar import Controller, delete, get, post, put
+from litestar import delete, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from core.access import member_guard, operator_guard
+from core.access import MemberApi, operator_guard
 from core.bounds import OptionalQueryId, PathId, in_range
 from core.db import utcnow
 from core.deps import Bus, DbSession, Me
@@ -142,9 +142,8 @@ def _invalid(errors: dict[str, str], code: str = "invalid_program") -> Invalid:
     return Invalid(next(iter(errors.values())), fields=errors, code=code)
 
 
-class ScheduleApi(Controller):
+class ScheduleApi(MemberApi):
     path = "/api/schedule"
-    guards = [member_guard]
     tags = ["schedule"]
 
     @get("/")

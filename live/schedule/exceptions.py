@@ -6,11 +6,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.bounds import EARLIEST, LATEST
-from core.db import utcnow
+from core.db import save_unique, utcnow
 from core.events import EventBus
 from core.members.models import Member
 from core.text import clean_line
@@ -177,12 +176,8 @@ async def add_exception(
         created_by_id=actor.id if actor else None,
     )
     db.add(exc)
-    try:
-        await db.commit()
-    except IntegrityError:
-        await db.rollback()
-        taken = "この回には既に変更が登録されています。"
-        raise ScheduleError("duplicate_exception", taken, {"occurrence": taken}) from None
+    taken = "この回には既に変更が登録されています。"
+    await save_unique(db, ScheduleError("duplicate_exception", taken, {"occurrence": taken}))
     await materialise_program(db, bus, program.id, now)
     return exc
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Request, Response, get, post
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
-from core.access import member_guard, operator_guard
+from core.access import MemberPages, OperatorPages
 from core.bounds import PathId, in_range
 from core.db import utcnow
 from core.deps import AppSettings, Bus, DbSession, Me
@@ -20,7 +20,14 @@ from core.timefmt import JST, WEEKDAYS
 from live.access import can_host
 from live.models import Broadcast, BroadcastState, ExceptionKind, Program
 from live.schedule import calendars, exceptions, materialise, programs, projection, recurrence, rule_editor, service
-from live.schedule.inputs import ExceptionInput, ProgramInput, RotationInput, program_form_values, validate_program
+from live.schedule.inputs import (
+    ExceptionInput,
+    ProgramData,
+    ProgramInput,
+    RotationInput,
+    program_form_values,
+    validate_program,
+)
 from live.schedule.service import ScheduleError
 from live.stream import room_context
 
@@ -53,10 +60,8 @@ def _int_param(raw: str | None) -> int | None:
     return int(raw) if raw and raw.isascii() and raw.isdigit() and len(raw) < 10 else None
 
 
-class SchedulePages(Controller):
+class SchedulePages(MemberPages):
     path = "/schedule"
-    guards = [member_guard]
-    include_in_schema = False
 
     @get("/")
     async def week(
@@ -219,35 +224,40 @@ async def _edit_page(
     )
 
 
-class ProgramAdminPages(Controller):
+def _new_form(today: dt.date, start_time: str, end_time: str, **more: str) -> dict[str, str]:
+    """A new program's or rotation's form: from today at the times given, a 10-minute lobby, Japan time."""
+    first = {"start_date": today.isoformat(), "start_time": start_time, "end_time": end_time, "lobby_minutes": "10"}
+    return {**first, "timezone": recurrence.DEFAULT_TZ, **more}
+
+
+async def _posted_program(
+    request: Request[Any, Any, Any], db: DbSession, program: Program | None
+) -> ProgramData | Template:
+    """The program editor's form validated, or the editor again with its errors (400)."""
+    form = await read_form(request)
+    program_input, repeat_error = ProgramInput.from_editor_form(form)
+    data, errors = await validate_program(db, program_input, repeat_error=repeat_error)
+    if data is None:
+        return await _edit_page(db, program=program, values=form, errors=errors, status=400)
+    return data
+
+
+class ProgramAdminPages(OperatorPages):
     path = "/schedule"
-    guards = [operator_guard]
-    include_in_schema = False
 
     @get("/programs/new")
     async def new_program(self, db: DbSession) -> Template:
         today = utcnow().astimezone(JST).date()
-        values = {
-            "start_date": today.isoformat(),
-            "start_time": "21:00",
-            "end_time": "22:00",
-            "lobby_minutes": "10",
-            "timezone": recurrence.DEFAULT_TZ,
-            "repeat": "weekly",
-            "interval": "1",
-            f"day_{recurrence.WEEKDAY_CODES[today.weekday()]}": "on",
-            "rrule": f"FREQ=WEEKLY;BYDAY={recurrence.WEEKDAY_CODES[today.weekday()]}",
-            "active": "on",
-        }
+        day = recurrence.WEEKDAY_CODES[today.weekday()]
+        more = {"repeat": "weekly", "interval": "1", f"day_{day}": "on", "rrule": f"FREQ=WEEKLY;BYDAY={day}"}
+        values = _new_form(today, "21:00", "22:00", active="on", **more)
         return await _edit_page(db, program=None, values=values, errors={})
 
     @post("/programs/new")
     async def create_program(self, request: Request[Any, Any, Any], db: DbSession, bus: Bus) -> Response[Any]:
-        form = await read_form(request)
-        program_input, repeat_error = ProgramInput.from_editor_form(form)
-        data, errors = await validate_program(db, program_input, repeat_error=repeat_error)
-        if data is None:
-            return await _edit_page(db, program=None, values=form, errors=errors, status=400)
+        data = await _posted_program(request, db, None)
+        if isinstance(data, Template):
+            return data
         program = await programs.create_program(db, bus, data)
         return Redirect(f"/schedule/programs/{program.id}?msg=created", status_code=303)
 
@@ -261,25 +271,15 @@ class ProgramAdminPages(Controller):
         self, request: Request[Any, Any, Any], db: DbSession, bus: Bus, program_id: PathId
     ) -> Response[Any]:
         program = await service.get_program(db, program_id)
-        form = await read_form(request)
-        program_input, repeat_error = ProgramInput.from_editor_form(form)
-        data, errors = await validate_program(db, program_input, repeat_error=repeat_error)
-        if data is None:
-            return await _edit_page(db, program=program, values=form, errors=errors, status=400)
+        data = await _posted_program(request, db, program)
+        if isinstance(data, Template):
+            return data
         await programs.update_program(db, bus, program, data)
         return Redirect(f"/schedule/programs/{program.id}?msg=saved", status_code=303)
 
     @get("/rotation/new")
     async def new_rotation(self, db: DbSession) -> Template:
-        today = utcnow().astimezone(JST).date()
-        values = {
-            "start_date": today.isoformat(),
-            "start_time": "12:10",
-            "end_time": "12:40",
-            "lobby_minutes": "10",
-            "skip_holidays": "on",
-            "timezone": recurrence.DEFAULT_TZ,
-        }
+        values = _new_form(utcnow().astimezone(JST).date(), "12:10", "12:40", skip_holidays="on")
         return await _rotation_page(db, values, {})
 
     @post("/rotation/new")
@@ -336,10 +336,8 @@ async def _broadcast_context(db: DbSession, broadcast: Broadcast, member: Member
     }
 
 
-class BroadcastPages(Controller):
+class BroadcastPages(MemberPages):
     path = "/broadcasts"
-    guards = [member_guard]
-    include_in_schema = False
 
     @get("/{broadcast_id:int}")
     async def broadcast(

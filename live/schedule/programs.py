@@ -20,20 +20,26 @@ from live.schedule.materialise import materialise_program
 from live.schedule.recurrence import WEEKDAY_CODES, WEEKDAY_LABELS
 from live.schedule.service import get_program
 
+# The program's columns the editor sets, each from the ProgramData field of the same name.
+_EDITED = (
+    "title",
+    "description",
+    "section_id",
+    "personality_id",
+    "dtstart",
+    "duration_minutes",
+    "lobby_minutes",
+    "stream_url",
+    "rrule",
+    "timezone",
+    "skip_holidays",
+    "active",
+)
+
 
 def _apply(program: Program, data: ProgramData) -> None:
-    program.title = data.title
-    program.description = data.description
-    program.section_id = data.section_id
-    program.personality_id = data.personality_id
-    program.dtstart = data.dtstart
-    program.duration_minutes = data.duration_minutes
-    program.lobby_minutes = data.lobby_minutes
-    program.stream_url = data.stream_url
-    program.rrule = data.rrule
-    program.timezone = data.timezone
-    program.skip_holidays = data.skip_holidays
-    program.active = data.active
+    for name in _EDITED:
+        setattr(program, name, getattr(data, name))
     program.guests = [ProgramGuest(member_id=m, name=n, position=i) for i, (m, n) in enumerate(data.guests)]
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.notify.models import Kind, Target
 from core.notify.prefs import MAX_LEAD
-from core.notify.service import followers, notify, unsent_event_keys, with_lead_time, withdraw
+from core.notify.service import followers, notify, with_lead_time, withdraw_stale
 from core.timefmt import format_jst
 from live.models import Broadcast, BroadcastState
 
@@ -54,16 +54,13 @@ async def program_reminders(db: AsyncSession, now: dt.datetime) -> int:
             url=f"/broadcasts/{b.id}",
             now=now,
         )
-    await withdraw(db, await _stale(db, now))
+    await withdraw_stale(db, Kind.PROGRAM_REMINDER, now, _stale)
     await db.commit()
     return written
 
 
-async def _stale(db: AsyncSession, now: dt.datetime) -> list[str]:
+async def _stale(db: AsyncSession, keys: set[str]) -> list[str]:
     """Keys of reminders with unsent mail whose broadcast was cancelled, moved or removed."""
-    keys = await unsent_event_keys(db, Kind.PROGRAM_REMINDER, now)
-    if not keys:
-        return []
     ids = {int(k.split(":")[1]) for k in keys}
     current = {
         row.id: (row.state, reminder_key(row.id, row.starts_at))

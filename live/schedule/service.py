@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import utcnow
-from core.errors import Refusal
+from core.errors import Refusal, found
 from core.events import EventBus
 from core.members.models import Member, Status
 from core.sections import Section
@@ -39,10 +39,7 @@ class ScheduleError(Refusal):
 
 
 async def get_program(db: AsyncSession, program_id: int) -> Program:
-    program = await db.get(Program, program_id)
-    if program is None:
-        raise ScheduleError("not_found", "番組が見つかりません。", status=404)
-    return program
+    return found(await db.get(Program, program_id), ScheduleError("not_found", "番組が見つかりません。", status=404))
 
 
 async def get_broadcast(db: AsyncSession, broadcast_id: int) -> Broadcast:

@@ -9,7 +9,7 @@ import io
 import pytest
 
 from live.rooms.models import RoomComment, RoomVisit
-from tests.factories import member_id
+from tests.factories import add_chat, member_id
 from tests.helpers import login
 
 HTML = {"accept": "text/html"}
@@ -25,17 +25,7 @@ async def chat(db, past):
         ("mhlw@example.jp", 125_000, '=HYPERLINK("http://evil.example")'),
         ("member@example.jp", 3_725_000, "ありがとうございました"),
     ]
-    for position, (email, offset_ms, text) in enumerate(rows, start=1):
-        db.add(
-            RoomComment(
-                broadcast_id=b.id,
-                position=position,
-                member_id=await member_id(db, email),
-                text=text,
-                offset_ms=offset_ms,
-                created_at=b.starts_at + dt.timedelta(milliseconds=offset_ms),
-            )
-        )
+    add_chat(db, b.id, b.starts_at, [(await member_id(db, email), offset_ms, text) for email, offset_ms, text in rows])
     db.add(RoomVisit(broadcast_id=b.id, member_id=await member_id(db, "kochi@example.jp")))  # watched only
     await db.commit()
     return b

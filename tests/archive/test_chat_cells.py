@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 
 from sqlalchemy import update
 
 from core.members.models import Member
-from live.rooms.models import RoomComment
-from tests.factories import member_id
+from tests.factories import add_chat, member_id
 from tests.helpers import login
 
 HOSTILE = ["=1+2", "+81-3", "-2+3", "@SUM(A1)", "\t=cmd", "\r=cmd"]
@@ -24,17 +22,7 @@ async def test_names_and_organisations_cannot_start_a_formula(client, db, past):
         .where(Member.id == author)
         .values(name='=HYPERLINK("http://evil.example","x")', organisation="+81-3", department="@cmd")
     )
-    for position, text in enumerate(HOSTILE, start=1):
-        db.add(
-            RoomComment(
-                broadcast_id=b.id,
-                position=position,
-                member_id=author,
-                text=text,
-                offset_ms=position * 1000,
-                created_at=b.starts_at + dt.timedelta(seconds=position),
-            )
-        )
+    add_chat(db, b.id, b.starts_at, [(author, position * 1000, text) for position, text in enumerate(HOSTILE, start=1)])
     await db.commit()
     await login(client, "host@example.jp")
     exported = (await client.get(f"/archive/{b.id}/chat.csv")).content.decode("utf-8-sig")

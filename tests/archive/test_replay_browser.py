@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from tests.archive.video import write_test_video
 from tests.browser import chromium, log_in, screenshot
+from tests.factories import add_chat, make_broadcast, member_id, session_at
 from tests.servers import serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -22,51 +23,21 @@ COMMENTS = [
 
 
 async def _seed(url: str) -> int:
-    from sqlalchemy import select
-
     from archive.media import MediaKind
     from archive.models import Recording
-    from core.db import Database
-    from core.members.models import Member
-    from live.models import Broadcast, BroadcastState
-    from live.rooms.models import RoomComment
 
-    db = Database(url, pool_size=0)
-    async with db.session() as s:
-        host = (await s.execute(select(Member).where(Member.email == "host@example.jp"))).scalar_one()
-        naha = (await s.execute(select(Member).where(Member.email == "naha@example.jp"))).scalar_one()
-        start = dt.datetime(2026, 11, 2, 12, tzinfo=dt.UTC)
-        b = Broadcast(
-            title="リプレイの検証",
-            personality_id=host.id,
-            starts_at=start,
-            ends_at=start + dt.timedelta(hours=1),
-            opens_at=start,
-            live_at=start,
-            state=BroadcastState.ENDED,
-        )
-        s.add(b)
-        await s.flush()
-        for position, (offset_ms, text) in enumerate(COMMENTS, start=1):
-            s.add(
-                RoomComment(
-                    broadcast_id=b.id,
-                    position=position,
-                    member_id=naha.id,
-                    text=text,
-                    offset_ms=offset_ms,
-                    created_at=start + dt.timedelta(milliseconds=offset_ms),
-                )
-            )
+    start = dt.datetime(2026, 11, 2, 12, tzinfo=dt.UTC)
+    async with session_at(url) as s:
+        host, naha = await member_id(s, "host@example.jp"), await member_id(s, "naha@example.jp")
+        b = await make_broadcast(s, title="リプレイの検証", start=start, personality_id=host)
+        add_chat(s, b.id, start, [(naha, offset_ms, text) for offset_ms, text in COMMENTS])
         s.add(
             Recording(
                 broadcast_id=b.id, url="/archive/media/replay.webm", kind=MediaKind.VIDEO_FILE, duration_seconds=10
             )
         )
         await s.commit()
-        broadcast_id = b.id
-    await db.dispose()
-    return broadcast_id
+        return b.id
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from litestar.exceptions import WebSocketDisconnect
 from live.models import BroadcastState, Program
 from tests.factories import member_id
 from tests.live.rooms_support import make_broadcast, token_for
-from tests.live.test_rooms_socket import WAIT, bearer, connect, join, live_items, next_of
+from tests.live.test_rooms_socket import WAIT, bearer, connect, in_room, join, live_items, next_of
 
 
 async def program_room(db, state: BroadcastState = BroadcastState.LIVE) -> int:
@@ -111,12 +111,7 @@ async def test_blocked_words_refuse_and_hold_then_approve(client, db, room, toke
         await api(client, tokens["host"], room, "/words", {"word": "ＦＸ投資", "action": "refuse"})
     ).status_code == 201
     assert (await api(client, tokens["host"], room, "/words", {"word": "宣伝", "action": "hold"})).status_code == 201
-    async with (
-        connect(client, "/ws/rooms", headers=bearer(tokens["member"])) as ws,
-        connect(client, "/ws/rooms", headers=bearer(tokens["host"])) as host,
-    ):
-        join(ws, room)
-        join(host, room)
+    async with in_room(client, tokens, room, "member", "host") as (ws, host):
         refused = post(ws, "fx投資で儲かる", "w1")
         assert refused["code"] == "blocked_word" and "ＦＸ投資" in refused["message"]
         held = post(ws, "勉強会の宣伝です", "w2")
@@ -140,14 +135,7 @@ async def test_blocked_words_refuse_and_hold_then_approve(client, db, room, toke
 
 
 async def test_hide_and_restore_reach_every_viewer_and_rejoin(client, db, room, tokens):
-    async with (
-        connect(client, "/ws/rooms", headers=bearer(tokens["member"])) as author,
-        connect(client, "/ws/rooms", headers=bearer(tokens["fukuoka"])) as viewer,
-        connect(client, "/ws/rooms", headers=bearer(tokens["host"])) as host,
-    ):
-        join(author, room)
-        join(viewer, room)
-        join(host, room)
+    async with in_room(client, tokens, room, "member", "fukuoka", "host") as (author, viewer, host):
         for i in range(3):
             assert post(author, f"コメント{i}", f"c{i}")["type"] == "ack"
         live_items(viewer, 3)
@@ -182,12 +170,7 @@ async def test_hide_and_restore_reach_every_viewer_and_rejoin(client, db, room, 
 
 
 async def test_questions_pick_pin_and_reports(client, room, tokens):
-    async with (
-        connect(client, "/ws/rooms", headers=bearer(tokens["member"])) as ws,
-        connect(client, "/ws/rooms", headers=bearer(tokens["fukuoka"])) as other,
-    ):
-        join(ws, room)
-        join(other, room)
+    async with in_room(client, tokens, room, "member", "fukuoka") as (ws, other):
         assert post(ws, "接種券の再発行は？", "q1", question=True)["type"] == "ack"
         assert post(ws, "ただの感想", "q2")["type"] == "ack"
         items = live_items(other, 2)
@@ -251,12 +234,7 @@ async def test_state_buttons(client, db, demo):
 
 
 async def test_moderation_delay_lets_a_moderator_hide_first(client, room, tokens):
-    async with (
-        connect(client, "/ws/rooms", headers=bearer(tokens["member"])) as viewer,
-        connect(client, "/ws/rooms", headers=bearer(tokens["host"])) as host,
-    ):
-        join(viewer, room)
-        join(host, room)
+    async with in_room(client, tokens, room, "member", "host") as (viewer, host):
         await api(client, tokens["host"], room, "/controls", {"delay_seconds": 3})
         next_of(viewer, "controls")
         assert post(viewer, "問題のある投稿", "d1")["type"] == "ack"

@@ -56,6 +56,18 @@ def join(ws, room: int, after: int | None = None) -> tuple[dict, list[dict]]:
             return welcome, items
 
 
+@contextlib.asynccontextmanager
+async def in_room(client, tokens: dict[str, str], room: int, *who: str):
+    """A room socket for each member named (keys of `tokens`), all connected, then each joined to `room`."""
+    async with contextlib.AsyncExitStack() as stack:
+        sockets = [
+            await stack.enter_async_context(connect(client, "/ws/rooms", headers=bearer(tokens[w]))) for w in who
+        ]
+        for ws in sockets:
+            join(ws, room)
+        yield sockets
+
+
 def comment(ws, text: str, ref: str) -> dict:
     ws.send_text(json.dumps({"type": "comment", "text": text, "ref": ref}))
     while True:
@@ -125,12 +137,7 @@ async def test_resend_after_reconnect_is_acknowledged_once(client, room, tokens)
 
 
 async def test_refusals_are_typed_and_the_room_carries_on(client, db, room, tokens):
-    async with (
-        connect(client, "/ws/rooms", headers=bearer(tokens["member"])) as bad,
-        connect(client, "/ws/rooms", headers=bearer(tokens["fukuoka"])) as good,
-    ):
-        join(bad, room)
-        join(good, room)
+    async with in_room(client, tokens, room, "member", "fukuoka") as (bad, good):
         cases = [
             ("{not json", "invalid_json"),
             ('{"type":"shout","text":"x"}', "unknown_type"),
@@ -243,12 +250,7 @@ async def test_cross_origin_is_refused_with_a_reason_and_one_log_line(client, to
 
 
 async def test_reactions_are_aggregated_for_everyone(client, room, tokens):
-    async with (
-        connect(client, "/ws/rooms", headers=bearer(tokens["member"])) as a,
-        connect(client, "/ws/rooms", headers=bearer(tokens["fukuoka"])) as b,
-    ):
-        join(a, room)
-        join(b, room)
+    async with in_room(client, tokens, room, "member", "fukuoka") as (a, b):
         for kind in ("clap", "clap", "idea"):
             a.send_text(json.dumps({"type": "reaction", "kind": kind}))
         while (counts := next_of(b, "reactions")["counts"]) != {"clap": 2, "heart": 0, "laugh": 0, "idea": 1}:

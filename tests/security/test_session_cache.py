@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from core.members.models import Member
+from tests.factories import member_id
 from tests.helpers import csrf, login
 from tests.live.rooms_support import make_broadcast
 from tests.live.test_rooms_socket import next_of
@@ -56,10 +56,11 @@ async def logged_in(app: Any, email: str) -> Any:
         yield client, str(client.cookies["chonai_session"])
 
 
-async def member_id(db: Any, email: str) -> int:
-    from sqlalchemy import select
-
-    return int((await db.execute(select(Member.id).where(Member.email == email))).scalar_one())
+@contextlib.asynccontextmanager
+async def beside_operator(app: Any, email: str) -> Any:
+    """`email` logged in (client, cookie) and the demo's operator logged in beside them."""
+    async with logged_in(app, email) as (client, cookie), logged_in(app, "operator@example.jp") as (operator, _):
+        yield client, cookie, operator
 
 
 async def test_logout_ends_a_cached_session(app, db):
@@ -76,10 +77,7 @@ async def test_logout_ends_a_cached_session(app, db):
 
 async def test_suspension_ends_a_cached_session(app, db):
     room = await make_broadcast(db)
-    async with (
-        logged_in(app, "fukuoka@example.jp") as (client, cookie),
-        logged_in(app, "operator@example.jp") as (operator, _),
-    ):
+    async with beside_operator(app, "fukuoka@example.jp") as (client, cookie, operator):
         assert (await join(client, cookie, room))["type"] == "welcome"
         assert cache_of(app).get(next(iter(cache_of(app).entries))) is not None
         target = await member_id(db, "fukuoka@example.jp")
@@ -94,10 +92,7 @@ async def test_suspension_ends_a_cached_session(app, db):
 
 async def test_a_demoted_moderator_is_not_one_from_the_cache(app, db):
     room = await make_broadcast(db)
-    async with (
-        logged_in(app, "moderator@example.jp") as (client, cookie),
-        logged_in(app, "operator@example.jp") as (operator, _),
-    ):
+    async with beside_operator(app, "moderator@example.jp") as (client, cookie, operator):
         assert (await join(client, cookie, room, control=True))["moderator"] is True
         hits = cache_of(app).hits
         assert (await join(client, cookie, room, control=True))["moderator"] is True

@@ -66,6 +66,12 @@ async def new_member(url: str) -> tuple[int, str]:
     return await approved_member_at(url, "終了 確認")
 
 
+async def tokened_member(url: str) -> tuple[int, str, str]:
+    """A new approved member (id, e-mail) and an API token of theirs."""
+    member_id, email = await new_member(url)
+    return member_id, email, await api_token(url, email)
+
+
 async def api_token(url: str, email: str) -> str:
     async with session_at(url) as s:
         member = await members.get_by_email(s, email)
@@ -194,9 +200,8 @@ async def test_logout_closes_that_sessions_sockets_on_every_process(cluster: Any
 
 async def test_revoking_a_token_closes_its_sockets_only(cluster: Any) -> None:
     url, (a, b), room, session_id = cluster
-    _, email = await new_member(url)
+    _, email, token = await tokened_member(url)
     client = await browser(a, email)
-    token = await api_token(url, email)
     by_token = await open_sockets(b, room, session_id, token=token)
     by_cookie = await open_sockets(a, room, session_id, cookie=session_cookie(client))
     tokens = (await client.get("/api/tokens")).json()
@@ -210,9 +215,8 @@ async def test_revoking_a_token_closes_its_sockets_only(cluster: Any) -> None:
 
 async def test_suspension_closes_every_socket_and_stops_comments(cluster: Any) -> None:
     url, (a, b), room, session_id = cluster
-    member_id, email = await new_member(url)
+    member_id, email, token = await tokened_member(url)
     client = await browser(a, email)
-    token = await api_token(url, email)
     sockets = [
         *(await open_sockets(a, room, session_id, cookie=session_cookie(client))).values(),
         *(await open_sockets(b, room, session_id, token=token)).values(),
@@ -238,9 +242,8 @@ async def test_suspension_closes_every_socket_and_stops_comments(cluster: Any) -
 
 async def test_password_change_keeps_this_browser_and_reset_ends_everything(cluster: Any) -> None:
     url, (a, b), room, session_id = cluster
-    _, email = await new_member(url)
+    _, email, token = await tokened_member(url)
     mine, elsewhere = await browser(a, email), await browser(b, email)
-    token = await api_token(url, email)
     kept = await open_sockets(a, room, session_id, cookie=session_cookie(mine))
     ended = await open_sockets(b, room, session_id, cookie=session_cookie(elsewhere))
     by_token = await open_sockets(b, room, session_id, token=token)
@@ -270,8 +273,7 @@ async def reset_token(url: str, email: str) -> str:
 
 async def test_one_member_cannot_hold_unlimited_sockets(cluster: Any) -> None:
     url, (a, _), _, _ = cluster
-    _, email = await new_member(url)
-    token = await api_token(url, email)
+    *_, token = await tokened_member(url)
     headers = {"authorization": f"Bearer {token}"}
     held = [
         await ws_connect(ws_base(a) + "/schedule/events", additional_headers=headers)
@@ -299,8 +301,7 @@ async def test_one_member_cannot_hold_unlimited_sockets(cluster: Any) -> None:
 
 async def test_a_socket_that_never_joins_is_closed(cluster: Any) -> None:
     url, (a, _), _, _ = cluster
-    _, email = await new_member(url)
-    token = await api_token(url, email)
+    *_, token = await tokened_member(url)
     ws = await ws_connect(ws_base(a) + "/ws/rooms", additional_headers={"authorization": f"Bearer {token}"})
     started = time.monotonic()
     assert (await frame_of(ws, "error"))["code"] == "join_timeout"
@@ -321,8 +322,7 @@ def test_half_sent_headers_are_cut_off(cluster: Any) -> None:
 @pytest.mark.parametrize("path", ["/schedule/events", "/ws/faq/sessions/{session}"])
 async def test_push_sockets_have_the_room_limits(cluster: Any, path: str) -> None:
     url, (a, _), _, session_id = cluster
-    _, email = await new_member(url)
-    token = await api_token(url, email)
+    *_, token = await tokened_member(url)
     target = ws_base(a) + path.format(session=session_id)
     headers = {"authorization": f"Bearer {token}", "origin": a.url}
 

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.browser import chromium, log_in
+from tests.factories import add_chat, make_broadcast, member_id, session_at
 from tests.security.xss_corpus import DETECTOR, PAYLOADS, injected
 from tests.servers import serve
 
@@ -27,29 +28,10 @@ def server(tmp_path_factory):
 
 
 async def _ended_broadcast(url: str) -> int:
-    from sqlalchemy import select
-
-    from core.db import Database
-    from core.members.models import Member
-    from live.models import Broadcast, BroadcastState
-
-    db = Database(url, pool_size=0)
-    async with db.session() as s:
-        host = (await s.execute(select(Member).where(Member.email == "host@example.jp"))).scalar_one()
+    async with session_at(url) as s:
+        host = await member_id(s, "host@example.jp")
         start = dt.datetime(2026, 11, 1, 12, tzinfo=dt.UTC)
-        broadcast = Broadcast(
-            title="XSS の検証",
-            personality_id=host.id,
-            starts_at=start,
-            ends_at=start + dt.timedelta(hours=1),
-            opens_at=start,
-            state=BroadcastState.ENDED,
-        )
-        s.add(broadcast)
-        await s.commit()
-        broadcast_id = broadcast.id
-    await db.dispose()
-    return broadcast_id
+        return (await make_broadcast(s, title="XSS の検証", start=start, personality_id=host)).id
 
 
 @contextlib.contextmanager
@@ -126,7 +108,7 @@ async def _seed_comments_and_titles(url: str) -> dict[str, int]:
     from core.db import Database
     from core.members.models import Member
     from live.models import Broadcast, BroadcastState, Program
-    from live.rooms.models import CommentRoom, RoomComment
+    from live.rooms.models import CommentRoom
 
     db = Database(url, pool_size=0)
     ids: dict[str, int] = {}
@@ -147,17 +129,9 @@ async def _seed_comments_and_titles(url: str) -> dict[str, int]:
             s.add(b)
             await s.flush()
             s.add(CommentRoom(broadcast_id=b.id, last_position=len(PAYLOADS)))
-            for position, payload in enumerate(PAYLOADS, start=1):
-                s.add(
-                    RoomComment(
-                        broadcast_id=b.id,
-                        position=position,
-                        member_id=naha.id,
-                        text=payload[:200],
-                        offset_ms=position * 1000,
-                        created_at=start + dt.timedelta(seconds=position),
-                    )
-                )
+            add_chat(
+                s, b.id, start, [(naha.id, n * 1000, payload[:200]) for n, payload in enumerate(PAYLOADS, start=1)]
+            )
             ids[key] = b.id
         # Program and broadcast titles, all in the coming days so the week view lists them.
         for i, payload in enumerate(PAYLOADS):
