@@ -2,13 +2,15 @@
 
 One Python process cannot count 10,000 viewers' frames and still read each frame when it
 arrives: its own event loop becomes the latency it measures. So `drive` (in the parent)
-starts `--loadgen` worker processes; each connects its share of the viewers (viewer `i` to
-port `i % ports` with credentials `i % headers`, as with one process), waits for the
-parent's start time, posts its share of the comments (comment `k` by worker `k % workers`,
-due at `start + k / rate`) and counts what its viewers receive. A comment's text carries
-its send time in microseconds after the start (`bench <k> <µs>`): perf_counter is
-CLOCK_MONOTONIC, one clock for every process on the machine, so a sampled viewer in any
-worker times any worker's comment.
+starts `--loadgen` worker processes. With more than one, worker 0 only times: it holds the
+sampled viewers (about `--sample` of them, none a poster), which decode every frame at once,
+and nothing else, so a busy counting process never delays a timestamp. The other workers
+share the remaining viewers round-robin, read them lazily (every COUNT_PERIOD) and post the
+comments from their own posters (comment `k` by counting worker `k % (workers - 1)`, due at
+`start + k / rate`). Viewer `i` connects to port `i % ports` with credentials `i % headers`,
+as with one process. A comment's text carries its send time in microseconds after the start
+(`bench <k> <µs>`): perf_counter is CLOCK_MONOTONIC, one clock for every process on the
+machine, so the timing worker times every worker's comments.
 
 The parent talks to each worker over a pipe: `connected` (or `failed`), then `go` with the
 start time, `done` with counts, latencies and the worker's CPU over the load, then `close`.
@@ -118,18 +120,17 @@ class Viewer(RoomSocket):
 
 @dataclass(frozen=True)
 class Plan:
-    """What one worker does: its viewers, its posters and its comments."""
+    """What one worker does: its viewers, which of them time comments, which post, and what."""
 
-    worker: int
-    workers: int
     ports: list[int]
     headers: list[str]
     room: int
-    viewers: list[int]  # indices of all viewers in the run this worker connects
-    sample_every: int
-    posters: int  # the first `posters` viewers of the run post (each a distinct member when headers > 1)
+    viewers: list[int]  # indices (in the whole run) of the viewers this worker connects
+    sampled: frozenset[int]  # of those, the ones that decode frames at once to time comments
+    posters: frozenset[int]  # of those, the ones that post this worker's comments
+    comments: list[int]  # the numbers of the comments this worker posts
     rate: float
-    total: int
+    total: int  # comments in the whole run: every viewer expects them all
 
 
 async def _connect(plan: Plan, stats: Stats) -> list[Viewer]:
@@ -137,7 +138,7 @@ async def _connect(plan: Plan, stats: Stats) -> list[Viewer]:
 
     async def one(i: int) -> Viewer:
         port = plan.ports[i % len(plan.ports)]
-        header, sample = plan.headers[i % len(plan.headers)], i % plan.sample_every == 0
+        header, sample = plan.headers[i % len(plan.headers)], i in plan.sampled
         async with semaphore:
             return await opened(lambda: Viewer(f"127.0.0.1:{port}", header, plan.room, sample, stats), port)
 
@@ -160,13 +161,14 @@ async def _count_lazily(clients: list[Viewer]) -> None:
 
 
 async def _post(plan: Plan, posters: list[Viewer], start: float) -> None:
-    for k in range(plan.worker, plan.total, plan.workers):
+    for n, k in enumerate(plan.comments):
         delay = start + k / plan.rate - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        poster = posters[(k // plan.workers) % len(posters)]
         sent_us = round((time.perf_counter() - start) * 1e6)
-        poster.send_text(json.dumps({"type": "comment", "text": f"bench {k} {sent_us}", "ref": f"b{k}"}))
+        posters[n % len(posters)].send_text(
+            json.dumps({"type": "comment", "text": f"bench {k} {sent_us}", "ref": f"b{k}"})
+        )
 
 
 async def _settle(clients: list[Viewer], expected: int) -> None:
@@ -195,14 +197,16 @@ async def _work(plan: Plan, pipe: Connection) -> None:
     loop = asyncio.get_running_loop()
     message = await loop.run_in_executor(None, pipe.recv)
     start = stats.start = float(message[1])
-    own = [c for i, c in zip(plan.viewers, clients, strict=True) if i < plan.posters]
-    posters = own or clients[:1]
+    own = [c for i, c in zip(plan.viewers, clients, strict=True) if i in plan.posters]
+    posters = own or clients[:1]  # a worker whose share holds no member's first socket
     for c in clients:
         c.count = 0
     cpu0 = self_cpu()
     counting = asyncio.create_task(_count_lazily(clients))
     await _post(plan, posters, start)
-    posted = len(range(plan.worker, plan.total, plan.workers))
+    posted = len(plan.comments)
+    # Every worker settles after the run's last comment is due (the timing worker posts none).
+    await asyncio.sleep(max(0.0, start + plan.total / plan.rate - time.perf_counter()))
     await _settle(clients, plan.total * len(clients))
     counting.cancel()
     pipe.send(
@@ -288,20 +292,33 @@ class Workers:
 def plans(
     ports: list[int], headers: list[str], room: int, viewers: int, rate: float, total: int, sample: int, workers: int
 ) -> list[Plan]:
-    """Viewer `i` goes to worker `i % workers`; the posters are the first viewers of the run."""
+    """One worker does everything; with more, worker 0 times and the others count and post.
+
+    The posters are the first viewers of the run (one socket per member when there are several
+    members, else 20); the sampled viewers are every `viewers // sample`-th of the others."""
     posters = len(headers) if len(headers) > 1 else max(1, min(viewers, 20))
-    return [
-        Plan(
-            worker=w,
-            workers=workers,
+    every = max(1, viewers // max(1, sample))
+
+    def plan(own: list[int], sampled: set[int], comments: list[int]) -> Plan:
+        return Plan(
             ports=ports,
             headers=headers,
             room=room,
-            viewers=list(range(w, viewers, workers)),
-            sample_every=max(1, viewers // max(1, sample)),
-            posters=posters,
+            viewers=own,
+            sampled=frozenset(sampled),
+            posters=frozenset(i for i in own if i < posters),
+            comments=comments,
             rate=rate,
             total=total,
         )
-        for w in range(workers)
+
+    everyone = list(range(viewers))
+    timers = [i for i in everyone if i >= posters and i % every == 0]
+    if workers == 1 or not timers:
+        return [plan(everyone, {i for i in everyone if i % every == 0}, list(range(total)))]
+    timed = set(timers)
+    rest = [i for i in everyone if i not in timed]
+    counters = workers - 1
+    return [plan(timers, timed, [])] + [
+        plan(rest[w::counters], set(), list(range(w, total, counters))) for w in range(counters)
     ]

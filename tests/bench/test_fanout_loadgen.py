@@ -21,11 +21,19 @@ from tests.conftest import free_port
 pytestmark = pytest.mark.slow
 
 
-def test_viewers_and_comments_are_split_over_the_workers() -> None:
-    split = plans([1, 2], ["a", "b", "c"], 7, viewers=10, rate=10.0, total=30, sample=5, workers=3)
-    assert [p.viewers for p in split] == [[0, 3, 6, 9], [1, 4, 7], [2, 5, 8]]
-    assert {p.posters for p in split} == {3}  # one poster per member
-    assert {p.sample_every for p in split} == {2}
+def test_one_worker_times_and_the_others_count_and_post() -> None:
+    timing, *counting = plans([1, 2], ["a", "b", "c"], 7, viewers=10, rate=10.0, total=30, sample=5, workers=3)
+    assert (timing.viewers, timing.sampled, timing.comments) == ([4, 6, 8], {4, 6, 8}, [])
+    assert [p.viewers for p in counting] == [[0, 2, 5, 9], [1, 3, 7]]
+    assert [sorted(p.posters) for p in counting] == [[0, 2], [1]]  # the first viewer of each member
+    assert [p.sampled for p in counting] == [frozenset(), frozenset()]
+    assert sorted(k for p in counting for k in p.comments) == list(range(30))
+
+
+def test_one_worker_does_everything() -> None:
+    (only,) = plans([1], [""], 1, viewers=10, rate=10.0, total=5, sample=5, workers=1)
+    assert (only.viewers, only.sampled, only.comments) == (list(range(10)), {0, 2, 4, 6, 8}, list(range(5)))
+    assert only.posters == frozenset(range(10))  # one member: the first 20 viewers post
 
 
 @pytest.mark.parametrize("peer", ["bench.reference_server", "bench._litestar_channels_server"])
@@ -38,11 +46,11 @@ def test_three_load_processes_deliver_every_comment_to_every_viewer(tmp_path, pe
     )
     try:
         fanout.wait_http(f"http://127.0.0.1:{port}/", server)
-        result = fanout.drive([port], [""], 1, 90, 40.0, 1.5, 9, [server.pid], loadgen=3)
+        result = fanout.drive([port], [""], 1, 90, 20.0, 12.0, 9, [server.pid], loadgen=3)
     finally:
         fanout.stop([server])
     assert result["loadgen_processes"] == 3
     assert result["viewers_connected"] == 90
-    assert (result["comments"], result["deliveries"], result["reach"]) == (60, 60 * 90, 1.0)
+    assert (result["comments"], result["deliveries"], result["reach"]) == (240, 240 * 90, 1.0)
     assert result["p50_ms"] is not None and result["p99_ms"] >= result["p50_ms"] > 0
     assert result["errors"] == []
