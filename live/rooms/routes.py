@@ -38,9 +38,8 @@ async def room_page(db: DbSession, broadcast_id: PathId) -> Template:
     return Template("room.html", context=room_context(broadcast))
 
 
-@asgi("/ws/rooms", is_mount=False, copy_scope=False)
-async def room_ws(scope: Any, receive: Any, send: Any) -> None:
-    await room_socket(scope, receive, send)
+# room_socket itself is the handler: a wrapper's coroutine frame would stay alive with every open socket.
+room_ws = asgi("/ws/rooms", is_mount=False, copy_scope=False)(room_socket)
 
 
 class CommentsPage(msgspec.Struct, kw_only=True):

@@ -83,10 +83,107 @@ def _sansio_protocol(receive: Any) -> Any | None:
     except ImportError:  # pragma: no cover - uvicorn is a dependency, but be safe
         return None
     if isinstance(owner, WebSocketsSansIOProtocol) and all(
-        hasattr(owner, name) for name in ("transport", "conn", "handshake_complete", "request", "response")
+        hasattr(owner, name)
+        for name in ("transport", "conn", "handshake_complete", "request", "response", "queue", "writable")
     ):
         return owner
     return None
+
+
+class Inbox:
+    """What uvicorn's per-connection `asyncio.Queue` is used for, without its three deques and Event.
+
+    uvicorn only `put_nowait`s events, and the one ASGI app reading the socket awaits `get()` and
+    asks `empty()`. An asyncio.Queue allocates four deques (about 3 KiB) per idle socket for that.
+    """
+
+    __slots__ = ("_items", "_waiter")
+
+    def __init__(self, items: list[Any]) -> None:
+        self._items = items
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+    async def get(self) -> Any:
+        while not self._items:
+            if self._waiter is not None:
+                raise RuntimeError("a socket has one reader")
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+        return self._items.pop(0)
+
+
+class Writable:
+    """What uvicorn's per-connection `writable` asyncio.Event is used for (set, clear, wait), minus its deque."""
+
+    __slots__ = ("_set", "_waiters")
+
+    def __init__(self, is_set: bool) -> None:
+        self._set = is_set
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        if self._set:
+            return
+        self._set = True
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._set = False
+
+    async def wait(self) -> bool:
+        if self._set:
+            return True
+        waiter = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if self._waiters is not None and waiter in self._waiters:
+                self._waiters.remove(waiter)
+        return True
+
+
+def _slim(proto: Any) -> None:
+    """Drop or replace what uvicorn keeps per socket but no longer needs once the handshake is done."""
+    request = proto.request
+    if request is not None:
+        # websockets' parser generator keeps the handshake Request for the socket's lifetime
+        # (a local of ServerProtocol.parse); its headers (about 2 KiB) are never read again.
+        request.headers.clear()
+    # uvicorn keeps the handshake's request and response but never reads them once it is done.
+    proto.request = proto.response = None
+    queue = proto.queue
+    if type(queue) is asyncio.Queue and not getattr(queue, "_getters", True):  # nobody awaits it: swap
+        items = []
+        while not queue.empty():
+            items.append(queue.get_nowait())
+        proto.queue = Inbox(items)
+    writable = proto.writable
+    if type(writable) is asyncio.Event and not getattr(writable, "_waiters", True):
+        proto.writable = Writable(writable.is_set())
 
 
 class DirectSink:
@@ -99,9 +196,7 @@ class DirectSink:
         self.transport: asyncio.WriteTransport = proto.transport
         self.send = send
         if proto.handshake_complete:
-            # uvicorn keeps the handshake's request and response (their headers: about 3.5 KiB)
-            # for the socket's lifetime but never reads them again once the handshake is done.
-            proto.request = proto.response = None
+            _slim(proto)
 
     def write(self, frame: OutFrame) -> bool:
         proto = self.proto
