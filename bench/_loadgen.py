@@ -196,6 +196,10 @@ async def _work(plan: Plan, pipe: Connection) -> None:
     pipe.send(("connected", len(clients)))
     loop = asyncio.get_running_loop()
     message = await loop.run_in_executor(None, pipe.recv)
+    if message[0] != "go":  # another worker failed to connect: the run is called off
+        for c in clients:
+            c.close()
+        return
     start = stats.start = float(message[1])
     own = [c for i, c in zip(plan.viewers, clients, strict=True) if i in plan.posters]
     posters = own or clients[:1]  # a worker whose share holds no member's first socket
