@@ -7,8 +7,9 @@ Chonai side: real `chonai serve` processes (SQLite file, or --database-url; Redi
 Viewers are raw asyncio sockets in --loadgen worker processes (bench/_loadgen.py; by default
 one per 3,000 viewers): each parses only WebSocket frame headers and counts comment items
 with bytes.count(); a sample of viewers also decodes the JSON to time each comment from the
-poster's send to receipt. The same load then runs
-against bench/reference_server.py (same coalescing window, compression off).
+poster's send to receipt. The same load then runs against each of --peers:
+bench/reference_server.py (same coalescing window, compression off) and, with
+`--peers reference,litestar-channels`, Litestar's channels plugin (bench/_litestar_channels_server.py).
 
 Output fields, per side: reach (comment deliveries received / comments sent × viewers),
 p50_ms / p99_ms (send → receipt, sampled viewers), deliveries_per_cpu_s (deliveries per
@@ -16,7 +17,8 @@ CPU-second of the server processes during the load, Redis and the database serve
 excluded), rss_kib_per_viewer ((server RSS with N viewers − RSS with none) / N),
 loadgen_cpu_share (load generator CPU / (load generator + server CPU) over the load, all its
 processes), loadgen_processes;
-and ratio = chonai.deliveries_per_cpu_s / reference.deliveries_per_cpu_s.
+ratio = chonai.deliveries_per_cpu_s / reference.deliveries_per_cpu_s, and vs_litestar_channels
+the same over the Litestar peer's.
 """
 
 from __future__ import annotations
