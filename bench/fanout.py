@@ -18,7 +18,8 @@ excluded), rss_kib_per_viewer ((server RSS with N viewers − RSS with none) / N
 loadgen_cpu_share (load generator CPU / (load generator + server CPU) over the load, all its
 processes), loadgen_processes;
 ratio = chonai.deliveries_per_cpu_s / reference.deliveries_per_cpu_s, and vs_litestar_channels
-the same over the Litestar peer's.
+the same over the Litestar peer's. Chonai's side also reports server_fanout: the servers' own
+commit → written-to-viewers latency from their /metrics histogram (bucket bounds).
 """
 
 from __future__ import annotations
@@ -255,6 +256,54 @@ async def seed(database_url: str, members: int) -> tuple[int, list[str]]:
         await db.dispose()
 
 
+async def operator_token(database_url: str) -> str:
+    """An operator's API token: the bench reads the servers' /metrics (operators only) with it."""
+    from core.db import Database
+    from core.members.models import Role
+    from core.members.service import create_api_token
+
+    db = Database(database_url)
+    try:
+        async with db.session() as s:
+            (operator,) = bench_members(f"bench-op-{secrets.token_hex(4)}", "ベンチ運営", 1)
+            operator.role = Role.OPERATOR
+            s.add(operator)
+            await s.commit()
+            return (await create_api_token(s, operator, "bench metrics"))[1]
+    finally:
+        await db.dispose()
+
+
+FANOUT_BUCKET = "chonai_room_fanout_seconds_bucket{"
+
+
+def server_fanout(ports: list[int], token: str) -> dict[str, Any]:
+    """The servers' own commit → written-to-viewers latency (`chonai_room_fanout_seconds`, summed
+    over the processes): each quantile as the histogram bucket bound it falls under. Beside the
+    load generator's send → receipt figures it tells the server's share of the latency."""
+    buckets: dict[float, float] = {}
+    for port in ports:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {token}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            for line in answer.read().decode().splitlines():
+                if line.startswith(FANOUT_BUCKET):
+                    bound = line.split('le="', 1)[1].split('"', 1)[0]
+                    key = math.inf if bound == "+Inf" else float(bound)
+                    buckets[key] = buckets.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
+    total = buckets.get(math.inf, 0.0)
+
+    def at_most(q: float) -> float | None:
+        for bound in sorted(buckets):
+            if total and buckets[bound] >= q * total:
+                return None if bound == math.inf else round(bound * 1000, 1)
+        return None
+
+    # One observation per comment per server process (each writes it to its own viewers).
+    return {"observations": int(total), "p50_ms_at_most": at_most(0.5), "p99_ms_at_most": at_most(0.99)}
+
+
 def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
@@ -291,6 +340,7 @@ def run_chonai(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     # (core.sockets.MAX_SOCKETS_PER_MEMBER: a member's viewers all land on one process).
     members = max(2, math.ceil(args.rate * 30 / 10), math.ceil(args.viewers / 10))
     room, tokens = asyncio.run(seed(database_url, members))
+    operator = asyncio.run(operator_token(database_url))
     ports = [free_port() for _ in range(args.processes)]
     procs = [
         start(
@@ -304,6 +354,7 @@ def run_chonai(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         headers = [f"Authorization: Bearer {t}\r\n" for t in tokens]
         pids = [p.pid for p in procs]
         result = drive(ports, headers, room, args.viewers, args.rate, args.seconds, args.sample, pids, args.loadgen)
+        result["server_fanout"] = server_fanout(ports, operator)
     finally:
         stop(procs)
     return result

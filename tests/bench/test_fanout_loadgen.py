@@ -54,3 +54,36 @@ def test_three_load_processes_deliver_every_comment_to_every_viewer(tmp_path, pe
     assert (result["comments"], result["deliveries"], result["reach"]) == (240, 240 * 90, 1.0)
     assert result["p50_ms"] is not None and result["p99_ms"] >= result["p50_ms"] > 0
     assert result["errors"] == []
+
+
+def test_the_servers_fanout_histogram_is_summed_and_read_as_bucket_bounds(monkeypatch) -> None:
+    pages = {
+        1: 'chonai_room_fanout_seconds_bucket{le="0.05"} 60.0\nchonai_room_fanout_seconds_bucket{le="0.1"} 99.0\n'
+        'chonai_room_fanout_seconds_bucket{le="+Inf"} 100.0\nother_metric 5\n',
+        2: 'chonai_room_fanout_seconds_bucket{le="0.05"} 40.0\nchonai_room_fanout_seconds_bucket{le="0.1"} 100.0\n'
+        'chonai_room_fanout_seconds_bucket{le="+Inf"} 100.0\n',
+    }
+    asked: list[tuple[str, str | None]] = []
+
+    class Answer:
+        def __init__(self, text: str) -> None:
+            self.text = text
+
+        def __enter__(self) -> Answer:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+        def read(self) -> bytes:
+            return self.text.encode()
+
+    def urlopen(request, timeout):  # type: ignore[no-untyped-def]
+        asked.append((request.full_url, request.get_header("Authorization")))
+        return Answer(pages[int(request.full_url.split(":")[2].split("/")[0])])
+
+    monkeypatch.setattr(fanout.urllib.request, "urlopen", urlopen)
+    found = fanout.server_fanout([1, 2], "tok")
+    assert asked == [("http://127.0.0.1:1/metrics", "Bearer tok"), ("http://127.0.0.1:2/metrics", "Bearer tok")]
+    # 200 observations: 100 by 50 ms (the median), 199 by 100 ms (p99 = the 198th).
+    assert found == {"observations": 200, "p50_ms_at_most": 50.0, "p99_ms_at_most": 100.0}
