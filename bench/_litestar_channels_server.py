@@ -13,6 +13,7 @@ same WebSocket protocol as `chonai serve` (websockets-sansio), access log off.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 from typing import Any
 
@@ -26,15 +27,11 @@ from bench.reference_server import comment_json
 ROOM = "room"
 
 
-class Positions:
-    """Comment numbers in arrival order (one process, one loop: no lock needed)."""
-
-    last = 0
+POSITIONS = itertools.count(1)  # comment numbers in arrival order (one process, one loop)
 
 
 def item(text: str) -> str:
-    Positions.last += 1
-    return '{"type":"comments","items":[' + comment_json(Positions.last, text) + "]}"
+    return '{"type":"comments","items":[' + comment_json(next(POSITIONS), text) + "]}"
 
 
 @websocket("/ws/rooms")

@@ -44,7 +44,6 @@ def self_cpu() -> float:
 
 @dataclass
 class Stats:
-    sent_at: dict[int, float] = field(default_factory=dict)
     start: float = 0.0  # the run's start (perf_counter), which comment texts count from
     latencies: list[float] = field(default_factory=list)
     joined: int = 0
@@ -106,16 +105,13 @@ class Viewer(RoomSocket):
             self.stats.errors.append(payload[:200].decode(errors="replace"))
 
     def _sample(self, payload: bytes) -> None:
-        """Latency of each bench comment in the frame: from the send time in its text, else `sent_at`."""
+        """Latency of each bench comment in the frame, from the send time in its text."""
         now = time.perf_counter()
         message = json.loads(payload)
         for item in message.get("items", ()):
-            words = item.get("text", "").split()
-            if len(words) < 2 or words[0] != "bench":
-                continue
-            sent = self.stats.start + int(words[2]) / 1e6 if len(words) > 2 else self.stats.sent_at.get(int(words[1]))
-            if sent is not None:
-                self.stats.latencies.append(now - sent)
+            words = item.get("text", "").split()  # bench <k> <µs after the start>
+            if len(words) == 3 and words[0] == "bench":
+                self.stats.latencies.append(now - self.stats.start - int(words[2]) / 1e6)
 
 
 @dataclass(frozen=True)
